@@ -1,0 +1,128 @@
+/// The typed, validated description of a model. It is what `Autoencoder(spec:)` builds from, what a
+/// model file stores (as JSON, see `ModelSpec+JSON.swift`) and what `aecv_model_spec` returns.
+///
+/// Every optional field is `nil` when the user did not give it; `filled()` returns the spec with the
+/// preset's defaults filled in, which is the form stored in model files and reported back.
+public struct ModelSpec: Equatable, Sendable {
+    /// The architecture family.
+    public enum Preset: String, Equatable, Sendable, CaseIterable {
+        case conv, dense, sparse, denoising, vae
+        case convVAE = "conv_vae"
+        /// Explicit `encoder` / `decoder` layer lists.
+        case custom
+    }
+
+    public enum Loss: String, Equatable, Sendable {
+        case mse, bce
+    }
+
+    public var preset: Preset
+    /// Per-example input shape [C, H, W]; required.
+    public var input: [Int]
+    /// Seed of the model's random source (initialization, noise, reparameterization).
+    public var seed: UInt64?
+    /// Code size: dense/sparse default 64, vae/conv_vae default 20. Not settable for conv.
+    public var latent: Int?
+    /// dense/sparse/vae: hidden widths (default [256], vae [400]);
+    /// conv/denoising(conv)/conv_vae: channels of the stride-2 stages (default [16, 32, 64]).
+    public var hidden: [Int]?
+    /// Reconstruction loss; default mse (vae: bce, i.e. a Bernoulli decoder).
+    public var loss: Loss?
+    public var optimizer: OptimizerSpec?
+    /// sparse only.
+    public var sparsity: SparsitySpec?
+    /// denoising only.
+    public var noise: NoiseSpec?
+    /// denoising only: the architecture that is trained on corrupted inputs (conv or dense).
+    public var base: Preset?
+    /// vae/conv_vae only: weight of the KL term (beta-VAE); default 1.
+    public var beta: Float?
+    /// custom only.
+    public var encoder: [LayerSpec]?
+    public var decoder: [LayerSpec]?
+
+    public init(preset: Preset, input: [Int], seed: UInt64? = nil, latent: Int? = nil,
+                hidden: [Int]? = nil, loss: Loss? = nil, optimizer: OptimizerSpec? = nil,
+                sparsity: SparsitySpec? = nil, noise: NoiseSpec? = nil, base: Preset? = nil,
+                beta: Float? = nil, encoder: [LayerSpec]? = nil, decoder: [LayerSpec]? = nil) {
+        self.preset = preset; self.input = input; self.seed = seed; self.latent = latent
+        self.hidden = hidden; self.loss = loss; self.optimizer = optimizer; self.sparsity = sparsity
+        self.noise = noise; self.base = base; self.beta = beta; self.encoder = encoder
+        self.decoder = decoder
+    }
+}
+
+/// Optimizer settings; defaults are PyTorch's.
+public struct OptimizerSpec: Equatable, Sendable {
+    public enum Name: String, Equatable, Sendable { case adam, sgd }
+    public var name: Name = .adam
+    public var learningRate: Float = 1e-3
+    /// Adam: beta1, beta2, eps.
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    /// SGD: momentum (PyTorch semantics, no dampening).
+    public var momentum: Float = 0
+    /// L2 penalty added to the gradient (PyTorch's `weight_decay`), both optimizers.
+    public var weightDecay: Float = 0
+
+    public init(name: Name = .adam, learningRate: Float? = nil) {
+        self.name = name
+        self.learningRate = learningRate ?? (name == .adam ? 1e-3 : 1e-2)
+    }
+}
+
+/// Activity penalty on the code of a `sparse` model.
+public enum SparsitySpec: Equatable, Sendable {
+    public enum Reduction: String, Equatable, Sendable { case mean, sum }
+    /// lambda * reduce(|z|) over the code units, averaged over the batch.
+    case l1(lambda: Float, reduction: Reduction)
+    /// beta * sum_j KL(rho || rho_hat_j), rho_hat_j the batch mean of sigmoid code unit j.
+    case kl(rho: Float, beta: Float)
+}
+
+/// Input corruption of a `denoising` model, applied only in training.
+public enum NoiseSpec: Equatable, Sendable {
+    /// x + N(0, sigma^2), clipped to [0, 1].
+    case gaussian(sigma: Float)
+    /// A fraction p of the pixels set to 0.
+    case masking(probability: Float)
+    /// A fraction p of the pixels set to 0 or 1 (each with probability p/2).
+    case saltPepper(probability: Float)
+}
+
+/// One layer of a custom architecture. JSON: `{"type": "conv2d", "out": 16, "kernel": 3,
+/// "stride": 2, "padding": 1}`, `{"type": "conv_transpose2d", ..., "output_padding": 1}`,
+/// `{"type": "dense", "out": 256}`, `{"type": "relu"}`, `{"type": "sigmoid"}`, `{"type": "tanh"}`,
+/// `{"type": "leaky_relu", "slope": 0.01}`, `{"type": "flatten"}`,
+/// `{"type": "unflatten", "shape": [64, 4, 4]}`.
+public enum LayerSpec: Equatable, Sendable {
+    case dense(outputs: Int)
+    case conv2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int)
+    case convTranspose2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                         outputPadding: Int)
+    case relu
+    case sigmoid
+    case tanh
+    case leakyReLU(slope: Float)
+    case flatten
+    case unflatten(shape: [Int])
+}
+
+/// Limits that make absurd specs a CONFIG error before anything is allocated.
+public enum SpecLimits {
+    /// Largest dimension of the input shape.
+    public static let maxDimension = 1 << 16
+    /// Largest number of floats per example (C*H*W), 16 Mi.
+    public static let maxInputSize = 1 << 24
+    /// Largest hidden width, latent size or channel count.
+    public static let maxWidth = 1 << 16
+    /// Largest number of parameters of a model, 256 Mi floats (1 GiB).
+    public static let maxParameters = 1 << 28
+    /// Largest number of layers in a custom encoder or decoder.
+    public static let maxLayers = 256
+    /// Deepest JSON nesting accepted.
+    public static let maxJSONDepth = 64
+    /// Longest spec text accepted, in bytes.
+    public static let maxSpecBytes = 1 << 20
+}
