@@ -1,0 +1,34 @@
+/// A differentiable layer working on whole batches of raw float buffers.
+///
+/// Contract:
+/// - Shapes are per example (without the batch dimension): [C, H, W] for images, [F] for vectors.
+/// - `forward` reads `input` (batch · inputSize floats) and writes `output` (batch · outputSize).
+///   It may keep what backward needs in its own workspaces (e.g. im2col columns).
+/// - `backward` gets the same `input`/`output` buffers and `outputGradient`, ACCUMULATES parameter
+///   gradients (`+=`) into its gradient views, and writes `inputGradient` when it is non-nil
+///   (nil for the first layer of a network, whose input gradient nobody needs).
+/// - Parameters live in a model-wide flat buffer (`ParameterStore`); a layer declares their shapes
+///   in PyTorch's order (weight, then bias) and receives views of the flat buffers through `bind`.
+protocol Layer: AnyObject {
+    var inputShape: [Int] { get }
+    var outputShape: [Int] { get }
+    /// Shapes of the parameters, in PyTorch's state_dict order with their names.
+    var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// Points the layer at its parameters and gradients inside the flat buffers.
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
+    /// PyTorch's default initialization for this layer type, drawn from `random`.
+    func initialize(random: inout RandomSource)
+    func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
+    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                  batch: Int)
+}
+
+extension Layer {
+    var inputSize: Int { inputShape.reduce(1, *) }
+    var outputSize: Int { outputShape.reduce(1, *) }
+    var parameterShapes: [(name: String, shape: [Int])] { [] }
+    var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {}
+    func initialize(random: inout RandomSource) {}
+}

@@ -1,0 +1,87 @@
+/// A chain of layers, PyTorch's `nn.Sequential`. It owns the activation buffers of the chain (the
+/// output of every layer, kept for backward) and two ping-pong gradient buffers, all reused
+/// across calls. Parameter names follow PyTorch's state_dict: "<index>.weight".
+final class Sequential {
+    let layers: [Layer]
+    let inputShape: [Int]
+    private var activations: [Workspace]
+    private let gradientA = Workspace()
+    private let gradientB = Workspace()
+
+    init(layers: [Layer], inputShape: [Int]) {
+        self.layers = layers
+        self.inputShape = inputShape
+        activations = layers.map { _ in Workspace() }
+    }
+
+    var outputShape: [Int] { layers.last?.outputShape ?? inputShape }
+    var inputSize: Int { inputShape.reduce(1, *) }
+    var outputSize: Int { outputShape.reduce(1, *) }
+
+    /// (name, shape) of each parameter, with the layer index as prefix, in order.
+    var parameterShapes: [(name: String, shape: [Int])] {
+        var result: [(name: String, shape: [Int])] = []
+        for (index, layer) in layers.enumerated() {
+            for p in layer.parameterShapes { result.append(("\(index).\(p.name)", p.shape)) }
+        }
+        return result
+    }
+
+    var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+
+    /// Binds each layer to consecutive views of the flat buffers, starting at the given pointers.
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        var offset = 0
+        for layer in layers {
+            layer.bind(parameters: parameters + offset, gradients: gradients + offset)
+            offset += layer.parameterCount
+        }
+    }
+
+    func initialize(random: inout RandomSource) {
+        for layer in layers { layer.initialize(random: &random) }
+    }
+
+    /// Runs the chain; returns the output buffer (owned by this Sequential, valid until the next
+    /// call). An empty chain returns its input.
+    @discardableResult
+    func forward(_ input: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+        var x = input
+        for (index, layer) in layers.enumerated() {
+            let y = activations[index].reserve(batch * layer.outputSize)
+            layer.forward(input: x, output: y, batch: batch)
+            x = UnsafePointer(y)
+        }
+        return x
+    }
+
+    /// The output of the last `forward`.
+    var output: UnsafePointer<Float> {
+        layers.isEmpty ? UnsafePointer(gradientA.pointer) : UnsafePointer(activations[layers.count - 1].pointer)
+    }
+
+    /// Backpropagates `outputGradient` through the chain after a `forward` on the same `input`,
+    /// accumulating parameter gradients. Writes `inputGradient` when it is non-nil.
+    func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                  inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        var dy = outputGradient
+        var useA = true
+        for index in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[index]
+            let x = index == 0 ? input : UnsafePointer(activations[index - 1].pointer)
+            let y = UnsafePointer(activations[index].pointer)
+            let dx: UnsafeMutablePointer<Float>?
+            if index == 0 {
+                dx = inputGradient
+            } else {
+                dx = (useA ? gradientA : gradientB).reserve(batch * layer.inputSize)
+                useA.toggle()
+            }
+            layer.backward(input: x, output: y, outputGradient: dy, inputGradient: dx, batch: batch)
+            if let dx = dx { dy = UnsafePointer(dx) }
+        }
+        if layers.isEmpty, let dx = inputGradient {
+            dx.update(from: outputGradient, count: batch * inputSize)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+/// A deterministic autoencoder: x → encoder → code z → decoder → x̂, trained on
+///
+///     L = reconstruction(x̂, t) + penalty(z)
+///
+/// It covers the `conv`, `dense`, `sparse` (penalty = activity sparsity on z), `denoising` (the
+/// encoder sees a corrupted x in training; the loss compares with the clean target) and `custom`
+/// kinds. Parameter names are "encoder.<i>.weight" / "decoder.<i>.bias", as in a PyTorch module
+/// with `encoder` and `decoder` nn.Sequential members.
+final class FeedForwardAutoencoder: AutoencoderNetwork {
+    let encoder: Sequential
+    let decoder: Sequential
+    let reconstructionLoss: ReconstructionLoss
+    let penalty: SparsityPenalty?
+    let corruption: InputCorruption?
+    let inputShape: [Int]
+
+    private let outputGradient = Workspace()
+    private let codeGradient = Workspace()
+    private let corrupted = Workspace()
+
+    init(encoder: Sequential, decoder: Sequential, inputShape: [Int], loss: ReconstructionLoss,
+         penalty: SparsityPenalty?, corruption: InputCorruption?) {
+        self.encoder = encoder
+        self.decoder = decoder
+        self.inputShape = inputShape
+        self.reconstructionLoss = loss
+        self.penalty = penalty
+        self.corruption = corruption
+    }
+
+    var latentSize: Int { encoder.outputSize }
+
+    var parameterShapes: [(name: String, shape: [Int])] {
+        encoder.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
+            + decoder.parameterShapes.map { ("decoder.\($0.name)", $0.shape) }
+    }
+
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        encoder.bind(parameters: parameters, gradients: gradients)
+        let offset = encoder.parameterCount
+        decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    func initialize(random: inout RandomSource) {
+        encoder.initialize(random: &random)
+        decoder.initialize(random: &random)
+    }
+
+    func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
+                          random: inout RandomSource) -> Float {
+        let count = batch * inputSize
+        var encoderInput = inputs
+        if let corruption = corruption {
+            let x = corrupted.reserve(count)
+            corruption.apply(inputs, x, count: count, random: &random)
+            encoderInput = UnsafePointer(x)
+        }
+        let code = encoder.forward(encoderInput, batch: batch)
+        let output = decoder.forward(code, batch: batch)
+        let scale = 1 / Float(count)
+        var loss = reconstructionLoss.forward(output: output, target: targets, count: count, scale: scale)
+        let dOutput = outputGradient.reserve(count)
+        reconstructionLoss.backward(output: output, target: targets, gradient: dOutput, count: count,
+                                    scale: scale)
+        let dCode = codeGradient.reserve(batch * latentSize)
+        decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
+        if let penalty = penalty {
+            loss += penalty.forwardBackward(code: code, codeGradient: dCode, batch: batch,
+                                            units: latentSize)
+        }
+        encoder.backward(input: encoderInput, outputGradient: dCode, inputGradient: nil, batch: batch)
+        return loss
+    }
+
+    func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float {
+        let count = batch * inputSize
+        let code = encoder.forward(inputs, batch: batch)
+        let output = decoder.forward(code, batch: batch)
+        var loss = reconstructionLoss.forward(output: output, target: targets, count: count,
+                                              scale: 1 / Float(count))
+        if let penalty = penalty {
+            loss += penalty.value(code: code, batch: batch, units: latentSize)
+        }
+        return loss
+    }
+
+    func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>) {
+        codes.update(from: encoder.forward(inputs, batch: batch), count: batch * latentSize)
+    }
+
+    func decode(codes: UnsafePointer<Float>, batch: Int, images: UnsafeMutablePointer<Float>) {
+        images.update(from: decoder.forward(codes, batch: batch), count: batch * inputSize)
+    }
+
+    func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images: UnsafeMutablePointer<Float>) {
+        let code = encoder.forward(inputs, batch: batch)
+        images.update(from: decoder.forward(code, batch: batch), count: batch * inputSize)
+    }
+
+    func sample(count: Int, random: inout RandomSource, images: UnsafeMutablePointer<Float>) -> Bool {
+        false
+    }
+}

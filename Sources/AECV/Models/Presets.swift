@@ -1,0 +1,136 @@
+/// Builds the network of each preset from a FILLED spec (every default present). Shapes are
+/// validated with checked arithmetic as layers are planned, before any parameter memory exists.
+enum NetworkFactory {
+    static func make(_ spec: ModelSpec) throws -> AutoencoderNetwork {
+        switch spec.preset {
+        case .conv:
+            return try convolutional(spec, corruption: nil)
+        case .dense:
+            return try dense(spec, penalty: nil, corruption: nil)
+        case .sparse:
+            return try dense(spec, penalty: sparsityPenalty(spec), corruption: nil)
+        case .denoising:
+            let corruption = spec.noise.map(InputCorruption.init(noise:))
+            return spec.base == .dense
+                ? try dense(spec, penalty: nil, corruption: corruption)
+                : try convolutional(spec, corruption: corruption)
+        case .vae, .convVAE:
+            return try VariationalAutoencoder.make(spec)
+        case .custom:
+            return try custom(spec)
+        }
+    }
+
+    static func reconstructionLoss(_ spec: ModelSpec) -> ReconstructionLoss {
+        spec.loss == .bce ? .binaryCrossEntropy : .meanSquaredError
+    }
+
+    static func sparsityPenalty(_ spec: ModelSpec) -> SparsityPenalty? {
+        switch spec.sparsity {
+        case .l1(let lambda, let reduction)?: return .l1(lambda: lambda, perUnitMean: reduction == .mean)
+        case .kl(let rho, let beta)?: return .kl(rho: rho, beta: beta)
+        case nil: return nil
+        }
+    }
+
+    /// The seed's ConvAutoEncoder, generalized to any [C, H, W] and channel list:
+    /// encoder Conv2d(k3, s2, p1)+ReLU per stage; decoder the mirror image with ConvTranspose2d whose
+    /// output padding (per axis) makes each stage restore the encoder's shape exactly:
+    /// a stride-2 conv maps h → ⌈h/2⌉, and ConvTranspose maps h' → 2h' − 1 + op, so op = h − (2h' − 1).
+    static func encoderStages(_ spec: ModelSpec) throws -> (NetworkBuilder, [[Int]]) {
+        let channels = spec.hidden ?? [16, 32, 64]
+        if channels.isEmpty { throw AECVError.config("spec.hidden: needs at least one channel count") }
+        var encoder = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
+        var shapes = [spec.input]
+        for (i, c) in channels.enumerated() {
+            try encoder.conv2d(c, kernel: 3, stride: 2, padding: 1, at: "spec.hidden[\(i)]")
+            try encoder.activation(.relu)
+            shapes.append(encoder.shape)
+        }
+        return (encoder, shapes)
+    }
+
+    /// Mirrored ConvTranspose2d stages from the encoder's output shape back to the input shape.
+    /// `final` is the output activation (Sigmoid for the presets).
+    static func mirroredDecoder(shapes: [[Int]], inputShape: [Int], final: ActivationKind?) throws
+        -> NetworkBuilder {
+        var decoder = NetworkBuilder(inputShape: shapes.last!, field: "spec.hidden")
+        for stage in stride(from: shapes.count - 1, to: 0, by: -1) {
+            let target = shapes[stage - 1]
+            let from = shapes[stage]
+            let op = (target[1] - (2 * from[1] - 1), target[2] - (2 * from[2] - 1))
+            try decoder.convTranspose2d(target[0], kernel: 3, stride: 2, padding: 1,
+                                        outputPadding: op, at: "spec.hidden")
+            if stage > 1 {
+                try decoder.activation(.relu)
+            } else if let final = final {
+                try decoder.activation(final)
+            }
+        }
+        return decoder
+    }
+
+    static func convolutional(_ spec: ModelSpec, corruption: InputCorruption?) throws -> AutoencoderNetwork {
+        let (encoder, shapes) = try encoderStages(spec)
+        let decoder = try mirroredDecoder(shapes: shapes, inputShape: spec.input, final: .sigmoid)
+        try checkTotal(encoder.parameterCount, decoder.parameterCount)
+        return FeedForwardAutoencoder(encoder: encoder.build(), decoder: decoder.build(),
+                                      inputShape: spec.input, loss: reconstructionLoss(spec),
+                                      penalty: nil, corruption: corruption)
+    }
+
+    /// input → hidden… → latent (ReLU; Sigmoid for KL sparsity) → reversed hidden… → input (Sigmoid).
+    static func dense(_ spec: ModelSpec, penalty: SparsityPenalty?, corruption: InputCorruption?) throws
+        -> AutoencoderNetwork {
+        let hidden = spec.hidden ?? [256]
+        let latent = spec.latent ?? 64
+        var encoder = NetworkBuilder(inputShape: spec.input, field: "spec")
+        for (i, h) in hidden.enumerated() {
+            try encoder.dense(h, at: "spec.hidden[\(i)]")
+            try encoder.activation(.relu)
+        }
+        try encoder.dense(latent, at: "spec.latent")
+        if case .kl? = penalty { try encoder.activation(.sigmoid) } else { try encoder.activation(.relu) }
+        var decoder = NetworkBuilder(inputShape: [latent], field: "spec")
+        for (i, h) in hidden.enumerated().reversed() {
+            try decoder.dense(h, at: "spec.hidden[\(i)]")
+            try decoder.activation(.relu)
+        }
+        try decoder.dense(spec.input.reduce(1, *), at: "spec.input")
+        try decoder.activation(.sigmoid)
+        try checkTotal(encoder.parameterCount, decoder.parameterCount)
+        return FeedForwardAutoencoder(encoder: encoder.build(), decoder: decoder.build(),
+                                      inputShape: spec.input, loss: reconstructionLoss(spec),
+                                      penalty: penalty, corruption: corruption)
+    }
+
+    static func custom(_ spec: ModelSpec) throws -> AutoencoderNetwork {
+        guard let encoderSpecs = spec.encoder, let decoderSpecs = spec.decoder,
+              !encoderSpecs.isEmpty, !decoderSpecs.isEmpty else {
+            throw AECVError.config("spec: a custom model needs non-empty \"encoder\" and \"decoder\" layer lists")
+        }
+        var encoder = NetworkBuilder(inputShape: spec.input, field: "spec.encoder")
+        for (i, layer) in encoderSpecs.enumerated() { try encoder.add(layer, at: "spec.encoder[\(i)]") }
+        var decoder = NetworkBuilder(inputShape: encoder.shape, field: "spec.decoder")
+        for (i, layer) in decoderSpecs.enumerated() { try decoder.add(layer, at: "spec.decoder[\(i)]") }
+        let inputCount = spec.input.reduce(1, *)
+        if decoder.size != inputCount || (decoder.shape.count == 3 && decoder.shape != spec.input) {
+            throw AECVError.config("spec.decoder: outputs \(decoder.shape) but the input is \(spec.input); the decoder must reproduce the input shape")
+        }
+        try checkTotal(encoder.parameterCount, decoder.parameterCount)
+        return FeedForwardAutoencoder(encoder: encoder.build(), decoder: decoder.build(),
+                                      inputShape: spec.input, loss: reconstructionLoss(spec),
+                                      penalty: nil, corruption: nil)
+    }
+
+    static func checkTotal(_ counts: Int...) throws {
+        var total = 0
+        for c in counts {
+            let (t, o) = total.addingReportingOverflow(c)
+            if o || t > SpecLimits.maxParameters {
+                throw AECVError.config("spec: the model would have more than \(SpecLimits.maxParameters) parameters")
+            }
+            total = t
+        }
+    }
+}

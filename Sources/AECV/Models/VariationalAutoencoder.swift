@@ -1,0 +1,244 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A variational autoencoder (Kingma & Welling), kinds `vae` (dense) and `conv_vae`:
+///
+///     h = trunk(x);  [μ | log σ²] = heads(h);  z = μ + σ·ε, ε ~ N(0, I);  logits = decoder(z)
+///     L = (1/N) Σ_n [ Σ_pixels BCEWithLogits(logits, x)  +  β · KL(q(z|x) ‖ N(0, I)) ]
+///     KL = −½ Σ_j (1 + log σ²_j − μ_j² − σ²_j)
+///
+/// L is the negative ELBO per example, in nats (β = 1). With `"loss": "mse"` the decoder is
+/// Gaussian: the reconstruction term is Σ_pixels (sigmoid(logits) − x)².
+///
+/// The two heads are one Dense layer with 2·latent outputs, so one GEMM serves both; its weight
+/// rows are [W_μ; W_logσ²], laid out so the flat buffer holds fc_mu.weight, fc_logvar.weight,
+/// fc_mu.bias, fc_logvar.bias — PyTorch's separate tensors, each contiguous.
+/// encode returns μ; reconstruct decodes μ through the sigmoid; sample decodes z ~ N(0, I).
+final class VariationalAutoencoder: AutoencoderNetwork {
+    let trunk: Sequential
+    let heads: Dense
+    let decoder: Sequential
+    let inputShape: [Int]
+    let latentSize: Int
+    let beta: Float
+    let gaussianDecoder: Bool
+    /// Names of the trunk/decoder parameters (PyTorch's module names).
+    private let names: [String]
+    private let seed: UInt64
+
+    private let headOutput = Workspace()      // (N, 2·latent): [μ | log σ²]
+    private let epsilon = Workspace()         // (N, latent)
+    private let z = Workspace()               // (N, latent)
+    private let images = Workspace()          // (N, input) sigmoid outputs
+    private let dLogits = Workspace()         // (N, input)
+    private let dZ = Workspace()              // (N, latent)
+    private let dHeads = Workspace()          // (N, 2·latent)
+    private let dTrunk = Workspace()          // (N, hidden)
+
+    private init(trunk: Sequential, heads: Dense, decoder: Sequential, inputShape: [Int], latent: Int,
+                 beta: Float, gaussianDecoder: Bool, names: [String], seed: UInt64) {
+        self.trunk = trunk; self.heads = heads; self.decoder = decoder
+        self.inputShape = inputShape; self.latentSize = latent; self.beta = beta
+        self.gaussianDecoder = gaussianDecoder; self.names = names; self.seed = seed
+    }
+
+    static func make(_ spec: ModelSpec) throws -> VariationalAutoencoder {
+        let latent = spec.latent ?? 20
+        var trunk: NetworkBuilder
+        var decoder: NetworkBuilder
+        var names: [String]
+        if spec.preset == .convVAE {
+            let (encoder, shapes) = try NetworkFactory.encoderStages(spec)
+            trunk = encoder
+            try trunk.flatten()
+            decoder = NetworkBuilder(inputShape: [latent], field: "spec.latent")
+            try decoder.dense(shapes.last!.reduce(1, *), at: "spec.latent")
+            try decoder.activation(.relu)
+            try decoder.unflatten(shapes.last!, at: "spec.hidden")
+            let mirror = try NetworkFactory.mirroredDecoder(shapes: shapes, inputShape: spec.input, final: nil)
+            for layer in mirror.layers { decoder.append(layer) }
+            names = trunkNames(trunk.layers, prefix: "encoder")
+                + ["decoder_input.weight", "decoder_input.bias"]
+                + trunkNames(mirror.layers, prefix: "decoder")
+        } else {
+            let hidden = spec.hidden ?? [400]
+            trunk = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
+            for (i, h) in hidden.enumerated() {
+                try trunk.dense(h, at: "spec.hidden[\(i)]")
+                try trunk.activation(.relu)
+            }
+            decoder = NetworkBuilder(inputShape: [latent], field: "spec.hidden")
+            for (i, h) in hidden.enumerated().reversed() {
+                try decoder.dense(h, at: "spec.hidden[\(i)]")
+                try decoder.activation(.relu)
+            }
+            try decoder.dense(spec.input.reduce(1, *), at: "spec.input")
+            if hidden.count == 1 {
+                names = ["fc1.weight", "fc1.bias", "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"]
+            } else {
+                names = trunkNames(trunk.layers, prefix: "encoder") + trunkNames(decoder.layers, prefix: "decoder")
+            }
+        }
+        var headsBuilder = NetworkBuilder(inputShape: [trunk.size], field: "spec.latent")
+        try headsBuilder.dense(2 * latent, at: "spec.latent")
+        try NetworkFactory.checkTotal(trunk.parameterCount, headsBuilder.parameterCount, decoder.parameterCount)
+        let gaussian = spec.loss == .mse
+        return VariationalAutoencoder(
+            trunk: trunk.build(), heads: headsBuilder.layers[0] as! Dense, decoder: decoder.build(),
+            inputShape: spec.input, latent: latent, beta: spec.beta ?? 1, gaussianDecoder: gaussian,
+            names: names, seed: spec.seed ?? 0)
+    }
+
+    /// "prefix.<index>.weight|bias" for the layers that have parameters.
+    private static func trunkNames(_ layers: [Layer], prefix: String) -> [String] {
+        var result: [String] = []
+        for (i, layer) in layers.enumerated() {
+            for p in layer.parameterShapes { result.append("\(prefix).\(i).\(p.name)") }
+        }
+        return result
+    }
+
+    var parameterShapes: [(name: String, shape: [Int])] {
+        let t = trunk.parameterShapes, d = decoder.parameterShapes
+        let hidden = heads.inputFeatures
+        var result: [(name: String, shape: [Int])] = []
+        for (i, p) in t.enumerated() { result.append((names[i], p.shape)) }
+        result.append(("fc_mu.weight", [latentSize, hidden]))
+        result.append(("fc_logvar.weight", [latentSize, hidden]))
+        result.append(("fc_mu.bias", [latentSize]))
+        result.append(("fc_logvar.bias", [latentSize]))
+        for (i, p) in d.enumerated() { result.append((names[t.count + i], p.shape)) }
+        return result
+    }
+
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        trunk.bind(parameters: parameters, gradients: gradients)
+        var offset = trunk.parameterCount
+        heads.bind(parameters: parameters + offset, gradients: gradients + offset)
+        offset += heads.parameterCount
+        decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    func initialize(random: inout RandomSource) {
+        trunk.initialize(random: &random)
+        heads.initialize(random: &random)
+        decoder.initialize(random: &random)
+    }
+
+    /// Forward through trunk and heads; returns [μ | log σ²] (N, 2·latent).
+    private func encodeDistribution(_ x: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
+        let h = trunk.forward(x, batch: batch)
+        let out = headOutput.reserve(batch * 2 * latentSize)
+        heads.forward(input: h, output: out, batch: batch)
+        return out
+    }
+
+    /// Reconstruction + β·KL summed over the batch, then / N; fills the reparameterized z.
+    private func objective(x: UnsafePointer<Float>, distribution: UnsafePointer<Float>,
+                           eps: UnsafePointer<Float>, batch: Int) -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
+        let l = latentSize
+        let zs = z.reserve(batch * l)
+        var kl = 0.0
+        for n in 0..<batch {
+            let mu = distribution + n * 2 * l, logvar = mu + l
+            for j in 0..<l {
+                let sigma = expf(0.5 * logvar[j])
+                zs[n * l + j] = mu[j] + sigma * eps[n * l + j]
+                kl += -0.5 * Double(1 + logvar[j] - mu[j] * mu[j] - sigma * sigma)
+            }
+        }
+        let logits = decoder.forward(zs, batch: batch)
+        let count = batch * inputSize
+        let reconstruction: Float
+        if gaussianDecoder {
+            let y = images.reserve(count)
+            sigmoidForward(logits, y, count: count)
+            reconstruction = ReconstructionLoss.meanSquaredError.forward(output: y, target: x, count: count, scale: 1)
+        } else {
+            reconstruction = ReconstructionLoss.binaryCrossEntropyWithLogits.forward(
+                output: logits, target: x, count: count, scale: 1)
+        }
+        let loss = (Double(reconstruction) + Double(beta) * kl) / Double(batch)
+        return (Float(loss), zs, logits)
+    }
+
+    func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
+                          random: inout RandomSource) -> Float {
+        let eps = epsilon.reserve(batch * latentSize)
+        random.fillNormal(eps, count: batch * latentSize)
+        return lossAndGradients(inputs: inputs, targets: targets, batch: batch, epsilon: eps)
+    }
+
+    /// The training computation with a given ε (N, latent); tests pass PyTorch's.
+    func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
+                          epsilon eps: UnsafePointer<Float>) -> Float {
+        let l = latentSize, count = batch * inputSize
+        let scale = 1 / Float(batch)
+        let distribution = encodeDistribution(inputs, batch: batch)
+        let (loss, zs, logits) = objective(x: targets, distribution: distribution, eps: eps, batch: batch)
+        let dl = dLogits.reserve(count)
+        if gaussianDecoder {
+            // d/dlogits Σ (σ(a) − x)² = 2 (y − x) · y (1 − y)
+            let y = images.pointer
+            for i in 0..<count { dl[i] = scale * 2 * (y[i] - targets[i]) * y[i] * (1 - y[i]) }
+        } else {
+            ReconstructionLoss.binaryCrossEntropyWithLogits.backward(
+                output: logits, target: targets, gradient: dl, count: count, scale: scale)
+        }
+        let dz = dZ.reserve(batch * l)
+        decoder.backward(input: zs, outputGradient: dl, inputGradient: dz, batch: batch)
+        let dh = dHeads.reserve(batch * 2 * l)
+        let klScale = beta * scale
+        for n in 0..<batch {
+            let mu = distribution + n * 2 * l, logvar = mu + l
+            let dmu = dh + n * 2 * l, dlogvar = dmu + l
+            for j in 0..<l {
+                let sigma = expf(0.5 * logvar[j])
+                let g = dz[n * l + j]
+                // z = μ + σ ε:  ∂z/∂μ = 1, ∂z/∂logσ² = ½ σ ε;  ∂KL/∂μ = μ, ∂KL/∂logσ² = ½(σ² − 1)
+                dmu[j] = g + klScale * mu[j]
+                dlogvar[j] = g * 0.5 * sigma * eps[n * l + j] + klScale * 0.5 * (sigma * sigma - 1)
+            }
+        }
+        let dTrunkOut = dTrunk.reserve(batch * heads.inputFeatures)
+        heads.backward(input: trunk.output, output: distribution, outputGradient: dh,
+                       inputGradient: dTrunkOut, batch: batch)
+        trunk.backward(input: inputs, outputGradient: dTrunkOut, inputGradient: nil, batch: batch)
+        return loss
+    }
+
+    /// Negative ELBO per example with ε drawn from a generator seeded by the spec's seed, so the
+    /// same batch always gets the same value and the model's own random state is untouched.
+    func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float {
+        var random = RandomSource(seed: seed ^ 0x5EED_E1B0)
+        let eps = epsilon.reserve(batch * latentSize)
+        random.fillNormal(eps, count: batch * latentSize)
+        let distribution = encodeDistribution(inputs, batch: batch)
+        return objective(x: targets, distribution: distribution, eps: eps, batch: batch).loss
+    }
+
+    func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>) {
+        let distribution = encodeDistribution(inputs, batch: batch)
+        for n in 0..<batch {
+            (codes + n * latentSize).update(from: distribution + n * 2 * latentSize, count: latentSize)
+        }
+    }
+
+    func decode(codes: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
+        sigmoidForward(decoder.forward(codes, batch: batch), out, count: batch * inputSize)
+    }
+
+    func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
+        let mu = z.reserve(batch * latentSize)
+        encode(inputs: inputs, batch: batch, codes: mu)
+        decode(codes: mu, batch: batch, images: out)
+    }
+
+    func sample(count: Int, random: inout RandomSource, images out: UnsafeMutablePointer<Float>) -> Bool {
+        let codes = z.reserve(count * latentSize)
+        random.fillNormal(codes, count: count * latentSize)
+        decode(codes: codes, batch: count, images: out)
+        return true
+    }
+}

@@ -1,0 +1,55 @@
+/// Stochastic gradient descent with momentum, as PyTorch's `torch.optim.SGD` (dampening 0,
+/// no Nesterov):
+///
+///     g ← g + λ·p;   b ← μ·b + g  (b = g at the first step);   p ← p − lr·b   (μ = 0: p ← p − lr·g)
+final class SGD: Optimizer {
+    var learningRate: Float
+    let momentum: Float, weightDecay: Float
+    private(set) var step = 0
+    private let buffer: DoubleBuffer
+    let count: Int
+
+    init(count: Int, learningRate: Float, momentum: Float, weightDecay: Float) {
+        self.count = count
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        buffer = DoubleBuffer(count: momentum == 0 ? 0 : count)
+    }
+
+    func prepare(parameters p: UnsafePointer<Float>, gradients g: UnsafePointer<Float>,
+                 newParameters pNew: UnsafeMutablePointer<Float>) -> Bool {
+        let (lr, mu, wd) = (learningRate, momentum, weightDecay)
+        var bad: Float = 0
+        if mu == 0 {
+            for i in 0..<count {
+                let gi = wd == 0 ? g[i] : g[i] + wd * p[i]
+                let pi = p[i] - lr * gi
+                pNew[i] = pi
+                bad += pi * 0
+            }
+        } else {
+            let (bOld, bNew) = (buffer.current, buffer.spare)
+            let first = step == 0
+            for i in 0..<count {
+                let gi = wd == 0 ? g[i] : g[i] + wd * p[i]
+                let bi = first ? gi : mu * bOld[i] + gi
+                let pi = p[i] - lr * bi
+                bNew[i] = bi; pNew[i] = pi
+                bad += bi * 0 + pi * 0
+            }
+        }
+        return bad == 0
+    }
+
+    func commit() {
+        if momentum != 0 { buffer.swap() }
+        step += 1
+    }
+
+    var stateBuffers: [(name: String, pointer: UnsafeMutablePointer<Float>)] {
+        momentum == 0 ? [] : [("sgd.momentum", buffer.current)]
+    }
+
+    func restore(step: Int) { self.step = step }
+}
