@@ -1,0 +1,187 @@
+# libaecv -- build, package, install and test.
+#
+#   make deps         install missing system packages (apt-get as root; otherwise prints the command)
+#   make lib          build/lib/libaecv.so.0.1.0 (+ .so.0, .so links): self-contained C library
+#   make check-lib    assert its packaging properties (RUNPATH, NEEDED, exported symbols)
+#   make install      PREFIX=/usr/local DESTDIR=  -> lib/, include/aecv.h, lib/pkgconfig/aecv.pc
+#   make test         swift build + swift test + check-lib + C tests against an installed copy
+#                     + Python binding tests
+#   make demo         (placeholder)
+#   make clean
+#
+# Variables: SWIFT, SCRATCH (SwiftPM scratch path, default .build), PREFIX, LIBDIR, INCLUDEDIR,
+# DESTDIR, CC, PYTHON.
+
+SWIFT      ?= swift
+SCRATCH    ?= .build
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+CC         ?= cc
+CXX        ?= c++
+PYTHON     ?= python3
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+LIBNAME    := libaecv.so.$(VERSION)
+SONAME     := libaecv.so.$(SOVERSION)
+
+SWIFT_BUILD := $(SWIFT) build --scratch-path $(SCRATCH)
+
+# The shipping link of the `aecv` product (a dynamic library of the AECVCAPI target):
+#  -static-stdlib        the Swift runtime and standard library go INTO libaecv.so (no
+#                        libswift*.so NEEDED). SwiftPM's --static-swift-stdlib only affects
+#                        executables, so the flag goes to swiftc directly.
+#  --version-script      export aecv_* only (packaging/aecv.map); the static runtime stays hidden.
+#  -soname               libaecv.so.0: the ABI major version, what dependents record.
+#  --disable-local-rpath SwiftPM otherwise adds RUNPATH $ORIGIN. The toolchain's rpath
+#                        (/opt/swift/usr/lib/swift/linux) is only added by swiftc for a dynamic
+#                        stdlib, so with -static-stdlib the library has no RUNPATH at all. This
+#                        is done at link time rather than with `patchelf --remove-rpath` after
+#                        the fact: no extra tool, no rewriting of a linked ELF file, and
+#                        check-lib verifies the result.
+#  -use-ld=lld           the toolchain's lld. The default (gold) leaves the Swift metadata
+#                        symbols that the version script demotes as LOCAL entries in .dynsym,
+#                        so `nm -D --defined-only` lists them; lld (and bfd) drop them.
+LIB_FLAGS := -c release --product aecv --disable-local-rpath \
+             -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
+             -Xlinker --version-script=$(CURDIR)/packaging/aecv.map \
+             -Xlinker -soname=$(SONAME)
+
+BUILD_LIB  := build/lib
+STAGE      := $(CURDIR)/build/stage
+C_TESTS    := $(wildcard Tests/c/*.c)
+C_FLAGS    := -Wall -Wextra -Werror -std=c99 -O1 -g
+C_LIBS     := -lpthread -lm
+
+# System packages the build and the tests need (Debian names).
+DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
+
+.PHONY: all deps lib check-lib install uninstall stage test test-swift test-c test-header \
+        test-python demo clean
+
+all: lib
+
+# ---------------------------------------------------------------------------------------------
+# deps: fast when everything is installed (one dpkg-query per package, no apt).
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all system packages installed"; exit 0; fi; \
+	echo "deps: missing:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	    echo "deps: not root; install them with:"; \
+	    echo "    sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# lib: the shipped shared library and its links.
+lib:
+	$(SWIFT_BUILD) $(LIB_FLAGS)
+	@mkdir -p $(BUILD_LIB)
+	@bin=$$($(SWIFT_BUILD) $(LIB_FLAGS) --show-bin-path) && \
+	    cp -f "$$bin/libaecv.so" $(BUILD_LIB)/$(LIBNAME)
+	@ln -sf $(LIBNAME) $(BUILD_LIB)/$(SONAME)
+	@ln -sf $(SONAME) $(BUILD_LIB)/libaecv.so
+	@echo "lib: $(BUILD_LIB)/$(LIBNAME)"
+
+check-lib: lib
+	@packaging/check-lib.sh $(BUILD_LIB)/$(LIBNAME) include/aecv.h
+
+# ---------------------------------------------------------------------------------------------
+# install: PREFIX for the paths recorded in aecv.pc, DESTDIR for staging (packagers).
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(BUILD_LIB)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
+	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libaecv.so
+	install -m 0644 include/aecv.h $(DESTDIR)$(INCLUDEDIR)/aecv.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    packaging/aecv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/aecv.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/aecv.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libaecv.so $(DESTDIR)$(LIBDIR)/pkgconfig/aecv.pc \
+	      $(DESTDIR)$(INCLUDEDIR)/aecv.h
+
+# A throwaway installation that the C tests compile and link against, as a user would.
+stage: lib
+	@rm -rf $(STAGE)
+	@$(MAKE) --no-print-directory install PREFIX=$(STAGE) DESTDIR= >/dev/null
+	@echo "stage: installed into $(STAGE)"
+
+# ---------------------------------------------------------------------------------------------
+# tests
+test: deps
+	@$(MAKE) --no-print-directory test-swift  || { echo "==== make test: FAILED in swift build/test"; exit 1; }
+	@$(MAKE) --no-print-directory check-lib   || { echo "==== make test: FAILED in check-lib"; exit 1; }
+	@$(MAKE) --no-print-directory test-header || { echo "==== make test: FAILED in header check"; exit 1; }
+	@$(MAKE) --no-print-directory test-c      || { echo "==== make test: FAILED in C tests"; exit 1; }
+	@$(MAKE) --no-print-directory test-python || { echo "==== make test: FAILED in Python tests"; exit 1; }
+	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python)"
+
+test-swift:
+	$(SWIFT_BUILD)
+	$(SWIFT) test --scratch-path $(SCRATCH)
+
+# The installed header must compile alone as strict C99 and as C++.
+test-header: stage
+	@mkdir -p build/tests
+	@printf '#include <aecv.h>\nint main(void) { return aecv_version_number() == AECV_VERSION_NUMBER ? 0 : 1; }\n' \
+	    > build/tests/header_only.c
+	$(CC) $(C_FLAGS) -pedantic -fsyntax-only -I$(STAGE)/include build/tests/header_only.c
+	$(CXX) -Wall -Wextra -Werror -pedantic -std=c++11 -fsyntax-only -x c++ -I$(STAGE)/include \
+	    build/tests/header_only.c
+
+# Every Tests/c/*.c is one program, compiled against the INSTALLED header and library through
+# pkg-config, and run against the staged library.
+test-c: stage
+	@mkdir -p build/tests
+	@flags=$$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs aecv) || exit 1; \
+	failed=""; \
+	for src in $(C_TESTS); do \
+	    name=$$(basename $$src .c); \
+	    echo "$(CC) $(C_FLAGS) $$src -o build/tests/$$name $$flags $(C_LIBS)"; \
+	    $(CC) $(C_FLAGS) $$src -o build/tests/$$name $$flags $(C_LIBS) || { failed="$$failed $$name(compile)"; continue; }; \
+	    echo "---- running $$name"; \
+	    LD_LIBRARY_PATH=$(STAGE)/lib ./build/tests/$$name || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-c: FAILED:$$failed"; exit 1; fi; \
+	echo "test-c: all C test programs passed ($(words $(C_TESTS)))"
+
+test-python: lib
+	@if [ -d bindings/python/tests ]; then \
+	    if ! $(PYTHON) -c 'import pytest' 2>/dev/null; then \
+	        echo "test-python: pytest is missing; install it with: $(PYTHON) -m pip install pytest"; \
+	        exit 1; \
+	    fi; \
+	    echo "AECV_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) $(PYTHON) -m pytest bindings/python/tests -q"; \
+	    AECV_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) PYTHONPATH=$(CURDIR)/bindings/python \
+	        $(PYTHON) -m pytest bindings/python/tests -q; \
+	else \
+	    echo "################################################################"; \
+	    echo "#### test-python: SKIPPED: bindings/python/tests does not exist"; \
+	    echo "################################################################"; \
+	fi
+
+# ---------------------------------------------------------------------------------------------
+# TODO(core): the end-to-end demo (train on Fashion-MNIST, report, write demo-out/).
+demo: deps lib
+	@echo "demo: see below"
+
+clean:
+	rm -rf build
+	$(SWIFT) package --scratch-path $(SCRATCH) clean

@@ -1,0 +1,1064 @@
+/*
+ * test_capi.c -- the C API of libaecv (include/aecv.h), exercised as a C host would: every
+ * function, its error paths, hostile inputs, model files (truncated, corrupted), and threads.
+ *
+ * Built by `make test-c` against the INSTALLED header and library (pkg-config aecv) with
+ * -Wall -Wextra -Werror -std=c99. No framework: CHECK counts, prints failures with file:line,
+ * and the last line is "N passed, M failed"; the exit status is nonzero on any failure.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <aecv.h>
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* checks                                                                                     */
+
+static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+static int passed, failed;
+
+static int check(int ok, const char *what, const char *file, int line) {
+    pthread_mutex_lock(&check_lock);
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        fprintf(stderr, "%s:%d: FAILED: %.160s (last_error: \"%s\")\n", file, line, what,
+                aecv_last_error());
+    }
+    pthread_mutex_unlock(&check_lock);
+    return ok;
+}
+
+static int check_status(aecv_status got, aecv_status want, const char *what, const char *file,
+                        int line) {
+    pthread_mutex_lock(&check_lock);
+    int ok = got == want;
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        fprintf(stderr, "%s:%d: FAILED: %.160s returned %s (%d), expected %s (%d); last_error: \"%s\"\n",
+                file, line, what, aecv_status_name(got), (int)got, aecv_status_name(want),
+                (int)want, aecv_last_error());
+    }
+    pthread_mutex_unlock(&check_lock);
+    return ok;
+}
+
+#define CHECK(cond) check(!!(cond), #cond, __FILE__, __LINE__)
+#define CHECK_STATUS(expr, want) check_status((expr), (want), #expr, __FILE__, __LINE__)
+/* The last error of this thread mentions `word` (e.g. the argument's name). */
+#define CHECK_ERROR_MENTIONS(word) \
+    check(strstr(aecv_last_error(), (word)) != NULL, "last_error mentions \"" word "\"", \
+          __FILE__, __LINE__)
+#define CHECK_NO_ERROR() \
+    check(aecv_last_error() != NULL && aecv_last_error()[0] == '\0', "last_error is \"\"", \
+          __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------------------------------ */
+/* helpers                                                                                    */
+
+static const char *conv_spec = "{\"preset\":\"conv\",\"input\":[1,28,28]}";
+static const char *dense_spec = "{\"preset\":\"dense\",\"input\":[1,28,28]}";
+static const float sentinel = -12345.0f;
+static char temp_dir[256];
+
+/* Deterministic pseudo-images in [0, 1]: smooth blobs plus a little hash noise. */
+static void make_batch(float *x, size_t batch, size_t size, uint32_t seed) {
+    uint32_t state = seed * 2654435761u + 12345u;
+    for (size_t b = 0; b < batch; b++) {
+        for (size_t i = 0; i < size; i++) {
+            state = state * 1664525u + 1013904223u;
+            float noise = (float)(state >> 8) / 16777216.0f;
+            size_t r = (i / 28) % 28, c = i % 28;
+            float cx = 14.0f + (float)((b * 3 + seed) % 7) - 3.0f, cy = 14.0f;
+            float d2 = ((float)c - cx) * ((float)c - cx) + ((float)r - cy) * ((float)r - cy);
+            float v = expf(-d2 / 40.0f) * 0.9f + 0.1f * noise;
+            x[b * size + i] = v < 0 ? 0 : (v > 1 ? 1 : v);
+        }
+    }
+}
+
+static float *alloc_floats(size_t n, float fill) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++) p[i] = fill;
+    return p;
+}
+
+static int all_equal(const float *p, size_t n, float value) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&p[i], &value, sizeof value) != 0) return 0;
+    return 1;
+}
+
+static int all_finite(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i])) return 0;
+    return 1;
+}
+
+static unsigned char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *data = NULL;
+    size_t capacity = 0, length = 0;
+    for (;;) {
+        if (length == capacity) {
+            capacity = capacity ? capacity * 2 : 65536;
+            unsigned char *grown = realloc(data, capacity);
+            if (!grown) {
+                free(data);
+                fclose(f);
+                return NULL;
+            }
+            data = grown;
+        }
+        size_t got = fread(data + length, 1, capacity - length, f);
+        length += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    *size = length;
+    return data;
+}
+
+static int write_file(const char *path, const unsigned char *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(data, 1, size, f) == size;
+    return fclose(f) == 0 && ok;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void temp_path(char *out, size_t capacity, const char *name) {
+    snprintf(out, capacity, "%s/%s", temp_dir, name);
+}
+
+/* The bytes of a model file written by aecv_model_save, malloc'd. */
+static unsigned char *saved_bytes(aecv_model *m, const char *name, size_t *size) {
+    char path[512];
+    temp_path(path, sizeof path, name);
+    if (aecv_model_save(m, path) != AECV_OK) return NULL;
+    unsigned char *data = read_file(path, size);
+    remove(path);
+    return data;
+}
+
+static aecv_model *create(const char *spec) {
+    aecv_model *m = NULL;
+    aecv_status s = aecv_model_create(spec, &m);
+    if (!check_status(s, AECV_OK, spec, __FILE__, __LINE__)) return NULL;
+    return m;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* version, status names, last error, threads setting                                         */
+
+static void test_version(void) {
+    char expected[32];
+    CHECK(aecv_version_number() == AECV_VERSION_NUMBER);
+    CHECK(AECV_VERSION_NUMBER ==
+          AECV_VERSION_MAJOR * 10000 + AECV_VERSION_MINOR * 100 + AECV_VERSION_PATCH);
+    CHECK(aecv_version_number() == 100);
+    CHECK(aecv_version_string() != NULL);
+    CHECK(strcmp(aecv_version_string(), AECV_VERSION_STRING) == 0);
+    snprintf(expected, sizeof expected, "%d.%d.%d", AECV_VERSION_MAJOR, AECV_VERSION_MINOR,
+             AECV_VERSION_PATCH);
+    CHECK(strcmp(aecv_version_string(), expected) == 0);
+    CHECK(aecv_version_string() == aecv_version_string()); /* static */
+}
+
+static void test_status_names(void) {
+    static const struct { aecv_status code; const char *name; } known[] = {
+        {AECV_OK, "AECV_OK"},
+        {AECV_ERR_INVALID_ARGUMENT, "AECV_ERR_INVALID_ARGUMENT"},
+        {AECV_ERR_SHAPE, "AECV_ERR_SHAPE"},
+        {AECV_ERR_CONFIG, "AECV_ERR_CONFIG"},
+        {AECV_ERR_NONFINITE, "AECV_ERR_NONFINITE"},
+        {AECV_ERR_IO, "AECV_ERR_IO"},
+        {AECV_ERR_FORMAT, "AECV_ERR_FORMAT"},
+        {AECV_ERR_NO_MEMORY, "AECV_ERR_NO_MEMORY"},
+        {AECV_ERR_UNSUPPORTED, "AECV_ERR_UNSUPPORTED"},
+        {AECV_ERR_INTERNAL, "AECV_ERR_INTERNAL"},
+    };
+    static const aecv_status unknown[] = {9, 42, 99, 101, -1, INT32_MIN, INT32_MAX};
+    size_t i, j;
+
+    /* the contract's values */
+    CHECK(AECV_OK == 0 && AECV_ERR_INVALID_ARGUMENT == 1 && AECV_ERR_SHAPE == 2 &&
+          AECV_ERR_CONFIG == 3 && AECV_ERR_NONFINITE == 4 && AECV_ERR_IO == 5 &&
+          AECV_ERR_FORMAT == 6 && AECV_ERR_NO_MEMORY == 7 && AECV_ERR_UNSUPPORTED == 8 &&
+          AECV_ERR_INTERNAL == 100);
+    for (i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *name = aecv_status_name(known[i].code);
+        if (!CHECK(name != NULL)) continue;
+        if (!CHECK(strcmp(name, known[i].name) == 0))
+            fprintf(stderr, "    status %d: got \"%s\", expected \"%s\"\n", (int)known[i].code,
+                    name, known[i].name);
+    }
+    for (i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *name = aecv_status_name(unknown[i]);
+        if (!CHECK(name != NULL)) continue;
+        CHECK(name[0] != '\0');
+        for (j = 0; j < sizeof known / sizeof known[0]; j++)
+            CHECK(strcmp(name, known[j].name) != 0);
+    }
+}
+
+static void test_last_error_and_threads(void) {
+    CHECK(aecv_last_error() != NULL);
+    CHECK_STATUS(aecv_set_num_threads(1), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK_STATUS(aecv_set_num_threads(0), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(aecv_last_error()[0] != '\0');
+    CHECK_ERROR_MENTIONS("n");
+    /* the query functions leave the message alone (printf-friendly) */
+    (void)aecv_status_name(AECV_ERR_SHAPE);
+    (void)aecv_version_string();
+    CHECK(aecv_last_error()[0] != '\0');
+    CHECK_STATUS(aecv_set_num_threads(-1), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_set_num_threads(INT32_MIN), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_set_num_threads(INT32_MAX), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_set_num_threads(2), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK_STATUS(aecv_set_num_threads(1), AECV_OK);
+    CHECK_NO_ERROR();
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* create                                                                                     */
+
+static void expect_config_error(const char *spec, const char *label) {
+    aecv_model *m = (aecv_model *)&temp_dir; /* a non-NULL garbage value: must become NULL */
+    aecv_status s = aecv_model_create(spec, &m);
+    if (!check_status(s, AECV_ERR_CONFIG, label, __FILE__, __LINE__)) {
+        if (s == AECV_OK) aecv_model_free(m);
+        return;
+    }
+    CHECK(m == NULL);
+    CHECK(aecv_last_error()[0] != '\0');
+}
+
+static char *repeat_nesting(size_t depth, const char *open, const char *close, int closed) {
+    size_t lo = strlen(open), lc = strlen(close);
+    char *s = malloc(depth * (lo + lc) + 64);
+    char *p = s;
+    if (!s) exit(2);
+    p += sprintf(p, "{\"preset\":\"conv\",\"input\":[1,28,28],\"x\":");
+    for (size_t i = 0; i < depth; i++, p += lo) memcpy(p, open, lo);
+    if (closed)
+        for (size_t i = 0; i < depth; i++, p += lc) memcpy(p, close, lc);
+    strcpy(p, closed ? "}" : "");
+    return s;
+}
+
+static void test_create_errors(void) {
+    aecv_model *m = (aecv_model *)&temp_dir;
+    static const char *bad[] = {
+        "",
+        " ",
+        "{",
+        "}",
+        "[]",
+        "null",
+        "42",
+        "\"conv\"",
+        "not json",
+        "{\"preset\":\"conv\",\"input\":[1,28,28]",
+        "{\"preset\":\"conv\",\"input\":[1,28,28]}}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28]} trailing",
+        "{\"preset\":\"conv\",\"input\":[1,28,28],}",
+        "{preset:\"conv\",\"input\":[1,28,28]}",
+        "{'preset':'conv','input':[1,28,28]}",
+        "{\"preset\":\"conv\"}",
+        "{\"input\":[1,28,28],\"preset\":\"no_such_preset\"}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28],\"unknown_key\":1}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28],\"preset\":\"dense\"}",
+        "{\"preset\":1,\"input\":[1,28,28]}",
+        "{\"preset\":\"conv\",\"input\":\"1,28,28\"}",
+        "{\"preset\":\"conv\",\"input\":[1,28]}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28,1]}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28.5]}",
+        "{\"preset\":\"conv\",\"input\":[0,28,28]}",
+        "{\"preset\":\"conv\",\"input\":[-1,28,28]}",
+        "{\"preset\":\"conv\",\"input\":[1,true,28]}",
+        "{\"preset\":\"conv\",\"input\":[1,null,28]}",
+        "{\"preset\":\"dense\",\"input\":[1,4000000000,4000000000]}",
+        "{\"preset\":\"dense\",\"input\":[1,4e9,4e9]}",
+        "{\"preset\":\"dense\",\"input\":[1,1e999,28]}",
+        "{\"preset\":\"dense\",\"input\":[1,99999999999999999999999999999,28]}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[100000000000]}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[1e11]}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[0]}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":256}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":100000000000}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":-5}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":\"64\"}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"seed\":-1}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"seed\":1.5}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"seed\":\"0\"}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"loss\":\"hinge\"}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"optimizer\":{\"name\":\"rmsprop\"}}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"optimizer\":{\"learning_rate\":\"fast\"}}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"optimizer\":{\"name\":\"adam\",\"bogus\":1}}",
+        "{\"preset\":\"dense\",\"input\":[1,28,28],\"optimizer\":[]}",
+        "{\"preset\":\"sparse\",\"input\":[1,28,28],\"sparsity\":{\"l3\":1}}",
+        "{\"preset\":\"denoising\",\"input\":[1,28,28],\"noise\":{\"gaussian\":\"a lot\"}}",
+        "{\"preset\":\"custom\",\"input\":[1,28,28],\"encoder\":[{\"type\":\"warp\"}],"
+        "\"decoder\":[]}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28],\"x\":\"\xff\xfe\"}",
+        "\xef\xbb\xbf\xff{\"preset\":\"conv\",\"input\":[1,28,28]}",
+        "{\"preset\":\"conv\",\"input\":[1,28,28],\"x\":\"\\ud800\"}",
+    };
+    size_t i;
+
+    /* NULL arguments */
+    CHECK_STATUS(aecv_model_create(NULL, &m), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(m == NULL);
+    CHECK_ERROR_MENTIONS("spec_json");
+    CHECK_STATUS(aecv_model_create(conv_spec, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("out_model");
+    CHECK_STATUS(aecv_model_create(NULL, NULL), AECV_ERR_INVALID_ARGUMENT);
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        /* unknown keys and the like are allowed to be ignored only if the contract says so; it
+           says they are CONFIG errors */
+        expect_config_error(bad[i], bad[i]);
+    }
+    /* the message names the field */
+    expect_config_error("{\"preset\":\"conv\",\"input\":[1,28,28],\"unknown_key\":1}", "unknown key");
+    CHECK_ERROR_MENTIONS("unknown_key");
+    expect_config_error("{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":\"64\"}", "latent type");
+    CHECK_ERROR_MENTIONS("latent");
+
+    /* deep nesting, closed and unclosed, arrays and objects: an error, not a stack overflow */
+    {
+        char *s = repeat_nesting(100000, "[", "]", 1);
+        expect_config_error(s, "100000 nested arrays");
+        free(s);
+        s = repeat_nesting(100000, "[", "]", 0);
+        expect_config_error(s, "100000 unclosed arrays");
+        free(s);
+        s = repeat_nesting(50000, "{\"a\":", "}", 1);
+        expect_config_error(s, "50000 nested objects");
+        free(s);
+        s = repeat_nesting(65, "[", "]", 1);
+        expect_config_error(s, "65 nested arrays");
+        free(s);
+    }
+    /* longer than the 1 MiB limit (valid JSON padded with spaces) */
+    {
+        size_t n = (1u << 20) + 100;
+        char *s = malloc(n + 1);
+        if (!s) exit(2);
+        memset(s, ' ', n);
+        memcpy(s + n - strlen(conv_spec), conv_spec, strlen(conv_spec));
+        s[n] = '\0';
+        expect_config_error(s, "spec longer than 1 MiB");
+        free(s);
+    }
+    /* a long string value and a huge array inside the limit: an error (unknown key), no crash */
+    {
+        size_t n = 900000;
+        char *s = malloc(n + 200);
+        char *p;
+        if (!s) exit(2);
+        p = s + sprintf(s, "{\"preset\":\"conv\",\"input\":[1,28,28],\"x\":[");
+        while ((size_t)(p - s) < n) p += sprintf(p, "1e308,");
+        strcpy(p, "1]}");
+        expect_config_error(s, "huge array");
+        free(s);
+    }
+
+    /* after all that, a good spec still works and the message is cleared */
+    m = NULL;
+    CHECK_STATUS(aecv_model_create(conv_spec, &m), AECV_OK);
+    CHECK(m != NULL);
+    CHECK_NO_ERROR();
+    aecv_model_free(m);
+    aecv_model_free(NULL); /* no-op */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* shapes and spec                                                                            */
+
+static void test_shapes_and_spec(void) {
+    aecv_model *conv = create(conv_spec), *dense = create(dense_spec), *again = NULL;
+    char buffer[8192];
+    size_t n;
+    if (!conv || !dense) goto done;
+
+    CHECK(aecv_model_input_size(conv) == 784);
+    CHECK(aecv_model_latent_size(conv) == 1024);
+    CHECK(aecv_model_parameter_count(conv) == 46529);
+    /* 784*256+256 + 256*64+64 + 64*256+256 + 256*784+784 */
+    CHECK(aecv_model_input_size(dense) == 784);
+    CHECK(aecv_model_latent_size(dense) == 64);
+    CHECK(aecv_model_parameter_count(dense) == 435536);
+    CHECK(aecv_model_input_size(NULL) == 0);
+    CHECK(aecv_model_latent_size(NULL) == 0);
+    CHECK(aecv_model_parameter_count(NULL) == 0);
+
+    /* snprintf semantics */
+    n = aecv_model_spec(conv, NULL, 0);
+    CHECK(n > 0 && n < sizeof buffer - 1);
+    if (n == 0 || n >= sizeof buffer - 1) goto done;
+    memset(buffer, 'X', sizeof buffer);
+    CHECK(aecv_model_spec(conv, buffer, 0) == n);
+    CHECK(buffer[0] == 'X');
+    CHECK(aecv_model_spec(conv, buffer, 1) == n);
+    CHECK(buffer[0] == '\0' && buffer[1] == 'X');
+    memset(buffer, 'X', sizeof buffer);
+    CHECK(aecv_model_spec(conv, buffer, 6) == n);
+    CHECK(buffer[5] == '\0' && strlen(buffer) == 5 && buffer[6] == 'X');
+    memset(buffer, 'X', sizeof buffer);
+    CHECK(aecv_model_spec(conv, buffer, n) == n); /* one short: truncated by one */
+    CHECK(strlen(buffer) == n - 1 && buffer[n] == 'X');
+    memset(buffer, 'X', sizeof buffer);
+    CHECK(aecv_model_spec(conv, buffer, n + 1) == n);
+    CHECK(strlen(buffer) == n && buffer[n + 1] == 'X');
+    CHECK(strstr(buffer, "\"preset\"") != NULL);
+    CHECK(strstr(buffer, "\"conv\"") != NULL);
+    CHECK(strstr(buffer, "\"input\"") != NULL);
+    CHECK(strstr(buffer, "\"seed\"") != NULL); /* defaults filled in */
+    memset(buffer, 'X', sizeof buffer);
+    CHECK(aecv_model_spec(conv, buffer, sizeof buffer) == n);
+    CHECK(strlen(buffer) == n);
+    CHECK(aecv_model_spec(NULL, NULL, 0) == 0);
+    buffer[0] = 'X';
+    CHECK(aecv_model_spec(NULL, buffer, 10) == 0);
+    CHECK(buffer[0] == '\0');
+
+    /* the filled spec builds the same architecture */
+    aecv_model_spec(conv, buffer, sizeof buffer);
+    CHECK_STATUS(aecv_model_create(buffer, &again), AECV_OK);
+    if (again) {
+        char second[8192];
+        CHECK(aecv_model_parameter_count(again) == 46529);
+        CHECK(aecv_model_latent_size(again) == 1024);
+        CHECK(aecv_model_spec(again, second, sizeof second) == n);
+        CHECK(strcmp(buffer, second) == 0);
+    }
+done:
+    aecv_model_free(again);
+    aecv_model_free(conv);
+    aecv_model_free(dense);
+}
+
+/* Every preset builds and trains one step with a finite loss; sample only on generative kinds. */
+static void test_presets(void) {
+    static const struct { const char *spec; int generative; } presets[] = {
+        {"{\"preset\":\"conv\",\"input\":[1,28,28]}", 0},
+        {"{\"preset\":\"dense\",\"input\":[1,28,28]}", 0},
+        {"{\"preset\":\"sparse\",\"input\":[1,28,28],\"sparsity\":{\"l1\":0.001}}", 0},
+        {"{\"preset\":\"sparse\",\"input\":[1,28,28],\"sparsity\":{\"kl\":{\"rho\":0.05,\"beta\":3}}}", 0},
+        {"{\"preset\":\"denoising\",\"input\":[1,28,28],\"noise\":{\"gaussian\":0.3}}", 0},
+        {"{\"preset\":\"denoising\",\"input\":[1,28,28],\"base\":\"dense\",\"noise\":{\"masking\":0.25}}", 0},
+        {"{\"preset\":\"vae\",\"input\":[1,28,28]}", 1},
+        {"{\"preset\":\"conv_vae\",\"input\":[1,28,28]}", 1},
+    };
+    const size_t batch = 4;
+    for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
+        aecv_model *m = create(presets[p].spec);
+        float *x, *out, loss = NAN;
+        size_t size;
+        if (!m) continue;
+        size = aecv_model_input_size(m);
+        CHECK(size == 784);
+        CHECK(aecv_model_latent_size(m) > 0);
+        x = alloc_floats(batch * size, 0);
+        out = alloc_floats(batch * size, sentinel);
+        make_batch(x, batch, size, (uint32_t)p);
+        if (!check_status(aecv_model_train_step(m, x, NULL, batch, &loss), AECV_OK,
+                          presets[p].spec, __FILE__, __LINE__) ||
+            !CHECK(isfinite(loss)))
+            fprintf(stderr, "    preset %s: loss %g\n", presets[p].spec, (double)loss);
+        loss = NAN;
+        CHECK_STATUS(aecv_model_evaluate(m, x, NULL, batch, &loss), AECV_OK);
+        CHECK(isfinite(loss));
+        CHECK_STATUS(aecv_model_reconstruct(m, x, batch, out, batch * size), AECV_OK);
+        CHECK(all_finite(out, batch * size));
+        if (presets[p].generative) {
+            float *again = alloc_floats(batch * size, sentinel);
+            CHECK_STATUS(aecv_model_sample(m, batch, 7, out, batch * size), AECV_OK);
+            CHECK(all_finite(out, batch * size));
+            CHECK_STATUS(aecv_model_sample(m, batch, 7, again, batch * size), AECV_OK);
+            CHECK(memcmp(out, again, batch * size * sizeof(float)) == 0); /* seeded */
+            CHECK_STATUS(aecv_model_sample(m, 0, 7, out, batch * size), AECV_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(aecv_model_sample(m, batch, 7, NULL, batch * size),
+                         AECV_ERR_INVALID_ARGUMENT);
+            for (size_t i = 0; i < batch * size; i++) again[i] = sentinel;
+            CHECK_STATUS(aecv_model_sample(m, batch, 7, again, batch * size - 1), AECV_ERR_SHAPE);
+            CHECK(all_equal(again, batch * size, sentinel));
+            CHECK_STATUS(aecv_model_sample(m, SIZE_MAX, 7, again, batch * size),
+                         AECV_ERR_NO_MEMORY);
+            free(again);
+        } else {
+            CHECK_STATUS(aecv_model_sample(m, batch, 7, out, batch * size), AECV_ERR_UNSUPPORTED);
+            CHECK(aecv_last_error()[0] != '\0');
+        }
+        free(x);
+        free(out);
+        aecv_model_free(m);
+    }
+    CHECK_STATUS(aecv_model_sample(NULL, 1, 0, NULL, 0), AECV_ERR_INVALID_ARGUMENT);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* training                                                                                   */
+
+static void test_train_errors(void) {
+    aecv_model *m = create(conv_spec);
+    const size_t batch = 4, size = 784;
+    float *x = alloc_floats(batch * size, 0), *probe = alloc_floats(batch * size, 0);
+    float *before = alloc_floats(batch * size, 0), *after = alloc_floats(batch * size, 0);
+    float loss = sentinel;
+    unsigned char *file_before = NULL, *file_after = NULL;
+    size_t size_before = 0, size_after = 0;
+    if (!m) goto done;
+    make_batch(x, batch, size, 1);
+    make_batch(probe, batch, size, 2);
+
+    CHECK_STATUS(aecv_model_train_step(NULL, x, NULL, batch, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("model");
+    CHECK_STATUS(aecv_model_train_step(m, NULL, NULL, batch, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("inputs");
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, 0, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("batch");
+    CHECK(aecv_model_train_step(m, x, NULL, SIZE_MAX, &loss) != AECV_OK);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, SIZE_MAX, &loss), AECV_ERR_NO_MEMORY);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, SIZE_MAX / 784 + 2, &loss), AECV_ERR_NO_MEMORY);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, ((size_t)1 << 31) / 784 + 1, &loss),
+                 AECV_ERR_NO_MEMORY);
+    CHECK_STATUS(aecv_model_train_step(m, (const float *)((const char *)x + 1), NULL, batch, &loss),
+                 AECV_ERR_INVALID_ARGUMENT);
+    CHECK(loss == sentinel); /* not written on failure */
+    CHECK_STATUS(aecv_model_evaluate(NULL, x, NULL, batch, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_evaluate(m, NULL, NULL, batch, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_evaluate(m, x, NULL, 0, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_evaluate(m, x, NULL, SIZE_MAX, &loss), AECV_ERR_NO_MEMORY);
+
+    CHECK_STATUS(aecv_model_set_learning_rate(NULL, 1e-3f), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_set_learning_rate(m, NAN), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("learning_rate");
+    CHECK_STATUS(aecv_model_set_learning_rate(m, -1e-3f), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_set_learning_rate(m, INFINITY), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_set_learning_rate(m, -INFINITY), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_set_learning_rate(m, 1e-3f), AECV_OK);
+    CHECK_NO_ERROR();
+
+    /* one real step first, so the optimizer state is not trivially zero */
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, &loss), AECV_OK);
+
+    /* a NaN (then an Inf in the targets) leaves the model bit-identical */
+    CHECK_STATUS(aecv_model_reconstruct(m, probe, batch, before, batch * size), AECV_OK);
+    file_before = saved_bytes(m, "nan-before.aecv", &size_before);
+    CHECK(file_before != NULL);
+    x[123] = NAN;
+    loss = sentinel;
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, &loss), AECV_ERR_NONFINITE);
+    CHECK(loss == sentinel);
+    CHECK_STATUS(aecv_model_evaluate(m, x, NULL, batch, &loss), AECV_ERR_NONFINITE);
+    x[123] = 0.5f;
+    {
+        float *t = alloc_floats(batch * size, 0.5f);
+        t[batch * size - 1] = INFINITY;
+        CHECK_STATUS(aecv_model_train_step(m, x, t, batch, &loss), AECV_ERR_NONFINITE);
+        t[batch * size - 1] = -INFINITY;
+        t[0] = NAN;
+        CHECK_STATUS(aecv_model_train_step(m, x, t, batch, NULL), AECV_ERR_NONFINITE);
+        free(t);
+    }
+    x[0] = INFINITY;
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, NULL), AECV_ERR_NONFINITE);
+    x[0] = 0.5f;
+    CHECK_STATUS(aecv_model_reconstruct(m, probe, batch, after, batch * size), AECV_OK);
+    CHECK(memcmp(before, after, batch * size * sizeof(float)) == 0);
+    file_after = saved_bytes(m, "nan-after.aecv", &size_after);
+    CHECK(file_after != NULL && size_after == size_before);
+    if (file_before && file_after && size_after == size_before)
+        CHECK(memcmp(file_before, file_after, size_before) == 0);
+    free(file_after);
+    file_after = NULL;
+
+    /* evaluate does not modify the model either */
+    loss = NAN;
+    CHECK_STATUS(aecv_model_evaluate(m, x, NULL, batch, &loss), AECV_OK);
+    CHECK(isfinite(loss));
+    CHECK_STATUS(aecv_model_evaluate(m, x, x, batch, NULL), AECV_OK);
+    file_after = saved_bytes(m, "eval-after.aecv", &size_after);
+    CHECK(file_after != NULL && size_after == size_before);
+    if (file_before && file_after && size_after == size_before)
+        CHECK(memcmp(file_before, file_after, size_before) == 0);
+done:
+    free(file_before);
+    free(file_after);
+    free(x);
+    free(probe);
+    free(before);
+    free(after);
+    aecv_model_free(m);
+}
+
+static void test_training_converges(const char *spec) {
+    aecv_model *m = create(spec);
+    const size_t batch = 8;
+    float *x, first = NAN, last = NAN, loss = NAN, explicit_target = NAN;
+    size_t size;
+    int step, all_ok = 1, finite = 1;
+    if (!m) return;
+    size = aecv_model_input_size(m);
+    x = alloc_floats(batch * size, 0);
+    make_batch(x, batch, size, 3);
+    for (step = 0; step < 50; step++) {
+        aecv_status s = aecv_model_train_step(m, x, NULL, batch, &loss);
+        if (s != AECV_OK) {
+            all_ok = 0;
+            fprintf(stderr, "    %s: step %d: %s: %s\n", spec, step, aecv_status_name(s),
+                    aecv_last_error());
+            break;
+        }
+        if (!isfinite(loss)) finite = 0;
+        if (step == 0) first = loss;
+        last = loss;
+    }
+    CHECK(all_ok);
+    CHECK(finite);
+    if (!CHECK(last < first * 0.9f))
+        fprintf(stderr, "    %s: loss %g -> %g over 50 steps\n", spec, (double)first, (double)last);
+    /* explicit targets equal to the inputs give the same objective as targets = NULL */
+    CHECK_STATUS(aecv_model_evaluate(m, x, NULL, batch, &loss), AECV_OK);
+    CHECK_STATUS(aecv_model_evaluate(m, x, x, batch, &explicit_target), AECV_OK);
+    CHECK(loss == explicit_target);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, NULL), AECV_OK); /* out_loss NULL */
+    free(x);
+    aecv_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* inference                                                                                  */
+
+static void test_inference(const char *spec) {
+    aecv_model *m = create(spec);
+    const size_t batch = 3;
+    size_t size, latent, n_in, n_code;
+    float *x, *codes, *images, *recon, *inplace;
+    if (!m) return;
+    size = aecv_model_input_size(m);
+    latent = aecv_model_latent_size(m);
+    n_in = batch * size;
+    n_code = batch * latent;
+    x = alloc_floats(n_in, 0);
+    codes = alloc_floats(n_code + 16, sentinel);
+    images = alloc_floats(n_in + 16, sentinel);
+    recon = alloc_floats(n_in + 16, sentinel);
+    make_batch(x, batch, size, 4);
+
+    /* capacity too small: AECV_ERR_SHAPE, nothing written, message with the numbers */
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, n_code - 1), AECV_ERR_SHAPE);
+    CHECK(all_equal(codes, n_code + 16, sentinel));
+    CHECK_ERROR_MENTIONS("out_codes");
+    CHECK_ERROR_MENTIONS("capacity");
+    {
+        char expected[128];
+        snprintf(expected, sizeof expected, "needs %zu floats, capacity %zu", n_code, n_code - 1);
+        CHECK(strstr(aecv_last_error(), expected) != NULL);
+    }
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, 0), AECV_ERR_SHAPE);
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, latent), AECV_ERR_SHAPE);
+    CHECK(all_equal(codes, n_code + 16, sentinel));
+    CHECK_STATUS(aecv_model_decode(m, codes, batch, images, n_in - 1), AECV_ERR_SHAPE);
+    CHECK(all_equal(images, n_in + 16, sentinel));
+    CHECK_ERROR_MENTIONS("out_images");
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, images, n_in - 1), AECV_ERR_SHAPE);
+    CHECK(all_equal(images, n_in + 16, sentinel));
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, images, size), AECV_ERR_SHAPE);
+    CHECK(all_equal(images, n_in + 16, sentinel));
+
+    /* NULLs, zero and absurd batches */
+    CHECK_STATUS(aecv_model_encode(NULL, x, batch, codes, n_code), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_encode(m, NULL, batch, codes, n_code), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("inputs");
+    CHECK_STATUS(aecv_model_encode(m, x, batch, NULL, n_code), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("out_codes");
+    CHECK_STATUS(aecv_model_encode(m, x, 0, codes, n_code), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_encode(m, x, SIZE_MAX, codes, SIZE_MAX), AECV_ERR_NO_MEMORY);
+    CHECK_STATUS(aecv_model_decode(NULL, codes, batch, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_decode(m, NULL, batch, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("codes");
+    CHECK_STATUS(aecv_model_decode(m, codes, batch, NULL, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_decode(m, codes, 0, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_decode(m, codes, SIZE_MAX, images, SIZE_MAX), AECV_ERR_NO_MEMORY);
+    CHECK_STATUS(aecv_model_reconstruct(NULL, x, batch, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_reconstruct(m, NULL, batch, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, NULL, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, 0, images, n_in), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, SIZE_MAX, images, SIZE_MAX), AECV_ERR_NO_MEMORY);
+    CHECK(all_equal(codes, n_code + 16, sentinel));
+    CHECK(all_equal(images, n_in + 16, sentinel));
+
+    /* NaN input: NONFINITE, nothing written */
+    x[7] = NAN;
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, n_code), AECV_ERR_NONFINITE);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, images, n_in), AECV_ERR_NONFINITE);
+    CHECK(all_equal(codes, n_code + 16, sentinel));
+    CHECK(all_equal(images, n_in + 16, sentinel));
+    make_batch(x, batch, size, 4);
+
+    /* the real thing: exact capacities write exactly the prefix */
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, n_code + 16), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK(all_finite(codes, n_code));
+    CHECK(all_equal(codes + n_code, 16, sentinel));
+    CHECK_STATUS(aecv_model_decode(m, codes, batch, images, n_in), AECV_OK);
+    CHECK(all_finite(images, n_in));
+    CHECK(all_equal(images + n_in, 16, sentinel));
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, recon, n_in), AECV_OK);
+    {
+        float worst = 0, lo = 1, hi = 0;
+        for (size_t i = 0; i < n_in; i++) {
+            float d = fabsf(images[i] - recon[i]);
+            if (d > worst) worst = d;
+            if (recon[i] < lo) lo = recon[i];
+            if (recon[i] > hi) hi = recon[i];
+        }
+        CHECK(worst <= 1e-5f); /* reconstruct == decode(encode) */
+        CHECK(lo >= 0.0f && hi <= 1.0f); /* sigmoid output */
+    }
+    /* one example at a time gives the same as the batch */
+    {
+        float *one = alloc_floats(size, sentinel);
+        float worst = 0;
+        CHECK_STATUS(aecv_model_reconstruct(m, x + size, 1, one, size), AECV_OK);
+        for (size_t i = 0; i < size; i++) {
+            float d = fabsf(one[i] - recon[size + i]);
+            if (d > worst) worst = d;
+        }
+        CHECK(worst <= 1e-5f);
+        free(one);
+    }
+    /* in place */
+    inplace = alloc_floats(n_in, 0);
+    memcpy(inplace, x, n_in * sizeof(float));
+    CHECK_STATUS(aecv_model_reconstruct(m, inplace, batch, inplace, n_in), AECV_OK);
+    CHECK(memcmp(inplace, recon, n_in * sizeof(float)) == 0);
+    /* deterministic */
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, images, n_in), AECV_OK);
+    CHECK(memcmp(images, recon, n_in * sizeof(float)) == 0);
+
+    free(inplace);
+    free(x);
+    free(codes);
+    free(images);
+    free(recon);
+    aecv_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* files                                                                                      */
+
+static void test_files(void) {
+    aecv_model *m = create(conv_spec), *loaded = (aecv_model *)&temp_dir;
+    const size_t batch = 4, size = 784;
+    char path[512], bad_path[512], scratch[512];
+    float *x = alloc_floats(batch * size, 0), *a = alloc_floats(batch * size, 0);
+    float *b = alloc_floats(batch * size, 0);
+    unsigned char *bytes = NULL, *copy = NULL;
+    size_t file_size = 0, n, i;
+    if (!m) goto done;
+    make_batch(x, batch, size, 5);
+    for (i = 0; i < 3; i++) CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, NULL), AECV_OK);
+
+    /* argument errors */
+    temp_path(path, sizeof path, "model.aecv");
+    temp_path(bad_path, sizeof bad_path, "no/such/dir/model.aecv");
+    CHECK_STATUS(aecv_model_save(NULL, path), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_save(m, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("path");
+    CHECK_STATUS(aecv_model_save(m, ""), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_load(NULL, &loaded), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(loaded == NULL);
+    CHECK_STATUS(aecv_model_load(path, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_save(m, bad_path), AECV_ERR_IO);
+    CHECK(aecv_last_error()[0] != '\0');
+    CHECK(!file_exists(bad_path));
+    temp_path(scratch, sizeof scratch, "no");
+    CHECK(!file_exists(scratch));
+    loaded = (aecv_model *)&temp_dir;
+    CHECK_STATUS(aecv_model_load(bad_path, &loaded), AECV_ERR_IO);
+    CHECK(loaded == NULL);
+    temp_path(scratch, sizeof scratch, "missing.aecv");
+    CHECK_STATUS(aecv_model_load(scratch, &loaded), AECV_ERR_IO);
+    CHECK_STATUS(aecv_model_load(temp_dir, &loaded), AECV_ERR_IO); /* a directory */
+
+    /* save / load round trip: bit-identical outputs, and training resumes identically */
+    CHECK_STATUS(aecv_model_save(m, path), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK_STATUS(aecv_model_save(m, path), AECV_OK); /* overwrite */
+    bytes = read_file(path, &file_size);
+    CHECK(bytes != NULL && file_size > 46529 * 4);
+    loaded = NULL;
+    CHECK_STATUS(aecv_model_load(path, &loaded), AECV_OK);
+    CHECK(loaded != NULL);
+    if (!bytes || !loaded) goto done;
+    CHECK(aecv_model_parameter_count(loaded) == 46529);
+    CHECK(aecv_model_input_size(loaded) == 784 && aecv_model_latent_size(loaded) == 1024);
+    {
+        char s1[8192], s2[8192];
+        CHECK(aecv_model_spec(m, s1, sizeof s1) == aecv_model_spec(loaded, s2, sizeof s2));
+        CHECK(strcmp(s1, s2) == 0);
+    }
+    CHECK_STATUS(aecv_model_reconstruct(m, x, batch, a, batch * size), AECV_OK);
+    CHECK_STATUS(aecv_model_reconstruct(loaded, x, batch, b, batch * size), AECV_OK);
+    CHECK(memcmp(a, b, batch * size * sizeof(float)) == 0);
+    {
+        float la = NAN, lb = NAN;
+        CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, &la), AECV_OK);
+        CHECK_STATUS(aecv_model_train_step(loaded, x, NULL, batch, &lb), AECV_OK);
+        CHECK(memcmp(&la, &lb, sizeof la) == 0);
+        CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, &la), AECV_OK);
+        CHECK_STATUS(aecv_model_train_step(loaded, x, NULL, batch, &lb), AECV_OK);
+        CHECK(memcmp(&la, &lb, sizeof la) == 0); /* optimizer state was saved too */
+        CHECK_STATUS(aecv_model_reconstruct(m, x, batch, a, batch * size), AECV_OK);
+        CHECK_STATUS(aecv_model_reconstruct(loaded, x, batch, b, batch * size), AECV_OK);
+        CHECK(memcmp(a, b, batch * size * sizeof(float)) == 0);
+    }
+    aecv_model_free(loaded);
+    loaded = NULL;
+    CHECK(!file_exists(bad_path));
+
+    /* empty file */
+    temp_path(scratch, sizeof scratch, "damaged.aecv");
+    CHECK(write_file(scratch, bytes, 0));
+    loaded = (aecv_model *)&temp_dir;
+    CHECK_STATUS(aecv_model_load(scratch, &loaded), AECV_ERR_FORMAT);
+    CHECK(loaded == NULL);
+
+    /* truncations: every length up to 4096 bytes, and some larger cuts: FORMAT, never OK */
+    {
+        int wrong = 0, reported = 0;
+        size_t cuts[] = {file_size / 4, file_size / 2, file_size - 4096, file_size - 100,
+                         file_size - 5, file_size - 4, file_size - 3, file_size - 1};
+        size_t limit = file_size < 4096 ? file_size : 4096;
+        size_t total = limit + sizeof cuts / sizeof cuts[0];
+        for (n = 0; n < total; n++) {
+            size_t length = n < limit ? n : cuts[n - limit];
+            aecv_status s;
+            if (length >= file_size) continue;
+            if (!write_file(scratch, bytes, length)) continue;
+            loaded = NULL;
+            s = aecv_model_load(scratch, &loaded);
+            if (s != AECV_ERR_FORMAT || loaded != NULL) {
+                wrong++;
+                if (reported++ < 5)
+                    fprintf(stderr, "    truncated to %zu of %zu bytes: %s: %s\n", length,
+                            file_size, aecv_status_name(s), aecv_last_error());
+            }
+            if (s == AECV_OK) aecv_model_free(loaded);
+        }
+        if (!CHECK(wrong == 0)) fprintf(stderr, "    %d truncations not rejected as FORMAT\n", wrong);
+    }
+
+    /* flipped bytes at a few hundred positions: FORMAT, never OK */
+    copy = malloc(file_size);
+    if (copy) {
+        int wrong = 0, reported = 0, tried = 0;
+        size_t position;
+        for (n = 0; n < 400; n++) {
+            aecv_status s;
+            /* the first 128 bytes one by one (header), then spread over the whole file */
+            position = n < 128 ? n : 128 + (size_t)((double)(n - 128) / 272.0 * (double)(file_size - 129));
+            if (position >= file_size) continue;
+            memcpy(copy, bytes, file_size);
+            copy[position] ^= (unsigned char)(n % 2 ? 0x01 : 0xA5);
+            if (!write_file(scratch, copy, file_size)) continue;
+            tried++;
+            loaded = NULL;
+            s = aecv_model_load(scratch, &loaded);
+            if (s != AECV_ERR_FORMAT || loaded != NULL) {
+                wrong++;
+                if (reported++ < 5)
+                    fprintf(stderr, "    byte %zu of %zu flipped: %s: %s\n", position, file_size,
+                            aecv_status_name(s), aecv_last_error());
+            }
+            if (s == AECV_OK) aecv_model_free(loaded);
+        }
+        CHECK(tried >= 390);
+        if (!CHECK(wrong == 0)) fprintf(stderr, "    %d corruptions not rejected as FORMAT\n", wrong);
+        /* appended garbage */
+        if (write_file(scratch, bytes, file_size)) {
+            FILE *f = fopen(scratch, "ab");
+            if (f) {
+                fputs("garbage", f);
+                fclose(f);
+            }
+            loaded = NULL;
+            CHECK_STATUS(aecv_model_load(scratch, &loaded), AECV_ERR_FORMAT);
+            if (loaded) aecv_model_free(loaded);
+        }
+    }
+    /* not a model file at all */
+    {
+        const char *text = "{\"preset\":\"conv\",\"input\":[1,28,28]}\n";
+        CHECK(write_file(scratch, (const unsigned char *)text, strlen(text)));
+        loaded = NULL;
+        CHECK_STATUS(aecv_model_load(scratch, &loaded), AECV_ERR_FORMAT);
+        if (loaded) aecv_model_free(loaded);
+    }
+    remove(scratch);
+    loaded = NULL;
+
+    /* the original file is still good, and saving left no temporary files behind */
+    CHECK_STATUS(aecv_model_load(path, &loaded), AECV_OK);
+    aecv_model_free(loaded);
+    loaded = NULL;
+    remove(path);
+    CHECK(rmdir(temp_dir) == 0 || errno != ENOTEMPTY);
+    if (mkdir(temp_dir, 0700) != 0 && errno != EEXIST) fprintf(stderr, "cannot recreate %s\n", temp_dir);
+done:
+    if (loaded != (aecv_model *)&temp_dir) aecv_model_free(loaded);
+    free(bytes);
+    free(copy);
+    free(x);
+    free(a);
+    free(b);
+    aecv_model_free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* threads                                                                                    */
+
+enum { THREAD_ITERATIONS = 15 };
+
+struct worker {
+    aecv_model *model;
+    int role; /* 0 train, 1 encode, 2 reconstruct, 3 evaluate + errors */
+    int failures;
+    float last_loss;
+};
+
+static void *worker_main(void *arg) {
+    struct worker *w = arg;
+    const size_t batch = 4;
+    size_t size = aecv_model_input_size(w->model), latent = aecv_model_latent_size(w->model);
+    float *x = alloc_floats(batch * size, 0), *out = alloc_floats(batch * (size + latent), 0);
+    make_batch(x, batch, size, 6);
+    for (int i = 0; i < THREAD_ITERATIONS; i++) {
+        aecv_status s = AECV_OK;
+        switch (w->role) {
+        case 0: s = aecv_model_train_step(w->model, x, NULL, batch, &w->last_loss); break;
+        case 1: s = aecv_model_encode(w->model, x, batch, out, batch * latent); break;
+        case 2: s = aecv_model_reconstruct(w->model, x, batch, out, batch * size); break;
+        default:
+            s = aecv_model_evaluate(w->model, x, NULL, batch, &w->last_loss);
+            /* this thread's errors are its own */
+            if (aecv_model_encode(w->model, x, batch, out, 1) != AECV_ERR_SHAPE) w->failures++;
+            if (strstr(aecv_last_error(), "out_codes") == NULL) w->failures++;
+            break;
+        }
+        if (s != AECV_OK) {
+            w->failures++;
+            fprintf(stderr, "    thread role %d: %s: %s\n", w->role, aecv_status_name(s),
+                    aecv_last_error());
+        } else if (w->role != 3 && aecv_last_error()[0] != '\0') {
+            w->failures++;
+        }
+    }
+    free(x);
+    free(out);
+    return NULL;
+}
+
+static void test_threads(void) {
+    aecv_model *shared = create(conv_spec), *first = create(dense_spec), *second = create(dense_spec);
+    struct worker workers[4];
+    pthread_t threads[4];
+    int i;
+    if (!shared || !first || !second) goto done;
+
+    /* four threads sharing one handle */
+    CHECK_STATUS(aecv_set_num_threads(0), AECV_ERR_INVALID_ARGUMENT); /* main thread's error */
+    for (i = 0; i < 4; i++) {
+        workers[i].model = shared;
+        workers[i].role = i;
+        workers[i].failures = 0;
+        workers[i].last_loss = NAN;
+        CHECK(pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        if (!CHECK(workers[i].failures == 0))
+            fprintf(stderr, "    shared-handle worker %d: %d failures\n", i, workers[i].failures);
+    }
+    CHECK(isfinite(workers[0].last_loss));
+    CHECK_ERROR_MENTIONS("n"); /* untouched by the other threads */
+    CHECK(aecv_last_error()[0] != '\0');
+
+    /* two handles in parallel; same spec and data give bit-identical results */
+    CHECK_STATUS(aecv_set_num_threads(1), AECV_OK);
+    workers[0].model = first;
+    workers[1].model = second;
+    for (i = 0; i < 2; i++) {
+        workers[i].role = 0;
+        workers[i].failures = 0;
+        CHECK(pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0);
+    }
+    for (i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(workers[i].failures == 0);
+    }
+    CHECK(isfinite(workers[0].last_loss));
+    CHECK(memcmp(&workers[0].last_loss, &workers[1].last_loss, sizeof(float)) == 0);
+done:
+    aecv_model_free(shared);
+    aecv_model_free(first);
+    aecv_model_free(second);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int main(void) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(temp_dir, sizeof temp_dir, "%s/aecv-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(temp_dir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    printf("libaecv %s (header %s)\n", aecv_version_string(), AECV_VERSION_STRING);
+
+    test_version();
+    test_status_names();
+    test_last_error_and_threads();
+    test_create_errors();
+    test_shapes_and_spec();
+    test_presets();
+    test_train_errors();
+    test_training_converges(conv_spec);
+    test_training_converges(dense_spec);
+    test_inference(conv_spec);
+    test_inference(dense_spec);
+    test_files();
+    test_threads();
+
+    rmdir(temp_dir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,381 @@
+/*
+ * aecv.h -- libaecv: autoencoders for computer vision, C API (contract v0)
+ *
+ * libaecv trains and runs autoencoders (dense, sparse, denoising, variational, convolutional and
+ * custom architectures) on float32 images. The library is written in Swift; this header is its
+ * stable C ABI. Link with `pkg-config --cflags --libs aecv` (shared: -laecv; the library's only
+ * non-system dependency is OpenBLAS).
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Conventions
+ * ---------------------------------------------------------------------------------------------
+ *  - Images are float32, NCHW, row-major, one example after another. For a model with input
+ *    shape [C, H, W], `input_size` = C*H*W floats per example, and a batch of `batch` examples is
+ *    `batch * input_size` contiguous floats. Codes are `latent_size` floats per example.
+ *
+ *  - Ownership: the caller owns every buffer it passes in and every buffer it receives data in.
+ *    The library never keeps a pointer to a caller's buffer after a call returns, and never
+ *    frees one. The only objects the library allocates for the caller are models
+ *    (`aecv_model`), released with `aecv_model_free()`. Strings returned by
+ *    `aecv_version_string()` and `aecv_status_name()` are static; the one returned by
+ *    `aecv_last_error()` is owned by the library (see there).
+ *
+ *  - Capacities: every output buffer comes with its capacity, in floats (in bytes for
+ *    `aecv_model_spec()`). A capacity that is too small returns AECV_ERR_SHAPE and writes
+ *    nothing; a larger capacity is fine (only the needed prefix is written).
+ *    Input buffers have no capacity argument: they must hold exactly `batch * input_size`
+ *    (or `batch * latent_size`) floats; the library cannot check what it is not told.
+ *    Output buffers may overlap input buffers (e.g. reconstruct in place).
+ *
+ *  - Validation: every function validates its arguments (NULL pointers, zero or absurd batch
+ *    sizes, capacities, non-finite numbers, malformed spec text, corrupt files) before any work
+ *    is done. No input, however malformed, crashes the host process; the answer is a status.
+ *
+ *  - Errors: functions that can fail return an `aecv_status` (AECV_OK == 0 on success). On
+ *    failure, `aecv_last_error()` gives a human-readable message on the calling thread, naming
+ *    the argument or spec field and the expected vs. actual value, e.g.
+ *    "out_codes: batch 64 needs 65536 floats, capacity 784". A failed call has no effect:
+ *    outputs are not written, `*out_model` is set to NULL, and a model is left bit-identical
+ *    (parameters, optimizer state and random state).
+ *
+ *  - Thread safety: every function may be called from any thread. Calls on the same model are
+ *    serialized inside the library (a per-model lock); calls on different models run in
+ *    parallel. The only thing that must not happen concurrently with any other use of a model
+ *    is `aecv_model_free()` of that model. Compute threads (OpenBLAS) are a process-wide
+ *    setting, see `aecv_set_num_threads()`.
+ *
+ *  - Determinism: a model is reproducible from its spec's `seed`: the same spec and the same
+ *    sequence of calls give bit-identical results with the same number of compute threads.
+ */
+#ifndef AECV_H
+#define AECV_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* int32_t, uint32_t, uint64_t */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ============================================================================================
+ * Version
+ * ============================================================================================ */
+
+#define AECV_VERSION_MAJOR 0
+#define AECV_VERSION_MINOR 1
+#define AECV_VERSION_PATCH 0
+/** MAJOR*10000 + MINOR*100 + PATCH, e.g. 100 for 0.1.0. */
+#define AECV_VERSION_NUMBER \
+    (AECV_VERSION_MAJOR * 10000 + AECV_VERSION_MINOR * 100 + AECV_VERSION_PATCH)
+#define AECV_VERSION_STRING "0.1.0"
+
+/** aecv_version_number():
+ *  The version of the library actually linked (AECV_VERSION_NUMBER of the build), so a program
+ *  can compare it with the AECV_VERSION_NUMBER of the header it was compiled with.
+ *  Never fails; does not touch aecv_last_error(). Thread-safe. */
+uint32_t aecv_version_number(void);
+
+/** aecv_version_string():
+ *  The version of the linked library as a string, e.g. "0.1.0". The string is static: never
+ *  NULL, never free()d, valid for the life of the process.
+ *  Never fails; does not touch aecv_last_error(). Thread-safe. */
+const char *aecv_version_string(void);
+
+/* ============================================================================================
+ * Status codes and errors
+ * ============================================================================================ */
+
+/** The result of every function that can fail. 0 is success; any other value is an error whose
+ *  details are in aecv_last_error(). New codes may be added in later versions: treat any
+ *  unknown nonzero value as an error. */
+typedef int32_t aecv_status;
+
+/** Success. */
+#define AECV_OK                   0
+/** A NULL pointer, a zero batch/count, a thread count < 1, a negative or non-finite learning
+ *  rate, an empty path, a misaligned float pointer. */
+#define AECV_ERR_INVALID_ARGUMENT 1
+/** A buffer's capacity or a shape does not match the model. Nothing was written. */
+#define AECV_ERR_SHAPE            2
+/** A model spec is malformed or inconsistent: invalid JSON or UTF-8, unknown keys, wrong types,
+ *  inconsistent or absurd shapes. The message names the field. */
+#define AECV_ERR_CONFIG           3
+/** NaN or Inf in the inputs, or produced by a step (loss, gradient). The model is left exactly
+ *  as it was before the call. */
+#define AECV_ERR_NONFINITE        4
+/** A file could not be opened, read or written. */
+#define AECV_ERR_IO               5
+/** A file is not a valid model file: bad magic, unsupported version, bad checksum, truncated,
+ *  inconsistent sizes. */
+#define AECV_ERR_FORMAT           6
+/** An allocation failed or a requested size is absurd (e.g. batch * input_size > 2^31 floats). */
+#define AECV_ERR_NO_MEMORY        7
+/** The operation is not valid for this model kind (e.g. aecv_model_sample on a plain AE). */
+#define AECV_ERR_UNSUPPORTED      8
+/** A bug in the library: please report it with the message of aecv_last_error(). */
+#define AECV_ERR_INTERNAL         100
+
+/** aecv_status_name():
+ *  The name of a status code as a static string, e.g. "AECV_ERR_SHAPE" for 2, "AECV_OK" for 0,
+ *  and "AECV_ERR_UNKNOWN" for a value that is not a known code. Never NULL, never free()d.
+ *  Never fails; does not touch aecv_last_error(), so
+ *      fprintf(stderr, "%s: %s\n", aecv_status_name(s), aecv_last_error());
+ *  is safe in any argument evaluation order. Thread-safe. */
+const char *aecv_status_name(aecv_status status);
+
+/** aecv_last_error():
+ *  A human-readable message about the last failed call made on the CALLING THREAD, naming the
+ *  argument or spec field and the expected vs. actual value; "" (empty, not NULL) when the last
+ *  status-returning call on this thread succeeded, or before any call.
+ *
+ *  Every function that returns an aecv_status clears the message when it starts and sets it
+ *  when it fails. The functions that cannot fail (version, status names, shape queries,
+ *  aecv_model_spec, aecv_model_free, aecv_last_error itself) leave it as it is.
+ *
+ *  The string is owned by the library, NUL-terminated, never NULL; do not free it. It stays
+ *  valid until the next status-returning aecv call on the same thread, or until the thread
+ *  exits; copy it to keep it longer. Thread-safe (each thread has its own message). */
+const char *aecv_last_error(void);
+
+/* ============================================================================================
+ * Compute threads
+ * ============================================================================================ */
+
+/** aecv_set_num_threads():
+ *  Sets the number of compute threads used by the whole library (OpenBLAS's threads and any of
+ *  libaecv's own), process-wide, so they never compete for the cores. `n` >= 1. The default is
+ *  OpenBLAS's (typically the number of cores, or OPENBLAS_NUM_THREADS). On small machines or
+ *  when the host runs several models in parallel threads, 1 is often fastest.
+ *  It may be called at any time; calls already running finish with the previous setting.
+ *  Returns AECV_OK, or AECV_ERR_INVALID_ARGUMENT when n < 1 or n > 1024.
+ *  Thread-safe. */
+aecv_status aecv_set_num_threads(int32_t n);
+
+/* ============================================================================================
+ * Models: create / free / query
+ * ============================================================================================ */
+
+/** An opaque model: architecture, parameters, optimizer state and random generator. Created by
+ *  aecv_model_create() or aecv_model_load(), released by aecv_model_free(). */
+typedef struct aecv_model aecv_model;
+
+/** aecv_model_create():
+ *  Builds and initializes a model from a JSON spec (see "Model spec" below), and stores it in
+ *  *out_model. Initialization is reproducible from the spec's "seed".
+ *
+ *  spec_json:  NUL-terminated UTF-8 JSON text, at most 1 MiB (1048576 bytes). Not retained.
+ *  out_model:  receives the new model, owned by the caller: release it with aecv_model_free().
+ *              Set to NULL on failure (when out_model itself is not NULL).
+ *
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  spec_json or out_model is NULL;
+ *          AECV_ERR_CONFIG            the spec is not valid UTF-8/JSON, is too long or too deeply
+ *                                     nested, has unknown keys, wrong types, missing "input",
+ *                                     inconsistent or absurd shapes (the message names the field);
+ *          AECV_ERR_NO_MEMORY         the parameters could not be allocated.
+ *  Thread-safe. */
+aecv_status aecv_model_create(const char *spec_json, aecv_model **out_model);
+
+/** aecv_model_free():
+ *  Releases a model and everything it owns. NULL is a no-op. The model must not be in use by
+ *  another thread, and must not be used afterwards. Does not touch aecv_last_error(). */
+void aecv_model_free(aecv_model *model);
+
+/** aecv_model_input_size():
+ *  Floats per example, C*H*W of the spec's "input". 0 when model is NULL. Never fails;
+ *  thread-safe (does not wait for calls running on the model). */
+size_t aecv_model_input_size(const aecv_model *model);
+
+/** aecv_model_latent_size():
+ *  Floats per code (the output of aecv_model_encode per example; for a VAE the size of the
+ *  mean). 0 when model is NULL. Never fails; thread-safe. */
+size_t aecv_model_latent_size(const aecv_model *model);
+
+/** aecv_model_parameter_count():
+ *  Number of trainable parameters, counted as PyTorch counts them (weights and biases).
+ *  0 when model is NULL. Never fails; thread-safe. */
+size_t aecv_model_parameter_count(const aecv_model *model);
+
+/** aecv_model_spec():
+ *  The model's full spec, with every default filled in, as compact JSON; creating a model from
+ *  it builds the same architecture. snprintf semantics:
+ *   - returns the length of the JSON text in bytes, EXCLUDING the terminating NUL, whatever
+ *     `capacity` is (0 when model is NULL);
+ *   - writes at most `capacity` bytes INCLUDING the NUL: when capacity > 0 the buffer always
+ *     holds a NUL-terminated (possibly truncated) string; when capacity is 0 nothing is written
+ *     and buffer may be NULL. The text is complete iff the return value < capacity.
+ *  Typical use:  size_t n = aecv_model_spec(m, NULL, 0); char *s = malloc(n + 1);
+ *                aecv_model_spec(m, s, n + 1);
+ *  Never fails; does not touch aecv_last_error(); thread-safe. */
+size_t aecv_model_spec(const aecv_model *model, char *buffer, size_t capacity);
+
+/* ============================================================================================
+ * Training
+ * ============================================================================================ */
+
+/** aecv_model_train_step():
+ *  One optimizer step on one batch: forward, loss, backward, update.
+ *
+ *  inputs:   batch * input_size floats, read only.
+ *  targets:  batch * input_size floats, or NULL to mean targets = inputs (plain reconstruction).
+ *            Denoising models corrupt `inputs` themselves (from the model's seeded generator)
+ *            and learn to reproduce `targets` (or the clean inputs).
+ *  batch:    number of examples, >= 1.
+ *  out_loss: receives the loss of the batch BEFORE the update (the model's objective: mean
+ *            reconstruction loss, plus penalties; for a VAE the negative ELBO per example).
+ *            May be NULL.
+ *
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model or inputs is NULL, batch is 0, a misaligned pointer;
+ *          AECV_ERR_NO_MEMORY         batch * input_size is absurd (> 2^31 floats) or the
+ *                                     workspace could not be allocated;
+ *          AECV_ERR_NONFINITE         NaN/Inf in inputs or targets, or a non-finite loss or
+ *                                     gradient: nothing was updated, the model (parameters,
+ *                                     optimizer state, random state) is bit-identical to before.
+ *  Serialized with other calls on the same model. */
+aecv_status aecv_model_train_step(aecv_model *model, const float *inputs, const float *targets,
+                                  size_t batch, float *out_loss);
+
+/** aecv_model_set_learning_rate():
+ *  Sets the optimizer's learning rate for the following steps (e.g. for a schedule). The
+ *  optimizer state (Adam moments, momentum) is kept.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT when model is NULL or learning_rate is negative,
+ *  NaN or infinite (0 is allowed: it freezes the parameters). */
+aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate);
+
+/** aecv_model_evaluate():
+ *  The model's objective on a batch, without any update and without training-time noise
+ *  (for a VAE: the negative ELBO per example, using the mean code). Arguments and status codes
+ *  as for aecv_model_train_step(); the model is not modified. */
+aecv_status aecv_model_evaluate(aecv_model *model, const float *inputs, const float *targets,
+                                size_t batch, float *out_loss);
+
+/* ============================================================================================
+ * Inference (capacities in floats)
+ * ============================================================================================ */
+
+/** aecv_model_encode():
+ *  Codes of a batch: out_codes receives batch * latent_size floats (for a VAE the mean of the
+ *  posterior). inputs: batch * input_size floats.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model, inputs or out_codes is NULL, batch is 0;
+ *          AECV_ERR_SHAPE             capacity < batch * latent_size (nothing written);
+ *          AECV_ERR_NO_MEMORY         absurd batch;
+ *          AECV_ERR_NONFINITE         NaN/Inf in inputs (nothing written). */
+aecv_status aecv_model_encode(aecv_model *model, const float *inputs, size_t batch,
+                              float *out_codes, size_t capacity);
+
+/** aecv_model_decode():
+ *  Images from codes: codes holds batch * latent_size floats; out_images receives
+ *  batch * input_size floats. Status codes as for aecv_model_encode() (capacity is checked
+ *  against batch * input_size). */
+aecv_status aecv_model_decode(aecv_model *model, const float *codes, size_t batch,
+                              float *out_images, size_t capacity);
+
+/** aecv_model_reconstruct():
+ *  decode(encode(inputs)) (VAE: through the mean code; no training-time noise). out_images
+ *  receives batch * input_size floats and may be the same buffer as inputs. Status codes as for
+ *  aecv_model_encode() (capacity is checked against batch * input_size). */
+aecv_status aecv_model_reconstruct(aecv_model *model, const float *inputs, size_t batch,
+                                   float *out_images, size_t capacity);
+
+/** aecv_model_sample():
+ *  Generative kinds only ("vae", "conv_vae"): decodes `count` codes drawn from N(0, I) with a
+ *  generator seeded by `seed` (the model's own random state is not used or changed).
+ *  out_images receives count * input_size floats.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model or out_images is NULL, count is 0;
+ *          AECV_ERR_SHAPE             capacity < count * input_size;
+ *          AECV_ERR_NO_MEMORY         absurd count;
+ *          AECV_ERR_UNSUPPORTED       the model is not generative. */
+aecv_status aecv_model_sample(aecv_model *model, size_t count, uint64_t seed,
+                              float *out_images, size_t capacity);
+
+/* ============================================================================================
+ * Model files
+ * ============================================================================================ */
+
+/** aecv_model_save():
+ *  Writes the model (spec, parameters, optimizer state, random state) to `path`, a
+ *  NUL-terminated UTF-8 file name. Atomic: the file is written beside the target and renamed
+ *  over it, so a failed save leaves an existing file intact and creates no file.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model or path is NULL, path is empty, not UTF-8 or longer
+ *                                     than 4096 bytes;
+ *          AECV_ERR_IO                the file could not be written (e.g. missing directory). */
+aecv_status aecv_model_save(aecv_model *model, const char *path);
+
+/** aecv_model_load():
+ *  Reads a model written by aecv_model_save() and stores it in *out_model; training can resume
+ *  exactly where it stopped. The file is validated completely (magic, version, checksum, sizes)
+ *  before anything is built from it.
+ *  out_model: receives the new model, owned by the caller (aecv_model_free()); set to NULL on
+ *             failure (when out_model itself is not NULL).
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  path or out_model is NULL, bad path (as for save);
+ *          AECV_ERR_IO                the file could not be opened or read;
+ *          AECV_ERR_FORMAT            not a valid model file (empty, bad magic, unsupported
+ *                                     version, bad checksum, truncated, inconsistent);
+ *          AECV_ERR_CONFIG            the stored spec is invalid;
+ *          AECV_ERR_NO_MEMORY         the model could not be allocated.
+ *  Thread-safe. */
+aecv_status aecv_model_load(const char *path, aecv_model **out_model);
+
+/* ============================================================================================
+ * Model spec (JSON)
+ * ============================================================================================
+ *
+ * A spec is one JSON object. "preset" picks the architecture family (default "custom" when
+ * "encoder"/"decoder" are given); "input" is required. Unknown keys, wrong types, missing or
+ * inconsistent fields, and absurd sizes are AECV_ERR_CONFIG with a message naming the field.
+ * aecv_model_spec() returns the spec with every default filled in.
+ *
+ *   preset       architecture
+ *   "conv"       Conv2d(C->16->32->64, kernel 3, stride 2, padding 1) + ReLU, mirrored by
+ *                ConvTranspose2d with the output padding chosen so the output shape equals the
+ *                input shape (28->14->7->4->7->14->28), Sigmoid output; latent = 64*4*4 = 1024
+ *                for a 28x28 input.
+ *   "dense"      input -> 256 -> latent (64) -> 256 -> input, ReLU, Sigmoid output.
+ *   "sparse"     "dense" plus an activity penalty on the code:
+ *                "sparsity": {"l1": 1e-3}  or  {"kl": {"rho": 0.05, "beta": 3}}.
+ *   "denoising"  "conv" (or "base": "dense") trained on corrupted inputs:
+ *                "noise": {"gaussian": 0.3}, {"masking": 0.25} or {"salt_pepper": 0.1}.
+ *   "vae"        input -> 400 -> (mu, logvar: latent 20) -> 400 -> input, Bernoulli decoder
+ *                (BCE-with-logits summed over pixels + KL); "beta" weights the KL term (1).
+ *   "conv_vae"   the conv encoder/decoder with mu/logvar heads.
+ *   "custom"     explicit "encoder" and "decoder" layer lists (below).
+ *
+ * Common fields:
+ *   "input":     [C, H, W]              required; each dimension >= 1.
+ *   "seed":      integer >= 0           default 0; initialization, noise, reparameterization.
+ *   "latent":    integer                code size (dense/sparse 64, vae/conv_vae 20; not for conv).
+ *   "hidden":    [integers]             dense/sparse/vae: hidden widths ([256], vae [400]);
+ *                                       conv kinds: channels of the stride-2 stages ([16,32,64]).
+ *   "loss":      "mse" | "bce"          default "mse" (vae kinds: "bce").
+ *   "optimizer": {"name": "adam" | "sgd", "learning_rate": 1e-3, ...}
+ *                defaults are PyTorch's: Adam, lr 1e-3, betas 0.9/0.999, eps 1e-8 (SGD: lr 1e-2,
+ *                momentum 0); optional weight decay (L2).
+ *
+ * Custom layers, one JSON object each:
+ *   {"type": "dense", "out": 256}
+ *   {"type": "conv2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1}
+ *   {"type": "conv_transpose2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1,
+ *    "output_padding": 1}
+ *   {"type": "relu"}  {"type": "sigmoid"}  {"type": "tanh"}  {"type": "leaky_relu", "slope": 0.01}
+ *   {"type": "flatten"}  {"type": "unflatten", "shape": [64, 4, 4]}
+ *
+ * Limits (larger is AECV_ERR_CONFIG): spec text 1 MiB, JSON nesting depth 64, any input
+ * dimension 65536, C*H*W 2^24 floats, any width/channel count/latent 65536, 256 layers per
+ * encoder or decoder, 2^28 parameters.
+ *
+ * Examples:
+ *   {"preset": "conv", "input": [1, 28, 28]}
+ *   {"preset": "dense", "input": [1, 28, 28], "latent": 32, "seed": 7}
+ *   {"preset": "vae", "input": [1, 28, 28], "optimizer": {"name": "adam", "learning_rate": 1e-3}}
+ */
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* AECV_H */
