@@ -5,6 +5,7 @@
 //   CBLAS      system library: OpenBLAS's cblas.h (only Kernels/ imports it)
 //   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
+//   CZlib, AECVData   data sets for hosts and tests (IDX files, gzip); not part of libaecv.so
 //
 // Shipping flags (-static-stdlib, the export version script, SONAME) are passed by the Makefile,
 // not as unsafeFlags here, so the package stays usable as a versioned dependency.
@@ -20,8 +21,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "AECV", dependencies: ["CBLAS"], path: "Sources/AECV"),
         .target(name: "AECVCAPI", dependencies: ["AECV"], path: "Sources/AECVCAPI"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "AECVData", dependencies: ["AECV", "CZlib"], path: "Sources/AECVData"),
         .testTarget(
-            name: "AECVTests", dependencies: ["AECV", "AECVCAPI"], path: "Tests/AECVTests",
+            name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),
     ]
 )
