@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole-file reads and atomic whole-file writes on POSIX, without Foundation.
+public enum FileIO {
+    /// Reads the whole file.
+    /// - Throws: `AECVError.io` naming the path and the system error when the file is missing,
+    ///   unreadable or a directory; `AECVError.format` when it is larger than `maxBytes`.
+    public static func readAll(path: String, maxBytes: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError("cannot open", path) }
+        defer { _ = close(fd) }
+
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ioError("cannot stat", path) }
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFDIR { throw AECVError.io("cannot read \"\(path)\": \(describeErrno(EISDIR))") }
+        var expected = 0
+        if kind == S_IFREG {
+            let size = Int(info.st_size)
+            if size > maxBytes {
+                throw AECVError.format("\"\(path)\" is \(size) bytes, larger than the limit of \(maxBytes)")
+            }
+            expected = size
+        }
+
+        // Read until EOF (the size is a hint: files may change, pipes have none).
+        var bytes = [UInt8](repeating: 0, count: max(expected, 0) + 1)
+        var count = 0
+        while true {
+            if count == bytes.count {
+                if count > maxBytes {
+                    throw AECVError.format("\"\(path)\" is larger than the limit of \(maxBytes) bytes")
+                }
+                bytes.append(contentsOf: repeatElement(0, count: max(count, 65536)))
+            }
+            let n = bytes.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return read(fd, base + count, buffer.count - count)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError("cannot read", path)
+            }
+            if n == 0 { break }
+            count += n
+        }
+        if count > maxBytes {
+            throw AECVError.format("\"\(path)\" is larger than the limit of \(maxBytes) bytes")
+        }
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+
+    /// Replaces the file at `path` with `bytes` atomically: the data goes to a temporary file
+    /// `.<name>.tmp.XXXXXX` in the same directory (mkstemp), which is fsynced and renamed over
+    /// the target; then the directory is fsynced. On any failure the temporary file is removed and
+    /// an existing file at `path` is left intact. A new file gets mode 0666 minus the umask; a
+    /// replaced file keeps its mode.
+    /// - Throws: `AECVError.io` naming the path and the system error.
+    public static func writeAtomically(path: String, bytes: [UInt8]) throws {
+        guard !path.isEmpty else { throw AECVError.io("cannot write \"\": empty path") }
+        guard path.utf8.last != UInt8(ascii: "/") else {
+            throw AECVError.io("cannot write \"\(path)\": \(describeErrno(EISDIR))")
+        }
+        let (directory, name) = split(path)
+        var template = Array("\(directory)/.\(name).tmp.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            guard let base = buffer.baseAddress else { return -1 }
+            return mkstemp(base)
+        }
+        guard fd >= 0 else { throw ioError("cannot create a temporary file for", path) }
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var isOpen = true
+        do {
+            // mkstemp creates 0600; give the file the mode it would have had.
+            var existing = stat()
+            let mode: mode_t = stat(path, &existing) == 0 ? existing.st_mode & 0o7777 : 0o666 & ~currentUmask()
+            _ = fchmod(fd, mode)
+
+            try bytes.withUnsafeBytes { buffer in
+                var written = 0
+                while written < buffer.count {
+                    guard let base = buffer.baseAddress else { break }
+                    let n = write(fd, base + written, buffer.count - written)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw ioError("cannot write", path)
+                    }
+                    if n == 0 { throw AECVError.io("cannot write \"\(path)\": no progress") }
+                    written += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw ioError("cannot sync", path) }
+            isOpen = false
+            guard close(fd) == 0 else { throw ioError("cannot close", path) }
+            guard rename(temporary, path) == 0 else { throw ioError("cannot replace", path) }
+        } catch {
+            let saved = errno
+            if isOpen { _ = close(fd) }
+            _ = unlink(temporary)
+            errno = saved
+            throw error
+        }
+        // The rename is durable only once the directory entry is on disk. Some file systems
+        // refuse fsync on directories (EINVAL); the data itself is already synced then.
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            let result = fsync(dfd)
+            let saved = errno
+            _ = close(dfd)
+            if result != 0 && saved != EINVAL && saved != EROFS {
+                throw AECVError.io("cannot sync the directory of \"\(path)\": \(describeErrno(saved))")
+            }
+        }
+    }
+
+    /// The system's text for an errno value.
+    public static func describeErrno(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "error \(code)" }
+        return String(cString: text)
+    }
+
+    private static func ioError(_ what: String, _ path: String) -> AECVError {
+        .io("\(what) \"\(path)\": \(describeErrno(errno))")
+    }
+
+    /// ("dir", "name") of a path; the directory of a bare name is ".".
+    private static func split(_ path: String) -> (String, String) {
+        let bytes = Array(path.utf8)
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return (".", path) }
+        let name = String(decoding: bytes[(slash + 1)...], as: UTF8.self)
+        let directory = slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
+        return (directory, name)
+    }
+
+    /// The process umask, read from /proc (changing it to read it would race other threads).
+    private static func currentUmask() -> mode_t {
+        guard let status = try? readAll(path: "/proc/self/status", maxBytes: 1 << 16) else { return 0o022 }
+        let text = String(decoding: status, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("Umask:") {
+            let digits = line.dropFirst("Umask:".count).filter { $0 != " " && $0 != "\t" }
+            if let value = mode_t(digits, radix: 8) { return value & 0o777 }
+        }
+        return 0o022
+    }
+}
