@@ -1,0 +1,348 @@
+"""aecv.Autoencoder: every autoencoder kind of libaecv, numpy in, numpy out."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import time
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from . import _ffi
+from ._arrays import as_float32, check_codes, check_float_dtype, image_layout
+from ._model import NativeModel
+from ._progress import progress_bar
+from .errors import ConfigError, InvalidArgumentError, ShapeError
+
+__all__ = ["Autoencoder"]
+
+_UNSET = object()
+_UINT64_MAX = 2**64 - 1
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _spec_text(spec: dict) -> str:
+    try:
+        return json.dumps(spec, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"spec: cannot be written as JSON: {exc}") from None
+
+
+def _check_count(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise InvalidArgumentError(f"{name}: must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    seed = _check_count(seed, "seed", minimum=0)
+    if seed > _UINT64_MAX:
+        raise InvalidArgumentError(f"seed: must be < 2**64, got {seed}")
+    return seed
+
+
+class Autoencoder(NativeModel):
+    """An autoencoder trained and run by libaecv.
+
+    Create one from a preset and spec fields::
+
+        m = aecv.Autoencoder("conv", input_shape=(1, 28, 28), seed=0)
+        m = aecv.Autoencoder("dense", input_shape=(1, 28, 28), latent=32, hidden=[512],
+                             optimizer={"name": "adam", "learning_rate": 1e-3})
+        m = aecv.Autoencoder("denoising", noise={"gaussian": 0.3})
+
+    or from a complete spec (a dict, or JSON text)::
+
+        m = aecv.Autoencoder(spec={"preset": "vae", "input": [1, 28, 28], "latent": 20})
+
+    The spec fields are those of the C API (include/aecv.h, "Model spec"): ``latent``,
+    ``hidden``, ``loss``, ``optimizer``, ``sparsity``, ``noise``, ``base``, ``beta``, ``encoder``,
+    ``decoder``. An invalid spec raises ConfigError naming the field.
+
+    Images may be (n, C, H, W), (n, H, W) when C == 1, or (n, C*H*W), of any floating dtype or
+    uint8 (scaled by 1/255), in any memory layout; outputs are float32 and keep the input's
+    layout. Codes are (n, latent_size).
+
+    Release the native model with ``close()`` or a ``with`` block (or let the garbage collector
+    do it). Instances may be used from several threads; calls on one model are serialized, and
+    different models train in parallel (the GIL is released during library calls).
+    """
+
+    def __init__(self, preset: str | None = None, input_shape: Iterable[int] = _UNSET,
+                 seed: int = _UNSET, *, spec: dict | str | None = None, **spec_fields: Any):
+        if spec is not None:
+            if preset is not None or input_shape is not _UNSET or seed is not _UNSET \
+                    or spec_fields:
+                raise TypeError("Autoencoder(): give either a preset with spec fields, or "
+                                "spec=..., not both")
+            if isinstance(spec, str):
+                text = spec
+            elif isinstance(spec, dict):
+                text = _spec_text(spec)
+            else:
+                raise TypeError(f"spec: expected a dict or JSON text, got {type(spec).__name__}")
+        else:
+            if preset is None:
+                raise TypeError("Autoencoder() needs a preset (e.g. 'conv', 'dense', 'vae') "
+                                "or spec={...}")
+            for key in ("preset", "input"):
+                if key in spec_fields:
+                    raise TypeError(f"Autoencoder(): give {key!r} as the "
+                                    f"{'first argument' if key == 'preset' else 'input_shape'}"
+                                    f" argument, not as a spec field")
+            shape = (1, 28, 28) if input_shape is _UNSET else input_shape
+            if isinstance(shape, (tuple, list, np.ndarray)):
+                shape = list(shape)
+                if len(shape) == 2:  # (H, W): one channel
+                    shape = [1] + shape
+            text = _spec_text({"preset": preset, "input": shape,
+                               "seed": 0 if seed is _UNSET else seed, **spec_fields})
+        handle = ctypes.c_void_p()
+        _ffi.check(_ffi.lib.aecv_model_create(text.encode("utf-8"), ctypes.byref(handle)))
+        self._adopt(handle.value)
+        self._describe()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Autoencoder":
+        """Loads a model file written by save(); training resumes exactly where it stopped.
+        Raises FileIOError (an OSError) when the file cannot be read, FormatError when it is not
+        a valid model file."""
+        path = os.fspath(path)
+        handle = ctypes.c_void_p()
+        _ffi.check(_ffi.lib.aecv_model_load(os.fsencode(path), ctypes.byref(handle)),
+                   filename=path)
+        self = cls.__new__(cls)
+        self._adopt(handle.value)
+        self._describe()
+        return self
+
+    def _describe(self) -> None:
+        spec = self.spec
+        self._input_shape = tuple(int(d) for d in spec["input"])
+        self._input_size = int(np.prod(self._input_shape))
+        # fit() shuffles with a generator seeded from the model's seed: reproducible runs.
+        self._rng = np.random.default_rng(int(spec.get("seed", 0)))
+
+    # ----------------------------------------------------------------------------- properties
+
+    @property
+    def spec(self) -> dict:
+        """The full spec, with every default filled in (a new dict on every access)."""
+        fn = _ffi.lib.aecv_model_spec
+        with self._lock:
+            handle = self._live()
+            size = fn(handle, None, 0)
+            buffer = ctypes.create_string_buffer(size + 1)
+            fn(handle, buffer, size + 1)
+        return json.loads(buffer.value.decode("utf-8"))
+
+    @property
+    def preset(self) -> str:
+        return self.spec.get("preset", "custom")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one example."""
+        self._live()
+        return self._input_shape
+
+    @property
+    def input_size(self) -> int:
+        """Floats per example, C*H*W."""
+        return int(self._query(_ffi.lib.aecv_model_input_size))
+
+    @property
+    def latent_size(self) -> int:
+        """Floats per code."""
+        return int(self._query(_ffi.lib.aecv_model_latent_size))
+
+    @property
+    def parameter_count(self) -> int:
+        """Number of trainable parameters (as PyTorch counts them)."""
+        return int(self._query(_ffi.lib.aecv_model_parameter_count))
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return f"<{type(self).__name__} (closed)>"
+        return (f"{type(self).__name__}(preset={self.preset!r}, input_shape={self._input_shape},"
+                f" latent_size={self.latent_size}, parameter_count={self.parameter_count})")
+
+    # ----------------------------------------------------------------------------- arrays
+
+    def _images(self, X, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
+        X = np.asarray(X)
+        check_float_dtype(X, name, allow_uint8=True)
+        return X, image_layout(X, self._input_shape, name)
+
+    def _batch(self, X: np.ndarray) -> np.ndarray:
+        """(b, ...) images of any accepted layout/dtype -> (b, C*H*W) C-contiguous float32."""
+        return as_float32(X).reshape(X.shape[0], self._input_size)
+
+    def _targets(self, targets, n: int) -> np.ndarray | None:
+        if targets is None:
+            return None
+        T, _ = self._images(targets, "targets")
+        if T.shape[0] != n:
+            raise ShapeError(f"targets: expected {n} examples like X, got {T.shape[0]} "
+                             f"(shape {T.shape})")
+        return T
+
+    def _map(self, fn, X: np.ndarray, in_width: int, out_width: int,
+             batch_size: int) -> np.ndarray:
+        """Runs fn(handle, inputs, batch, out, capacity) over X in chunks of batch_size (bounded
+        workspace memory); returns (n, out_width) float32."""
+        batch_size = _check_count(batch_size, "batch_size")
+        n = X.shape[0]
+        out = np.empty((n, out_width), dtype=np.float32)
+        self._live()
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            inputs = as_float32(X[start:stop]).reshape(stop - start, in_width)
+            chunk = out[start:stop]
+            self._call(fn, inputs, stop - start, chunk, chunk.size)
+        return out
+
+    # ----------------------------------------------------------------------------- training
+
+    def train_step(self, X, targets=None) -> float:
+        """One optimizer step on the batch X (all of it); returns the loss before the update.
+        targets default to X. A NaN/Inf in X, targets, the loss or a gradient raises
+        NonFiniteError and leaves the model exactly as it was."""
+        X, _ = self._images(X, "X")
+        T = self._targets(targets, X.shape[0])
+        return self._step(_ffi.lib.aecv_model_train_step, self._batch(X),
+                          None if T is None else self._batch(T))
+
+    def _step(self, fn, inputs: np.ndarray, targets: np.ndarray | None) -> float:
+        loss = ctypes.c_float()
+        self._call(fn, inputs, targets, inputs.shape[0], ctypes.byref(loss))
+        return float(loss.value)
+
+    def evaluate(self, X, targets=None, batch_size: int = 256) -> float:
+        """The model's loss on X (no update, no training noise): the mean over batches of
+        batch_size, weighted by batch size (for a VAE the negative ELBO per example)."""
+        X, _ = self._images(X, "X")
+        T = self._targets(targets, X.shape[0])
+        batch_size = _check_count(batch_size, "batch_size")
+        n = X.shape[0]
+        if n == 0:
+            raise InvalidArgumentError("X: evaluate needs at least one example, got 0")
+        total = 0.0
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            loss = self._step(_ffi.lib.aecv_model_evaluate, self._batch(X[start:stop]),
+                              None if T is None else self._batch(T[start:stop]))
+            total += loss * (stop - start)
+        return total / n
+
+    def fit(self, X, epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
+            progress: bool = True, callback: Callable[[int, float], Any] | None = None,
+            targets=None) -> list[float]:
+        """Trains for `epochs` passes over X in minibatches of `batch_size` (the last one may be
+        smaller); returns the mean training loss of each epoch.
+
+        shuffle: a new permutation every epoch, from a numpy Generator seeded with the model's
+            seed (so runs are reproducible); False keeps the order of X.
+        progress: a per-epoch bar with the loss and images/s (tqdm if installed, else a plain
+            line on stderr).
+        callback: called as callback(epoch, mean_loss) after each epoch (epoch counts from 1);
+            returning False stops training early.
+        targets: what to reconstruct, shaped like X (default X itself).
+
+        A NonFiniteError raised by a step propagates; that step left the model unchanged.
+        """
+        X, _ = self._images(X, "X")
+        T = self._targets(targets, X.shape[0])
+        epochs = _check_count(epochs, "epochs", minimum=0)
+        batch_size = _check_count(batch_size, "batch_size")
+        n = X.shape[0]
+        if n == 0:
+            raise InvalidArgumentError("X: fit needs at least one example, got 0")
+        self._live()
+        step = _ffi.lib.aecv_model_train_step
+        losses = []
+        for epoch in range(1, epochs + 1):
+            order = self._rng.permutation(n) if shuffle else None
+            bar = progress_bar(progress, n, f"epoch {epoch}/{epochs}")
+            total = 0.0
+            try:
+                for start in range(0, n, batch_size):
+                    stop = min(start + batch_size, n)
+                    rows = slice(start, stop) if order is None else order[start:stop]
+                    loss = self._step(step, self._batch(X[rows]),
+                                      None if T is None else self._batch(T[rows]))
+                    total += loss * (stop - start)
+                    bar.update(stop - start, total / stop)
+            finally:
+                bar.close()
+            losses.append(total / n)
+            if callback is not None and callback(epoch, losses[-1]) is False:
+                break
+        return losses
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        """Sets the optimizer's learning rate for the following steps (optimizer state kept)."""
+        self._call(_ffi.lib.aecv_model_set_learning_rate, float(learning_rate))
+
+    # ----------------------------------------------------------------------------- inference
+
+    def transform(self, X, batch_size: int = 256) -> np.ndarray:
+        """Codes of X: (n, latent_size) float32 (for a VAE the posterior mean)."""
+        X, _ = self._images(X, "X")
+        return self._map(_ffi.lib.aecv_model_encode, X, self._input_size, self.latent_size,
+                         batch_size)
+
+    encode = transform
+
+    def inverse_transform(self, Z, batch_size: int = 256) -> np.ndarray:
+        """Images decoded from codes Z (n, latent_size): (n, C, H, W) float32."""
+        Z = np.asarray(Z)
+        check_float_dtype(Z, "Z", allow_uint8=False)
+        latent = self.latent_size
+        check_codes(Z, latent, "Z")
+        out = self._map(_ffi.lib.aecv_model_decode, Z, latent, self._input_size, batch_size)
+        return out.reshape((Z.shape[0],) + self._input_shape)
+
+    decode = inverse_transform
+
+    def reconstruct(self, X, batch_size: int = 256) -> np.ndarray:
+        """decode(encode(X)) without training noise, float32, in the layout of X."""
+        X, layout = self._images(X, "X")
+        out = self._map(_ffi.lib.aecv_model_reconstruct, X, self._input_size, self._input_size,
+                        batch_size)
+        return out.reshape((X.shape[0],) + layout)
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n images (n, C, H, W) decoded from codes drawn from N(0, I) with `seed`; generative
+        kinds only (vae, conv_vae), others raise UnsupportedError. The model's own random
+        state is neither used nor changed."""
+        n = _check_count(n, "n")
+        seed = _check_seed(seed)
+        out = np.empty((n,) + self._live_shape(), dtype=np.float32)
+        self._call(_ffi.lib.aecv_model_sample, n, seed, out, out.size)
+        return out
+
+    def _live_shape(self) -> tuple[int, int, int]:
+        self._live()
+        return self._input_shape
+
+    # ----------------------------------------------------------------------------- files
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the model (spec, parameters, optimizer and random state) to path, atomically:
+        a failed save leaves an existing file intact. Raises FileIOError (an OSError)."""
+        path = os.fspath(path)
+        self._call(_ffi.lib.aecv_model_save, os.fsencode(path), filename=path)
