@@ -20,6 +20,17 @@ struct ConvGeometry: Equatable {
     var positions: Int { columnHeight * columnWidth }
 }
 
+/// The output positions o in 0..<count whose input coordinate o·s − p + j falls inside 0..<size:
+/// o in lower..<upper. Hoisting this range out of the inner loops leaves them branch-free.
+@inline(__always)
+func validRange(offset j: Int, stride s: Int, padding p: Int, size: Int, count: Int) -> (Int, Int) {
+    // o·s − p + j ≥ 0  ⇔  o ≥ ⌈(p − j)/s⌉;   o·s − p + j ≤ size − 1  ⇔  o ≤ ⌊(size − 1 + p − j)/s⌋
+    let low = p - j <= 0 ? 0 : (p - j + s - 1) / s
+    let highNumerator = size - 1 + p - j
+    let high = highNumerator < 0 ? 0 : highNumerator / s + 1
+    return (min(low, count), min(max(high, low), count))
+}
+
 /// Lays out the receptive fields of a whole batch as columns:
 ///
 ///     cols[(c·k + i)·k + j, n·OH·OW + oh·OW + ow] = x[n, c, oh·s − p + i, ow·s − p + j]  (0 outside)
@@ -32,32 +43,26 @@ func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batc
     let rowLength = batch * g.positions
     for c in 0..<g.channels {
         for i in 0..<k {
+            let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
             for j in 0..<k {
+                let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
                 for n in 0..<batch {
                     let plane = x + (n * g.channels + c) * g.height * g.width
                     let out = row + n * g.positions
-                    for y in 0..<oh {
-                        let iy = y * s - p + i
+                    if yLow > 0 { out.update(repeating: 0, count: yLow * ow) }
+                    for y in yLow..<yHigh {
                         let dst = out + y * ow
-                        if iy < 0 || iy >= g.height {
-                            dst.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        let src = plane + iy * g.width
+                        let src = plane + (y * s - p + i) * g.width - p + j
+                        if xLow > 0 { dst.update(repeating: 0, count: xLow) }
                         if s == 1 {
-                            // Contiguous run: the valid x range of this row, zero padded at the ends.
-                            for xo in 0..<ow {
-                                let ix = xo - p + j
-                                dst[xo] = (ix >= 0 && ix < g.width) ? src[ix] : 0
-                            }
+                            (dst + xLow).update(from: src + xLow, count: xHigh - xLow)
                         } else {
-                            for xo in 0..<ow {
-                                let ix = xo * s - p + j
-                                dst[xo] = (ix >= 0 && ix < g.width) ? src[ix] : 0
-                            }
+                            for xo in xLow..<xHigh { dst[xo] = src[xo * s] }
                         }
+                        if xHigh < ow { (dst + xHigh).update(repeating: 0, count: ow - xHigh) }
                     }
+                    if yHigh < oh { (out + yHigh * ow).update(repeating: 0, count: (oh - yHigh) * ow) }
                 }
             }
         }
@@ -73,19 +78,20 @@ func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batc
     let rowLength = batch * g.positions
     for c in 0..<g.channels {
         for i in 0..<k {
+            let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
             for j in 0..<k {
+                let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
                 for n in 0..<batch {
                     let plane = x + (n * g.channels + c) * g.height * g.width
                     let src = row + n * g.positions
-                    for y in 0..<oh {
-                        let iy = y * s - p + i
-                        if iy < 0 || iy >= g.height { continue }
-                        let dst = plane + iy * g.width
+                    for y in yLow..<yHigh {
+                        let dst = plane + (y * s - p + i) * g.width - p + j
                         let line = src + y * ow
-                        for xo in 0..<ow {
-                            let ix = xo * s - p + j
-                            if ix >= 0 && ix < g.width { dst[ix] += line[xo] }
+                        if s == 1 {
+                            for xo in xLow..<xHigh { dst[xo] += line[xo] }
+                        } else {
+                            for xo in xLow..<xHigh { dst[xo * s] += line[xo] }
                         }
                     }
                 }
