@@ -92,8 +92,8 @@ typedef int32_t aecv_status;
 
 /** Success. */
 #define AECV_OK                   0
-/** A NULL pointer, a zero batch/count, a thread count < 1, a negative or non-finite learning
- *  rate, an empty path, a misaligned float pointer. */
+/** A NULL pointer, a zero batch/count, a thread count < 1, a learning rate that is not a
+ *  positive finite number, an empty path, a misaligned float pointer. */
 #define AECV_ERR_INVALID_ARGUMENT 1
 /** A buffer's capacity or a shape does not match the model. Nothing was written. */
 #define AECV_ERR_SHAPE            2
@@ -239,14 +239,16 @@ aecv_status aecv_model_train_step(aecv_model *model, const float *inputs, const 
 /** aecv_model_set_learning_rate():
  *  Sets the optimizer's learning rate for the following steps (e.g. for a schedule). The
  *  optimizer state (Adam moments, momentum) is kept.
- *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT when model is NULL or learning_rate is negative,
- *  NaN or infinite (0 is allowed: it freezes the parameters). */
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT when model is NULL or learning_rate is not in
+ *  (0, 1e6] (zero, negative, NaN or infinite). */
 aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate);
 
 /** aecv_model_evaluate():
- *  The model's objective on a batch, without any update and without training-time noise
- *  (for a VAE: the negative ELBO per example, using the mean code). Arguments and status codes
- *  as for aecv_model_train_step(); the model is not modified. */
+ *  The model's objective on a batch, without any update and without training-time input
+ *  corruption (for a VAE: the negative ELBO per example, with the reparameterization noise
+ *  drawn from a generator seeded by the spec's seed, so the same batch always gets the same
+ *  value). Arguments and status codes as for aecv_model_train_step(); the model, including its
+ *  random state, is not modified. */
 aecv_status aecv_model_evaluate(aecv_model *model, const float *inputs, const float *targets,
                                 size_t batch, float *out_loss);
 
@@ -325,36 +327,44 @@ aecv_status aecv_model_load(const char *path, aecv_model **out_model);
  * Model spec (JSON)
  * ============================================================================================
  *
- * A spec is one JSON object. "preset" picks the architecture family (default "custom" when
- * "encoder"/"decoder" are given); "input" is required. Unknown keys, wrong types, missing or
- * inconsistent fields, and absurd sizes are AECV_ERR_CONFIG with a message naming the field.
+ * A spec is one JSON object; "preset" and "input" are required. Unknown keys, duplicate keys,
+ * wrong types, fields that do not apply to the preset, out-of-range values and absurd sizes are
+ * AECV_ERR_CONFIG, with a message that starts with the field's path, e.g.
+ * "spec.optimizer.learning_rate: must be a positive finite number, got -1".
  * aecv_model_spec() returns the spec with every default filled in.
  *
  *   preset       architecture
  *   "conv"       Conv2d(C->16->32->64, kernel 3, stride 2, padding 1) + ReLU, mirrored by
  *                ConvTranspose2d with the output padding chosen so the output shape equals the
- *                input shape (28->14->7->4->7->14->28), Sigmoid output; latent = 64*4*4 = 1024
- *                for a 28x28 input.
+ *                input shape (28->14->7->4->7->14->28), Sigmoid output; the code is the last
+ *                convolution's output (64*4*4 = 1024 floats for a 28x28 input).
  *   "dense"      input -> 256 -> latent (64) -> 256 -> input, ReLU, Sigmoid output.
  *   "sparse"     "dense" plus an activity penalty on the code:
- *                "sparsity": {"l1": 1e-3}  or  {"kl": {"rho": 0.05, "beta": 3}}.
+ *                "sparsity": {"l1": 1e-3, "reduction": "mean" | "sum"}  (default l1 1e-3, mean)
+ *                         or {"kl": {"rho": 0.05, "beta": 3}}.
  *   "denoising"  "conv" (or "base": "dense") trained on corrupted inputs:
- *                "noise": {"gaussian": 0.3}, {"masking": 0.25} or {"salt_pepper": 0.1}.
+ *                "noise": {"gaussian": 0.3} (default), {"masking": 0.25} or {"salt_pepper": 0.1}.
  *   "vae"        input -> 400 -> (mu, logvar: latent 20) -> 400 -> input, Bernoulli decoder
  *                (BCE-with-logits summed over pixels + KL); "beta" weights the KL term (1).
- *   "conv_vae"   the conv encoder/decoder with mu/logvar heads.
- *   "custom"     explicit "encoder" and "decoder" layer lists (below).
+ *   "conv_vae"   the conv encoder/decoder with mu/logvar heads (latent 20).
+ *   "custom"     explicit "encoder" and "decoder" layer lists (below); the code is the
+ *                encoder's output.
  *
  * Common fields:
- *   "input":     [C, H, W]              required; each dimension >= 1.
- *   "seed":      integer >= 0           default 0; initialization, noise, reparameterization.
- *   "latent":    integer                code size (dense/sparse 64, vae/conv_vae 20; not for conv).
- *   "hidden":    [integers]             dense/sparse/vae: hidden widths ([256], vae [400]);
- *                                       conv kinds: channels of the stride-2 stages ([16,32,64]).
- *   "loss":      "mse" | "bce"          default "mse" (vae kinds: "bce").
- *   "optimizer": {"name": "adam" | "sgd", "learning_rate": 1e-3, ...}
- *                defaults are PyTorch's: Adam, lr 1e-3, betas 0.9/0.999, eps 1e-8 (SGD: lr 1e-2,
- *                momentum 0); optional weight decay (L2).
+ *   "input":     [C, H, W]            required; positive integers.
+ *   "seed":      integer >= 0         default 0; initialization, noise, reparameterization.
+ *   "latent":    integer >= 1         code size (dense/sparse 64, vae/conv_vae 20); not for conv,
+ *                                     denoising with base conv, or custom.
+ *   "hidden":    integer or [ints]    dense/sparse/vae: hidden widths ([256], vae [400]);
+ *                                     conv kinds: channels of the stride-2 stages ([16, 32, 64]).
+ *   "loss":      "mse" | "bce"        default "mse" (vae, conv_vae: "bce").
+ *   "beta":      number >= 0          vae, conv_vae: weight of the KL term, default 1.
+ *   "optimizer": {"name": "adam" | "sgd", "learning_rate": number > 0,
+ *                 "betas": [b1, b2], "eps": number   (adam only),
+ *                 "momentum": number                 (sgd only),
+ *                 "weight_decay": number >= 0}       (L2, both)
+ *                defaults are PyTorch's: Adam, lr 1e-3, betas [0.9, 0.999], eps 1e-8;
+ *                SGD lr 1e-2, momentum 0; weight_decay 0.
  *
  * Custom layers, one JSON object each:
  *   {"type": "dense", "out": 256}

@@ -235,9 +235,9 @@ public func aecv_model_evaluate(_ model: OpaquePointer?, _ inputs: UnsafePointer
 public func aecv_model_set_learning_rate(_ model: OpaquePointer?, _ learningRate: Float) -> Int32 {
     withStatus("aecv_model_set_learning_rate") {
         let handle = try modelHandle(model)
-        guard learningRate.isFinite, learningRate >= 0 else {
+        guard learningRate.isFinite, learningRate > 0 else {
             throw BoundaryError.invalidArgument(
-                "learning_rate: must be finite and >= 0, got \(learningRate)")
+                "learning_rate: must be a finite number > 0, got \(learningRate)")
         }
         try handle.withLockedModel { try $0.setLearningRate(learningRate) }
     }

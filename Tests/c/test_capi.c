@@ -308,7 +308,6 @@ static void test_create_errors(void) {
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[100000000000]}",
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[1e11]}",
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":[0]}",
-        "{\"preset\":\"dense\",\"input\":[1,28,28],\"hidden\":256}",
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":100000000000}",
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":-5}",
         "{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":\"64\"}",
