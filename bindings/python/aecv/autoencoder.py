@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import time
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -37,6 +36,14 @@ def _spec_text(spec: dict) -> str:
         return json.dumps(spec, default=_json_default, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"spec: cannot be written as JSON: {exc}") from None
+
+
+def _path_bytes(path) -> tuple[str, bytes]:
+    path = os.fspath(path)
+    raw = os.fsencode(path)
+    if b"\0" in raw:  # C would silently use the part before the NUL
+        raise InvalidArgumentError(f"path: embedded null byte in {path!r}")
+    return os.fsdecode(raw), raw
 
 
 def _check_count(value, name: str, minimum: int = 1) -> int:
@@ -89,6 +96,8 @@ class Autoencoder(NativeModel):
                 raise TypeError("Autoencoder(): give either a preset with spec fields, or "
                                 "spec=..., not both")
             if isinstance(spec, str):
+                if "\0" in spec:
+                    raise ConfigError("spec: embedded null character in the JSON text")
                 text = spec
             elif isinstance(spec, dict):
                 text = _spec_text(spec)
@@ -120,10 +129,9 @@ class Autoencoder(NativeModel):
         """Loads a model file written by save(); training resumes exactly where it stopped.
         Raises FileIOError (an OSError) when the file cannot be read, FormatError when it is not
         a valid model file."""
-        path = os.fspath(path)
+        path, raw = _path_bytes(path)
         handle = ctypes.c_void_p()
-        _ffi.check(_ffi.lib.aecv_model_load(os.fsencode(path), ctypes.byref(handle)),
-                   filename=path)
+        _ffi.check(_ffi.lib.aecv_model_load(raw, ctypes.byref(handle)), filename=path)
         self = cls.__new__(cls)
         self._adopt(handle.value)
         self._describe()
@@ -255,7 +263,8 @@ class Autoencoder(NativeModel):
         smaller); returns the mean training loss of each epoch.
 
         shuffle: a new permutation every epoch, from a numpy Generator seeded with the model's
-            seed (so runs are reproducible); False keeps the order of X.
+            seed when the object is created or loaded (so runs are reproducible); False keeps
+            the order of X.
         progress: a per-epoch bar with the loss and images/s (tqdm if installed, else a plain
             line on stderr).
         callback: called as callback(epoch, mean_loss) after each epoch (epoch counts from 1);
@@ -331,18 +340,14 @@ class Autoencoder(NativeModel):
         state is neither used nor changed."""
         n = _check_count(n, "n")
         seed = _check_seed(seed)
-        out = np.empty((n,) + self._live_shape(), dtype=np.float32)
+        out = np.empty((n,) + self.input_shape, dtype=np.float32)
         self._call(_ffi.lib.aecv_model_sample, n, seed, out, out.size)
         return out
-
-    def _live_shape(self) -> tuple[int, int, int]:
-        self._live()
-        return self._input_shape
 
     # ----------------------------------------------------------------------------- files
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the model (spec, parameters, optimizer and random state) to path, atomically:
         a failed save leaves an existing file intact. Raises FileIOError (an OSError)."""
-        path = os.fspath(path)
-        self._call(_ffi.lib.aecv_model_save, os.fsencode(path), filename=path)
+        path, raw = _path_bytes(path)
+        self._call(_ffi.lib.aecv_model_save, raw, filename=path)

@@ -264,3 +264,35 @@ def test_finalizer_frees_the_handle():
 def test_models_are_not_picklable(dense):
     with pytest.raises(TypeError, match="save"):
         pickle.dumps(dense)
+
+
+@pytest.mark.parametrize("preset, fields, generative", [
+    ("conv", {}, False),
+    ("dense", {}, False),
+    ("sparse", {"sparsity": {"l1": 1e-3}}, False),
+    ("denoising", {"noise": {"gaussian": 0.3}}, False),
+    ("denoising", {"base": "dense", "noise": {"masking": 0.25}}, False),
+    ("vae", {}, True),
+    ("conv_vae", {}, True),
+])
+def test_every_preset_round_trips(preset, fields, generative, tmp_path):
+    try:
+        m = aecv.Autoencoder(preset, input_shape=(1, 28, 28), seed=0, **fields)
+    except aecv.ConfigError as exc:
+        pytest.skip(f"the library does not build {preset} {fields} yet: {exc}")
+    X = images(8)
+    with m:
+        assert np.isfinite(m.train_step(X))
+        Z = m.transform(X)
+        assert Z.shape == (8, m.latent_size)
+        assert m.inverse_transform(Z).shape == (8, 1, 28, 28)
+        assert m.reconstruct(X[:, 0]).shape == (8, 28, 28)
+        if generative:
+            assert m.sample(3, seed=1).shape == (3, 1, 28, 28)
+        else:
+            with pytest.raises(aecv.UnsupportedError):
+                m.sample(3)
+        m.save(tmp_path / "m.aecv")
+        with aecv.Autoencoder.load(tmp_path / "m.aecv") as loaded:
+            assert loaded.spec == m.spec
+            np.testing.assert_array_equal(loaded.reconstruct(X), m.reconstruct(X))

@@ -90,7 +90,8 @@ def test_multichannel_layouts():
     with aecv.Autoencoder("dense", input_shape=(3, 4, 5), latent=6, hidden=[8]) as m:
         X = images(2, (3, 4, 5))
         assert m.reconstruct(X).shape == (2, 3, 4, 5)
-        np.testing.assert_array_equal(m.reconstruct(X.reshape(2, 60)), m.reconstruct(X).reshape(2, 60))
+        np.testing.assert_array_equal(m.reconstruct(X.reshape(2, 60)),
+                                      m.reconstruct(X).reshape(2, 60))
         with pytest.raises(aecv.ShapeError, match=r"\(n, 3, 4, 5\) or \(n, 60\)"):
             m.reconstruct(X[:, 0])  # (n, H, W) is only for one-channel models
 

@@ -145,6 +145,16 @@ def test_io_unwritable_path(conv, tmp_path):
     assert not target.parent.exists()
 
 
+def test_paths_and_spec_text_with_a_null_byte(conv, tmp_path):
+    with pytest.raises(aecv.InvalidArgumentError):
+        conv.save(str(tmp_path / "a\0b"))
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(aecv.InvalidArgumentError):
+        aecv.Autoencoder.load(str(tmp_path / "a\0b"))
+    with pytest.raises(aecv.ConfigError):
+        aecv.Autoencoder(spec='{"preset": "conv", "input": [1, 28, 28]}\0garbage')
+
+
 def test_format_corrupt_truncated_and_foreign_files(conv, tmp_path):
     good = tmp_path / "good.aecv"
     conv.save(good)

@@ -4,7 +4,6 @@ model is safe, and close() from another thread is safe. No timing is asserted.""
 import threading
 
 import numpy as np
-import pytest
 
 import aecv
 
