@@ -40,9 +40,14 @@
  *
  *  - Thread safety: every function may be called from any thread. Calls on the same model are
  *    serialized inside the library (a per-model lock); calls on different models run in
- *    parallel. The only thing that must not happen concurrently with any other use of a model
- *    is `aecv_model_free()` of that model. Compute threads (OpenBLAS) are a process-wide
- *    setting, see `aecv_set_num_threads()`.
+ *    parallel. Compute threads (OpenBLAS) are a process-wide setting, see
+ *    `aecv_set_num_threads()`.
+ *
+ *  - Handles: the library keeps a registry of live models. A pointer that is not a live model
+ *    (already freed, never created) is rejected with AECV_ERR_INVALID_ARGUMENT (the queries
+ *    return 0, aecv_model_free ignores it) instead of crashing, as long as its address has not
+ *    been reused by a newer model. Freeing a model while other threads are using it is safe:
+ *    the calls already running finish, and the model is destroyed after the last one.
  *
  *  - Determinism: a model is reproducible from its spec's `seed`: the same spec and the same
  *    sequence of calls give bit-identical results with the same number of compute threads.
@@ -177,8 +182,10 @@ typedef struct aecv_model aecv_model;
 aecv_status aecv_model_create(const char *spec_json, aecv_model **out_model);
 
 /** aecv_model_free():
- *  Releases a model and everything it owns. NULL is a no-op. The model must not be in use by
- *  another thread, and must not be used afterwards. Does not touch aecv_last_error(). */
+ *  Releases a model and everything it owns. NULL is a no-op, and so is a pointer that is not a
+ *  live model (e.g. freed twice). Calls running on the model in other threads finish first (the
+ *  memory is released after the last of them); later calls with the pointer return
+ *  AECV_ERR_INVALID_ARGUMENT. Does not touch aecv_last_error(). Thread-safe. */
 void aecv_model_free(aecv_model *model);
 
 /** aecv_model_input_size():
@@ -204,6 +211,7 @@ size_t aecv_model_parameter_count(const aecv_model *model);
  *   - writes at most `capacity` bytes INCLUDING the NUL: when capacity > 0 the buffer always
  *     holds a NUL-terminated (possibly truncated) string; when capacity is 0 nothing is written
  *     and buffer may be NULL. The text is complete iff the return value < capacity.
+ *  A NULL buffer is never written to, whatever the capacity.
  *  Typical use:  size_t n = aecv_model_spec(m, NULL, 0); char *s = malloc(n + 1);
  *                aecv_model_spec(m, s, n + 1);
  *  Never fails; does not touch aecv_last_error(); thread-safe. */

@@ -21,10 +21,15 @@ let maxPathBytes = 4096
 
 // MARK: - Argument validation
 
-/// The model behind a handle pointer, or INVALID_ARGUMENT for NULL.
+/// The live model behind a handle pointer (a strong reference for the duration of the call),
+/// or INVALID_ARGUMENT for NULL and for pointers that are not live models.
 private func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
     guard let model else { throw BoundaryError.invalidArgument("model: NULL") }
-    return ModelHandle.from(model)
+    guard let handle = ModelHandle.lookup(model) else {
+        throw BoundaryError.invalidArgument(
+            "model: \(UnsafeRawPointer(model)) is not a live aecv_model (already freed?)")
+    }
+    return handle
 }
 
 /// `batch * perExample` floats, checked: batch >= 1, no overflow, at most `maxBufferFloats`.
@@ -149,30 +154,31 @@ public func aecv_model_load(_ path: UnsafePointer<CChar>?,
     }
 }
 
+/// NULL and pointers that are not live models (double free) are ignored.
 @_cdecl("aecv_model_free")
 public func aecv_model_free(_ model: OpaquePointer?) {
     guard let model else { return }
     ModelHandle.release(model)
 }
 
-// MARK: - Queries (never fail, never wait for the lock)
+// MARK: - Queries (never fail, never wait for a model's lock)
 
 @_cdecl("aecv_model_input_size")
 public func aecv_model_input_size(_ model: OpaquePointer?) -> UInt {
-    guard let model else { return 0 }
-    return UInt(ModelHandle.from(model).inputSize)
+    guard let model, let handle = ModelHandle.lookup(model) else { return 0 }
+    return UInt(handle.inputSize)
 }
 
 @_cdecl("aecv_model_latent_size")
 public func aecv_model_latent_size(_ model: OpaquePointer?) -> UInt {
-    guard let model else { return 0 }
-    return UInt(ModelHandle.from(model).latentSize)
+    guard let model, let handle = ModelHandle.lookup(model) else { return 0 }
+    return UInt(handle.latentSize)
 }
 
 @_cdecl("aecv_model_parameter_count")
 public func aecv_model_parameter_count(_ model: OpaquePointer?) -> UInt {
-    guard let model else { return 0 }
-    return UInt(ModelHandle.from(model).parameterCount)
+    guard let model, let handle = ModelHandle.lookup(model) else { return 0 }
+    return UInt(handle.parameterCount)
 }
 
 /// snprintf semantics: returns the full length (no NUL); writes at most `capacity` bytes
@@ -180,11 +186,11 @@ public func aecv_model_parameter_count(_ model: OpaquePointer?) -> UInt {
 @_cdecl("aecv_model_spec")
 public func aecv_model_spec(_ model: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
                             _ capacity: UInt) -> UInt {
-    guard let model else {
+    guard let model, let handle = ModelHandle.lookup(model) else {
         if let buffer, capacity > 0 { buffer[0] = 0 }
         return 0
     }
-    let text = ModelHandle.from(model).specUTF8
+    let text = handle.specUTF8
     if let buffer, capacity > 0 {
         let count = Int(min(UInt(text.count), capacity - 1))
         text.withUnsafeBytes { bytes in

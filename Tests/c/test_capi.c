@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1032,6 +1033,95 @@ done:
     aecv_model_free(second);
 }
 
+/* Stale and garbage handles are rejected, not dereferenced; freeing while in use is safe. */
+
+struct free_race {
+    aecv_model *model;
+    pthread_mutex_t lock;
+    int steps_done;
+    int ok, rejected, other, out_of_order;
+};
+
+static void *free_race_worker(void *arg) {
+    struct free_race *r = arg;
+    const size_t batch = 2, size = 784;
+    float *x = alloc_floats(batch * size, 0);
+    int seen_rejection = 0;
+    make_batch(x, batch, size, 8);
+    for (int i = 0; i < 40; i++) {
+        aecv_status s = aecv_model_train_step(r->model, x, NULL, batch, NULL);
+        pthread_mutex_lock(&r->lock);
+        if (s == AECV_OK) {
+            r->ok++;
+            if (seen_rejection) r->out_of_order++;
+        } else if (s == AECV_ERR_INVALID_ARGUMENT) {
+            r->rejected++;
+            seen_rejection = 1;
+        } else {
+            r->other++;
+        }
+        r->steps_done++;
+        pthread_mutex_unlock(&r->lock);
+    }
+    free(x);
+    return NULL;
+}
+
+static void test_stale_handles(void) {
+    static int not_a_model;
+    aecv_model *garbage = (aecv_model *)&not_a_model, *m = create(dense_spec);
+    uintptr_t stale;
+    float x[784], out[784];
+    char buffer[16] = "XXXXXXXXXXXXXXX";
+    if (!m) return;
+    make_batch(x, 1, 784, 9);
+
+    CHECK(aecv_model_input_size(garbage) == 0);
+    CHECK(aecv_model_parameter_count(garbage) == 0);
+    CHECK(aecv_model_spec(garbage, buffer, sizeof buffer) == 0 && buffer[0] == '\0');
+    CHECK_STATUS(aecv_model_reconstruct(garbage, x, 1, out, 784), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("model");
+    aecv_model_free(garbage); /* ignored */
+
+    stale = (uintptr_t)m;
+    aecv_model_free(m);
+    m = (aecv_model *)stale;
+    CHECK(aecv_model_input_size(m) == 0);
+    CHECK(aecv_model_latent_size(m) == 0);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, 1, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_save(m, "unused"), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(!file_exists("unused"));
+    aecv_model_free(m); /* double free: ignored */
+
+    /* free while another thread trains on the model */
+    {
+        struct free_race r;
+        pthread_t thread;
+        int done = 0;
+        memset(&r, 0, sizeof r);
+        pthread_mutex_init(&r.lock, NULL);
+        r.model = create(dense_spec);
+        if (!r.model) return;
+        CHECK(pthread_create(&thread, NULL, free_race_worker, &r) == 0);
+        while (!done) {
+            pthread_mutex_lock(&r.lock);
+            done = r.steps_done >= 3;
+            pthread_mutex_unlock(&r.lock);
+            if (!done) {
+                struct timespec pause = {0, 100000};
+                nanosleep(&pause, NULL);
+            }
+        }
+        aecv_model_free(r.model);
+        pthread_join(thread, NULL);
+        CHECK(r.ok >= 3);
+        CHECK(r.ok + r.rejected == 40);
+        CHECK(r.other == 0);
+        CHECK(r.out_of_order == 0);
+        pthread_mutex_destroy(&r.lock);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1056,6 +1146,7 @@ int main(void) {
     test_inference(dense_spec);
     test_files();
     test_threads();
+    test_stale_handles();
 
     rmdir(temp_dir);
     printf("%d passed, %d failed\n", passed, failed);
