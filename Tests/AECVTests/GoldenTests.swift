@@ -31,9 +31,7 @@ final class GoldenTests: XCTestCase {
         model.store.zeroGradients()
         let loss: Float = input.withUnsafeBufferPointer { x in
             if let eps = epsilon, let vae = model.network as? VariationalAutoencoder {
-                return eps.withUnsafeBufferPointer {
-                    vae.lossAndGradients(inputs: x.baseAddress!, targets: x.baseAddress!, batch: batch, epsilon: $0.baseAddress!)
-                }
+                return vaeLossAndGradients(vae, input, eps, batch: batch)
             }
             var random = RandomSource(seed: 0)
             return model.network.lossAndGradients(inputs: x.baseAddress!, targets: x.baseAddress!, batch: batch, random: &random)
@@ -44,6 +42,12 @@ final class GoldenTests: XCTestCase {
             XCTAssertLessThan(maxRelativeDifference(got, fixture.values("grad." + e.name)), Tolerance.goldenGradientRelative,
                               "\(fixture.name): grad.\(e.name)", file: file, line: line)
         }
+    }
+
+    /// The VAE's training computation with PyTorch's ε; both given (N, features), as in the fixture.
+    private func vaeLossAndGradients(_ vae: VariationalAutoencoder, _ input: [Float], _ eps: [Float], batch: Int) -> Float {
+        let x = batchMinor(input, batch: batch), e = batchMinor(eps, batch: batch)
+        return vae.lossAndGradients(batchMinorInputs: x, targets: x, batch: batch, epsilon: e)
     }
 
     private func checkDeterministic(_ name: String) throws {
@@ -83,9 +87,7 @@ final class GoldenTests: XCTestCase {
             var losses: [Float] = []
             for _ in 0..<3 {
                 trained.store.zeroGradients()
-                let loss = input.withUnsafeBufferPointer { x in
-                    eps.withUnsafeBufferPointer { vae.lossAndGradients(inputs: x.baseAddress!, targets: x.baseAddress!, batch: 4, epsilon: $0.baseAddress!) }
-                }
+                let loss = vaeLossAndGradients(vae, input, eps, batch: 4)
                 losses.append(loss)
                 XCTAssertTrue(trained.optimizer.prepare(parameters: trained.store.parameters, gradients: trained.store.gradients,
                                                         newParameters: trained.store.spare))
@@ -109,7 +111,8 @@ final class GoldenTests: XCTestCase {
             XCTAssertEqual([2] + layer.outputShape, fixture.shape("\(name).output"), name)
             var parameters = fixture.values("\(name).weight") + fixture.values("\(name).bias")
             var gradients = [Float](repeating: 0, count: parameters.count)
-            let x = fixture.values("\(name).input"), r = fixture.values("\(name).R")
+            // The fixture is NCHW; layers work batch-minor (C, H, W, N).
+            let x = batchMinor(fixture.values("\(name).input"), batch: 2), r = batchMinor(fixture.values("\(name).R"), batch: 2)
             var y = [Float](repeating: 0, count: r.count), dx = [Float](repeating: 0, count: x.count)
             parameters.withUnsafeMutableBufferPointer { p in
                 gradients.withUnsafeMutableBufferPointer { g in
@@ -119,10 +122,10 @@ final class GoldenTests: XCTestCase {
                 }
             }
             let weightCount = fixture.values("\(name).weight").count
-            XCTAssertLessThan(maxAbsoluteDifference(y, fixture.values("\(name).output")), Tolerance.goldenAbsolute, "\(name) output")
+            XCTAssertLessThan(maxAbsoluteDifference(batchMajor(y, batch: 2), fixture.values("\(name).output")), Tolerance.goldenAbsolute, "\(name) output")
             XCTAssertLessThan(maxRelativeDifference(Array(gradients[..<weightCount]), fixture.values("\(name).grad.weight")), Tolerance.goldenGradientRelative, "\(name) dW")
             XCTAssertLessThan(maxRelativeDifference(Array(gradients[weightCount...]), fixture.values("\(name).grad.bias")), Tolerance.goldenGradientRelative, "\(name) db")
-            XCTAssertLessThan(maxRelativeDifference(dx, fixture.values("\(name).grad.input")), Tolerance.goldenGradientRelative, "\(name) dx")
+            XCTAssertLessThan(maxRelativeDifference(batchMajor(dx, batch: 2), fixture.values("\(name).grad.input")), Tolerance.goldenGradientRelative, "\(name) dx")
         }
     }
 }

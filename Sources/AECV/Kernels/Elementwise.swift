@@ -58,3 +58,9 @@ func tanhBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                   _ dx: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
 }
+
+/// Stores a SIMD vector to unaligned memory.
+@inline(__always)
+func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+}

@@ -1,5 +1,12 @@
+// Activations between layers are stored BATCH-MINOR: an image batch is (C, H, W, N) and a vector
+// batch is (F, N), the example index varying fastest. With this layout (as in cuda-convnet):
+// - a convolution's GEMM output (Cout, OH·OW·N) IS the next layer's input, with no transpose;
+// - im2col and col2im move contiguous runs of N floats instead of single pixels;
+// - a Dense layer is y (out, N) = W (out, in) · x (in, N), one GEMM for the batch.
+// The model transposes user buffers (N, C·H·W) once on the way in and once on the way out.
+
 /// Convolution geometry of one layer, as seen from the "image" side (the larger, strided grid)
-/// and the "column" side (one column per output position of a Conv2d).
+/// and the "column" side (one column per output position of a Conv2d, times the batch).
 ///
 /// For Conv2d the image is the input and columns index its output positions; for ConvTranspose2d
 /// the image is the OUTPUT and columns index the input positions (the transposed convolution is
@@ -31,67 +38,69 @@ func validRange(offset j: Int, stride s: Int, padding p: Int, size: Int, count: 
     return (min(low, count), min(max(high, low), count))
 }
 
-/// Lays out the receptive fields of a whole batch as columns:
+/// Lays out the receptive fields of a batch as columns, in the batch-minor layout:
 ///
-///     cols[(c·k + i)·k + j, n·OH·OW + oh·OW + ow] = x[n, c, oh·s − p + i, ow·s − p + j]  (0 outside)
+///     cols[(c·k + i)·k + j, (oh·OW + ow)·N + n] = x[c, oh·s − p + i, ow·s − p + j, n]   (0 outside)
 ///
-/// x: (N, C, H, W); cols: (C·k·k, N·OH·OW), row-major.
-func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch: Int,
+/// x: (C, H, W, N); cols: (C·k·k, OH·OW·N), row-major.
+func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch n: Int,
             _ g: ConvGeometry) {
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
-    let rowLength = batch * g.positions
+    let rowLength = g.positions * n
+    let lineLength = ow * n            // one output row of positions, all examples
+    let imageLine = g.width * n        // one input row, all examples
     for c in 0..<g.channels {
+        let plane = x + c * g.height * imageLine
         for i in 0..<k {
             let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
             for j in 0..<k {
                 let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
-                for n in 0..<batch {
-                    let plane = x + (n * g.channels + c) * g.height * g.width
-                    let out = row + n * g.positions
-                    if yLow > 0 { out.update(repeating: 0, count: yLow * ow) }
-                    for y in yLow..<yHigh {
-                        let dst = out + y * ow
-                        let src = plane + (y * s - p + i) * g.width - p + j
-                        if xLow > 0 { dst.update(repeating: 0, count: xLow) }
-                        if s == 1 {
-                            (dst + xLow).update(from: src + xLow, count: xHigh - xLow)
-                        } else {
-                            for xo in xLow..<xHigh { dst[xo] = src[xo * s] }
+                if yLow > 0 { row.update(repeating: 0, count: yLow * lineLength) }
+                for y in yLow..<yHigh {
+                    let dst = row + y * lineLength
+                    let src = plane + (y * s - p + i) * imageLine
+                    if xLow > 0 { dst.update(repeating: 0, count: xLow * n) }
+                    if s == 1 {
+                        (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else {
+                        for xo in xLow..<xHigh {
+                            (dst + xo * n).update(from: src + (xo * s - p + j) * n, count: n)
                         }
-                        if xHigh < ow { (dst + xHigh).update(repeating: 0, count: ow - xHigh) }
                     }
-                    if yHigh < oh { (out + yHigh * ow).update(repeating: 0, count: (oh - yHigh) * ow) }
+                    if xHigh < ow { (dst + xHigh * n).update(repeating: 0, count: (ow - xHigh) * n) }
                 }
+                if yHigh < oh { (row + yHigh * lineLength).update(repeating: 0, count: (oh - yHigh) * lineLength) }
             }
         }
     }
 }
 
 /// The adjoint of `im2col`: scatters columns back onto the image grid, ADDING into x.
-/// Callers zero x first when they want the plain sum. cols: (C·k·k, N·OH·OW); x: (N, C, H, W).
-func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch: Int,
+/// Callers zero x (or fill it with a bias) first. cols: (C·k·k, OH·OW·N); x: (C, H, W, N).
+func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch n: Int,
             _ g: ConvGeometry) {
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
-    let rowLength = batch * g.positions
+    let rowLength = g.positions * n
+    let lineLength = ow * n
+    let imageLine = g.width * n
     for c in 0..<g.channels {
+        let plane = x + c * g.height * imageLine
         for i in 0..<k {
             let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
             for j in 0..<k {
                 let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
-                for n in 0..<batch {
-                    let plane = x + (n * g.channels + c) * g.height * g.width
-                    let src = row + n * g.positions
-                    for y in yLow..<yHigh {
-                        let dst = plane + (y * s - p + i) * g.width - p + j
-                        let line = src + y * ow
-                        if s == 1 {
-                            for xo in xLow..<xHigh { dst[xo] += line[xo] }
-                        } else {
-                            for xo in xLow..<xHigh { dst[xo * s] += line[xo] }
+                for y in yLow..<yHigh {
+                    let src = row + y * lineLength
+                    let dst = plane + (y * s - p + i) * imageLine
+                    if s == 1 {
+                        add(src + xLow * n, into: dst + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else {
+                        for xo in xLow..<xHigh {
+                            add(src + xo * n, into: dst + (xo * s - p + j) * n, count: n)
                         }
                     }
                 }
@@ -100,30 +109,32 @@ func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batc
     }
 }
 
-/// (N, C, P) → (C, N·P): gathers each channel of a batch into one row, so one GEMM serves the batch.
-func batchToChannelMajor(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                         batch: Int, channels: Int, positions: Int) {
-    for n in 0..<batch {
-        for c in 0..<channels {
-            (dst + (c * batch + n) * positions).update(from: src + (n * channels + c) * positions,
-                                                       count: positions)
-        }
-    }
+/// y[i] += x[i]
+@inline(__always)
+func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    for q in 0..<count { y[q] += x[q] }
 }
 
-/// (C, N·P) → (N, C, P), the inverse of `batchToChannelMajor`, adding `bias[c]` when given.
-func channelMajorToBatch(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                         batch: Int, channels: Int, positions: Int, bias: UnsafePointer<Float>?) {
-    for n in 0..<batch {
-        for c in 0..<channels {
-            let from = src + (c * batch + n) * positions
-            let to = dst + (n * channels + c) * positions
-            if let bias = bias {
-                let b = bias[c]
-                for q in 0..<positions { to[q] = from[q] + b }
-            } else {
-                to.update(from: from, count: positions)
+/// dst (columns × rows) = srcᵀ for src (rows × columns), in cache-sized tiles.
+/// Converts between the caller's (N, features) buffers and the batch-minor (features, N) layout.
+func transpose(_ src: UnsafePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>) {
+    if rows == 1 || columns == 1 {
+        dst.update(from: src, count: rows * columns)
+        return
+    }
+    let tile = 32
+    var r0 = 0
+    while r0 < rows {
+        let r1 = min(r0 + tile, rows)
+        var c0 = 0
+        while c0 < columns {
+            let c1 = min(c0 + tile, columns)
+            for r in r0..<r1 {
+                let line = src + r * columns
+                for c in c0..<c1 { dst[c * rows + r] = line[c] }
             }
+            c0 = c1
         }
+        r0 = r1
     }
 }

@@ -1,29 +1,17 @@
-/// db[j] += Σ_n dy[n, j]   — dy: (rows, columns), db: (columns). The bias gradient of Dense.
-func addColumnSums(_ dy: UnsafePointer<Float>, rows: Int, columns: Int,
-                   into db: UnsafeMutablePointer<Float>) {
+/// db[r] += Σ_q dy[r, q]   — dy: (rows, length), db: (rows). The bias gradient of every layer
+/// in the batch-minor layout (a row is one output unit or channel over positions × batch).
+func addRowSums(_ dy: UnsafePointer<Float>, rows: Int, length: Int, into db: UnsafeMutablePointer<Float>) {
     for r in 0..<rows {
-        let row = dy + r * columns
-        for j in 0..<columns { db[j] += row[j] }
+        let row = dy + r * length
+        var s: Float = 0
+        for q in 0..<length { s += row[q] }
+        db[r] += s
     }
 }
 
-/// db[c] += Σ_{n,p} dy[n, c, p]   — dy: (N, C, P), db: (C). The bias gradient of convolutions.
-func addChannelSums(_ dy: UnsafePointer<Float>, batch: Int, channels: Int, positions: Int,
-                    into db: UnsafeMutablePointer<Float>) {
-    for n in 0..<batch {
-        for c in 0..<channels {
-            let plane = dy + (n * channels + c) * positions
-            var s: Float = 0
-            for q in 0..<positions { s += plane[q] }
-            db[c] += s
-        }
-    }
-}
-
-/// y[n, :] = b  — prefills a (rows, columns) output with the bias before a GEMM with beta = 1.
-func broadcastRows(_ b: UnsafePointer<Float>, rows: Int, columns: Int,
-                   into y: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows { (y + r * columns).update(from: b, count: columns) }
+/// y[r, :] = b[r]  — prefills a (rows, length) output with the bias before a GEMM with beta = 1.
+func fillRows(with b: UnsafePointer<Float>, rows: Int, length: Int, into y: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows { (y + r * length).update(repeating: b[r], count: length) }
 }
 
 /// True when every value is finite. Uses the exponent bits so it vectorizes.

@@ -1,10 +1,10 @@
-/// 2-D convolution, PyTorch's `nn.Conv2d` (no dilation, no groups):
+/// 2-D convolution, PyTorch's `nn.Conv2d` (no dilation, no groups), on batch-minor buffers:
 ///
-///     y[n, o, oh, ow] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[n, c, oh·s − p + i, ow·s − p + j]
+///     y[o, oh, ow, n] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[c, oh·s − p + i, ow·s − p + j, n]
 ///
-/// x: (N, Cin, H, W), W: (Cout, Cin, k, k), y: (N, Cout, OH, OW), OH = ⌊(H + 2p − k)/s⌋ + 1.
-/// Computed as im2col over the whole batch, then one GEMM: Yᶜ (Cout, N·OH·OW) = W · cols.
-/// Backward: dW += dYᶜ colsᵀ, db += Σ dY, dcols = Wᵀ dYᶜ, dx = col2im(dcols).
+/// x: (Cin, H, W, N), W: (Cout, Cin, k, k), y: (Cout, OH, OW, N), OH = ⌊(H + 2p − k)/s⌋ + 1.
+/// Computed as im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols.
+/// Backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).
 final class Conv2d: Layer {
     let inputShape: [Int]
@@ -15,10 +15,8 @@ final class Conv2d: Layer {
     private var bias: UnsafeMutablePointer<Float>!
     private var weightGradient: UnsafeMutablePointer<Float>!
     private var biasGradient: UnsafeMutablePointer<Float>!
-    /// im2col of the last forward's input, kept for backward: (Cin·k·k, N·OH·OW).
+    /// im2col of the last forward's input, kept for backward: (Cin·k·k, OH·OW·N).
     private let columns = Workspace()
-    /// Channel-major output or output gradient: (Cout, N·OH·OW).
-    private let channelMajor = Workspace()
 
     /// Output height/width of a convolution, or nil when the kernel does not fit.
     static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
@@ -59,34 +57,28 @@ final class Conv2d: Layer {
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let g = geometry
-        let columnCount = batch * g.positions
+        let columnCount = g.positions * batch
         let cols = columns.reserve(g.rows * columnCount)
         im2col(input, cols, batch: batch, g)
-        let yc = channelMajor.reserve(outputChannels * columnCount)
+        fillRows(with: bias, rows: outputChannels, length: columnCount, into: output)
         gemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: g.rows,
-             a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: 0, c: yc, ldc: columnCount)
-        channelMajorToBatch(yc, output, batch: batch, channels: outputChannels,
-                            positions: g.positions, bias: bias)
+             a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: 1, c: output, ldc: columnCount)
     }
 
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
         let g = geometry
-        let columnCount = batch * g.positions
-        let dyc = channelMajor.reserve(outputChannels * columnCount)
-        batchToChannelMajor(outputGradient, dyc, batch: batch, channels: outputChannels,
-                            positions: g.positions)
+        let columnCount = g.positions * batch
         let cols = columns.reserve(g.rows * columnCount)  // still holds forward's im2col
         gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
-             a: dyc, lda: columnCount, b: cols, ldb: columnCount,
+             a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
              beta: 1, c: weightGradient, ldc: g.rows)
-        addChannelSums(outputGradient, batch: batch, channels: outputChannels,
-                       positions: g.positions, into: biasGradient)
+        addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient)
         guard let dx = inputGradient else { return }
         // The forward columns are no longer needed: reuse them for dcols.
         gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: outputChannels,
-             a: weight, lda: g.rows, b: dyc, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
+             a: weight, lda: g.rows, b: outputGradient, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
         dx.update(repeating: 0, count: batch * g.imageSize)
         col2im(cols, dx, batch: batch, g)
     }

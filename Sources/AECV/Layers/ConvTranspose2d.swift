@@ -1,11 +1,11 @@
 /// 2-D transposed convolution, PyTorch's `nn.ConvTranspose2d` (no dilation, no groups): the
-/// adjoint of a Conv2d with the same kernel, stride and padding, plus a bias.
+/// adjoint of a Conv2d with the same kernel, stride and padding, plus a bias. Batch-minor buffers:
 ///
-/// x: (N, Cin, H, W), W: (Cin, Cout, k, k), y: (N, Cout, OH, OW),
+/// x: (Cin, H, W, N), W: (Cin, Cout, k, k), y: (Cout, OH, OW, N),
 /// OH = (H − 1)·s − 2p + k + output_padding  (output_padding < s picks among the sizes that a
 /// stride-s convolution maps back to H).
-/// Forward: Xᶜ (Cin, N·H·W) from x; cols (Cout·k·k, N·H·W) = Wᵀ Xᶜ; y = col2im(cols) + b.
-/// Backward: dcols = im2col(dy); dW += Xᶜ dcolsᵀ; db += Σ dy; dXᶜ = W dcols → dx.
+/// Forward: cols (Cout·k·k, H·W·N) = Wᵀ x; y = b + col2im(cols).
+/// Backward: dcols = im2col(dy); dW += x dcolsᵀ; db += Σ dy; dx = W dcols.
 /// Initialization (PyTorch default; its fan-in of this weight is Cout·k·k):
 /// W, b ~ U(−1/√(Cout·k·k), 1/√(Cout·k·k)).
 final class ConvTranspose2d: Layer {
@@ -19,12 +19,8 @@ final class ConvTranspose2d: Layer {
     private var bias: UnsafeMutablePointer<Float>!
     private var weightGradient: UnsafeMutablePointer<Float>!
     private var biasGradient: UnsafeMutablePointer<Float>!
-    /// Channel-major input of the last forward, kept for backward: (Cin, N·H·W).
-    private let channelMajorInput = Workspace()
-    /// cols or dcols: (Cout·k·k, N·H·W).
+    /// cols or dcols: (Cout·k·k, H·W·N).
     private let columns = Workspace()
-    /// Channel-major input gradient: (Cin, N·H·W).
-    private let channelMajorGradient = Workspace()
 
     /// Output height/width, or nil when the geometry is impossible.
     static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int,
@@ -68,19 +64,11 @@ final class ConvTranspose2d: Layer {
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let g = geometry
-        let columnCount = batch * g.positions
-        let xc = channelMajorInput.reserve(inputChannels * columnCount)
-        batchToChannelMajor(input, xc, batch: batch, channels: inputChannels, positions: g.positions)
+        let columnCount = g.positions * batch
         let cols = columns.reserve(g.rows * columnCount)
         gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,
-             a: weight, lda: g.rows, b: xc, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
-        let planeSize = g.height * g.width
-        for n in 0..<batch {
-            for c in 0..<outputChannels {
-                (output + (n * outputChannels + c) * planeSize).update(repeating: bias[c],
-                                                                       count: planeSize)
-            }
-        }
+             a: weight, lda: g.rows, b: input, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
+        fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
         col2im(cols, output, batch: batch, g)
     }
 
@@ -88,20 +76,16 @@ final class ConvTranspose2d: Layer {
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
         let g = geometry
-        let columnCount = batch * g.positions
+        let columnCount = g.positions * batch
         let dcols = columns.reserve(g.rows * columnCount)
         im2col(outputGradient, dcols, batch: batch, g)
-        let xc = channelMajorInput.reserve(inputChannels * columnCount)  // from forward
         gemm(transposeA: false, transposeB: true, m: inputChannels, n: g.rows, k: columnCount,
-             a: xc, lda: columnCount, b: dcols, ldb: columnCount,
+             a: input, lda: columnCount, b: dcols, ldb: columnCount,
              beta: 1, c: weightGradient, ldc: g.rows)
-        addChannelSums(outputGradient, batch: batch, channels: outputChannels,
-                       positions: g.height * g.width, into: biasGradient)
+        addRowSums(outputGradient, rows: outputChannels, length: g.height * g.width * batch,
+                   into: biasGradient)
         guard let dx = inputGradient else { return }
-        let dxc = channelMajorGradient.reserve(inputChannels * columnCount)
         gemm(transposeA: false, transposeB: false, m: inputChannels, n: columnCount, k: g.rows,
-             a: weight, lda: g.rows, b: dcols, ldb: columnCount, beta: 0, c: dxc, ldc: columnCount)
-        channelMajorToBatch(dxc, dx, batch: batch, channels: inputChannels, positions: g.positions,
-                            bias: nil)
+             a: weight, lda: g.rows, b: dcols, ldb: columnCount, beta: 0, c: dx, ldc: columnCount)
     }
 }

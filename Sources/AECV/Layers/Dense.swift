@@ -1,12 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Fully connected layer, PyTorch's `nn.Linear`:
+/// Fully connected layer, PyTorch's `nn.Linear`, on batch-minor buffers:
 ///
-///     y = x Wᵀ + b        x: (N, in), W: (out, in), b: (out), y: (N, out)
+///     y = W x + b        x: (in, N), W: (out, in), b: (out), y: (out, N)
 ///
-/// Backward:  dW += dyᵀ x,  db += Σ_n dy,  dx = dy W.
+/// Backward:  dW += dy xᵀ,  db += Σ_n dy,  dx = Wᵀ dy.
 /// Initialization (PyTorch default): W, b ~ U(−1/√in, 1/√in).
 final class Dense: Layer {
     let inputFeatures: Int
@@ -17,7 +13,8 @@ final class Dense: Layer {
     private var biasGradient: UnsafeMutablePointer<Float>!
     let inputShape: [Int]
 
-    /// `inputShape` may be any shape; it is read as a flat vector of its product.
+    /// `inputShape` may be any shape; it is read as a flat vector of its product (C·H·W rows of
+    /// a batch-minor image are exactly the flattened features).
     init(inputShape: [Int], outputFeatures: Int) {
         self.inputShape = inputShape
         self.inputFeatures = inputShape.reduce(1, *)
@@ -44,23 +41,21 @@ final class Dense: Layer {
     }
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
-        broadcastRows(bias, rows: batch, columns: outputFeatures, into: output)
-        gemm(transposeA: false, transposeB: true, m: batch, n: outputFeatures, k: inputFeatures,
-             a: input, lda: inputFeatures, b: weight, ldb: inputFeatures,
-             beta: 1, c: output, ldc: outputFeatures)
+        fillRows(with: bias, rows: outputFeatures, length: batch, into: output)
+        gemm(transposeA: false, transposeB: false, m: outputFeatures, n: batch, k: inputFeatures,
+             a: weight, lda: inputFeatures, b: input, ldb: batch, beta: 1, c: output, ldc: batch)
     }
 
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
-        gemm(transposeA: true, transposeB: false, m: outputFeatures, n: inputFeatures, k: batch,
-             a: outputGradient, lda: outputFeatures, b: input, ldb: inputFeatures,
+        gemm(transposeA: false, transposeB: true, m: outputFeatures, n: inputFeatures, k: batch,
+             a: outputGradient, lda: batch, b: input, ldb: batch,
              beta: 1, c: weightGradient, ldc: inputFeatures)
-        addColumnSums(outputGradient, rows: batch, columns: outputFeatures, into: biasGradient)
+        addRowSums(outputGradient, rows: outputFeatures, length: batch, into: biasGradient)
         if let dx = inputGradient {
-            gemm(transposeA: false, transposeB: false, m: batch, n: inputFeatures, k: outputFeatures,
-                 a: outputGradient, lda: outputFeatures, b: weight, ldb: inputFeatures,
-                 beta: 0, c: dx, ldc: inputFeatures)
+            gemm(transposeA: true, transposeB: false, m: inputFeatures, n: batch, k: outputFeatures,
+                 a: weight, lda: inputFeatures, b: outputGradient, ldb: batch, beta: 0, c: dx, ldc: batch)
         }
     }
 }

@@ -2,6 +2,8 @@
 ///
 /// Contract:
 /// - Shapes are per example (without the batch dimension): [C, H, W] for images, [F] for vectors.
+/// - Buffers are BATCH-MINOR (see Kernels/Im2Col.swift): an image batch is (C, H, W, N), a vector
+///   batch (F, N). The model converts from and to the caller's (N, C·H·W) at its boundary.
 /// - `forward` reads `input` (batch · inputSize floats) and writes `output` (batch · outputSize).
 ///   It may keep what backward needs in its own workspaces (e.g. im2col columns).
 /// - `backward` gets the same `input`/`output` buffers and `outputGradient`, ACCUMULATES parameter

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Activity penalties on a code z: (N, units), for sparse autoencoders.
+/// Activity penalties on a batch-minor code z: (units, N), for sparse autoencoders.
 enum SparsityPenalty: Equatable {
     /// L1: λ · mean_{n,j} |z| (reduction mean) or λ · (1/N) Σ_n Σ_j |z| (reduction sum, Keras's
     /// activity_regularizer convention). ∂/∂z = λ·sign(z)/(N·units) or λ·sign(z)/N.
@@ -21,7 +21,7 @@ enum SparsityPenalty: Equatable {
         case .kl(let rho, let beta):
             var total = 0.0
             for j in 0..<units {
-                let r = clampedMean(z, column: j, batch: batch, units: units)
+                let r = clampedMean(z, unit: j, batch: batch, units: units)
                 total += Double(rho) * log(Double(rho) / r)
                     + Double(1 - rho) * log(Double(1 - rho) / (1 - r))
             }
@@ -40,18 +40,19 @@ enum SparsityPenalty: Equatable {
             }
         case .kl(let rho, let beta):
             for j in 0..<units {
-                let r = clampedMean(z, column: j, batch: batch, units: units)
+                let r = clampedMean(z, unit: j, batch: batch, units: units)
                 let g = Float(Double(beta) / Double(batch)
                               * (-Double(rho) / r + Double(1 - rho) / (1 - r)))
-                for n in 0..<batch { dz[n * units + j] += g }
+                for n in 0..<batch { dz[j * batch + n] += g }
             }
         }
         return value(code: z, batch: batch, units: units)
     }
 
-    private func clampedMean(_ z: UnsafePointer<Float>, column j: Int, batch: Int, units: Int) -> Double {
+    /// ρ̂_j: the batch mean of unit j (row j of the batch-minor code).
+    private func clampedMean(_ z: UnsafePointer<Float>, unit j: Int, batch: Int, units: Int) -> Double {
         var s = 0.0
-        for n in 0..<batch { s += Double(z[n * units + j]) }
+        for n in 0..<batch { s += Double(z[j * batch + n]) }
         return min(max(s / Double(batch), 1e-6), 1 - 1e-6)
     }
 }

@@ -17,6 +17,10 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
     private let outputGradient = Workspace()
     private let codeGradient = Workspace()
     private let corrupted = Workspace()
+    /// Batch-minor copies of the caller's inputs/targets/codes: (features, N).
+    private let inputsT = Workspace()
+    private let targetsT = Workspace()
+    private let codesT = Workspace()
 
     init(encoder: Sequential, decoder: Sequential, inputShape: [Int], loss: ReconstructionLoss,
          penalty: SparsityPenalty?, corruption: InputCorruption?) {
@@ -46,21 +50,30 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
         decoder.initialize(random: &random)
     }
 
+    /// (N, features) → a batch-minor workspace (features, N).
+    private func batchMinor(_ x: UnsafePointer<Float>, features: Int, batch: Int, into w: Workspace) -> UnsafePointer<Float> {
+        let t = w.reserve(batch * features)
+        transpose(x, rows: batch, columns: features, into: t)
+        return UnsafePointer(t)
+    }
+
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
                           random: inout RandomSource) -> Float {
         let count = batch * inputSize
-        var encoderInput = inputs
+        let x = batchMinor(inputs, features: inputSize, batch: batch, into: inputsT)
+        let t = targets == inputs ? x : batchMinor(targets, features: inputSize, batch: batch, into: targetsT)
+        var encoderInput = x
         if let corruption = corruption {
-            let x = corrupted.reserve(count)
-            corruption.apply(inputs, x, count: count, random: &random)
-            encoderInput = UnsafePointer(x)
+            let noisy = corrupted.reserve(count)
+            corruption.apply(x, noisy, count: count, random: &random)
+            encoderInput = UnsafePointer(noisy)
         }
         let code = encoder.forward(encoderInput, batch: batch)
         let output = decoder.forward(code, batch: batch)
         let scale = 1 / Float(count)
-        var loss = reconstructionLoss.forward(output: output, target: targets, count: count, scale: scale)
+        var loss = reconstructionLoss.forward(output: output, target: t, count: count, scale: scale)
         let dOutput = outputGradient.reserve(count)
-        reconstructionLoss.backward(output: output, target: targets, gradient: dOutput, count: count,
+        reconstructionLoss.backward(output: output, target: t, gradient: dOutput, count: count,
                                     scale: scale)
         let dCode = codeGradient.reserve(batch * latentSize)
         decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
@@ -74,9 +87,11 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
 
     func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float {
         let count = batch * inputSize
-        let code = encoder.forward(inputs, batch: batch)
+        let x = batchMinor(inputs, features: inputSize, batch: batch, into: inputsT)
+        let t = targets == inputs ? x : batchMinor(targets, features: inputSize, batch: batch, into: targetsT)
+        let code = encoder.forward(x, batch: batch)
         let output = decoder.forward(code, batch: batch)
-        var loss = reconstructionLoss.forward(output: output, target: targets, count: count,
+        var loss = reconstructionLoss.forward(output: output, target: t, count: count,
                                               scale: 1 / Float(count))
         if let penalty = penalty {
             loss += penalty.value(code: code, batch: batch, units: latentSize)
@@ -85,16 +100,18 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
     }
 
     func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>) {
-        codes.update(from: encoder.forward(inputs, batch: batch), count: batch * latentSize)
+        let code = encoder.forward(batchMinor(inputs, features: inputSize, batch: batch, into: inputsT), batch: batch)
+        transpose(code, rows: latentSize, columns: batch, into: codes)
     }
 
     func decode(codes: UnsafePointer<Float>, batch: Int, images: UnsafeMutablePointer<Float>) {
-        images.update(from: decoder.forward(codes, batch: batch), count: batch * inputSize)
+        let z = batchMinor(codes, features: latentSize, batch: batch, into: codesT)
+        transpose(decoder.forward(z, batch: batch), rows: inputSize, columns: batch, into: images)
     }
 
     func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images: UnsafeMutablePointer<Float>) {
-        let code = encoder.forward(inputs, batch: batch)
-        images.update(from: decoder.forward(code, batch: batch), count: batch * inputSize)
+        let code = encoder.forward(batchMinor(inputs, features: inputSize, batch: batch, into: inputsT), batch: batch)
+        transpose(decoder.forward(code, batch: batch), rows: inputSize, columns: batch, into: images)
     }
 
     func sample(count: Int, random: inout RandomSource, images: UnsafeMutablePointer<Float>) -> Bool {

@@ -27,14 +27,18 @@ final class VariationalAutoencoder: AutoencoderNetwork {
     private let names: [String]
     private let seed: UInt64
 
-    private let headOutput = Workspace()      // (N, 2·latent): [μ | log σ²]
-    private let epsilon = Workspace()         // (N, latent)
-    private let z = Workspace()               // (N, latent)
-    private let images = Workspace()          // (N, input) sigmoid outputs
-    private let dLogits = Workspace()         // (N, input)
-    private let dZ = Workspace()              // (N, latent)
-    private let dHeads = Workspace()          // (N, 2·latent)
-    private let dTrunk = Workspace()          // (N, hidden)
+    // Batch-minor buffers (features, N); the heads' output stacks μ rows over log σ² rows.
+    private let inputsT = Workspace()         // (input, N)
+    private let targetsT = Workspace()        // (input, N)
+    private let codesT = Workspace()          // (latent, N)
+    private let headOutput = Workspace()      // (2·latent, N): [μ; log σ²]
+    private let epsilon = Workspace()         // (latent, N)
+    private let z = Workspace()               // (latent, N)
+    private let images = Workspace()          // (input, N) sigmoid outputs
+    private let dLogits = Workspace()         // (input, N)
+    private let dZ = Workspace()              // (latent, N)
+    private let dHeads = Workspace()          // (2·latent, N)
+    private let dTrunk = Workspace()          // (hidden, N)
 
     private init(trunk: Sequential, heads: Dense, decoder: Sequential, inputShape: [Int], latent: Int,
                  beta: Float, gaussianDecoder: Bool, names: [String], seed: UInt64) {
@@ -126,7 +130,7 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         decoder.initialize(random: &random)
     }
 
-    /// Forward through trunk and heads; returns [μ | log σ²] (N, 2·latent).
+    /// Forward through trunk and heads of a batch-minor x; returns [μ; log σ²] (2·latent, N).
     private func encodeDistribution(_ x: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
         let h = trunk.forward(x, batch: batch)
         let out = headOutput.reserve(batch * 2 * latentSize)
@@ -137,27 +141,25 @@ final class VariationalAutoencoder: AutoencoderNetwork {
     /// Reconstruction + β·KL summed over the batch, then / N; fills the reparameterized z.
     private func objective(x: UnsafePointer<Float>, distribution: UnsafePointer<Float>,
                            eps: UnsafePointer<Float>, batch: Int) -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
-        let l = latentSize
-        let zs = z.reserve(batch * l)
+        let count = latentSize * batch
+        let zs = z.reserve(count)
+        let mu = distribution, logvar = distribution + count
         var kl = 0.0
-        for n in 0..<batch {
-            let mu = distribution + n * 2 * l, logvar = mu + l
-            for j in 0..<l {
-                let sigma = expf(0.5 * logvar[j])
-                zs[n * l + j] = mu[j] + sigma * eps[n * l + j]
-                kl += -0.5 * Double(1 + logvar[j] - mu[j] * mu[j] - sigma * sigma)
-            }
+        for i in 0..<count {
+            let sigma = expf(0.5 * logvar[i])
+            zs[i] = mu[i] + sigma * eps[i]
+            kl += -0.5 * Double(1 + logvar[i] - mu[i] * mu[i] - sigma * sigma)
         }
         let logits = decoder.forward(zs, batch: batch)
-        let count = batch * inputSize
+        let pixels = batch * inputSize
         let reconstruction: Float
         if gaussianDecoder {
-            let y = images.reserve(count)
-            sigmoidForward(logits, y, count: count)
-            reconstruction = ReconstructionLoss.meanSquaredError.forward(output: y, target: x, count: count, scale: 1)
+            let y = images.reserve(pixels)
+            sigmoidForward(logits, y, count: pixels)
+            reconstruction = ReconstructionLoss.meanSquaredError.forward(output: y, target: x, count: pixels, scale: 1)
         } else {
             reconstruction = ReconstructionLoss.binaryCrossEntropyWithLogits.forward(
-                output: logits, target: x, count: count, scale: 1)
+                output: logits, target: x, count: pixels, scale: 1)
         }
         let loss = (Double(reconstruction) + Double(beta) * kl) / Double(batch)
         return (Float(loss), zs, logits)
@@ -167,44 +169,46 @@ final class VariationalAutoencoder: AutoencoderNetwork {
                           random: inout RandomSource) -> Float {
         let eps = epsilon.reserve(batch * latentSize)
         random.fillNormal(eps, count: batch * latentSize)
-        return lossAndGradients(inputs: inputs, targets: targets, batch: batch, epsilon: eps)
+        let x = inputsT.reserve(batch * inputSize)
+        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
+        if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
+        return lossAndGradients(batchMinorInputs: x, targets: t, batch: batch, epsilon: eps)
     }
 
-    /// The training computation with a given ε (N, latent); tests pass PyTorch's.
-    func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
-                          epsilon eps: UnsafePointer<Float>) -> Float {
-        let l = latentSize, count = batch * inputSize
+    /// The training computation on batch-minor x, t: (input, N) with a given ε: (latent, N);
+    /// tests pass PyTorch's ε.
+    func lossAndGradients(batchMinorInputs x: UnsafePointer<Float>, targets t: UnsafePointer<Float>,
+                          batch: Int, epsilon eps: UnsafePointer<Float>) -> Float {
+        let count = latentSize * batch, pixels = batch * inputSize
         let scale = 1 / Float(batch)
-        let distribution = encodeDistribution(inputs, batch: batch)
-        let (loss, zs, logits) = objective(x: targets, distribution: distribution, eps: eps, batch: batch)
-        let dl = dLogits.reserve(count)
+        let distribution = encodeDistribution(x, batch: batch)
+        let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, batch: batch)
+        let dl = dLogits.reserve(pixels)
         if gaussianDecoder {
             // d/dlogits Σ (σ(a) − x)² = 2 (y − x) · y (1 − y)
             let y = images.pointer
-            for i in 0..<count { dl[i] = scale * 2 * (y[i] - targets[i]) * y[i] * (1 - y[i]) }
+            for i in 0..<pixels { dl[i] = scale * 2 * (y[i] - t[i]) * y[i] * (1 - y[i]) }
         } else {
             ReconstructionLoss.binaryCrossEntropyWithLogits.backward(
-                output: logits, target: targets, gradient: dl, count: count, scale: scale)
+                output: logits, target: t, gradient: dl, count: pixels, scale: scale)
         }
-        let dz = dZ.reserve(batch * l)
+        let dz = dZ.reserve(count)
         decoder.backward(input: zs, outputGradient: dl, inputGradient: dz, batch: batch)
-        let dh = dHeads.reserve(batch * 2 * l)
+        let dh = dHeads.reserve(2 * count)
+        let mu = distribution, logvar = distribution + count
+        let dmu = dh, dlogvar = dh + count
         let klScale = beta * scale
-        for n in 0..<batch {
-            let mu = distribution + n * 2 * l, logvar = mu + l
-            let dmu = dh + n * 2 * l, dlogvar = dmu + l
-            for j in 0..<l {
-                let sigma = expf(0.5 * logvar[j])
-                let g = dz[n * l + j]
-                // z = μ + σ ε:  ∂z/∂μ = 1, ∂z/∂logσ² = ½ σ ε;  ∂KL/∂μ = μ, ∂KL/∂logσ² = ½(σ² − 1)
-                dmu[j] = g + klScale * mu[j]
-                dlogvar[j] = g * 0.5 * sigma * eps[n * l + j] + klScale * 0.5 * (sigma * sigma - 1)
-            }
+        for i in 0..<count {
+            let sigma = expf(0.5 * logvar[i])
+            // z = μ + σ ε:  ∂z/∂μ = 1, ∂z/∂logσ² = ½ σ ε;  ∂KL/∂μ = μ, ∂KL/∂logσ² = ½(σ² − 1)
+            dmu[i] = dz[i] + klScale * mu[i]
+            dlogvar[i] = dz[i] * 0.5 * sigma * eps[i] + klScale * 0.5 * (sigma * sigma - 1)
         }
         let dTrunkOut = dTrunk.reserve(batch * heads.inputFeatures)
         heads.backward(input: trunk.output, output: distribution, outputGradient: dh,
                        inputGradient: dTrunkOut, batch: batch)
-        trunk.backward(input: inputs, outputGradient: dTrunkOut, inputGradient: nil, batch: batch)
+        trunk.backward(input: x, outputGradient: dTrunkOut, inputGradient: nil, batch: batch)
         return loss
     }
 
@@ -214,31 +218,47 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         var random = RandomSource(seed: seed ^ 0x5EED_E1B0)
         let eps = epsilon.reserve(batch * latentSize)
         random.fillNormal(eps, count: batch * latentSize)
-        let distribution = encodeDistribution(inputs, batch: batch)
-        return objective(x: targets, distribution: distribution, eps: eps, batch: batch).loss
+        let x = inputsT.reserve(batch * inputSize)
+        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
+        if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
+        let distribution = encodeDistribution(x, batch: batch)
+        return objective(x: t, distribution: distribution, eps: eps, batch: batch).loss
+    }
+
+    /// μ of a caller-layout batch, batch-minor (latent, N), in the heads' output buffer.
+    private func means(_ inputs: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
+        let x = inputsT.reserve(batch * inputSize)
+        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        return encodeDistribution(x, batch: batch)
+    }
+
+    /// Decodes batch-minor codes (latent, N) to caller-layout images (N, input) in [0, 1].
+    private func decodeBatchMinor(_ codes: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
+        let logits = decoder.forward(codes, batch: batch)
+        let y = images.reserve(batch * inputSize)
+        sigmoidForward(logits, y, count: batch * inputSize)
+        transpose(y, rows: inputSize, columns: batch, into: out)
     }
 
     func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>) {
-        let distribution = encodeDistribution(inputs, batch: batch)
-        for n in 0..<batch {
-            (codes + n * latentSize).update(from: distribution + n * 2 * latentSize, count: latentSize)
-        }
+        transpose(means(inputs, batch: batch), rows: latentSize, columns: batch, into: codes)
     }
 
     func decode(codes: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
-        sigmoidForward(decoder.forward(codes, batch: batch), out, count: batch * inputSize)
+        let z = codesT.reserve(batch * latentSize)
+        transpose(codes, rows: batch, columns: latentSize, into: z)
+        decodeBatchMinor(z, batch: batch, images: out)
     }
 
     func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
-        let mu = z.reserve(batch * latentSize)
-        encode(inputs: inputs, batch: batch, codes: mu)
-        decode(codes: mu, batch: batch, images: out)
+        decodeBatchMinor(means(inputs, batch: batch), batch: batch, images: out)
     }
 
     func sample(count: Int, random: inout RandomSource, images out: UnsafeMutablePointer<Float>) -> Bool {
         let codes = z.reserve(count * latentSize)
         random.fillNormal(codes, count: count * latentSize)
-        decode(codes: codes, batch: count, images: out)
+        decodeBatchMinor(codes, batch: count, images: out)
         return true
     }
 }

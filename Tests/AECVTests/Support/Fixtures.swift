@@ -42,3 +42,17 @@ struct Fixture {
         }
     }
 }
+
+/// (N, features) → batch-minor (features, N), the layers' layout.
+func batchMinor(_ values: [Float], batch: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: values.count)
+    transpose(values, rows: batch, columns: values.count / batch, into: &out)
+    return out
+}
+
+/// Batch-minor (features, N) → (N, features).
+func batchMajor(_ values: [Float], batch: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: values.count)
+    transpose(values, rows: values.count / batch, columns: batch, into: &out)
+    return out
+}
