@@ -303,7 +303,8 @@ class Autoencoder(NativeModel):
         return losses
 
     def set_learning_rate(self, learning_rate: float) -> None:
-        """Sets the optimizer's learning rate for the following steps (optimizer state kept)."""
+        """Sets the optimizer's learning rate (in (0, 1e6]) for the following steps; the
+        optimizer state (Adam moments, momentum) is kept."""
         self._call(_ffi.lib.aecv_model_set_learning_rate, float(learning_rate))
 
     # ----------------------------------------------------------------------------- inference
