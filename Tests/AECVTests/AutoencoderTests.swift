@@ -144,3 +144,31 @@ final class AutoencoderTests: XCTestCase {
         }
     }
 }
+
+final class AnalysisTests: XCTestCase {
+    func testInterpolationEndsAtTheReconstructions() throws {
+        let m = try Autoencoder(specJSON: #"{"preset": "dense", "input": [1, 4, 4], "hidden": [8], "latent": 3}"#)
+        var random = RandomSource(seed: 2)
+        let a = (0..<16).map { _ in random.uniform() }, b = (0..<16).map { _ in random.uniform() }
+        let path = try m.interpolate(from: a, to: b, steps: 5)
+        XCTAssertEqual(path.count, 5 * 16)
+        XCTAssertEqual(Array(path[0..<16]), try m.reconstruct(a))
+        XCTAssertEqual(Array(path[64..<80]), try m.reconstruct(b))
+        // The midpoint decodes the mean code.
+        let za = try m.encode(a), zb = try m.encode(b)
+        let mid = try m.decode(zip(za, zb).map { 0.5 * $0 + 0.5 * $1 })
+        XCTAssertLessThan(maxAbsoluteDifference(Array(path[32..<48]), mid), 1e-6)
+        XCTAssertThrowsError(try m.interpolate(from: a, to: b, steps: 1))
+    }
+
+    func testCodeSparsityCountsZeros() throws {
+        let m = try Autoencoder(specJSON: #"{"preset": "dense", "input": [1, 4, 4], "hidden": [8], "latent": 3}"#)
+        var random = RandomSource(seed: 3)
+        let x = (0..<(16 * 10)).map { _ in random.uniform() }
+        let codes = try m.encode(x)
+        let zeros = Float(codes.filter { $0 == 0 }.count) / Float(codes.count)
+        XCTAssertEqual(try m.codeSparsity(x, threshold: 0), zeros)
+        XCTAssertEqual(try m.codeSparsity(x, threshold: 1e9), 1)
+        XCTAssertThrowsError(try m.codeSparsity(x, threshold: .nan))
+    }
+}
