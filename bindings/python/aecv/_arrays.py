@@ -74,6 +74,8 @@ def image_layout(X: np.ndarray, input_shape: tuple[int, int, int], name: str) ->
         return shape[1:]
     single = shape in ((C, H, W), (C * H * W,)) or (C == 1 and shape == (H, W))
     hint = "; for a single example add a batch axis: X[None]" if single else ""
+    if X.ndim == 4 and shape[1:] == (H, W, C) and C > 1:
+        hint = f"; channels-last (NHWC) images need {name}.transpose(0, 3, 1, 2)"
     raise ShapeError(f"{name}: expected shape {_describe_expected(input_shape)} for a model "
                      f"with input shape ({C}, {H}, {W}), got {shape}{hint}")
 

@@ -88,6 +88,8 @@ def test_outputs_keep_the_input_layout(conv):
 
 def test_multichannel_layouts():
     with aecv.Autoencoder("dense", input_shape=(3, 4, 5), latent=6, hidden=[8]) as m:
+        with pytest.raises(aecv.ShapeError, match=r"transpose\(0, 3, 1, 2\)"):
+            m.transform(np.zeros((2, 4, 5, 3), np.float32))  # channels-last
         X = images(2, (3, 4, 5))
         assert m.reconstruct(X).shape == (2, 3, 4, 5)
         np.testing.assert_array_equal(m.reconstruct(X.reshape(2, 60)),
