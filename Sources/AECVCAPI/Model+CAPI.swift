@@ -24,9 +24,9 @@ let maxPathBytes = 4096
 /// The live model behind a handle pointer (a strong reference for the duration of the call),
 /// or INVALID_ARGUMENT for NULL and for pointers that are not live models.
 private func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
-    guard let model else { throw BoundaryError.invalidArgument("model: NULL") }
+    guard let model else { throw AECVError.invalidArgument("model: NULL") }
     guard let handle = ModelHandle.lookup(model) else {
-        throw BoundaryError.invalidArgument(
+        throw AECVError.invalidArgument(
             "model: \(UnsafeRawPointer(model)) is not a live aecv_model (already freed?)")
     }
     return handle
@@ -36,11 +36,11 @@ private func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
 private func floatCount(batch: UInt, batchName: String = "batch", perExample: Int,
                         buffer: String) throws -> Int {
     guard batch > 0 else {
-        throw BoundaryError.invalidArgument("\(batchName): must be >= 1, got 0")
+        throw AECVError.invalidArgument("\(batchName): must be >= 1, got 0")
     }
     let (total, overflow) = batch.multipliedReportingOverflow(by: UInt(perExample))
     guard !overflow, total <= maxBufferFloats else {
-        throw BoundaryError.noMemory(
+        throw AECVError.noMemory(
             "\(batchName): \(batch) examples of \(perExample) floats exceed the limit of "
                 + "\(maxBufferFloats) floats for \(buffer)")
     }
@@ -49,7 +49,7 @@ private func floatCount(batch: UInt, batchName: String = "batch", perExample: In
 
 private func checkAlignment(_ pointer: UnsafeRawPointer, name: String) throws {
     guard Int(bitPattern: pointer) % MemoryLayout<Float>.alignment == 0 else {
-        throw BoundaryError.invalidArgument(
+        throw AECVError.invalidArgument(
             "\(name): pointer \(pointer) is not aligned for float (4 bytes)")
     }
 }
@@ -57,7 +57,7 @@ private func checkAlignment(_ pointer: UnsafeRawPointer, name: String) throws {
 /// A caller's input buffer of exactly `count` floats.
 private func inputBuffer(_ pointer: UnsafePointer<Float>?, name: String,
                          count: Int) throws -> UnsafeBufferPointer<Float> {
-    guard let pointer else { throw BoundaryError.invalidArgument("\(name): NULL") }
+    guard let pointer else { throw AECVError.invalidArgument("\(name): NULL") }
     try checkAlignment(pointer, name: name)
     return UnsafeBufferPointer(start: pointer, count: count)
 }
@@ -67,10 +67,10 @@ private func inputBuffer(_ pointer: UnsafePointer<Float>?, name: String,
 private func outputBuffer(_ pointer: UnsafeMutablePointer<Float>?, name: String,
                           capacity: UInt, needed: Int, batch: UInt,
                           batchName: String = "batch") throws -> UnsafeMutableBufferPointer<Float> {
-    guard let pointer else { throw BoundaryError.invalidArgument("\(name): NULL") }
+    guard let pointer else { throw AECVError.invalidArgument("\(name): NULL") }
     try checkAlignment(pointer, name: name)
     guard capacity >= UInt(needed) else {
-        throw BoundaryError.shape(
+        throw AECVError.shape(
             "\(name): \(batchName) \(batch) needs \(needed) floats, capacity \(capacity)")
     }
     return UnsafeMutableBufferPointer(start: pointer, count: needed)
@@ -92,7 +92,7 @@ private func withDisjointInputs(
     }
     // malloc, not [Float]: a failed allocation must be a status, not a trap.
     guard let copy = malloc(max(1, inputs.count * MemoryLayout<Float>.stride)) else {
-        throw BoundaryError.noMemory(
+        throw AECVError.noMemory(
             "inputs: could not allocate \(inputs.count) floats to copy an overlapping buffer")
     }
     defer { free(copy) }
@@ -112,13 +112,13 @@ private func boundedString(_ pointer: UnsafePointer<CChar>, maxBytes: Int) -> (S
 }
 
 private func pathArgument(_ path: UnsafePointer<CChar>?) throws -> String {
-    guard let path else { throw BoundaryError.invalidArgument("path: NULL") }
+    guard let path else { throw AECVError.invalidArgument("path: NULL") }
     let (text, length) = boundedString(path, maxBytes: maxPathBytes - 1)
     guard length <= maxPathBytes - 1 else {
-        throw BoundaryError.invalidArgument("path: longer than \(maxPathBytes - 1) bytes")
+        throw AECVError.invalidArgument("path: longer than \(maxPathBytes - 1) bytes")
     }
-    guard let text else { throw BoundaryError.invalidArgument("path: not valid UTF-8") }
-    guard !text.isEmpty else { throw BoundaryError.invalidArgument("path: empty") }
+    guard let text else { throw AECVError.invalidArgument("path: not valid UTF-8") }
+    guard !text.isEmpty else { throw AECVError.invalidArgument("path: empty") }
     return text
 }
 
@@ -129,14 +129,14 @@ public func aecv_model_create(_ specJSON: UnsafePointer<CChar>?,
                               _ outModel: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     outModel?.pointee = nil
     return withStatus("aecv_model_create") {
-        guard let specJSON else { throw BoundaryError.invalidArgument("spec_json: NULL") }
-        guard let outModel else { throw BoundaryError.invalidArgument("out_model: NULL") }
+        guard let specJSON else { throw AECVError.invalidArgument("spec_json: NULL") }
+        guard let outModel else { throw AECVError.invalidArgument("out_model: NULL") }
         let limit = SpecLimits.maxSpecBytes
         let (text, length) = boundedString(specJSON, maxBytes: limit)
         guard length <= limit else {
-            throw BoundaryError.config("spec_json: longer than the limit of \(limit) bytes")
+            throw AECVError.config("spec_json: longer than the limit of \(limit) bytes")
         }
-        guard let text else { throw BoundaryError.config("spec_json: not valid UTF-8") }
+        guard let text else { throw AECVError.config("spec_json: not valid UTF-8") }
         let model = try Autoencoder(specJSON: text)
         outModel.pointee = ModelHandle(model: model).retainedPointer()
     }
@@ -148,7 +148,7 @@ public func aecv_model_load(_ path: UnsafePointer<CChar>?,
     outModel?.pointee = nil
     return withStatus("aecv_model_load") {
         let path = try pathArgument(path)
-        guard let outModel else { throw BoundaryError.invalidArgument("out_model: NULL") }
+        guard let outModel else { throw AECVError.invalidArgument("out_model: NULL") }
         let model = try Autoencoder(contentsOf: path)
         outModel.pointee = ModelHandle(model: model).retainedPointer()
     }
@@ -242,7 +242,7 @@ public func aecv_model_set_learning_rate(_ model: OpaquePointer?, _ learningRate
     withStatus("aecv_model_set_learning_rate") {
         let handle = try modelHandle(model)
         guard learningRate.isFinite, learningRate > 0 else {
-            throw BoundaryError.invalidArgument(
+            throw AECVError.invalidArgument(
                 "learning_rate: must be a finite number > 0, got \(learningRate)")
         }
         try handle.withLockedModel { try $0.setLearningRate(learningRate) }
@@ -315,7 +315,7 @@ public func aecv_model_sample(_ model: OpaquePointer?, _ count: UInt, _ seed: UI
                               _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_sample") {
         let handle = try modelHandle(model)
-        guard outImages != nil else { throw BoundaryError.invalidArgument("out_images: NULL") }
+        guard outImages != nil else { throw AECVError.invalidArgument("out_images: NULL") }
         let needed = try floatCount(batch: count, batchName: "count",
                                     perExample: handle.inputSize, buffer: "out_images")
         guard handle.isGenerative else {

@@ -11,18 +11,11 @@ import Glibc
 import Musl
 #endif
 
-/// `aecv_status` values (include/aecv.h). `AECVError.statusCode` gives the same numbers.
+/// `aecv_status` values that have no `AECVError` case; every error status comes from
+/// `AECVError.statusCode`, the one mapping of errors to codes.
 enum Status {
     static let ok: Int32 = 0
-    static let invalidArgument: Int32 = 1
-    static let shape: Int32 = 2
-    static let config: Int32 = 3
-    static let nonFinite: Int32 = 4
-    static let io: Int32 = 5
-    static let format: Int32 = 6
-    static let noMemory: Int32 = 7
-    static let unsupported: Int32 = 8
-    static let `internal`: Int32 = 100
+    static let `internal`: Int32 = AECVError.internal("").statusCode
 }
 
 // MARK: - Status names
@@ -31,15 +24,15 @@ enum Status {
 private let statusNames: [Int32: UnsafePointer<CChar>] = {
     let names: [(Int32, String)] = [
         (Status.ok, "AECV_OK"),
-        (Status.invalidArgument, "AECV_ERR_INVALID_ARGUMENT"),
-        (Status.shape, "AECV_ERR_SHAPE"),
-        (Status.config, "AECV_ERR_CONFIG"),
-        (Status.nonFinite, "AECV_ERR_NONFINITE"),
-        (Status.io, "AECV_ERR_IO"),
-        (Status.format, "AECV_ERR_FORMAT"),
-        (Status.noMemory, "AECV_ERR_NO_MEMORY"),
-        (Status.unsupported, "AECV_ERR_UNSUPPORTED"),
-        (Status.internal, "AECV_ERR_INTERNAL"),
+        (AECVError.invalidArgument("").statusCode, "AECV_ERR_INVALID_ARGUMENT"),
+        (AECVError.shape("").statusCode, "AECV_ERR_SHAPE"),
+        (AECVError.config("").statusCode, "AECV_ERR_CONFIG"),
+        (AECVError.nonFinite("").statusCode, "AECV_ERR_NONFINITE"),
+        (AECVError.io("").statusCode, "AECV_ERR_IO"),
+        (AECVError.format("").statusCode, "AECV_ERR_FORMAT"),
+        (AECVError.noMemory("").statusCode, "AECV_ERR_NO_MEMORY"),
+        (AECVError.unsupported("").statusCode, "AECV_ERR_UNSUPPORTED"),
+        (AECVError.internal("").statusCode, "AECV_ERR_INTERNAL"),
     ]
     var table: [Int32: UnsafePointer<CChar>] = [:]
     for (code, name) in names { table[code] = staticCString(name) }
@@ -129,43 +122,18 @@ public func aecv_last_error() -> UnsafePointer<CChar> {
 
 // MARK: - Running a body and mapping its errors
 
-/// A failure detected at the C boundary, before any core code runs.
-struct BoundaryError: Error {
-    var status: Int32
-    var message: String
-    static func invalidArgument(_ message: String) -> BoundaryError {
-        BoundaryError(status: Status.invalidArgument, message: message)
-    }
-    static func shape(_ message: String) -> BoundaryError {
-        BoundaryError(status: Status.shape, message: message)
-    }
-    static func noMemory(_ message: String) -> BoundaryError {
-        BoundaryError(status: Status.noMemory, message: message)
-    }
-    static func config(_ message: String) -> BoundaryError {
-        BoundaryError(status: Status.config, message: message)
-    }
-}
-
 /// Clears this thread's message, runs `body`, and maps what it throws to a status code and
-/// message. The body's errors are either boundary errors or the core's `AECVError`; anything
-/// else is a bug (AECV_ERR_INTERNAL).
+/// message. The boundary's own checks throw `AECVError` too; anything else is a bug
+/// (AECV_ERR_INTERNAL).
 @inline(__always)
 func withStatus(_ function: StaticString, _ body: () throws -> Void) -> Int32 {
     clearLastError()
     do {
         try body()
         return Status.ok
-    } catch let error as BoundaryError {
-        setLastError(error.message)
-        return error.status
     } catch let error as AECVError {
         setLastError(error.message)
         return error.statusCode
-    } catch let error as JSONError {
-        // The spec parser's syntax errors are configuration errors of the caller's spec.
-        setLastError("spec_json: \(error.description)")
-        return Status.config
     } catch {
         setLastError("\(function): internal error: \(error)")
         return Status.internal

@@ -31,10 +31,10 @@ let maxComputeThreads: Int32 = 1024
 public func aecv_set_num_threads(_ n: Int32) -> Int32 {
     withStatus("aecv_set_num_threads") {
         guard n >= 1 else {
-            throw BoundaryError.invalidArgument("n: thread count must be >= 1, got \(n)")
+            throw AECVError.invalidArgument("n: thread count must be >= 1, got \(n)")
         }
         guard n <= maxComputeThreads else {
-            throw BoundaryError.invalidArgument(
+            throw AECVError.invalidArgument(
                 "n: thread count must be <= \(maxComputeThreads), got \(n)")
         }
         ComputeThreads.set(Int(n))
