@@ -311,7 +311,7 @@ aecv_status aecv_model_sample(aecv_model *model, size_t count, uint64_t seed,
  *  over it, so a failed save leaves an existing file intact and creates no file.
  *  Returns AECV_OK;
  *          AECV_ERR_INVALID_ARGUMENT  model or path is NULL, path is empty, not UTF-8 or longer
- *                                     than 4096 bytes;
+ *                                     than 4095 bytes;
  *          AECV_ERR_IO                the file could not be written (e.g. missing directory). */
 aecv_status aecv_model_save(aecv_model *model, const char *path);
 

@@ -794,6 +794,20 @@ static void test_files(void) {
     CHECK_STATUS(aecv_model_save(m, NULL), AECV_ERR_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("path");
     CHECK_STATUS(aecv_model_save(m, ""), AECV_ERR_INVALID_ARGUMENT);
+    temp_path(scratch, sizeof scratch, "not-utf8-\xff\xfe.aecv");
+    CHECK_STATUS(aecv_model_save(m, scratch), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(!file_exists(scratch));
+    CHECK_STATUS(aecv_model_load(scratch, &loaded), AECV_ERR_INVALID_ARGUMENT);
+    {
+        char *long_path = malloc(10000);
+        if (!long_path) exit(2);
+        memset(long_path, 'a', 9999);
+        long_path[0] = '/';
+        long_path[9999] = '\0';
+        CHECK_STATUS(aecv_model_save(m, long_path), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_model_load(long_path, &loaded), AECV_ERR_INVALID_ARGUMENT);
+        free(long_path);
+    }
     CHECK_STATUS(aecv_model_load(NULL, &loaded), AECV_ERR_INVALID_ARGUMENT);
     CHECK(loaded == NULL);
     CHECK_STATUS(aecv_model_load(path, NULL), AECV_ERR_INVALID_ARGUMENT);
