@@ -22,13 +22,13 @@ enum ReconstructionLoss: Equatable {
         var sum = 0.0
         switch self {
         case .meanSquaredError:
-            var partial: Float = 0
-            for i in 0..<count {
-                let d = y[i] - t[i]
-                partial += d * d
-                if i & 4095 == 4095 { sum += Double(partial); partial = 0 }
+            // Float partial sums over blocks of 4096, accumulated in Double.
+            var start = 0
+            while start < count {
+                let n = min(4096, count - start)
+                sum += Double(sumOfSquaredDifferences(y + start, t + start, count: n))
+                start += n
             }
-            sum += Double(partial)
         case .binaryCrossEntropy:
             for i in 0..<count {
                 let logY = max(log(Double(y[i])), -100)
