@@ -87,8 +87,10 @@ deps:
 lib:
 	$(SWIFT_BUILD) $(LIB_FLAGS)
 	@mkdir -p $(BUILD_LIB)
+	@# Copy then rename: overwriting the file in place would crash processes that have it mapped.
 	@bin=$$($(SWIFT_BUILD) $(LIB_FLAGS) --show-bin-path) && \
-	    cp -f "$$bin/libaecv.so" $(BUILD_LIB)/$(LIBNAME)
+	    cp -f "$$bin/libaecv.so" $(BUILD_LIB)/.$(LIBNAME).tmp && \
+	    mv -f $(BUILD_LIB)/.$(LIBNAME).tmp $(BUILD_LIB)/$(LIBNAME)
 	@ln -sf $(LIBNAME) $(BUILD_LIB)/$(SONAME)
 	@ln -sf $(SONAME) $(BUILD_LIB)/libaecv.so
 	@echo "lib: $(BUILD_LIB)/$(LIBNAME)"
@@ -133,9 +135,11 @@ test: deps
 	@$(MAKE) --no-print-directory test-python || { echo "==== make test: FAILED in Python tests"; exit 1; }
 	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python)"
 
+# Swift tests run optimized (with -enable-testing for @testable imports): the convergence tests
+# train on real data and take minutes unoptimized, seconds optimized.
 test-swift:
 	$(SWIFT_BUILD)
-	$(SWIFT) test --scratch-path $(SCRATCH)
+	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path $(SCRATCH)
 
 # The installed header must compile alone as strict C99 and as C++.
 test-header: stage
