@@ -302,6 +302,36 @@ aecv_status aecv_model_sample(aecv_model *model, size_t count, uint64_t seed,
                               float *out_images, size_t capacity);
 
 /* ============================================================================================
+ * Analysis
+ * ============================================================================================ */
+
+/** aecv_model_code_sparsity():
+ *  Encodes `batch` examples and stores in *out_fraction the fraction of code entries with
+ *  |z| <= threshold: how sparse the learned representation is. ReLU codes (dense, sparse L1)
+ *  have exact zeros, so threshold 0 counts them; KL-sparse codes are sigmoid activations, for
+ *  which a threshold such as 0.05 is meaningful. The model is not changed.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model, inputs or out_fraction is NULL, batch is 0,
+ *                                     threshold is negative or not finite;
+ *          AECV_ERR_NONFINITE         the inputs hold NaN or Inf;
+ *          AECV_ERR_NO_MEMORY         absurd batch. */
+aecv_status aecv_model_code_sparsity(aecv_model *model, const float *inputs, size_t batch,
+                                     float threshold, float *out_fraction);
+
+/** aecv_model_interpolate():
+ *  Encodes two examples a and b (input_size floats each) and decodes `steps` codes evenly
+ *  spaced from code(a) to code(b), both ends included: z_i = (1 - t) z_a + t z_b,
+ *  t = i / (steps - 1). VAE kinds use the means. out_images receives steps * input_size floats,
+ *  the first being the reconstruction of a and the last that of b.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model, input_a, input_b or out_images is NULL, steps is
+ *                                     outside 2..65536;
+ *          AECV_ERR_SHAPE             capacity < steps * input_size;
+ *          AECV_ERR_NONFINITE         an input holds NaN or Inf. */
+aecv_status aecv_model_interpolate(aecv_model *model, const float *input_a, const float *input_b,
+                                   size_t steps, float *out_images, size_t capacity);
+
+/* ============================================================================================
  * Model files
  * ============================================================================================ */
 

@@ -23,7 +23,7 @@ let maxPathBytes = 4096
 
 /// The live model behind a handle pointer (a strong reference for the duration of the call),
 /// or INVALID_ARGUMENT for NULL and for pointers that are not live models.
-private func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
+func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
     guard let model else { throw AECVError.invalidArgument("model: NULL") }
     guard let handle = ModelHandle.lookup(model) else {
         throw AECVError.invalidArgument(
@@ -33,7 +33,7 @@ private func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
 }
 
 /// `batch * perExample` floats, checked: batch >= 1, no overflow, at most `maxBufferFloats`.
-private func floatCount(batch: UInt, batchName: String = "batch", perExample: Int,
+func floatCount(batch: UInt, batchName: String = "batch", perExample: Int,
                         buffer: String) throws -> Int {
     guard batch > 0 else {
         throw AECVError.invalidArgument("\(batchName): must be >= 1, got 0")
@@ -47,7 +47,7 @@ private func floatCount(batch: UInt, batchName: String = "batch", perExample: In
     return Int(total)
 }
 
-private func checkAlignment(_ pointer: UnsafeRawPointer, name: String) throws {
+func checkAlignment(_ pointer: UnsafeRawPointer, name: String) throws {
     guard Int(bitPattern: pointer) % MemoryLayout<Float>.alignment == 0 else {
         throw AECVError.invalidArgument(
             "\(name): pointer \(pointer) is not aligned for float (4 bytes)")
@@ -55,7 +55,7 @@ private func checkAlignment(_ pointer: UnsafeRawPointer, name: String) throws {
 }
 
 /// A caller's input buffer of exactly `count` floats.
-private func inputBuffer(_ pointer: UnsafePointer<Float>?, name: String,
+func inputBuffer(_ pointer: UnsafePointer<Float>?, name: String,
                          count: Int) throws -> UnsafeBufferPointer<Float> {
     guard let pointer else { throw AECVError.invalidArgument("\(name): NULL") }
     try checkAlignment(pointer, name: name)
@@ -64,7 +64,7 @@ private func inputBuffer(_ pointer: UnsafePointer<Float>?, name: String,
 
 /// A caller's output buffer: non-NULL, aligned, with a capacity of at least `needed` floats.
 /// Returns exactly `needed` floats so the core writes no more than that.
-private func outputBuffer(_ pointer: UnsafeMutablePointer<Float>?, name: String,
+func outputBuffer(_ pointer: UnsafeMutablePointer<Float>?, name: String,
                           capacity: UInt, needed: Int, batch: UInt,
                           batchName: String = "batch") throws -> UnsafeMutableBufferPointer<Float> {
     guard let pointer else { throw AECVError.invalidArgument("\(name): NULL") }
@@ -78,7 +78,7 @@ private func outputBuffer(_ pointer: UnsafeMutablePointer<Float>?, name: String,
 
 /// Runs `body` with `inputs` unchanged, or, when the output range overlaps it (e.g. reconstruct
 /// in place), with a private copy, so the core never reads what it is writing.
-private func withDisjointInputs(
+func withDisjointInputs(
     _ inputs: UnsafeBufferPointer<Float>, from output: UnsafeMutableBufferPointer<Float>,
     _ body: (UnsafeBufferPointer<Float>) throws -> Void
 ) throws {
@@ -111,7 +111,7 @@ private func boundedString(_ pointer: UnsafePointer<CChar>, maxBytes: Int) -> (S
     return (String(validatingCString: pointer), length)
 }
 
-private func pathArgument(_ path: UnsafePointer<CChar>?) throws -> String {
+func pathArgument(_ path: UnsafePointer<CChar>?) throws -> String {
     guard let path else { throw AECVError.invalidArgument("path: NULL") }
     let (text, length) = boundedString(path, maxBytes: maxPathBytes - 1)
     guard length <= maxPathBytes - 1 else {

@@ -1138,6 +1138,43 @@ static void test_stale_handles(void) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* aecv_model_code_sparsity and aecv_model_interpolate (the family's analysis queries). */
+static void test_analysis(void) {
+    aecv_model *m = create("{\"preset\":\"dense\",\"input\":[1,4,4],\"hidden\":[8],\"latent\":3}");
+    if (!m) return;
+    const size_t size = 16, batch = 10;
+    float x[160], codes[30], fraction = -1;
+    make_batch(x, batch, size, 3);
+    CHECK_STATUS(aecv_model_encode(m, x, batch, codes, 30), AECV_OK);
+    size_t zeros = 0;
+    for (size_t i = 0; i < 30; i++) zeros += codes[i] == 0.0f;
+    CHECK_STATUS(aecv_model_code_sparsity(m, x, batch, 0.0f, &fraction), AECV_OK);
+    CHECK(fraction == (float)zeros / 30.0f);
+    CHECK_STATUS(aecv_model_code_sparsity(m, x, batch, 1e30f, &fraction), AECV_OK);
+    CHECK(fraction == 1.0f);
+    CHECK_STATUS(aecv_model_code_sparsity(m, x, batch, -1.0f, &fraction), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("threshold");
+    CHECK_STATUS(aecv_model_code_sparsity(m, NULL, batch, 0.0f, &fraction), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_code_sparsity(m, x, 0, 0.0f, &fraction), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_code_sparsity(m, x, batch, 0.0f, NULL), AECV_ERR_INVALID_ARGUMENT);
+
+    float path[5 * 16], ends[2 * 16];
+    CHECK_STATUS(aecv_model_interpolate(m, x, x + size, 5, path, 5 * size), AECV_OK);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, 2, ends, 2 * size), AECV_OK);
+    CHECK(memcmp(path, ends, size * sizeof(float)) == 0);
+    CHECK(memcmp(path + 4 * size, ends + size, size * sizeof(float)) == 0);
+    float *small = alloc_floats(5 * size, sentinel);
+    CHECK_STATUS(aecv_model_interpolate(m, x, x + size, 5, small, 5 * size - 1), AECV_ERR_SHAPE);
+    CHECK(all_equal(small, 5 * size, sentinel));
+    free(small);
+    CHECK_STATUS(aecv_model_interpolate(m, x, x + size, 1, path, 5 * size), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("steps");
+    CHECK_STATUS(aecv_model_interpolate(m, NULL, x, 5, path, 5 * size), AECV_ERR_INVALID_ARGUMENT);
+    x[3] = NAN;
+    CHECK_STATUS(aecv_model_interpolate(m, x, x + size, 5, path, 5 * size), AECV_ERR_NONFINITE);
+    aecv_model_free(m);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(temp_dir, sizeof temp_dir, "%s/aecv-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1161,6 +1198,7 @@ int main(void) {
     test_files();
     test_threads();
     test_stale_handles();
+    test_analysis();
 
     rmdir(temp_dir);
     printf("%d passed, %d failed\n", passed, failed);
