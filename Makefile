@@ -59,7 +59,7 @@ C_LIBS     := -lpthread -lm
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 
 .PHONY: all deps lib check-lib install uninstall stage test test-swift test-c test-header \
-        test-python demo clean
+        test-python demo clean bench
 
 all: lib
 
@@ -185,6 +185,13 @@ test-python: lib
 # TODO(core): the end-to-end demo (train on Fashion-MNIST, report, write demo-out/).
 demo: deps lib
 	@echo "demo: see below"
+
+# ---------------------------------------------------------------------------------------------
+# bench: libaecv (C API) against PyTorch (Debian's python3-torch) side by side in one run: tables
+# on stdout, build/bench/results.json and results.md. Takes about 10 minutes; BENCH_ARGS=--quick
+# for a smoke run. See tools/bench/run_bench.py (and tools/bench/profile.sh for a perf profile).
+bench: lib
+	$(PYTHON) tools/bench/run_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build
