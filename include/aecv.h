@@ -362,6 +362,55 @@ aecv_status aecv_model_save(aecv_model *model, const char *path);
 aecv_status aecv_model_load(const char *path, aecv_model **out_model);
 
 /* ============================================================================================
+ * Weights to and from PyTorch (safetensors)
+ * ============================================================================================
+ *
+ * Parameters only, in the safetensors format (Hugging Face's safetensors library and its
+ * torch helpers read and write it),
+ * named as the state_dict of the equivalent PyTorch module, so that
+ *     model.load_state_dict(safetensors.torch.load_file(path))
+ * loads an exported file, and a state_dict written with safetensors.torch.save_file() imports
+ * with no renaming. docs/model-format.md lists the names and the PyTorch modules of every
+ * preset, e.g. conv: "encoder.0.weight" ... "decoder.4.bias"; dense: "encoder.0.weight" ...
+ * "decoder.2.bias"; vae: "fc1", "fc_mu", "fc_logvar", "fc3", "fc4" (".weight" / ".bias").
+ * Layouts are PyTorch's: Linear weight (out, in), Conv2d weight (out, in, kH, kW),
+ * ConvTranspose2d weight (in, out, kH, kW). */
+
+/** aecv_model_export_safetensors():
+ *  Writes the model's parameters to `path` as a safetensors file: every tensor F32, with the
+ *  metadata {"format": "pt", "aecv.spec": <the filled spec JSON>}. Atomic like aecv_model_save():
+ *  a failed export leaves an existing file intact and creates no file. The optimizer and random
+ *  state are not exported (use aecv_model_save() for a checkpoint).
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model or path is NULL, path is empty, not UTF-8 or longer
+ *                                     than 4095 bytes;
+ *          AECV_ERR_IO                the file could not be written. */
+aecv_status aecv_model_export_safetensors(aecv_model *model, const char *path);
+
+/** aecv_model_import_safetensors():
+ *  Replaces the model's parameters with the tensors of the safetensors file at `path`.
+ *  The file must hold exactly the model's tensors: every name the model has, each with the
+ *  model's shape, and no other name (an extra tensor is refused rather than ignored: it almost
+ *  always means the file is from another architecture). F32, F64, F16 and BF16 tensors are
+ *  accepted and converted to float32 (F64 rounds to nearest); metadata is ignored.
+ *  All-or-nothing: a refused import leaves the model bit-identical (parameters, optimizer state,
+ *  random state). A successful import resets the optimizer state (Adam moments or SGD momentum
+ *  to zero, step count to 0), which belonged to the old weights; the spec, the learning rate
+ *  and the random generator are kept.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model or path is NULL, bad path (as for save);
+ *          AECV_ERR_IO                the file could not be opened or read;
+ *          AECV_ERR_FORMAT            not a valid safetensors file (truncated, bad header JSON,
+ *                                     overlapping or out-of-range offsets, unsupported dtype,
+ *                                     duplicate names), or larger than any valid import for this
+ *                                     model;
+ *          AECV_ERR_SHAPE             a tensor is missing, has another shape, or is not a
+ *                                     tensor of this model (the message names them);
+ *          AECV_ERR_NONFINITE         a value is NaN or Inf (the message names the tensor).
+ *  Thread-safe; the file is read before the model's lock is taken. */
+aecv_status aecv_model_import_safetensors(aecv_model *model, const char *path);
+
+/* ============================================================================================
  * Model spec (JSON)
  * ============================================================================================
  *

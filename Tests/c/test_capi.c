@@ -1175,6 +1175,411 @@ static void test_analysis(void) {
     aecv_model_free(m);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* safetensors import / export (issue 5)                                                      */
+
+/* A tiny custom model: 1x2x2 -> dense 2 -> dense 4 (6 + ... = 22 parameters). Its tensors are
+   encoder.1.weight (2,4), encoder.1.bias (2), decoder.0.weight (4,2), decoder.0.bias (4). */
+static const char *tiny_spec =
+    "{\"preset\":\"custom\",\"input\":[1,2,2],\"seed\":3,"
+    "\"encoder\":[{\"type\":\"flatten\"},{\"type\":\"dense\",\"out\":2},{\"type\":\"relu\"}],"
+    "\"decoder\":[{\"type\":\"dense\",\"out\":4},{\"type\":\"sigmoid\"},"
+    "{\"type\":\"unflatten\",\"shape\":[1,2,2]}]}";
+
+/* Writes a safetensors file by hand: `header` is the JSON text (padded here), `data` the buffer. */
+static int write_safetensors(const char *path, const char *header, const void *data, size_t size) {
+    size_t n = strlen(header), padded = (n + 7) / 8 * 8, i;
+    unsigned char length[8];
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    for (i = 0; i < 8; i++) length[i] = (unsigned char)(((uint64_t)padded >> (8 * i)) & 0xFF);
+    int ok = fwrite(length, 1, 8, f) == 8 && fwrite(header, 1, n, f) == n;
+    for (i = n; i < padded && ok; i++) ok = fputc(' ', f) != EOF;
+    if (ok && size) ok = fwrite(data, 1, size, f) == size;
+    return fclose(f) == 0 && ok;
+}
+
+/* Whether `text` occurs in the first n bytes of data (memmem is not C99/POSIX). */
+static int contains_text(const unsigned char *data, size_t n, const char *text) {
+    size_t k = strlen(text), i;
+    for (i = 0; i + k <= n; i++)
+        if (memcmp(data + i, text, k) == 0) return 1;
+    return 0;
+}
+
+/* The model's full state as model-file bytes (parameters, optimizer, generator): equal bytes
+   mean an unchanged model. */
+static int same_state(aecv_model *m, const unsigned char *before, size_t before_size) {
+    size_t size = 0;
+    unsigned char *now = saved_bytes(m, "state.aecv", &size);
+    int same = now && size == before_size && memcmp(now, before, size) == 0;
+    free(now);
+    return same;
+}
+
+static void test_safetensors_round_trip(void) {
+    aecv_model *a = create(dense_spec), *b = create(dense_spec), *c = create(dense_spec);
+    const size_t batch = 4, size = 784;
+    float *x = alloc_floats(batch * size, 0), *ra = alloc_floats(batch * size, 0);
+    float *rb = alloc_floats(batch * size, 0);
+    char path[512], path2[512];
+    unsigned char *f1 = NULL, *f2 = NULL;
+    size_t n1 = 0, n2 = 0, i;
+    if (!a || !b || !c) goto done;
+    temp_path(path, sizeof path, "a.safetensors");
+    temp_path(path2, sizeof path2, "b.safetensors");
+    make_batch(x, batch, size, 11);
+    for (i = 0; i < 3; i++) CHECK_STATUS(aecv_model_train_step(a, x, NULL, batch, NULL), AECV_OK);
+    make_batch(x, batch, size, 12);
+    CHECK_STATUS(aecv_model_train_step(b, x, NULL, batch, NULL), AECV_OK);
+
+    CHECK_STATUS(aecv_model_export_safetensors(a, path), AECV_OK);
+    CHECK_NO_ERROR();
+    f1 = read_file(path, &n1);
+    /* 8-byte length, a JSON header padded to 8 bytes, then 4 bytes per parameter */
+    CHECK(f1 && n1 > 8 + aecv_model_parameter_count(a) * 4);
+    if (f1) {
+        uint64_t header = 0;
+        for (i = 0; i < 8; i++) header |= (uint64_t)f1[i] << (8 * i);
+        CHECK(header % 8 == 0 && 8 + header + aecv_model_parameter_count(a) * 4 == n1);
+        CHECK(contains_text(f1, n1, "\"format\":\"pt\""));
+        CHECK(contains_text(f1, n1, "\"encoder.0.weight\""));
+        CHECK(contains_text(f1, n1, "\"decoder.2.bias\""));
+    }
+    /* import into a model trained elsewhere: bit-identical outputs and re-export */
+    CHECK_STATUS(aecv_model_import_safetensors(b, path), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK_STATUS(aecv_model_reconstruct(a, x, batch, ra, batch * size), AECV_OK);
+    CHECK_STATUS(aecv_model_reconstruct(b, x, batch, rb, batch * size), AECV_OK);
+    CHECK(memcmp(ra, rb, batch * size * sizeof(float)) == 0);
+    CHECK_STATUS(aecv_model_export_safetensors(b, path2), AECV_OK);
+    f2 = read_file(path2, &n2);
+    CHECK(f1 && f2 && n1 == n2 && memcmp(f1, f2, n1) == 0);
+    /* the import reset the optimizer: b now trains exactly like a fresh model that imported */
+    CHECK_STATUS(aecv_model_import_safetensors(c, path), AECV_OK);
+    {
+        float lb = NAN, lc = NAN;
+        CHECK_STATUS(aecv_model_train_step(b, x, NULL, batch, &lb), AECV_OK);
+        CHECK_STATUS(aecv_model_train_step(c, x, NULL, batch, &lc), AECV_OK);
+        CHECK(memcmp(&lb, &lc, sizeof lb) == 0);
+        CHECK_STATUS(aecv_model_reconstruct(b, x, batch, rb, batch * size), AECV_OK);
+        CHECK_STATUS(aecv_model_reconstruct(c, x, batch, ra, batch * size), AECV_OK);
+        CHECK(memcmp(ra, rb, batch * size * sizeof(float)) == 0);
+    }
+    /* overwrite is atomic and leaves no temporary file: exporting again replaces it */
+    CHECK_STATUS(aecv_model_export_safetensors(b, path), AECV_OK);
+    remove(path);
+    remove(path2);
+done:
+    free(f1);
+    free(f2);
+    free(x);
+    free(ra);
+    free(rb);
+    aecv_model_free(a);
+    aecv_model_free(b);
+    aecv_model_free(c);
+}
+
+static void test_safetensors_refusals(void) {
+    aecv_model *m = create(dense_spec), *other = NULL, *vae = NULL;
+    const size_t batch = 2, size = 784;
+    float *x = alloc_floats(batch * size, 0);
+    char path[512], scratch[512];
+    unsigned char *state = NULL, *file = NULL;
+    size_t state_size = 0, file_size = 0, n;
+    if (!m) goto done;
+    temp_path(path, sizeof path, "other.safetensors");
+    temp_path(scratch, sizeof scratch, "scratch.safetensors");
+    make_batch(x, batch, size, 1);
+    CHECK_STATUS(aecv_model_train_step(m, x, NULL, batch, NULL), AECV_OK);
+    state = saved_bytes(m, "before.aecv", &state_size);
+    CHECK(state != NULL);
+    if (!state) goto done;
+
+    /* argument errors */
+    CHECK_STATUS(aecv_model_export_safetensors(NULL, path), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("model");
+    CHECK_STATUS(aecv_model_export_safetensors(m, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("path");
+    CHECK_STATUS(aecv_model_export_safetensors(m, ""), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_import_safetensors(NULL, path), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_import_safetensors(m, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("path");
+    CHECK_STATUS(aecv_model_import_safetensors(m, ""), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_import_safetensors((aecv_model *)&temp_dir, path),
+                 AECV_ERR_INVALID_ARGUMENT); /* not a live model */
+    /* I/O errors */
+    temp_path(scratch, sizeof scratch, "no/such/dir/x.safetensors");
+    CHECK_STATUS(aecv_model_export_safetensors(m, scratch), AECV_ERR_IO);
+    CHECK(!file_exists(scratch));
+    CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_IO);
+    CHECK_STATUS(aecv_model_import_safetensors(m, temp_dir), AECV_ERR_IO); /* a directory */
+    temp_path(scratch, sizeof scratch, "scratch.safetensors");
+
+    /* wrong shapes: a dense model with another latent size */
+    other = create("{\"preset\":\"dense\",\"input\":[1,28,28],\"latent\":32}");
+    if (other) {
+        CHECK_STATUS(aecv_model_export_safetensors(other, path), AECV_OK);
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_SHAPE);
+        CHECK_ERROR_MENTIONS("encoder.2.weight");
+        CHECK_ERROR_MENTIONS("[32, 256]");
+        CHECK(same_state(m, state, state_size));
+        aecv_model_free(other);
+    }
+    /* another architecture: unknown names are refused and named */
+    vae = create("{\"preset\":\"vae\",\"input\":[1,28,28]}");
+    if (vae) {
+        CHECK_STATUS(aecv_model_export_safetensors(vae, path), AECV_OK);
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_SHAPE);
+        CHECK_ERROR_MENTIONS("fc1.weight");
+        CHECK(same_state(m, state, state_size));
+        /* and the other way round: the dense file lacks the VAE's tensors */
+        CHECK_STATUS(aecv_model_export_safetensors(m, path), AECV_OK);
+        CHECK_STATUS(aecv_model_import_safetensors(vae, path), AECV_ERR_SHAPE);
+        aecv_model_free(vae);
+    }
+
+    /* malformed files: FORMAT, model unchanged */
+    CHECK_STATUS(aecv_model_export_safetensors(m, path), AECV_OK);
+    file = read_file(path, &file_size);
+    CHECK(file != NULL);
+    if (file) {
+        int wrong = 0, reported = 0;
+        /* every truncation of the header, then a spread over the data */
+        for (n = 0; n < file_size; n = n < 2048 ? n + 1 : n + 4099) {
+            aecv_status s;
+            if (!write_file(scratch, file, n)) continue;
+            s = aecv_model_import_safetensors(m, scratch);
+            if (s != AECV_ERR_FORMAT) {
+                wrong++;
+                if (reported++ < 5)
+                    fprintf(stderr, "    truncated to %zu of %zu bytes: %s: %s\n", n, file_size,
+                            aecv_status_name(s), aecv_last_error());
+            }
+        }
+        if (!CHECK(wrong == 0)) fprintf(stderr, "    %d truncations not refused as FORMAT\n", wrong);
+        /* appended bytes: not covered by any tensor */
+        if (write_file(scratch, file, file_size)) {
+            FILE *f = fopen(scratch, "ab");
+            if (f) {
+                fputs("garbage", f);
+                fclose(f);
+            }
+            CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+        }
+    }
+    /* garbage and text */
+    {
+        unsigned char junk[4096];
+        uint32_t st = 7;
+        for (n = 0; n < sizeof junk; n++) {
+            st = st * 1664525u + 1013904223u;
+            junk[n] = (unsigned char)(st >> 24);
+        }
+        CHECK(write_file(scratch, junk, sizeof junk));
+        CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+        junk[0] = 16; /* a plausible header length, then binary junk as "JSON" */
+        for (n = 1; n < 8; n++) junk[n] = 0;
+        CHECK(write_file(scratch, junk, sizeof junk));
+        CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+        CHECK(write_file(scratch, (const unsigned char *)"{}", 2));
+        CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+        CHECK(write_file(scratch, (const unsigned char *)"", 0));
+        CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+        /* a huge header length */
+        memset(junk, 0xFF, 8);
+        CHECK(write_file(scratch, junk, 64));
+        CHECK_STATUS(aecv_model_import_safetensors(m, scratch), AECV_ERR_FORMAT);
+    }
+    CHECK(same_state(m, state, state_size));
+    if (file) {
+        int wrong = 0, reported = 0;
+        /* flipped bytes in the header: refused (FORMAT, or SHAPE when a name or shape still
+           parses), never a crash; whatever is refused leaves the model unchanged */
+        {
+            uint64_t header = 0;
+            int accepted = 0;
+            for (n = 0; n < 8; n++) header |= (uint64_t)file[n] << (8 * n);
+            for (n = 0; n < 8 + header && n < file_size; n++) {
+                aecv_status s;
+                unsigned char saved = file[n];
+                file[n] ^= (unsigned char)(n % 3 == 0 ? 0x01 : n % 3 == 1 ? 0x20 : 0xFF);
+                if (write_file(scratch, file, file_size)) {
+                    s = aecv_model_import_safetensors(m, scratch);
+                    if (s == AECV_OK) accepted++;
+                    else if (s != AECV_ERR_FORMAT && s != AECV_ERR_SHAPE) {
+                        wrong++;
+                        if (reported++ < 5)
+                            fprintf(stderr, "    header byte %zu flipped: %s: %s\n", n,
+                                    aecv_status_name(s), aecv_last_error());
+                    }
+                }
+                file[n] = saved;
+            }
+            CHECK(wrong == 0);
+            printf("    safetensors: %d of %zu header byte flips still import\n", accepted, (size_t)(8 + header));
+            /* a flip inside the JSON's whitespace padding or a key's letter case may still be a
+               valid file with the same tensors; anything accepted re-imports the same values */
+            if (accepted) CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_OK);
+        }
+    }
+    remove(path);
+    remove(scratch);
+done:
+    free(state);
+    free(file);
+    free(x);
+    aecv_model_free(m);
+}
+
+/* Hand-written files for a tiny model: other dtypes, NaN, missing and extra tensors. */
+static void test_safetensors_hand_written(void) {
+    aecv_model *m = create(tiny_spec);
+    char path[512], back[512];
+    unsigned char *state = NULL, *exported = NULL;
+    size_t state_size = 0, exported_size = 0, i;
+    /* encoder.1.weight (2,4), encoder.1.bias (2), decoder.0.weight (4,2), decoder.0.bias (4) */
+    double values[22];
+    float as_float[22];
+    if (!m) return;
+    CHECK(aecv_model_parameter_count(m) == 22);
+    for (i = 0; i < 22; i++) {
+        values[i] = ((double)i - 10.5) / 8.0; /* exact in float32 and float16 */
+        as_float[i] = (float)values[i];
+    }
+    temp_path(path, sizeof path, "tiny.safetensors");
+    temp_path(back, sizeof back, "tiny-back.safetensors");
+    state = saved_bytes(m, "tiny.aecv", &state_size);
+
+    /* F64, tensors in another order than the model's: converted and placed by name */
+    {
+        const char *header =
+            "{\"decoder.0.bias\":{\"dtype\":\"F64\",\"shape\":[4],\"data_offsets\":[0,32]},"
+            "\"__metadata__\":{\"format\":\"pt\"},"
+            "\"encoder.1.weight\":{\"dtype\":\"F64\",\"shape\":[2,4],\"data_offsets\":[32,96]},"
+            "\"encoder.1.bias\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[96,112]},"
+            "\"decoder.0.weight\":{\"dtype\":\"F64\",\"shape\":[4,2],\"data_offsets\":[112,176]}}";
+        double data[22];
+        memcpy(data, values + 18, 4 * sizeof(double));      /* decoder.0.bias */
+        memcpy(data + 4, values, 8 * sizeof(double));       /* encoder.1.weight */
+        memcpy(data + 12, values + 8, 2 * sizeof(double));  /* encoder.1.bias */
+        memcpy(data + 14, values + 10, 8 * sizeof(double)); /* decoder.0.weight */
+        CHECK(write_safetensors(path, header, data, sizeof data));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_OK);
+        CHECK_STATUS(aecv_model_export_safetensors(m, back), AECV_OK);
+        exported = read_file(back, &exported_size);
+        /* the export is F32 in the model's order: its last 88 bytes are the values in order */
+        CHECK(exported && exported_size > 88 &&
+              memcmp(exported + exported_size - 88, as_float, 88) == 0);
+        free(exported);
+        exported = NULL;
+
+        /* NaN in one tensor: NONFINITE, model unchanged */
+        {
+            unsigned char *before = NULL;
+            size_t before_size = 0;
+            before = saved_bytes(m, "tiny2.aecv", &before_size);
+            data[13] = NAN;
+            CHECK(write_safetensors(path, header, data, sizeof data));
+            CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_NONFINITE);
+            CHECK_ERROR_MENTIONS("encoder.1.bias");
+            data[13] = INFINITY;
+            CHECK(write_safetensors(path, header, data, sizeof data));
+            CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_NONFINITE);
+            CHECK(before && same_state(m, before, before_size));
+            free(before);
+        }
+    }
+    /* F16 and BF16: 1.0 is 0x3C00 in F16 and 0x3F80 in BF16 */
+    {
+        const char *header =
+            "{\"encoder.1.weight\":{\"dtype\":\"F16\",\"shape\":[2,4],\"data_offsets\":[0,16]},"
+            "\"encoder.1.bias\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[16,20]},"
+            "\"decoder.0.weight\":{\"dtype\":\"F16\",\"shape\":[4,2],\"data_offsets\":[20,36]},"
+            "\"decoder.0.bias\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[36,44]}}";
+        unsigned char data[44];
+        float expected[22];
+        for (i = 0; i < 22; i++) {
+            int bf = (i >= 8 && i < 10) || i >= 18;
+            uint16_t bits = bf ? 0x3F80 : 0x3C00; /* 1.0 */
+            if (i % 2) bits |= 0x8000;            /* -1.0 on odd indices */
+            data[2 * i] = (unsigned char)(bits & 0xFF);
+            data[2 * i + 1] = (unsigned char)(bits >> 8);
+            expected[i] = i % 2 ? -1.0f : 1.0f;
+        }
+        CHECK(write_safetensors(path, header, data, sizeof data));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_OK);
+        CHECK_STATUS(aecv_model_export_safetensors(m, back), AECV_OK);
+        exported = read_file(back, &exported_size);
+        CHECK(exported && exported_size > 88 &&
+              memcmp(exported + exported_size - 88, expected, 88) == 0);
+        free(exported);
+        exported = NULL;
+    }
+    /* missing tensor, extra tensor, wrong shape with the right size, unsupported dtype,
+       overlapping offsets: nothing changes */
+    {
+        unsigned char *before = NULL;
+        size_t before_size = 0;
+        float data[26];
+        memcpy(data, as_float, sizeof as_float);
+        data[22] = data[23] = data[24] = data[25] = 0;
+        before = saved_bytes(m, "tiny3.aecv", &before_size);
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+              "\"encoder.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[32,40]},"
+              "\"decoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]}}",
+              data, 72));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_SHAPE);
+        CHECK_ERROR_MENTIONS("decoder.0.bias");
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+              "\"encoder.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[32,40]},"
+              "\"decoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+              "\"decoder.0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[72,88]},"
+              "\"decoder.9.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[88,104]}}",
+              data, 104));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_SHAPE);
+        CHECK_ERROR_MENTIONS("decoder.9.bias");
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[0,32]},"
+              "\"encoder.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[32,40]},"
+              "\"decoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+              "\"decoder.0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[72,88]}}",
+              data, 88));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_SHAPE);
+        CHECK_ERROR_MENTIONS("encoder.1.weight");
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"I32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+              "\"encoder.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[32,40]},"
+              "\"decoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+              "\"decoder.0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[72,88]}}",
+              data, 88));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_FORMAT);
+        CHECK_ERROR_MENTIONS("I32");
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+              "\"encoder.1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[24,32]},"
+              "\"decoder.0.weight\":{\"dtype\":\"F32\",\"shape\":[4,2],\"data_offsets\":[40,72]},"
+              "\"decoder.0.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[72,88]}}",
+              data, 88));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_FORMAT);
+        CHECK(write_safetensors(path,
+              "{\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]},"
+              "\"encoder.1.weight\":{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[32,64]}}",
+              data, 64));
+        CHECK_STATUS(aecv_model_import_safetensors(m, path), AECV_ERR_FORMAT); /* duplicate */
+        CHECK(before && same_state(m, before, before_size));
+        free(before);
+    }
+    (void)state_size;
+    remove(path);
+    remove(back);
+    free(state);
+    aecv_model_free(m);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(temp_dir, sizeof temp_dir, "%s/aecv-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1199,6 +1604,9 @@ int main(void) {
     test_threads();
     test_stale_handles();
     test_analysis();
+    test_safetensors_round_trip();
+    test_safetensors_refusals();
+    test_safetensors_hand_written();
 
     rmdir(temp_dir);
     printf("%d passed, %d failed\n", passed, failed);
