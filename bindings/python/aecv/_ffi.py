@@ -98,6 +98,11 @@ _FUNCTIONS = {
     "aecv_model_sample": (_status, [_model, c_size_t, c_uint64, F32Out, c_size_t], True),
     "aecv_model_save": (_status, [_model, c_char_p], True),
     "aecv_model_load": (_status, [c_char_p, POINTER(c_void_p)], True),
+    "aecv_model_code_sparsity": (_status, [_model, F32, c_size_t, c_float, POINTER(c_float)],
+                                 False),
+    "aecv_model_interpolate": (_status, [_model, F32, F32, c_size_t, F32Out, c_size_t], False),
+    "aecv_model_export_safetensors": (_status, [_model, c_char_p], False),
+    "aecv_model_import_safetensors": (_status, [_model, c_char_p], False),
 }
 
 

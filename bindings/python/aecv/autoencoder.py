@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import tempfile
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -13,7 +14,8 @@ from . import _ffi
 from ._arrays import as_float32, check_codes, check_float_dtype, image_layout
 from ._model import NativeModel
 from ._progress import progress_bar
-from .errors import ConfigError, InvalidArgumentError, ShapeError
+from ._safetensors import state_dict_arrays, write_safetensors
+from .errors import ConfigError, InvalidArgumentError, ShapeError, UnsupportedError
 
 __all__ = ["Autoencoder"]
 
@@ -352,3 +354,105 @@ class Autoencoder(NativeModel):
         a failed save leaves an existing file intact. Raises FileIOError (an OSError)."""
         path, raw = _path_bytes(path)
         self._call(_ffi.lib.aecv_model_save, raw, filename=path)
+
+    # ----------------------------------------------------------------------------- PyTorch
+
+    def _require(self, name: str):
+        if not _ffi.has(name):
+            raise UnsupportedError(f"the loaded libaecv {_ffi.lib.aecv_version_string().decode()}"
+                                   f" ({_ffi.library_path}) has no {name}; use a newer library")
+        return getattr(_ffi.lib, name)
+
+    def export_safetensors(self, path: str | os.PathLike) -> None:
+        """Writes the parameters to path as a safetensors file (F32), named as the state_dict of
+        the equivalent PyTorch module (docs/model-format.md), so that
+        ``module.load_state_dict(safetensors.torch.load_file(path))`` loads them. Atomic like
+        save(). Raises FileIOError (an OSError)."""
+        path, raw = _path_bytes(path)
+        self._call(self._require("aecv_model_export_safetensors"), raw, filename=path)
+
+    def import_safetensors(self, path: str | os.PathLike) -> None:
+        """Replaces the parameters with the tensors of a safetensors file (e.g. a PyTorch
+        state_dict saved with ``safetensors.torch.save_file``). The file must hold exactly this
+        model's tensor names with its shapes (F32, F64, F16 or BF16). All-or-nothing: on any
+        error the model is unchanged. Success resets the optimizer state (Adam moments, step).
+
+        Raises FileIOError (missing/unreadable), FormatError (not valid safetensors), ShapeError
+        (a missing, extra or misshapen tensor, named in the message), NonFiniteError (NaN/Inf).
+        """
+        path, raw = _path_bytes(path)
+        self._call(self._require("aecv_model_import_safetensors"), raw, filename=path)
+
+    @classmethod
+    def from_torch(cls, module_or_state_dict, preset: str, input_shape: Iterable[int] = (1, 28, 28),
+                   **spec_fields: Any) -> "Autoencoder":
+        """A libaecv model with the weights of a PyTorch module.
+
+        module_or_state_dict: a ``torch.nn.Module`` (its ``state_dict()`` is used), a state_dict,
+            or any mapping of state_dict names to numpy arrays. The names and shapes must be
+            those of the preset's equivalent module (docs/model-format.md), e.g. for "conv"
+            ``encoder.0.weight`` ... ``decoder.4.bias``.
+        preset, input_shape, spec_fields: the spec, as for ``Autoencoder(...)`` (e.g.
+            ``latent=32, hidden=[512]``).
+
+        torch itself is optional: nothing here imports it. Raises ShapeError naming the tensors
+        when the weights do not fit the spec."""
+        tensors = state_dict_arrays(module_or_state_dict)
+        model = cls(preset, input_shape, **spec_fields)
+        try:
+            with tempfile.TemporaryDirectory(prefix="aecv-from-torch-") as directory:
+                path = os.path.join(directory, "state_dict.safetensors")
+                write_safetensors(path, tensors)
+                model.import_safetensors(path)
+        except BaseException:
+            model.close()
+            raise
+        return model
+
+    # ----------------------------------------------------------------------------- analysis
+
+    def _one_example(self, x, name: str) -> np.ndarray:
+        """One image in any single-example layout ((C, H, W), (H, W) when C == 1, (C*H*W,), or
+        any of those with a batch axis of 1) -> (1, C*H*W) float32."""
+        x = np.asarray(x)
+        check_float_dtype(x, name, allow_uint8=True)
+        C, H, W = self._input_shape
+        forms = {(C, H, W), (C * H * W,)} | ({(H, W)} if C == 1 else set())
+        shape = x.shape
+        if shape not in forms and shape[:1] == (1,) and shape[1:] in forms:
+            shape = shape[1:]
+        if shape not in forms:
+            raise ShapeError(f"{name}: expected one image of shape ({C}, {H}, {W})"
+                             f"{f' or ({H}, {W})' if C == 1 else ''} or ({C * H * W},), "
+                             f"got {x.shape}")
+        return as_float32(x).reshape(1, self._input_size)
+
+    def interpolate(self, x1, x2, steps: int = 8) -> np.ndarray:
+        """Decodes `steps` codes evenly spaced from code(x1) to code(x2), both ends included
+        (steps >= 2; for a VAE the codes are the means): (steps, C, H, W) float32.
+        x1, x2: one image each."""
+        a = self._one_example(x1, "x1")
+        b = self._one_example(x2, "x2")
+        steps = _check_count(steps, "steps", minimum=2)
+        out = np.empty((steps,) + self.input_shape, dtype=np.float32)
+        self._call(self._require("aecv_model_interpolate"), a, b, steps, out, out.size)
+        return out
+
+    def code_sparsity(self, X, threshold: float = 0.0, batch_size: int = 256) -> float:
+        """Fraction of the code entries of X with |z| <= threshold (ReLU codes have exact zeros;
+        for KL-sparse sigmoid codes use e.g. 0.05), over all of X."""
+        X, _ = self._images(X, "X")
+        batch_size = _check_count(batch_size, "batch_size")
+        threshold = float(threshold)
+        n = X.shape[0]
+        if n == 0:
+            raise InvalidArgumentError("X: code_sparsity needs at least one example, got 0")
+        fn = self._require("aecv_model_code_sparsity")
+        total = 0.0
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            fraction = ctypes.c_float()
+            self._call(fn, self._batch(X[start:stop]), stop - start, threshold,
+                       ctypes.byref(fraction))
+            total += fraction.value * (stop - start)  # equal codes per example: exact weights
+        return total / n
