@@ -5,7 +5,9 @@
 //   CBLAS      system library: OpenBLAS's cblas.h (only Kernels/ imports it)
 //   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
-//   CZlib, AECVData   data sets for hosts and tests (IDX files, gzip); not part of libaecv.so
+//   CZlib, AECVData   data sets for hosts and tests (IDX, .npy, PNG, image metrics, plots);
+//                     not part of libaecv.so
+//   aecv-cli   the `aecv` command-line tool (a host, on the public Swift API)
 //
 // Shipping flags (-static-stdlib, the export version script, SONAME) are passed by the Makefile,
 // not as unsafeFlags here, so the package stays usable as a versioned dependency.
@@ -16,6 +18,13 @@ let package = Package(
     products: [
         .library(name: "AECV", targets: ["AECV"]),
         .library(name: "aecv", type: .dynamic, targets: ["AECVCAPI"]),
+        // The command-line tool. Its product cannot be called `aecv` next to the library product
+        // `aecv` (SwiftPM then silently builds only one of them); `make install` installs it as
+        // bin/aecv.
+        .executable(name: "aecv-cli", targets: ["aecv-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -26,5 +35,12 @@ let package = Package(
         .testTarget(
             name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),
+        .executableTarget(
+            name: "aecv-cli",
+            dependencies: ["AECV", "AECVData",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/aecv-cli"),
+        // Runs the built `aecv-cli` binary on small real data and checks what it writes.
+        .testTarget(name: "CLITests", dependencies: ["AECV", "AECVData", "CZlib"], path: "Tests/CLITests"),
     ]
 )

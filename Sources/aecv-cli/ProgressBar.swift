@@ -1,0 +1,41 @@
+import AECVData
+
+/// One epoch's progress on stderr: bar, percent, images/s, ETA and the running (mean) loss,
+/// redrawn in place at most 10 times a second on a terminal; nothing when stderr is not one.
+struct ProgressBar {
+    let label: String
+    let total: Int
+    let start = Terminal.now()
+    var lastDraw = 0.0
+    static let width = 28
+
+    init(label: String, total: Int) {
+        self.label = label; self.total = max(1, total)
+    }
+
+    var elapsed: Double { Terminal.now() - start }
+
+    mutating func update(done: Int, loss: Double, force: Bool = false) {
+        guard Terminal.stderrIsTerminal else { return }
+        let now = Terminal.now()
+        if !force && now - lastDraw < 0.1 && done < total { return }
+        lastDraw = now
+        let fraction = min(1, Double(done) / Double(total))
+        let elapsed = now - start
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity
+        let filled = Int(fraction * Double(ProgressBar.width))
+        var bar = String(repeating: "=", count: filled)
+        if filled < ProgressBar.width { bar += ">" + String(repeating: " ", count: ProgressBar.width - filled - 1) }
+        let line = "\(label) [\(bar)] \(TextFormat.c("%3.0f", fraction * 100))%  "
+            + "\(TextFormat.c("%6.0f", rate)) img/s  ETA \(TextFormat.duration(eta))  loss \(show(loss))"
+        // \r back to the start of the line; ESC[K clears what a longer previous line left.
+        Terminal.writeError("\r" + line + "\u{1B}[K")
+        Terminal.progressLineOpen = true
+    }
+
+    mutating func finish(loss: Double) {
+        update(done: total, loss: loss, force: true)
+        Terminal.finishProgressLine()
+    }
+}

@@ -1,0 +1,289 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AECV
+import AECVData
+import ArgumentParser
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model, with a progress bar, a checkpoint after every epoch and a loss plot.",
+        discussion: """
+            After every epoch the model (with its optimizer state and the history of mean training \
+            losses) is saved to --out, the test loss is printed, and a plot of the losses is written \
+            next to it (model.aecv -> model.loss.png). The test set is the other split for \
+            fashion-mnist and IDX directories, --test-data if given, and otherwise the last 10% of \
+            the data, held out.
+
+            Ctrl-C finishes the current step, saves the model and exits (status 130). \
+            --resume MODEL continues from a saved model, optimizer state included: --epochs is the \
+            total, so the run continues at the first epoch not completed (an interrupted epoch is \
+            run again, from the parameters it had reached).
+            """)
+
+    @Option(help: ArgumentHelp("Architecture: \(ModelSpec.Preset.allCases.map(\.rawValue).joined(separator: ", ")) (default: conv).", valueName: "name"))
+    var preset: String?
+
+    @Option(help: ArgumentHelp("A JSON model spec (see aecv.h); its \"input\" may be left out: it is taken from the data.", valueName: "spec.json"))
+    var spec: String?
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: ArgumentHelp("Images for the test loss after each epoch (same formats as --data).", valueName: "path"))
+    var testData: String?
+
+    @Option(help: "Use only the first N test images (default: --limit, if given; else all).")
+    var testLimit: Int?
+
+    @Option(help: "Train until this many epochs are complete.")
+    var epochs: Int = 5
+
+    @Option(help: "Images per step.")
+    var batchSize: Int = 64
+
+    @Option(help: ArgumentHelp("Learning rate (default: the spec's, 1e-3 for Adam; when resuming, the saved one).", valueName: "lr"))
+    var lr: Float?
+
+    @Option(help: ArgumentHelp("Where to save the model (default: the --resume file, else model.aecv).", valueName: "model.aecv"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("Continue training this model file.", valueName: "model.aecv"))
+    var resume: String?
+
+    @Option(help: "Seed of the model's initialization (new models) and of the data order.")
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Where to write the loss plot (default: next to --out, MODEL.loss.png).", valueName: "plot.png"))
+    var plot: String?
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if batchSize < 1 || batchSize > 65536 { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+        if let t = testLimit, t < 1 { throw ValidationError("--test-limit must be at least 1, got \(t)") }
+        if let lr = lr, !(lr > 0 && lr <= 1e6) { throw ValidationError("--lr must be in (0, 1e6], got \(lr)") }
+        if resume != nil && (preset != nil || spec != nil) {
+            throw ValidationError("--resume takes the architecture from the model file; leave out --preset and --spec")
+        }
+        if preset != nil && spec != nil {
+            throw ValidationError("give --preset or --spec, not both (a spec names its preset)")
+        }
+        if let p = preset, ModelSpec.Preset(rawValue: p) == nil {
+            throw ValidationError("unknown preset '\(p)'; choose one of \(ModelSpec.Preset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        compute.apply()
+        Interrupt.install()
+        let outPath = out ?? resume ?? "model.aecv"
+        let plotPath = plot ?? Train.plotPath(forModel: outPath)
+
+        // The model first when resuming: it decides how PNG images are read (channels).
+        var model: Autoencoder? = nil
+        if let resume = resume { model = try loadModel(resume) }
+        let train = try data.load(defaultSplit: .train, channels: model?.inputShape[0])
+        var trainSet = train.dataset
+        if let model = model { try model.requireInputShape(of: train, modelPath: resume!) }
+        if model == nil { model = try makeModel(inputShape: trainSet.shape) }
+        let net = model!
+        if let lr = lr { try net.setLearningRate(lr) }
+
+        // The test set: the other split, --test-data, or a held-out tail.
+        var test: LoadedData?
+        let testCount = testLimit ?? data.limit
+        if let path = testData {
+            test = try DataSource.load(path, split: .test, limit: testCount, channels: net.inputShape[0])
+        } else if let (source, split) = train.splitSource {
+            test = try DataSource.load(source, split: split.other, limit: testCount, channels: net.inputShape[0])
+        } else if trainSet.count >= 20 {
+            let held = max(1, trainSet.count / 10)
+            let keep = trainSet.count - held
+            let tail = ImageDataset(images: Array(trainSet.images[(keep * trainSet.exampleSize)...]), labels: [],
+                                    shape: trainSet.shape)
+            trainSet.truncate(to: keep)
+            test = LoadedData(dataset: tail, name: "the last \(held) images of \(train.name) (held out)", splitSource: nil)
+        }
+        if let test = test { try net.requireInputShape(of: test, modelPath: resume ?? "the model") }
+        if Interrupt.requested { throw ExitCode(130) }
+
+        let n = trainSet.count
+        let steps = (n + batchSize - 1) / batchSize
+        let firstEpoch = net.history.count + 1
+        Terminal.say("\(resume == nil ? "training" : "resuming") a \(net.spec.preset.rawValue) autoencoder "
+                     + "(\(TextFormat.grouped(net.parameterCount)) parameters, input \(describeShape(net.inputShape)), "
+                     + "code \(net.latentSize)) on \(n) images of \(train.name), batch \(batchSize), "
+                     + "learning rate \(show(net.learningRate))"
+                     + (test.map { "; test: \($0.dataset.count) images of \($0.name)" } ?? "; no test set (under 20 images)"))
+        if firstEpoch > epochs {
+            Terminal.say("\(outPath): already trained for \(net.history.count) epochs (--epochs \(epochs)); nothing to do")
+            return
+        }
+
+        var curve = LossCurve(history: net.history, firstEpoch: firstEpoch)
+        var batch = [Float](repeating: 0, count: batchSize * net.inputSize)
+        var order = Array(0..<n)
+        let size = net.inputSize
+        for epoch in firstEpoch...epochs {
+            // The order of an epoch depends only on (seed, epoch), so a resumed run sees the
+            // same order as an uninterrupted one.
+            var random = RandomSource(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            order = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) {
+                let j = Int(random.next() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+            var progress = ProgressBar(label: "epoch \(epoch)/\(epochs)", total: n)
+            var lossSum = 0.0
+            var seen = 0
+            for s in 0..<steps {
+                let count = min(batchSize, n - s * batchSize)
+                trainSet.images.withUnsafeBufferPointer { src in
+                    batch.withUnsafeMutableBufferPointer { dst in
+                        for b in 0..<count {
+                            let from = src.baseAddress! + order[s * batchSize + b] * size
+                            (dst.baseAddress! + b * size).update(from: from, count: size)
+                        }
+                    }
+                }
+                let loss: Float
+                do {
+                    loss = try batch.withUnsafeBufferPointer { x in
+                        try net.trainStep(inputs: UnsafeBufferPointer(rebasing: x[0..<(count * size)]),
+                                          targets: nil, batch: count)
+                    }
+                } catch let error as AECVError {
+                    throw CLIError("epoch \(epoch), step \(s + 1): \(error.message); the last checkpoint is \(outPath)")
+                }
+                lossSum += Double(loss) * Double(count)
+                seen += count
+                curve.addStep(epoch: epoch, fraction: Double(seen) / Double(n), loss: Double(loss))
+                progress.update(done: seen, loss: lossSum / Double(seen))
+                if Interrupt.requested {
+                    try stop(net, outPath: outPath, plotPath: plotPath, curve: curve,
+                             note: "in epoch \(epoch) at \(seen * 100 / n)%")
+                }
+            }
+            progress.finish(loss: lossSum / Double(max(1, seen)))
+            let trainTime = progress.elapsed
+            let trainLoss = lossSum / Double(max(1, seen))
+            net.history.append(Float(trainLoss))
+            curve.endEpoch(epoch, trainLoss: trainLoss)
+
+            var line = "epoch \(epoch)/\(epochs): train loss \(show(trainLoss))"
+            if let test = test {
+                let testLoss = try meanLoss(net, test.dataset.images)
+                if !Interrupt.requested {
+                    curve.testLosses.append((Double(epoch), testLoss))
+                    line += ", test loss \(show(testLoss))"
+                }
+            }
+            line += ", \(TextFormat.grouped(Int((Double(n) / max(trainTime, 1e-9)).rounded()))) img/s, "
+                + "\(TextFormat.fixed(trainTime, 1)) s"
+            try net.save(to: outPath)
+            try writePNG(curve.plot(title: "\(net.spec.preset.rawValue) autoencoder", epochs: epochs), to: plotPath)
+            Terminal.say(line + "; saved \(outPath)")
+            if Interrupt.requested {
+                try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, note: "after epoch \(epoch)")
+            }
+        }
+        Terminal.say("loss plot: \(plotPath)")
+    }
+
+    /// Saves after Ctrl-C and ends the process with status 130.
+    func stop(_ model: Autoencoder, outPath: String, plotPath: String, curve: LossCurve, note: String) throws -> Never {
+        Terminal.finishProgressLine()
+        try model.save(to: outPath)
+        try? writePNG(curve.plot(title: "\(model.spec.preset.rawValue) autoencoder", epochs: epochs), to: plotPath)
+        Terminal.say("interrupted \(note): saved \(outPath) (\(model.history.count) complete epochs); "
+                     + "continue with: aecv train --resume \(outPath) --data \(data.data) --epochs \(epochs)")
+        throw ExitCode(130)
+    }
+
+    func makeModel(inputShape: [Int]) throws -> Autoencoder {
+        guard let specPath = spec else {
+            let preset = ModelSpec.Preset(rawValue: preset ?? "conv")!
+            return try Autoencoder(spec: ModelSpec(preset: preset, input: inputShape, seed: seed))
+        }
+        let bytes = try FileIO.readAll(path: specPath, maxBytes: SpecLimits.maxSpecBytes)
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(String(decoding: bytes, as: UTF8.self))
+        } catch let error as JSONError {
+            throw CLIError("\(specPath): invalid JSON: \(error)")
+        }
+        guard case .object(var members) = value else { throw CLIError("\(specPath): a spec is a JSON object") }
+        // The data decides the input shape and --seed the seed, unless the spec says otherwise.
+        if !members.contains(where: { $0.key == "input" }) {
+            members.append(JSONMember("input", .array(inputShape.map { .int(Int64($0)) })))
+        }
+        if !members.contains(where: { $0.key == "seed" }) {
+            members.append(JSONMember("seed", .int(Int64(truncatingIfNeeded: seed))))
+        }
+        do {
+            let spec = try ModelSpec(jsonValue: .object(members))
+            if spec.input != inputShape {
+                throw CLIError("\(specPath): the spec's input is \(describeShape(spec.input)) but the data has \(describeShape(inputShape)) images")
+            }
+            return try Autoencoder(spec: spec)
+        } catch let error as AECVError {
+            throw CLIError("\(specPath): \(error.message)")
+        }
+    }
+
+    /// model.aecv -> model.loss.png; other names get ".loss.png" appended.
+    static func plotPath(forModel path: String) -> String {
+        let stem = path.hasSuffix(".aecv") ? String(path.dropLast(5)) : path
+        return stem + ".loss.png"
+    }
+}
+
+/// The losses of a training run, for the plot: every step of this run (smoothed), the mean
+/// training loss of every epoch (including those before a resume, from the model's history),
+/// and the test loss after each epoch of this run.
+struct LossCurve {
+    var epochMeans: [(Double, Double)] = []
+    var steps: [(Double, Double)] = []
+    var testLosses: [(Double, Double)] = []
+
+    init(history: [Float], firstEpoch: Int) {
+        for (i, loss) in history.enumerated() { epochMeans.append((Double(i) + 0.5, Double(loss))) }
+    }
+
+    mutating func addStep(epoch: Int, fraction: Double, loss: Double) {
+        steps.append((Double(epoch - 1) + fraction, loss))
+    }
+
+    mutating func endEpoch(_ epoch: Int, trainLoss: Double) {
+        epochMeans.append((Double(epoch) - 0.5, trainLoss))
+    }
+
+    func plot(title: String, epochs: Int) -> RasterImage {
+        var chart = LinePlot(title: title, xLabel: "epoch", yLabel: "loss")
+        chart.xMinimum = 0
+        chart.xMaximum = Double(max(epochs, Int(ceil(steps.last?.0 ?? 0))))
+        // A moving mean over about 1/40 of the steps smooths the per-batch noise.
+        let window = max(1, steps.count / 40)
+        var smoothed: [(x: Double, y: Double)] = []
+        var sum = 0.0
+        for (i, s) in steps.enumerated() {
+            sum += s.1
+            if i >= window { sum -= steps[i - window].1 }
+            if i + 1 >= window || i == steps.count - 1 { smoothed.append((s.0, sum / Double(min(i + 1, window)))) }
+        }
+        if !smoothed.isEmpty {
+            chart.series.append(.init(name: "train, per step", colour: [150, 190, 235], points: smoothed))
+        }
+        chart.series.append(.init(name: "train, epoch mean", colour: [31, 100, 190],
+                                  points: epochMeans.map { (x: $0.0, y: $0.1) }, markers: true, thickness: 2))
+        if !testLosses.isEmpty {
+            chart.series.append(.init(name: "test", colour: [230, 110, 20],
+                                      points: testLosses.map { (x: $0.0, y: $0.1) }, markers: true, thickness: 2))
+        }
+        return chart.render()
+    }
+}
+
