@@ -542,7 +542,8 @@ def summarize(b):
         s = a2 / a1 if a1 and a2 else None
         rows.append({"workload": "2-thread speedup, train conv b64",
                      "libaecv": f"{s:.2f}x" if s else "FAILED",
-                     "pytorch": f"{p2 / p1:.2f}x" if p1 and p2 else "-",
+                     "pytorch": (f"{p2 / p1:.2f}x" if p2 / p1 >= 0.1 else f"{p2 / p1:.3f}x")
+                     if p1 and p2 else "-",
                      "ratio": "-", "target": ">= 1.6x", "status": status(s >= 1.6 if s else None)})
     if R["gflops"]:
         cands = [(v["images_per_second"], t, v) for t, v in R["gflops"].items() if v.get("images_per_second")]
