@@ -3,10 +3,12 @@
 #   make deps         install missing system packages (apt-get as root; otherwise prints the command)
 #   make lib          build/lib/libaecv.so.0.1.0 (+ .so.0, .so links): self-contained C library
 #   make check-lib    assert its packaging properties (RUNPATH, NEEDED, exported symbols)
-#   make install      PREFIX=/usr/local DESTDIR=  -> lib/, include/aecv.h, lib/pkgconfig/aecv.pc
+#   make cli          build/bin/aecv: the command-line tool (release, Swift runtime linked in)
+#   make install      PREFIX=/usr/local DESTDIR=  -> lib/, include/aecv.h, lib/pkgconfig/aecv.pc,
+#                     bin/aecv
 #   make test         swift build + swift test + check-lib + C tests against an installed copy
 #                     + Python binding tests
-#   make demo         (placeholder)
+#   make demo         train on Fashion-MNIST with `aecv`, write PNGs into demo-out/
 #   make clean
 #
 # Variables: SWIFT, SCRATCH (SwiftPM scratch path, default .build), PREFIX, LIBDIR, INCLUDEDIR,
@@ -16,6 +18,7 @@ SWIFT      ?= swift
 SCRATCH    ?= .build
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
+BINDIR     ?= $(PREFIX)/bin
 INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR    ?=
 CC         ?= cc
@@ -58,7 +61,7 @@ C_LIBS     := -lpthread -lm
 # System packages the build and the tests need (Debian names).
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 
-.PHONY: all deps lib check-lib install uninstall stage test test-swift test-c test-header \
+.PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
         test-python demo clean bench
 
 all: lib
@@ -103,8 +106,9 @@ check-lib: lib
 PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 
-install: lib
+install: lib cli
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -D -m 0755 $(BUILD_BIN)/aecv $(DESTDIR)$(BINDIR)/aecv
 	install -m 0755 $(BUILD_LIB)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(LIBNAME)
 	ln -sf $(LIBNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libaecv.so
@@ -117,7 +121,7 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(LIBNAME) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libaecv.so $(DESTDIR)$(LIBDIR)/pkgconfig/aecv.pc \
-	      $(DESTDIR)$(INCLUDEDIR)/aecv.h
+	      $(DESTDIR)$(INCLUDEDIR)/aecv.h $(DESTDIR)$(BINDIR)/aecv
 
 # A throwaway installation that the C tests compile and link against, as a user would.
 stage: lib
@@ -182,9 +186,41 @@ test-python: lib
 	fi
 
 # ---------------------------------------------------------------------------------------------
-# TODO(core): the end-to-end demo (train on Fashion-MNIST, report, write demo-out/).
-demo: deps lib
-	@echo "demo: see below"
+# cli: the `aecv` tool (SwiftPM product aecv-cli: an executable product may not share the
+# library product's name). Built with the same swiftc flags as `lib`, so the two share one set
+# of compiled modules in $(SCRATCH)/release instead of compiling the core twice; -static-stdlib
+# links the Swift runtime in, so the installed binary needs only OpenBLAS and zlib.
+CLI_FLAGS := -c release --product aecv-cli --disable-local-rpath \
+             -Xswiftc -static-stdlib -Xswiftc -use-ld=lld
+BUILD_BIN := build/bin
+
+cli:
+	$(SWIFT_BUILD) $(CLI_FLAGS)
+	@mkdir -p $(BUILD_BIN)
+	@bin=$$($(SWIFT_BUILD) $(CLI_FLAGS) --show-bin-path) && \
+	    cp -f "$$bin/aecv-cli" $(BUILD_BIN)/.aecv.tmp && mv -f $(BUILD_BIN)/.aecv.tmp $(BUILD_BIN)/aecv
+	@echo "cli: $(BUILD_BIN)/aecv"
+
+# demo: the conv preset for 2 epochs on Fashion-MNIST (progress bar, test loss, checkpoints),
+# its reconstructions and loss curve; a VAE for 2 epochs (fast: dense layers) and its samples.
+DEMO_OUT := demo-out
+AECV_BIN := $(BUILD_BIN)/aecv
+
+demo: deps cli
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(AECV_BIN) train --preset conv --data fashion-mnist --epochs 2 \
+	    --out $(DEMO_OUT)/conv.aecv --plot $(DEMO_OUT)/loss.png
+	$(AECV_BIN) reconstruct $(DEMO_OUT)/conv.aecv --data fashion-mnist --limit 32 \
+	    --out $(DEMO_OUT)/reconstructions.png
+	$(AECV_BIN) eval $(DEMO_OUT)/conv.aecv --data fashion-mnist
+	$(AECV_BIN) train --preset vae --data fashion-mnist --epochs 2 --out $(DEMO_OUT)/vae.aecv
+	$(AECV_BIN) sample $(DEMO_OUT)/vae.aecv -n 64 --seed 0 --out $(DEMO_OUT)/samples.png
+	@echo
+	@echo "demo: pictures in $(CURDIR)/$(DEMO_OUT)/:"
+	@echo "    reconstructions.png  Fashion-MNIST test images (rows 1, 3, ...) above their conv reconstructions"
+	@echo "    samples.png          64 images sampled from the VAE"
+	@echo "    loss.png             loss curves of the conv training (vae.loss.png: the VAE's)"
+	@echo "  models: $(DEMO_OUT)/conv.aecv, $(DEMO_OUT)/vae.aecv (try: $(AECV_BIN) info $(DEMO_OUT)/conv.aecv)"
 
 # ---------------------------------------------------------------------------------------------
 # bench: libaecv (C API) against PyTorch (Debian's python3-torch) side by side in one run: tables

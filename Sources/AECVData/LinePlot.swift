@@ -55,11 +55,8 @@ public struct LinePlot {
         image.drawLine(x0: left, y0: top, x1: left, y1: top + plotH, colour: Self.ink)
         image.drawLine(x0: left, y0: top + plotH, x1: left + plotW, y1: top + plotH, colour: Self.ink)
         image.drawText(xLabel, x: left + (plotW - BitmapFont.width(of: xLabel)) / 2, y: height - 14, colour: Self.ink)
-        // The y label, written vertically one character per line.
-        let yLabelTop = top + (plotH - yLabel.count * 9) / 2
-        for (i, ch) in yLabel.enumerated() {
-            image.drawText(String(ch), x: 6, y: yLabelTop + i * 9, colour: Self.ink)
-        }
+        // The y label above the y axis (no rotated text).
+        image.drawText(yLabel, x: max(2, left - BitmapFont.width(of: yLabel) / 2), y: top - 14, colour: Self.ink)
         guard !all.isEmpty else {
             let text = "no data"
             image.drawText(text, x: left + (plotW - BitmapFont.width(of: text)) / 2, y: top + plotH / 2, colour: Self.ink)

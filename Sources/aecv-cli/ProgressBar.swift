@@ -1,7 +1,7 @@
 import AECVData
 
 /// One epoch's progress on stderr: bar, percent, images/s, ETA and the running (mean) loss,
-/// redrawn in place at most 10 times a second on a terminal; nothing when stderr is not one.
+/// redrawn in place at most 10 times a second on a terminal; in a log, a line per quarter.
 struct ProgressBar {
     let label: String
     let total: Int
@@ -15,8 +15,20 @@ struct ProgressBar {
 
     var elapsed: Double { Terminal.now() - start }
 
+    /// Quarters already reported in a log (stderr not a terminal).
+    var quartersLogged = 0
+
     mutating func update(done: Int, loss: Double, force: Bool = false) {
-        guard Terminal.stderrIsTerminal else { return }
+        guard Terminal.stderrIsTerminal else {
+            // A log gets a plain line at 25, 50 and 75% (the epoch's summary line follows).
+            let quarter = done * 4 / total
+            if quarter > quartersLogged && quarter < 4 {
+                quartersLogged = quarter
+                let rate = Double(done) / max(elapsed, 1e-9)
+                Terminal.writeError("\(label): \(quarter * 25)%, \(TextFormat.c("%.0f", rate)) img/s, loss \(show(loss))\n")
+            }
+            return
+        }
         let now = Terminal.now()
         if !force && now - lastDraw < 0.1 && done < total { return }
         lastDraw = now

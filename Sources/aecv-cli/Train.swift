@@ -108,7 +108,10 @@ struct Train: ParsableCommand {
             test = LoadedData(dataset: tail, name: "the last \(held) images of \(train.name) (held out)", splitSource: nil)
         }
         if let test = test { try net.requireInputShape(of: test, modelPath: resume ?? "the model") }
-        if Interrupt.requested { throw ExitCode(130) }
+        if Interrupt.requested {
+            Terminal.say("interrupted before training started; nothing was saved")
+            throw ExitCode(130)
+        }
 
         let n = trainSet.count
         let steps = (n + batchSize - 1) / batchSize
@@ -124,6 +127,7 @@ struct Train: ParsableCommand {
         }
 
         var curve = LossCurve(history: net.history, firstEpoch: firstEpoch)
+        let plotTitle = "\(net.spec.preset.rawValue) autoencoder on \(train.name)"
         var batch = [Float](repeating: 0, count: batchSize * net.inputSize)
         var order = Array(0..<n)
         let size = net.inputSize
@@ -163,7 +167,7 @@ struct Train: ParsableCommand {
                 curve.addStep(epoch: epoch, fraction: Double(seen) / Double(n), loss: Double(loss))
                 progress.update(done: seen, loss: lossSum / Double(seen))
                 if Interrupt.requested {
-                    try stop(net, outPath: outPath, plotPath: plotPath, curve: curve,
+                    try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle,
                              note: "in epoch \(epoch) at \(seen * 100 / n)%")
                 }
             }
@@ -184,20 +188,21 @@ struct Train: ParsableCommand {
             line += ", \(TextFormat.grouped(Int((Double(n) / max(trainTime, 1e-9)).rounded()))) img/s, "
                 + "\(TextFormat.fixed(trainTime, 1)) s"
             try net.save(to: outPath)
-            try writePNG(curve.plot(title: "\(net.spec.preset.rawValue) autoencoder", epochs: epochs), to: plotPath)
+            try writePNG(curve.plot(title: plotTitle, epochs: epochs), to: plotPath)
             Terminal.say(line + "; saved \(outPath)")
             if Interrupt.requested {
-                try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, note: "after epoch \(epoch)")
+                try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle, note: "after epoch \(epoch)")
             }
         }
         Terminal.say("loss plot: \(plotPath)")
     }
 
     /// Saves after Ctrl-C and ends the process with status 130.
-    func stop(_ model: Autoencoder, outPath: String, plotPath: String, curve: LossCurve, note: String) throws -> Never {
+    func stop(_ model: Autoencoder, outPath: String, plotPath: String, curve: LossCurve, title plotTitle: String,
+              note: String) throws -> Never {
         Terminal.finishProgressLine()
         try model.save(to: outPath)
-        try? writePNG(curve.plot(title: "\(model.spec.preset.rawValue) autoencoder", epochs: epochs), to: plotPath)
+        try? writePNG(curve.plot(title: plotTitle, epochs: epochs), to: plotPath)
         Terminal.say("interrupted \(note): saved \(outPath) (\(model.history.count) complete epochs); "
                      + "continue with: aecv train --resume \(outPath) --data \(data.data) --epochs \(epochs)")
         throw ExitCode(130)
