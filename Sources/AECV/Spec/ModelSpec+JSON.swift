@@ -249,7 +249,7 @@ extension ModelSpec {
 
 // MARK: - validation helpers
 
-private func config(_ message: String) -> AECVError { .config(message) }
+func config(_ message: String) -> AECVError { .config(message) }
 
 private func intList(_ values: [Int]) -> String {
     "[" + values.map(String.init).joined(separator: ", ") + "]"
@@ -263,7 +263,7 @@ func formatFloat(_ f: Float) -> String {
 
 /// The JSON number for a Float that parses back (through Double) to the identical Float: the
 /// Float's shortest decimal form when that survives the double rounding, else the exact value.
-private func floatJSON(_ f: Float) -> JSONValue {
+func floatJSON(_ f: Float) -> JSONValue {
     guard f.isFinite else { return .null }
     if let d = Double(f.description), Float(d) == f { return .double(d) }
     return .double(Double(f))
@@ -411,7 +411,7 @@ extension LayerSpec {
 // MARK: - structural decoding
 
 /// Turns JSON into a typed `ModelSpec`, checking keys and types (not ranges).
-private enum SpecDecoder {
+enum SpecDecoder {
     static let topKeys = ["preset", "input", "seed", "latent", "hidden", "loss", "optimizer",
                           "sparsity", "noise", "base", "beta", "encoder", "decoder"]
 
@@ -476,8 +476,7 @@ private enum SpecDecoder {
 
     // MARK: sections
 
-    static func optimizer(_ value: JSONValue) throws -> OptimizerSpec {
-        let path = "spec.optimizer"
+    static func optimizer(_ value: JSONValue, path: String = "spec.optimizer") throws -> OptimizerSpec {
         let members = try object(value, path)
         try checkKeys(members, allowed: ["name", "learning_rate", "betas", "eps", "momentum", "weight_decay"], path: path)
         let get = { (key: String) in members.first { $0.key == key }?.value }
@@ -674,7 +673,7 @@ private enum SpecDecoder {
 }
 
 /// String-backed enums whose valid names are listed in messages.
-private protocol CaseIterableNames { static var names: [String] { get } }
+protocol CaseIterableNames { static var names: [String] { get } }
 extension ModelSpec.Preset: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
 extension ModelSpec.Loss: CaseIterableNames { static var names: [String] { ["mse", "bce"] } }
 extension OptimizerSpec.Name: CaseIterableNames { static var names: [String] { ["adam", "sgd"] } }

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Softmax cross-entropy on batch-minor logits z: (C, N) with integer labels y_n:
+///
+///     p_cn = e^{z_cn} / Σ_k e^{z_kn}        L = −(1/N) Σ_n log p_{y_n n}        ∂L/∂z_cn = (p_cn − [c = y_n]) / N
+///
+/// The max of each column is subtracted before exponentiating, so no logit overflows.
+enum SoftmaxCrossEntropy {
+    /// Writes the probabilities p: (C, N).
+    static func softmax(_ z: UnsafePointer<Float>, classes: Int, batch: Int, into p: UnsafeMutablePointer<Float>) {
+        for n in 0..<batch {
+            var largest = -Float.infinity
+            for c in 0..<classes { largest = max(largest, z[c * batch + n]) }
+            var total: Float = 0
+            for c in 0..<classes {
+                let e = expf(z[c * batch + n] - largest)
+                p[c * batch + n] = e
+                total += e
+            }
+            for c in 0..<classes { p[c * batch + n] /= total }
+        }
+    }
+
+    /// Returns L and writes ∂L/∂z into dz, given the probabilities from `softmax`. Labels are
+    /// already validated to lie in 0..<classes.
+    static func lossAndGradient(probabilities p: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                classes: Int, batch: Int, gradient dz: UnsafeMutablePointer<Float>) -> Float {
+        var loss = 0.0
+        let scale = 1 / Float(batch)
+        for i in 0..<(classes * batch) { dz[i] = p[i] * scale }
+        for n in 0..<batch {
+            let y = Int(labels[n])
+            loss -= log(max(Double(p[y * batch + n]), 1e-45))
+            dz[y * batch + n] -= scale
+        }
+        return Float(loss / Double(batch))
+    }
+}
