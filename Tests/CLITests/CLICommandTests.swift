@@ -56,6 +56,41 @@ final class CLICommandTests: XCTestCase {
         XCTAssertTrue(idx.stdout.contains("test: 6 images of the last 6 images of test.idx (held out)"), idx.stdout)
     }
 
+    /// A directory of RGB PNGs makes a 3-channel model; its pictures are RGB, and grey PNGs fed
+    /// to it are converted.
+    func testRGBPNGDirectory() throws {
+        let f = try CLIFixture.get()
+        let dir = f.path("rgb")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var random = RandomSource(seed: 9)
+        for i in 0..<24 {
+            let pixels = (0..<(8 * 6 * 3)).map { _ in UInt8(random.next() % 256) }
+            try PNG.write(RasterImage(width: 8, height: 6, channels: 3, pixels: pixels), to: dir + "/c\(i).png")
+        }
+        let r = try CLI.run(["train", "--preset", "dense", "--data", "rgb", "--epochs", "1", "--out", "rgb.aecv"],
+                            in: f.directory)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let model = try Autoencoder(contentsOf: f.path("rgb.aecv"))
+        XCTAssertEqual(model.inputShape, [3, 6, 8])
+        let grid = try CLI.run(["reconstruct", "rgb.aecv", "--data", "rgb", "--limit", "4", "--scale", "1",
+                                "--out", "rgb-grid.png"], in: f.directory)
+        XCTAssertEqual(grid.status, 0, grid.stderr)
+        let image = try PNG.read(path: f.path("rgb-grid.png"))
+        XCTAssertEqual([image.width, image.height, image.channels], [2 + 4 * 10, 2 + 2 * 8, 3])
+        // The first original, RGB, in the top-left tile.
+        let first = try PNG.read(path: dir + "/c0.png")
+        XCTAssertEqual(Array(image.pixels[((2 * image.width) + 2) * 3..<((2 * image.width) + 2) * 3 + 3]),
+                       Array(first.pixels[0..<3]))
+        // A grey image of the right size goes through the RGB model (replicated channels).
+        try PNG.write(RasterImage(width: 8, height: 6, fill: [128]), to: f.path("grey8x6.png"))
+        let d = try CLI.run(["denoise", "rgb.aecv", "--in", "grey8x6.png", "--out", "rgb-out.png"], in: f.directory)
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertEqual(try PNG.read(path: f.path("rgb-out.png")).channels, 3)
+        // A grey model refuses RGB data of another size with the shapes in the message.
+        let bad = try CLI.run(["eval", "conv.aecv", "--data", "rgb"], in: f.directory)
+        assertOneLineError(bad, contains: "conv.aecv was trained on 1×28×28 images, but rgb has 1×6×8 images")
+    }
+
     func testFashionMNISTLimitAndSplit() throws {
         let f = try CLIFixture.get()
         let r = try CLI.run(["eval", "conv.aecv", "--data", "fashion-mnist", "--limit", "64"], in: f.directory)
