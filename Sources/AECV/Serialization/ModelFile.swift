@@ -133,7 +133,28 @@ struct ModelFile {
             }
             if !s.isAtEnd { throw AECVError.format("\(name): section \(section.tag) has \(s.remaining) trailing bytes") }
         }
+        try file.checkTensorsMatchSpec(name: name)
         return file
+    }
+
+    /// The tensors must be exactly those of the network the spec builds (names, shapes, order).
+    /// Checked while decoding, BEFORE a model is allocated: otherwise a file of a few bytes whose
+    /// spec names a huge model (2^28 parameters) makes the loader allocate gigabytes (parameters,
+    /// gradients, optimizer state) before it finds the parameters missing. Planning the network
+    /// allocates no parameter memory.
+    func checkTensorsMatchSpec(name: String) throws {
+        let expected: [(name: String, shape: [Int])]
+        do {
+            expected = try NetworkFactory.make(spec.filled()).parameterShapes
+        } catch let e as AECVError {
+            throw AECVError.format("\(name): invalid spec: \(e.message)")
+        }
+        if tensors.count != expected.count {
+            throw AECVError.format("\(name): \(tensors.count) tensors, but its spec builds a model with \(expected.count)")
+        }
+        for (t, e) in zip(tensors, expected) where t.name != e.name || t.shape != e.shape {
+            throw AECVError.format("\(name): tensor \(t.name) \(t.shape) does not match the model's \(e.name) \(e.shape)")
+        }
     }
 
     /// Copies the file's state into a model built from the same spec. Every tensor must be present

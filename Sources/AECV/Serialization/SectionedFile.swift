@@ -72,7 +72,9 @@ struct SectionedFile {
             let tag = String(decoding: try r.readBytes(count: 4), as: UTF8.self)
             let flags = try r.readUInt32()
             let length = try r.readUInt64()
-            guard length <= UInt64(end - r.offset) else {
+            // The section header itself may already reach into the CRC (r.offset > end):
+            // check that first, since UInt64(end - r.offset) of a negative value would trap.
+            guard r.offset <= end, length <= UInt64(end - r.offset) else {
                 throw AECVError.format("\(name): section \(tag) length \(length) runs past the end of the file")
             }
             let payload = try r.readBytes(count: Int(length))
