@@ -53,6 +53,15 @@ enum DataSource {
     /// `channels` converts PNG images to a model's channel count (1 or 3); other formats must
     /// already match (checked by the caller against the model's input shape).
     static func load(_ argument: String, split: Split, limit: Int?, channels: Int?) throws -> LoadedData {
+        let loaded = try loadAny(argument, split: split, limit: limit, channels: channels)
+        let shape = loaded.dataset.shape
+        if shape.count != 3 || shape.contains(where: { $0 < 1 }) || loaded.dataset.images.isEmpty {
+            throw CLIError("\(loaded.name): holds no images (shape \(shape), \(loaded.dataset.images.count) values)")
+        }
+        return loaded
+    }
+
+    private static func loadAny(_ argument: String, split: Split, limit: Int?, channels: Int?) throws -> LoadedData {
         if argument == fashionMNIST {
             let directory = ImageDataset.fashionMNISTDirectory
             guard Directory.kind(of: directory) == .directory else {

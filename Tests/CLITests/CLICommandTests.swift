@@ -408,7 +408,13 @@ final class CLICommandTests: XCTestCase {
         f64 += [UInt8(header.utf8.count), 0] + Array(header.utf8) + [UInt8](repeating: 0, count: 32)
         try Data(f64).write(to: URL(fileURLWithPath: d + "/f64.npy"))
 
+        // IDX files with no images, and with images of no pixels.
+        try Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]).write(to: URL(fileURLWithPath: d + "/empty.idx"))
+        try Data([0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 28]).write(to: URL(fileURLWithPath: d + "/flat.idx"))
+
         let cases: [([String], String)] = [
+            (["train", "--data", "empty.idx"], "empty.idx: holds no images"),
+            (["eval", "conv.aecv", "--data", "flat.idx"], "flat.idx: holds no images"),
             (["info", "missing.aecv"], "missing.aecv"),
             (["info", "garbage.aecv"], "not a libaecv model file (bad magic)"),
             (["eval", "conv.aecv", "--data", "small.npy"], "conv.aecv was trained on 1×28×28 images, but small.npy has 1×14×14 images"),
