@@ -16,7 +16,8 @@
  *  - Ownership: the caller owns every buffer it passes in and every buffer it receives data in.
  *    The library never keeps a pointer to a caller's buffer after a call returns, and never
  *    frees one. The only objects the library allocates for the caller are models
- *    (`aecv_model`), released with `aecv_model_free()`. Strings returned by
+ *    (`aecv_model`), released with `aecv_model_free()`, and classifiers (`aecv_classifier`),
+ *    released with `aecv_classifier_free()`. Strings returned by
  *    `aecv_version_string()` and `aecv_status_name()` are static; the one returned by
  *    `aecv_last_error()` is owned by the library (see there).
  *
@@ -409,6 +410,152 @@ aecv_status aecv_model_export_safetensors(aecv_model *model, const char *path);
  *          AECV_ERR_NONFINITE         a value is NaN or Inf (the message names the tensor).
  *  Thread-safe; the file is read before the model's lock is taken. */
 aecv_status aecv_model_import_safetensors(aecv_model *model, const char *path);
+
+/* ============================================================================================
+ * Classification
+ * ============================================================================================
+ *
+ * An image classifier on top of an autoencoder's encoder (feature extraction and transfer
+ * learning):
+ *
+ *     x -> encoder (a COPY of the autoencoder's) -> features -> standardize -> head -> logits
+ *     loss = softmax cross-entropy, the mean over the batch
+ *
+ * The features are the code (a VAE's: the mean mu), or the output of the first `feature`
+ * encoder layers. With "freeze_encoder": true (the default) only the head learns: a linear
+ * probe (hidden []) or an MLP on frozen codes; with false the encoder is fine-tuned too, with
+ * its own learning rate. The classifier copies the encoder's weights when it is created and
+ * never touches the autoencoder again: the model stays usable and unchanged, and may be freed.
+ *
+ * Labels are int32_t class indices in 0 .. classes-1. Probabilities are `classes` floats per
+ * example, (batch, classes) row-major, each row summing to 1. The classifier's input_size is its
+ * autoencoder's. Conventions (validation, capacities, thread safety, handles, failed calls
+ * leaving the classifier bit-identical) are those of models; a pointer that is not a live
+ * classifier (or is an aecv_model) is AECV_ERR_INVALID_ARGUMENT.
+ *
+ * Classifier spec (JSON), unknown keys and wrong types are AECV_ERR_CONFIG naming the field:
+ *   "classes":               integer 2..65536             required; the number of classes.
+ *   "hidden":                integer or [ints]            widths of the head's hidden layers
+ *                                                         (Dense + ReLU each); default [] (a
+ *                                                         linear head: Dense features -> classes).
+ *   "freeze_encoder":        true | false                 default true (see above).
+ *   "encoder_learning_rate": number > 0                   fine-tuning only (an error with
+ *                                                         "freeze_encoder": true); default the
+ *                                                         optimizer's learning_rate / 10.
+ *   "standardize":           true | false                 default true: z-score each feature,
+ *                                                         (f - mean) / sqrt(var + 1e-5), with
+ *                                                         statistics averaged over the training
+ *                                                         batches (cumulative for the first 100
+ *                                                         steps, then exponential, momentum 0.01).
+ *   "feature":               "code" | integer >= 1        default "code"; an integer keeps that
+ *                                                         many leading encoder layers (e.g. 4 on
+ *                                                         "conv": the output of the 2nd ReLU);
+ *                                                         VAE kinds: "code" (mu) only.
+ *   "optimizer":             as in the model spec         the head's (and, scaled by
+ *                                                         encoder_learning_rate, the encoder's);
+ *                                                         default Adam, learning rate 1e-3.
+ *   "seed":                  integer >= 0                 default 0; the head's initialization
+ *                                                         (PyTorch's Linear default).
+ * Example: {"classes": 10}   {"classes": 10, "hidden": [256], "freeze_encoder": false,
+ *                             "optimizer": {"name": "adam", "learning_rate": 1e-3}} */
+
+/** An opaque classifier: a copy of an encoder, a head, their optimizers and the feature
+ *  statistics. Created by aecv_classifier_create() or aecv_classifier_load(), released by
+ *  aecv_classifier_free(). */
+typedef struct aecv_classifier aecv_classifier;
+
+/** aecv_classifier_create():
+ *  Builds a classifier on the encoder of `autoencoder` (any kind) from a JSON classifier spec
+ *  (above), copying the encoder's current weights (under the model's lock: a training step
+ *  running on another thread is never seen half-way). The head is initialized from the spec's
+ *  seed. The autoencoder is not changed and is not referenced afterwards.
+ *  spec_json: NUL-terminated UTF-8 JSON, at most 1 MiB. Not retained.
+ *  out:       receives the new classifier, owned by the caller (aecv_classifier_free()); set to
+ *             NULL on failure (when out itself is not NULL).
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  autoencoder, spec_json or out is NULL, or autoencoder is not
+ *                                     a live model;
+ *          AECV_ERR_CONFIG            the spec is invalid (the message names the field), or
+ *                                     "feature" asks for more layers than the encoder has;
+ *          AECV_ERR_NO_MEMORY         allocation failed.
+ *  Thread-safe. */
+aecv_status aecv_classifier_create(const aecv_model *autoencoder, const char *spec_json,
+                                   aecv_classifier **out);
+
+/** aecv_classifier_free():
+ *  Releases a classifier. NULL is a no-op, and so is a pointer that is not a live classifier
+ *  (e.g. freed twice). Calls running on it in other threads finish first. Does not touch
+ *  aecv_last_error(). Thread-safe. */
+void aecv_classifier_free(aecv_classifier *classifier);
+
+/** aecv_classifier_classes():
+ *  The number of classes (floats per example of aecv_classifier_predict()). 0 when classifier
+ *  is NULL or not live. Never fails; thread-safe (does not wait for running calls). */
+size_t aecv_classifier_classes(const aecv_classifier *classifier);
+
+/** aecv_classifier_input_size():
+ *  Floats per input example, C*H*W of the autoencoder's input. 0 when classifier is NULL or
+ *  not live. Never fails; thread-safe. */
+size_t aecv_classifier_input_size(const aecv_classifier *classifier);
+
+/** aecv_classifier_spec():
+ *  The classifier's spec with every default filled in, as compact JSON, with the snprintf
+ *  semantics of aecv_model_spec() (returns the length excluding the NUL; 0 when classifier is
+ *  NULL). Never fails; does not touch aecv_last_error(); thread-safe. */
+size_t aecv_classifier_spec(const aecv_classifier *classifier, char *buffer, size_t capacity);
+
+/** aecv_classifier_train_step():
+ *  One optimizer step on a labelled batch: forward, cross-entropy, backward, update of the head
+ *  (and of the encoder when fine-tuning) and of the feature statistics.
+ *  inputs:   batch * input_size floats, read only.
+ *  labels:   batch int32_t class indices, each in 0 .. classes-1.
+ *  out_loss: receives the mean cross-entropy of the batch BEFORE the update (nats); may be NULL.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  classifier, inputs or labels is NULL, batch is 0, a label is
+ *                                     outside 0 .. classes-1 (the message names its index and
+ *                                     value), a misaligned pointer;
+ *          AECV_ERR_NO_MEMORY         absurd batch;
+ *          AECV_ERR_NONFINITE         NaN/Inf in inputs, or a non-finite loss or update.
+ *  On any failure the classifier is bit-identical to before. Serialized with other calls on the
+ *  same classifier. */
+aecv_status aecv_classifier_train_step(aecv_classifier *classifier, const float *inputs,
+                                       const int32_t *labels, size_t batch, float *out_loss);
+
+/** aecv_classifier_predict():
+ *  Class probabilities (softmax of the logits) of a batch: out_probabilities receives
+ *  batch * classes floats, (batch, classes), each row summing to 1. The most probable class is
+ *  the index of a row's maximum. The classifier is not changed (features are standardized with
+ *  the statistics of the training seen so far).
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  classifier, inputs or out_probabilities is NULL, batch is 0;
+ *          AECV_ERR_SHAPE             capacity < batch * classes (nothing written);
+ *          AECV_ERR_NO_MEMORY         absurd batch;
+ *          AECV_ERR_NONFINITE         NaN/Inf in inputs (nothing written). */
+aecv_status aecv_classifier_predict(aecv_classifier *classifier, const float *inputs, size_t batch,
+                                    float *out_probabilities, size_t capacity);
+
+/** aecv_classifier_save():
+ *  Writes the classifier (its spec, the autoencoder's spec, the encoder and head weights and the
+ *  feature statistics) to `path`; atomic like aecv_model_save(). The optimizer state is not
+ *  saved: a loaded classifier predicts exactly as the saved one, and further training starts
+ *  with fresh optimizer moments. Suggested extension: ".aecvc".
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (NULL or bad path, as for aecv_model_save());
+ *          AECV_ERR_IO (could not be written). */
+aecv_status aecv_classifier_save(aecv_classifier *classifier, const char *path);
+
+/** aecv_classifier_load():
+ *  Reads a classifier written by aecv_classifier_save(); the file is validated completely
+ *  (magic, version, checksum, every tensor's name and shape) before anything is built from it.
+ *  It needs no autoencoder.
+ *  out: receives the new classifier (aecv_classifier_free()); NULL on failure.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  path or out is NULL, bad path;
+ *          AECV_ERR_IO                the file could not be opened or read;
+ *          AECV_ERR_FORMAT            not a valid classifier file (e.g. a model file, corrupted,
+ *                                     truncated, or its tensors do not fit its specs);
+ *          AECV_ERR_NO_MEMORY         allocation failed.
+ *  Thread-safe. */
+aecv_status aecv_classifier_load(const char *path, aecv_classifier **out);
 
 /* ============================================================================================
  * Model spec (JSON)

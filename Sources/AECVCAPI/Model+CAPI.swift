@@ -111,6 +111,17 @@ private func boundedString(_ pointer: UnsafePointer<CChar>, maxBytes: Int) -> (S
     return (String(validatingCString: pointer), length)
 }
 
+/// The text of a `spec_json` argument: at most SpecLimits.maxSpecBytes of UTF-8 (CONFIG otherwise).
+func specArgument(_ specJSON: UnsafePointer<CChar>) throws -> String {
+    let limit = SpecLimits.maxSpecBytes
+    let (text, length) = boundedString(specJSON, maxBytes: limit)
+    guard length <= limit else {
+        throw AECVError.config("spec_json: longer than the limit of \(limit) bytes")
+    }
+    guard let text else { throw AECVError.config("spec_json: not valid UTF-8") }
+    return text
+}
+
 func pathArgument(_ path: UnsafePointer<CChar>?) throws -> String {
     guard let path else { throw AECVError.invalidArgument("path: NULL") }
     let (text, length) = boundedString(path, maxBytes: maxPathBytes - 1)
@@ -131,13 +142,7 @@ public func aecv_model_create(_ specJSON: UnsafePointer<CChar>?,
     return withStatus("aecv_model_create") {
         guard let specJSON else { throw AECVError.invalidArgument("spec_json: NULL") }
         guard let outModel else { throw AECVError.invalidArgument("out_model: NULL") }
-        let limit = SpecLimits.maxSpecBytes
-        let (text, length) = boundedString(specJSON, maxBytes: limit)
-        guard length <= limit else {
-            throw AECVError.config("spec_json: longer than the limit of \(limit) bytes")
-        }
-        guard let text else { throw AECVError.config("spec_json: not valid UTF-8") }
-        let model = try Autoencoder(specJSON: text)
+        let model = try Autoencoder(specJSON: try specArgument(specJSON))
         outModel.pointee = ModelHandle(model: model).retainedPointer()
     }
 }
@@ -190,7 +195,12 @@ public func aecv_model_spec(_ model: OpaquePointer?, _ buffer: UnsafeMutablePoin
         if let buffer, capacity > 0 { buffer[0] = 0 }
         return 0
     }
-    let text = handle.specUTF8
+    return copySpec(handle.specUTF8, into: buffer, capacity: capacity)
+}
+
+/// Copies spec text with snprintf semantics: returns its full length (no NUL); writes at most
+/// `capacity` bytes including the NUL; nothing when capacity is 0 or buffer is NULL.
+func copySpec(_ text: [UInt8], into buffer: UnsafeMutablePointer<CChar>?, capacity: UInt) -> UInt {
     if let buffer, capacity > 0 {
         let count = Int(min(UInt(text.count), capacity - 1))
         text.withUnsafeBytes { bytes in

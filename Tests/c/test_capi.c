@@ -1580,6 +1580,255 @@ static void test_safetensors_hand_written(void) {
     aecv_model_free(m);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* classification (issue 7)                                                                   */
+
+/* The blob position of make_batch's example b: a learnable label in 0..2. */
+static int32_t blob_label(size_t b, uint32_t seed) { return (int32_t)(((b * 3 + seed) % 7) % 3); }
+
+static float *classifier_probabilities(aecv_classifier *c, const float *x, size_t batch) {
+    float *p = alloc_floats(batch * 3, sentinel);
+    CHECK_STATUS(aecv_classifier_predict(c, x, batch, p, batch * 3), AECV_OK);
+    return p;
+}
+
+static void test_classifier(void) {
+    enum { SIZE = 64, BATCH = 21, CLASSES = 3 };
+    aecv_model *ae = create("{\"preset\":\"dense\",\"input\":[1,8,8],\"hidden\":[16],\"latent\":6}");
+    aecv_classifier *c = (aecv_classifier *)&temp_dir, *loaded = (aecv_classifier *)&temp_dir;
+    float x[BATCH * SIZE], before[BATCH * SIZE], after[BATCH * SIZE], loss = -1, first = 0, last = 0;
+    int32_t labels[BATCH];
+    char path[512], model_path[512], spec[512];
+    size_t i, b;
+    if (!ae) return;
+    make_batch(x, BATCH, SIZE, 3);
+    for (b = 0; b < BATCH; b++) labels[b] = blob_label(b, 3);
+    CHECK_STATUS(aecv_model_reconstruct(ae, x, BATCH, before, BATCH * SIZE), AECV_OK);
+
+    /* create: argument and spec errors; *out is NULL on failure */
+    const char *spec_json = "{\"classes\":3,\"hidden\":[8],\"freeze_encoder\":false,"
+                            "\"optimizer\":{\"name\":\"adam\",\"learning_rate\":0.01}}";
+    CHECK_STATUS(aecv_classifier_create(NULL, spec_json, &c), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(c == NULL);
+    CHECK_ERROR_MENTIONS("autoencoder");
+    CHECK_STATUS(aecv_classifier_create(ae, NULL, &c), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_classifier_create(ae, spec_json, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"classes\":1}", &c), AECV_ERR_CONFIG);
+    CHECK_ERROR_MENTIONS("classifier.classes");
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"classes\":3,\"clases\":3}", &c), AECV_ERR_CONFIG);
+    CHECK_ERROR_MENTIONS("clases");
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"hidden\":[]}", &c), AECV_ERR_CONFIG);
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"classes\":3,\"encoder_learning_rate\":0.1}", &c),
+                 AECV_ERR_CONFIG);
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"classes\":3,\"feature\":9}", &c), AECV_ERR_CONFIG);
+    CHECK_STATUS(aecv_classifier_create(ae, "[", &c), AECV_ERR_CONFIG);
+    CHECK(c == NULL);
+    CHECK_STATUS(aecv_classifier_create(ae, spec_json, &c), AECV_OK);
+    CHECK_NO_ERROR();
+    if (!c) goto done;
+
+    /* queries; a classifier is not a model and a model is not a classifier */
+    CHECK(aecv_classifier_classes(c) == CLASSES);
+    CHECK(aecv_classifier_input_size(c) == SIZE);
+    CHECK(aecv_classifier_classes(NULL) == 0);
+    CHECK(aecv_classifier_input_size(NULL) == 0);
+    CHECK(aecv_classifier_classes((aecv_classifier *)ae) == 0);
+    CHECK(aecv_model_input_size((aecv_model *)c) == 0);
+    CHECK_STATUS(aecv_model_reconstruct((aecv_model *)c, x, 1, after, SIZE), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_classifier_predict((aecv_classifier *)ae, x, 1, after, CLASSES),
+                 AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("classifier");
+    CHECK_STATUS(aecv_classifier_create((aecv_model *)c, spec_json, &loaded), AECV_ERR_INVALID_ARGUMENT);
+    aecv_model_free((aecv_model *)c); /* not a model: ignored */
+    aecv_classifier_free((aecv_classifier *)ae); /* not a classifier: ignored */
+    CHECK(aecv_classifier_classes(c) == CLASSES && aecv_model_input_size(ae) == SIZE);
+    {
+        size_t n = aecv_classifier_spec(c, spec, sizeof spec);
+        CHECK(n > 0 && n < sizeof spec && strlen(spec) == n);
+        CHECK(strstr(spec, "\"classes\":3") != NULL);
+        CHECK(strstr(spec, "\"freeze_encoder\":false") != NULL);
+        CHECK(aecv_classifier_spec(c, NULL, 0) == n);
+        CHECK(aecv_classifier_spec(NULL, spec, sizeof spec) == 0 && spec[0] == '\0');
+    }
+
+    /* training: the loss of a fixed batch goes down */
+    for (i = 0; i < 60; i++) {
+        if (!CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_OK)) break;
+        if (i == 0) first = loss;
+        last = loss;
+    }
+    CHECK(isfinite(first) && first > 0.5f); /* about ln 3 = 1.1 at the start */
+    CHECK(last < 0.5f * first);
+    CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, NULL), AECV_OK);
+
+    /* predict: probabilities in [0, 1], rows sum to 1, most examples right */
+    {
+        float *p = classifier_probabilities(c, x, BATCH);
+        int rows_ok = 1, in_range = 1, correct = 0;
+        for (b = 0; b < BATCH; b++) {
+            float sum = 0;
+            int best = 0;
+            for (i = 0; i < CLASSES; i++) {
+                sum += p[b * CLASSES + i];
+                in_range &= p[b * CLASSES + i] >= 0 && p[b * CLASSES + i] <= 1;
+                if (p[b * CLASSES + i] > p[b * CLASSES + best]) best = (int)i;
+            }
+            rows_ok &= fabsf(sum - 1) < 1e-5f;
+            correct += best == labels[b];
+        }
+        CHECK(rows_ok);
+        CHECK(in_range);
+        CHECK(correct >= BATCH * 2 / 3);
+
+        /* out-of-range labels: INVALID_ARGUMENT naming the label, and nothing changes */
+        labels[4] = CLASSES;
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_ERROR_MENTIONS("labels[4]");
+        labels[4] = -1;
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        labels[4] = INT32_MAX;
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        labels[4] = blob_label(4, 3);
+        /* other argument errors, and NaN inputs */
+        CHECK_STATUS(aecv_classifier_train_step(NULL, x, labels, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_train_step(c, NULL, labels, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_train_step(c, x, NULL, BATCH, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_ERROR_MENTIONS("labels");
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, 0, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_train_step(c, x, (const int32_t *)((const char *)labels + 1), 2, &loss),
+                     AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, SIZE_MAX / 2, &loss), AECV_ERR_NO_MEMORY);
+        x[7] = NAN;
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_ERR_NONFINITE);
+        CHECK_STATUS(aecv_classifier_predict(c, x, BATCH, after, BATCH * CLASSES), AECV_ERR_NONFINITE);
+        make_batch(x, BATCH, SIZE, 3);
+        {
+            float *q = classifier_probabilities(c, x, BATCH);
+            CHECK(memcmp(p, q, BATCH * CLASSES * sizeof(float)) == 0); /* failed steps changed nothing */
+            free(q);
+        }
+
+        /* predict: capacity too small writes nothing; NULL arguments */
+        {
+            float *small = alloc_floats(BATCH * CLASSES, sentinel);
+            CHECK_STATUS(aecv_classifier_predict(c, x, BATCH, small, BATCH * CLASSES - 1), AECV_ERR_SHAPE);
+            CHECK_ERROR_MENTIONS("out_probabilities");
+            CHECK(all_equal(small, BATCH * CLASSES, sentinel));
+            CHECK_STATUS(aecv_classifier_predict(c, x, BATCH, NULL, BATCH * CLASSES), AECV_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(aecv_classifier_predict(c, NULL, BATCH, small, BATCH * CLASSES), AECV_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(aecv_classifier_predict(NULL, x, BATCH, small, BATCH * CLASSES), AECV_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(aecv_classifier_predict(c, x, 0, small, BATCH * CLASSES), AECV_ERR_INVALID_ARGUMENT);
+            CHECK(all_equal(small, BATCH * CLASSES, sentinel));
+            /* a larger capacity is fine; only the prefix is written */
+            CHECK_STATUS(aecv_classifier_predict(c, x, 2, small, BATCH * CLASSES), AECV_OK);
+            for (i = 0; i < 2 * CLASSES; i++) /* another batch size may round differently */
+                if (!CHECK(fabsf(small[i] - p[i]) < 1e-5f)) break;
+            CHECK(all_equal(small + 2 * CLASSES, (BATCH - 2) * CLASSES, sentinel));
+            free(small);
+        }
+
+        /* fine-tuning left the autoencoder exactly as it was */
+        CHECK_STATUS(aecv_model_reconstruct(ae, x, BATCH, after, BATCH * SIZE), AECV_OK);
+        CHECK(memcmp(before, after, sizeof before) == 0);
+
+        /* save / load: identical predictions, without the autoencoder */
+        temp_path(path, sizeof path, "classifier.aecvc");
+        temp_path(model_path, sizeof model_path, "classifier-ae.aecv");
+        CHECK_STATUS(aecv_classifier_save(NULL, path), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_save(c, NULL), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_save(c, ""), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_save(c, "/nonexistent-dir/c.aecvc"), AECV_ERR_IO);
+        CHECK_STATUS(aecv_classifier_save(c, path), AECV_OK);
+        CHECK_STATUS(aecv_model_save(ae, model_path), AECV_OK);
+        aecv_model_free(ae);
+        ae = NULL;
+        CHECK_STATUS(aecv_classifier_load(path, NULL), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(aecv_classifier_load(NULL, &loaded), AECV_ERR_INVALID_ARGUMENT);
+        CHECK(loaded == NULL);
+        CHECK_STATUS(aecv_classifier_load(path, &loaded), AECV_OK);
+        if (loaded) {
+            float *q = classifier_probabilities(loaded, x, BATCH);
+            CHECK(memcmp(p, q, BATCH * CLASSES * sizeof(float)) == 0);
+            CHECK(aecv_classifier_classes(loaded) == CLASSES && aecv_classifier_input_size(loaded) == SIZE);
+            CHECK(aecv_classifier_spec(loaded, NULL, 0) == aecv_classifier_spec(c, NULL, 0));
+            /* a loaded classifier trains on (fresh optimizer moments) */
+            CHECK_STATUS(aecv_classifier_train_step(loaded, x, labels, BATCH, &loss), AECV_OK);
+            free(q);
+            aecv_classifier_free(loaded);
+        }
+        {
+            float *q = classifier_probabilities(c, x, BATCH); /* the original still works */
+            CHECK(memcmp(p, q, BATCH * CLASSES * sizeof(float)) == 0);
+            free(q);
+        }
+        free(p);
+    }
+
+    /* files that are not classifiers: FORMAT (corrupted, truncated, a model file), IO (missing) */
+    {
+        size_t size = 0;
+        unsigned char *bytes = read_file(path, &size);
+        CHECK(bytes != NULL && size > 64);
+        if (bytes) {
+            bytes[size / 2] ^= 0x40;
+            CHECK(write_file(path, bytes, size));
+            CHECK_STATUS(aecv_classifier_load(path, &loaded), AECV_ERR_FORMAT);
+            CHECK(loaded == NULL);
+            bytes[size / 2] ^= 0x40;
+            CHECK(write_file(path, bytes, size / 3));
+            CHECK_STATUS(aecv_classifier_load(path, &loaded), AECV_ERR_FORMAT);
+            CHECK(write_file(path, bytes, 0));
+            CHECK_STATUS(aecv_classifier_load(path, &loaded), AECV_ERR_FORMAT);
+            free(bytes);
+        }
+        CHECK_STATUS(aecv_classifier_load(model_path, &loaded), AECV_ERR_FORMAT);
+        CHECK(loaded == NULL);
+        {
+            aecv_model *not_a_model = NULL;
+            CHECK_STATUS(aecv_model_load(path, &not_a_model), AECV_ERR_FORMAT);
+            CHECK(not_a_model == NULL);
+        }
+        remove(path);
+        CHECK_STATUS(aecv_classifier_load(path, &loaded), AECV_ERR_IO);
+        remove(model_path);
+    }
+
+    /* free: NULL and a double free are no-ops; a freed classifier is INVALID_ARGUMENT */
+    aecv_classifier_free(NULL);
+    aecv_classifier_free(c);
+    CHECK(aecv_classifier_classes(c) == 0);
+    CHECK_STATUS(aecv_classifier_predict(c, x, 1, after, CLASSES), AECV_ERR_INVALID_ARGUMENT);
+    aecv_classifier_free(c);
+done:
+    aecv_model_free(ae);
+}
+
+/* A linear probe on the frozen code of the conv preset (the default spec) learns too. */
+static void test_classifier_probe_conv(void) {
+    enum { BATCH = 12 };
+    aecv_model *ae = create("{\"preset\":\"conv\",\"input\":[1,12,12]}");
+    aecv_classifier *c = NULL;
+    float x[BATCH * 144], p[BATCH * 4], loss = 0, first = 0;
+    int32_t labels[BATCH];
+    size_t b, i;
+    if (!ae) return;
+    make_batch(x, BATCH, 144, 1);
+    for (b = 0; b < BATCH; b++) labels[b] = (int32_t)(b % 4);
+    CHECK_STATUS(aecv_classifier_create(ae, "{\"classes\":4}", &c), AECV_OK);
+    if (!c) goto done;
+    CHECK(aecv_classifier_input_size(c) == 144);
+    for (i = 0; i < 40; i++) {
+        CHECK_STATUS(aecv_classifier_train_step(c, x, labels, BATCH, &loss), AECV_OK);
+        if (i == 0) first = loss;
+    }
+    CHECK(loss < first);
+    CHECK_STATUS(aecv_classifier_predict(c, x, BATCH, p, BATCH * 4), AECV_OK);
+    for (b = 0; b < BATCH; b++) CHECK(fabsf(p[b * 4] + p[b * 4 + 1] + p[b * 4 + 2] + p[b * 4 + 3] - 1) < 1e-5f);
+    aecv_classifier_free(c);
+done:
+    aecv_model_free(ae);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(temp_dir, sizeof temp_dir, "%s/aecv-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1607,6 +1856,8 @@ int main(void) {
     test_safetensors_round_trip();
     test_safetensors_refusals();
     test_safetensors_hand_written();
+    test_classifier();
+    test_classifier_probe_conv();
 
     rmdir(temp_dir);
     printf("%d passed, %d failed\n", passed, failed);

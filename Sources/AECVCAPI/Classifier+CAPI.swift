@@ -1,0 +1,166 @@
+// The aecv_classifier_* entry points of include/aecv.h (issue 7): a classifier on top of an
+// autoencoder's encoder. Same validation rules and locking as Model+CAPI.swift: every argument is
+// checked before core code runs, then the public `Classifier` API runs under the handle's lock.
+import AECV
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What an `aecv_classifier *` points to (as an unmanaged, retained reference).
+final class ClassifierHandle: CHandle {
+    /// Touched only while `lock` is held: `Classifier` is not thread-safe.
+    private let classifier: Classifier
+    private let lock = HandleLock()
+
+    // Immutable facts, read without the lock (queries never wait for a training step).
+    let classes: Int
+    let inputSize: Int
+    /// The filled classifier spec as UTF-8 JSON, without a NUL.
+    let specUTF8: [UInt8]
+
+    init(classifier: Classifier) {
+        self.classifier = classifier
+        classes = classifier.classes
+        inputSize = classifier.inputSize
+        specUTF8 = Array(classifier.spec.jsonString().utf8)
+    }
+
+    func withLockedClassifier<Result>(_ body: (Classifier) throws -> Result) rethrows -> Result {
+        try lock.withLock { try body(classifier) }
+    }
+}
+
+/// The live classifier behind a handle pointer, or INVALID_ARGUMENT for NULL and for pointers that
+/// are not live classifiers (freed, never created, or an aecv_model).
+private func classifierHandle(_ classifier: OpaquePointer?) throws -> ClassifierHandle {
+    guard let classifier else { throw AECVError.invalidArgument("classifier: NULL") }
+    guard let handle = ClassifierHandle.lookup(classifier) else {
+        throw AECVError.invalidArgument(
+            "classifier: \(UnsafeRawPointer(classifier)) is not a live aecv_classifier (already freed?)")
+    }
+    return handle
+}
+
+// MARK: - Create / load / free
+
+@_cdecl("aecv_classifier_create")
+public func aecv_classifier_create(_ autoencoder: OpaquePointer?, _ specJSON: UnsafePointer<CChar>?,
+                                   _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return withStatus("aecv_classifier_create") {
+        guard let autoencoder else { throw AECVError.invalidArgument("autoencoder: NULL") }
+        guard let model = ModelHandle.lookup(autoencoder) else {
+            throw AECVError.invalidArgument(
+                "autoencoder: \(UnsafeRawPointer(autoencoder)) is not a live aecv_model (already freed?)")
+        }
+        guard let specJSON else { throw AECVError.invalidArgument("spec_json: NULL") }
+        guard let out else { throw AECVError.invalidArgument("out: NULL") }
+        let text = try specArgument(specJSON)
+        let spec = try ClassifierSpec(json: text)
+        // The classifier copies the encoder's weights: under the model's lock, so a training step
+        // running on another thread cannot be caught half-way.
+        let classifier = try model.withLockedModel { try Classifier(autoencoder: $0, spec: spec) }
+        out.pointee = ClassifierHandle(classifier: classifier).retainedPointer()
+    }
+}
+
+@_cdecl("aecv_classifier_load")
+public func aecv_classifier_load(_ path: UnsafePointer<CChar>?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    out?.pointee = nil
+    return withStatus("aecv_classifier_load") {
+        let path = try pathArgument(path)
+        guard let out else { throw AECVError.invalidArgument("out: NULL") }
+        let classifier = try Classifier(contentsOf: path)
+        out.pointee = ClassifierHandle(classifier: classifier).retainedPointer()
+    }
+}
+
+/// NULL and pointers that are not live classifiers (double free) are ignored.
+@_cdecl("aecv_classifier_free")
+public func aecv_classifier_free(_ classifier: OpaquePointer?) {
+    guard let classifier else { return }
+    ClassifierHandle.release(classifier)
+}
+
+// MARK: - Queries (never fail, never wait for the lock)
+
+@_cdecl("aecv_classifier_classes")
+public func aecv_classifier_classes(_ classifier: OpaquePointer?) -> UInt {
+    guard let classifier, let handle = ClassifierHandle.lookup(classifier) else { return 0 }
+    return UInt(handle.classes)
+}
+
+@_cdecl("aecv_classifier_input_size")
+public func aecv_classifier_input_size(_ classifier: OpaquePointer?) -> UInt {
+    guard let classifier, let handle = ClassifierHandle.lookup(classifier) else { return 0 }
+    return UInt(handle.inputSize)
+}
+
+/// snprintf semantics, as aecv_model_spec.
+@_cdecl("aecv_classifier_spec")
+public func aecv_classifier_spec(_ classifier: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
+                                 _ capacity: UInt) -> UInt {
+    guard let classifier, let handle = ClassifierHandle.lookup(classifier) else {
+        if let buffer, capacity > 0 { buffer[0] = 0 }
+        return 0
+    }
+    return copySpec(handle.specUTF8, into: buffer, capacity: capacity)
+}
+
+// MARK: - Training and prediction
+
+@_cdecl("aecv_classifier_train_step")
+public func aecv_classifier_train_step(_ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                       _ labels: UnsafePointer<Int32>?, _ batch: UInt,
+                                       _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    withStatus("aecv_classifier_train_step") {
+        let handle = try classifierHandle(classifier)
+        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
+        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
+        guard let labels else { throw AECVError.invalidArgument("labels: NULL") }
+        guard Int(bitPattern: labels) % MemoryLayout<Int32>.alignment == 0 else {
+            throw AECVError.invalidArgument("labels: pointer \(labels) is not aligned for int32_t (4 bytes)")
+        }
+        let labelBuffer = UnsafeBufferPointer(start: labels, count: Int(batch))
+        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
+        let loss = try handle.withLockedClassifier {
+            try $0.trainStep(inputs: inputs, labels: labelBuffer, batch: Int(batch))
+        }
+        outLoss?.pointee = loss
+    }
+}
+
+@_cdecl("aecv_classifier_predict")
+public func aecv_classifier_predict(_ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                    _ batch: UInt, _ outProbabilities: UnsafeMutablePointer<Float>?,
+                                    _ capacity: UInt) -> Int32 {
+    withStatus("aecv_classifier_predict") {
+        let handle = try classifierHandle(classifier)
+        let inCount = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
+        let outCount = try floatCount(batch: batch, perExample: handle.classes,
+                                      buffer: "out_probabilities")
+        let inputs = try inputBuffer(inputs, name: "inputs", count: inCount)
+        let probabilities = try outputBuffer(outProbabilities, name: "out_probabilities",
+                                             capacity: capacity, needed: outCount, batch: batch)
+        try withDisjointInputs(inputs, from: probabilities) { inputs in
+            try handle.withLockedClassifier {
+                try $0.predict(inputs: inputs, batch: Int(batch), into: probabilities)
+            }
+        }
+    }
+}
+
+// MARK: - Files
+
+@_cdecl("aecv_classifier_save")
+public func aecv_classifier_save(_ classifier: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    withStatus("aecv_classifier_save") {
+        let handle = try classifierHandle(classifier)
+        let path = try pathArgument(path)
+        try handle.withLockedClassifier { try $0.save(to: path) }
+    }
+}
