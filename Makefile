@@ -9,6 +9,7 @@
 #   make test         swift build + swift test + check-lib + C tests against an installed copy
 #                     + Python binding tests
 #   make demo         train on Fashion-MNIST with `aecv`, write PNGs into demo-out/
+#   make fuzz         libFuzzer+ASan on model files, safetensors and specs, FUZZ_SECONDS (60) each
 #   make clean
 #
 # Variables: SWIFT, SCRATCH (SwiftPM scratch path, default .build), PREFIX, LIBDIR, INCLUDEDIR,
@@ -62,7 +63,7 @@ C_LIBS     := -lpthread -lm
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
-        test-python demo clean bench
+        test-python demo clean bench fuzz
 
 all: lib
 
@@ -228,6 +229,18 @@ demo: deps cli
 # for a smoke run. See tools/bench/run_bench.py (and tools/bench/profile.sh for a perf profile).
 bench: lib
 	$(PYTHON) tools/bench/run_bench.py $(BENCH_ARGS)
+
+# ---------------------------------------------------------------------------------------------
+# fuzz: the parsers of untrusted input (model files, safetensors, specs) under libFuzzer with
+# AddressSanitizer, FUZZ_SECONDS per target (default 60). fuzz/run.sh compiles fuzz/Harness.swift
+# together with Sources/AECV (swiftc -sanitize=fuzzer,address) into build/fuzz/fuzz_aecv, runs
+# each target on the seed corpus fuzz/corpus/<target>, prints executions and exec/s, and fails
+# on any crash (input saved in build/fuzz/crashes/<target>/). See docs/model-format.md.
+FUZZ_SECONDS ?= 60
+SWIFTC       ?= swiftc
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/run.sh
 
 clean:
 	rm -rf build
