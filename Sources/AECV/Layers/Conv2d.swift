@@ -38,6 +38,8 @@ final class Conv2d: Layer {
         outputShape = [outputChannels, oh, ow]
     }
 
+    var parameterCount: Int { outputChannels * geometry.rows + outputChannels }
+
     var parameterShapes: [(name: String, shape: [Int])] {
         [("weight", [outputChannels, geometry.channels, geometry.kernel, geometry.kernel]),
          ("bias", [outputChannels])]

@@ -45,6 +45,8 @@ final class ConvTranspose2d: Layer {
         outputShape = [outputChannels, oh, ow]
     }
 
+    var parameterCount: Int { inputChannels * geometry.rows + outputChannels }
+
     var parameterShapes: [(name: String, shape: [Int])] {
         [("weight", [inputChannels, outputChannels, geometry.kernel, geometry.kernel]),
          ("bias", [outputChannels])]

@@ -22,6 +22,7 @@ final class Dense: Layer {
     }
 
     var outputShape: [Int] { [outputFeatures] }
+    var parameterCount: Int { outputFeatures * inputFeatures + outputFeatures }
 
     var parameterShapes: [(name: String, shape: [Int])] {
         [("weight", [outputFeatures, inputFeatures]), ("bias", [outputFeatures])]

@@ -16,6 +16,9 @@ protocol Layer: AnyObject {
     var outputShape: [Int] { get }
     /// Shapes of the parameters, in PyTorch's state_dict order with their names.
     var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// Number of parameter floats. Parametric layers compute it without building
+    /// `parameterShapes`, because binding (after every optimizer step) must not allocate.
+    var parameterCount: Int { get }
     /// Points the layer at its parameters and gradients inside the flat buffers.
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
     /// PyTorch's default initialization for this layer type, drawn from `random`.
@@ -30,7 +33,7 @@ extension Layer {
     var inputSize: Int { inputShape.reduce(1, *) }
     var outputSize: Int { outputShape.reduce(1, *) }
     var parameterShapes: [(name: String, shape: [Int])] { [] }
-    var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+    var parameterCount: Int { 0 }
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {}
     func initialize(random: inout RandomSource) {}
 }

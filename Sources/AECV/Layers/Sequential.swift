@@ -8,10 +8,19 @@ final class Sequential {
     private let gradientA = Workspace()
     private let gradientB = Workspace()
 
+    /// Offset of each layer's parameters in the chain's block, and the block's size: computed once,
+    /// because binding runs after every optimizer step and must not allocate.
+    private let offsets: [Int]
+    let parameterCount: Int
+
     init(layers: [Layer], inputShape: [Int]) {
         self.layers = layers
         self.inputShape = inputShape
         activations = layers.map { _ in Workspace() }
+        var offsets: [Int] = [], total = 0
+        for layer in layers { offsets.append(total); total += layer.parameterCount }
+        self.offsets = offsets
+        parameterCount = total
     }
 
     var outputShape: [Int] { layers.last?.outputShape ?? inputShape }
@@ -27,14 +36,10 @@ final class Sequential {
         return result
     }
 
-    var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
-
     /// Binds each layer to consecutive views of the flat buffers, starting at the given pointers.
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
-        var offset = 0
-        for layer in layers {
+        for (layer, offset) in zip(layers, offsets) {
             layer.bind(parameters: parameters + offset, gradients: gradients + offset)
-            offset += layer.parameterCount
         }
     }
 

@@ -12,8 +12,9 @@ The library is found through AECV_LIBRARY, then the copy bundled by pip, then th
 (see aecv.errors).
 """
 
-from . import _ffi
+from . import _ffi, metrics
 from ._version import __version__
+from .anomaly import AnomalyDetector, NotFittedError
 from .autoencoder import Autoencoder
 from .errors import (
     AECVError,
@@ -35,6 +36,9 @@ __all__ = [
     "library_path",
     "set_num_threads",
     "Autoencoder",
+    "AnomalyDetector",
+    "NotFittedError",
+    "metrics",
     "AECVError",
     "InvalidArgumentError",
     "ShapeError",

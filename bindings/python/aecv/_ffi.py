@@ -103,6 +103,10 @@ _FUNCTIONS = {
     "aecv_model_interpolate": (_status, [_model, F32, F32, c_size_t, F32Out, c_size_t], False),
     "aecv_model_export_safetensors": (_status, [_model, c_char_p], False),
     "aecv_model_import_safetensors": (_status, [_model, c_char_p], False),
+    "aecv_model_anomaly_scores": (_status, [_model, F32, c_size_t, c_int32, F32Out, c_size_t],
+                                  False),
+    "aecv_model_anomaly_maps": (_status, [_model, F32, c_size_t, c_int32, F32Out, c_size_t],
+                                False),
 }
 
 

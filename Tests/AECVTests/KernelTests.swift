@@ -1,0 +1,54 @@
+import XCTest
+@testable import AECV
+
+/// The hand-vectorized kernels against their scalar definitions.
+final class KernelTests: XCTestCase {
+    func testExponentialMatchesExpf() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let v = exponential(Vector(repeating: x))[0]
+            worst = max(worst, abs(v - expf(x)) / expf(x))
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 4e-7, "relative error of the SIMD exponential")
+        XCTAssertEqual(exponential(Vector(repeating: -1000))[0], expf(-87), accuracy: 1e-40)
+        XCTAssertTrue(exponential(Vector(repeating: 1000))[0].isFinite)
+    }
+
+    func testVectorizedActivationsMatchScalar() {
+        var random = RandomSource(seed: 1)
+        let n = 37   // not a multiple of 8: exercises the scalar tail
+        let x = (0..<n).map { _ in random.uniform(-20, 20) }
+        let dy = (0..<n).map { _ in random.uniform(-1, 1) }
+        var y = [Float](repeating: 0, count: n), dx = y
+        sigmoidForward(x, &y, count: n)
+        for i in 0..<n { XCTAssertEqual(y[i], sigmoid(x[i]), accuracy: 3e-7) }
+        reluForward(x, &y, count: n)
+        XCTAssertEqual(y, x.map { max($0, 0) })
+        reluBackward(x, dy, &dx, count: n)
+        XCTAssertEqual(dx, (0..<n).map { x[$0] > 0 ? dy[$0] : 0 })
+    }
+
+    func testSums() {
+        var random = RandomSource(seed: 2)
+        let a = (0..<1001).map { _ in random.uniform(-1, 1) }, b = (0..<1001).map { _ in random.uniform(-1, 1) }
+        XCTAssertEqual(Double(sum(a, count: a.count)), a.reduce(0.0) { $0 + Double($1) }, accuracy: 1e-4)
+        XCTAssertEqual(Double(sumOfSquaredDifferences(a, b, count: a.count)),
+                       zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }, accuracy: 1e-3)
+    }
+
+    func testTransposeRoundTrip() {
+        let rows = 37, columns = 70
+        let a = (0..<(rows * columns)).map(Float.init)
+        var t = [Float](repeating: 0, count: a.count), back = t
+        transpose(a, rows: rows, columns: columns, into: &t)
+        XCTAssertEqual(t[5 * rows + 3], a[3 * columns + 5])
+        transpose(t, rows: columns, columns: rows, into: &back)
+        XCTAssertEqual(back, a)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
