@@ -333,6 +333,62 @@ aecv_status aecv_model_interpolate(aecv_model *model, const float *input_a, cons
                                    size_t steps, float *out_images, size_t capacity);
 
 /* ============================================================================================
+ * Anomaly detection
+ * ============================================================================================
+ *
+ * An autoencoder trained on normal images only reconstructs them well and other images worse,
+ * so the error between an image x and its reconstruction x^ = decode(encode(x)) (VAE: through
+ * the mean code; no training-time noise) is an anomaly score per image and an anomaly map per
+ * pixel. Higher means more anomalous. For every metric, an image's score is the MEAN of its
+ * map over all C*H*W values. Pixels are expected in [0, 1] (the SSIM constants assume a data
+ * range of 1). Reconstruction runs in chunks of 256 examples, so memory stays bounded for any
+ * batch. The model is not changed (parameters, optimizer and random state). */
+
+/** The measure an anomaly map uses, passed as an int32_t. Values never change; new metrics get
+ *  new values. */
+typedef enum {
+    /** map = (x - x^)^2 per pixel; score = the mean squared error of the image. */
+    AECV_ANOMALY_MSE = 0,
+    /** map = 1 - SSIM(x, x^) per pixel and channel; score = 1 - mean SSIM, in [0, 2], 0 when
+     *  x^ = x. SSIM as in Wang et al. 2004: an 11x11 Gaussian window with sigma 1.5, population
+     *  (co)variances, C1 = 0.01^2, C2 = 0.03^2. The map covers every pixel: near the border the
+     *  window is truncated to the image and renormalized (farther than 5 pixels from the border
+     *  the values equal scikit-image's structural_similarity(gaussian_weights=True,
+     *  use_sample_covariance=False, data_range=1)). Structural: it weighs a changed shape or
+     *  texture more than a uniform change of brightness. */
+    AECV_ANOMALY_SSIM = 1,
+    /** map = (G * (x - x^))^2 per pixel and channel: the squared error after blurring the
+     *  difference with a Gaussian of sigma 1 pixel (9 taps, truncated and renormalized at the
+     *  border); score = its mean. Pixel noise and one-pixel misalignments average out while
+     *  coherent regions of error add up: the recommended score (one-class Fashion-MNIST, mean
+     *  AUROC 0.93 with the "dense" preset against 0.91 for MSE; see README). */
+    AECV_ANOMALY_BLURRED_MSE = 2
+} aecv_anomaly_metric;
+
+/** aecv_model_anomaly_scores():
+ *  One anomaly score per example: out_scores[i] = mean of the anomaly map of example i.
+ *  inputs:     batch * input_size floats, read only.
+ *  metric:     an aecv_anomaly_metric value.
+ *  out_scores: receives batch floats; capacity counts floats (>= batch).
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  model, inputs or out_scores is NULL, batch is 0, metric is
+ *                                     not an aecv_anomaly_metric (the message names the value);
+ *          AECV_ERR_SHAPE             capacity < batch (nothing written);
+ *          AECV_ERR_NO_MEMORY         absurd batch;
+ *          AECV_ERR_NONFINITE         NaN/Inf in inputs (nothing written).
+ *  Serialized with other calls on the same model. */
+aecv_status aecv_model_anomaly_scores(aecv_model *model, const float *inputs, size_t batch,
+                                      int32_t metric, float *out_scores, size_t capacity);
+
+/** aecv_model_anomaly_maps():
+ *  One anomaly map per example, in the layout of the inputs: out_maps receives
+ *  batch * input_size floats, (N, C, H, W), and may be the same buffer as inputs.
+ *  Status codes as for aecv_model_anomaly_scores() (capacity is checked against
+ *  batch * input_size). */
+aecv_status aecv_model_anomaly_maps(aecv_model *model, const float *inputs, size_t batch,
+                                    int32_t metric, float *out_maps, size_t capacity);
+
+/* ============================================================================================
  * Model files
  * ============================================================================================ */
 

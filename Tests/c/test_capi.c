@@ -1175,6 +1175,93 @@ static void test_analysis(void) {
     aecv_model_free(m);
 }
 
+/* aecv_model_anomaly_scores and aecv_model_anomaly_maps (issue 8). */
+static void test_anomaly(void) {
+    aecv_model *m = create("{\"preset\":\"dense\",\"input\":[1,8,8],\"hidden\":[16],\"latent\":4}");
+    if (!m) return;
+    enum { SIZE = 64, BATCH = 300 };
+    float *x = alloc_floats(BATCH * SIZE, 0), *maps = alloc_floats(BATCH * SIZE, 0);
+    float *recon = alloc_floats(BATCH * SIZE, 0), *scores = alloc_floats(BATCH, 0);
+    make_batch(x, BATCH, SIZE, 5);
+    CHECK_STATUS(aecv_model_reconstruct(m, x, BATCH, recon, BATCH * SIZE), AECV_OK);
+
+    /* MSE: map = squared error per pixel; score = mean of the map (BATCH > 256: two chunks). */
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, BATCH, AECV_ANOMALY_MSE, maps, BATCH * SIZE), AECV_OK);
+    CHECK_NO_ERROR();
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, BATCH, AECV_ANOMALY_MSE, scores, BATCH), AECV_OK);
+    double worst_map = 0, worst_score = 0;
+    for (size_t b = 0; b < BATCH; b++) {
+        double sum = 0;
+        for (size_t i = 0; i < SIZE; i++) {
+            double d = (double)x[b * SIZE + i] - recon[b * SIZE + i];
+            worst_map = fmax(worst_map, fabs(maps[b * SIZE + i] - d * d));
+            sum += d * d;
+        }
+        worst_score = fmax(worst_score, fabs(scores[b] - sum / SIZE) / (sum / SIZE + 1e-12));
+    }
+    CHECK(worst_map < 1e-6);
+    CHECK(worst_score < 1e-5);
+
+    /* SSIM: values in [0, 2], score = mean of the map, 0 for an image that is its own
+       reconstruction is covered by the Swift tests (it needs a perfect model). */
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, BATCH, AECV_ANOMALY_SSIM, maps, BATCH * SIZE), AECV_OK);
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, BATCH, AECV_ANOMALY_SSIM, scores, BATCH), AECV_OK);
+    int in_range = 1;
+    worst_score = 0;
+    for (size_t b = 0; b < BATCH; b++) {
+        double sum = 0;
+        for (size_t i = 0; i < SIZE; i++) {
+            float v = maps[b * SIZE + i];
+            in_range &= v >= 0.0f && v <= 2.0f;
+            sum += v;
+        }
+        worst_score = fmax(worst_score, fabs(scores[b] - sum / SIZE));
+    }
+    CHECK(in_range);
+    CHECK(worst_score < 1e-5);
+    CHECK(all_finite(scores, BATCH));
+
+    /* Maps in place (out_maps == inputs) give the same maps as a separate buffer. */
+    float *inplace = alloc_floats(4 * SIZE, 0);
+    memcpy(inplace, x, 4 * SIZE * sizeof(float));
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, 4, AECV_ANOMALY_BLURRED_MSE, maps, 4 * SIZE), AECV_OK);
+    CHECK_STATUS(aecv_model_anomaly_maps(m, inplace, 4, AECV_ANOMALY_BLURRED_MSE, inplace, 4 * SIZE),
+                 AECV_OK);
+    CHECK(memcmp(inplace, maps, 4 * SIZE * sizeof(float)) == 0);
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, 4, AECV_ANOMALY_BLURRED_MSE, scores, 4), AECV_OK);
+    double sum0 = 0;
+    for (size_t i = 0; i < SIZE; i++) sum0 += maps[i];
+    CHECK(fabs(scores[0] - sum0 / SIZE) <= 1e-6 * (sum0 / SIZE) + 1e-12);
+    free(inplace);
+
+    /* Errors: nothing is written. */
+    float *out = alloc_floats(BATCH * SIZE, sentinel);
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, 4, 7, out, 4), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("metric");
+    CHECK_ERROR_MENTIONS("7");
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, 4, -1, out, 4 * SIZE), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("-1");
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, 4, AECV_ANOMALY_MSE, out, 3), AECV_ERR_SHAPE);
+    CHECK_ERROR_MENTIONS("out_scores");
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, 4, AECV_ANOMALY_MSE, out, 4 * SIZE - 1), AECV_ERR_SHAPE);
+    CHECK_ERROR_MENTIONS("out_maps");
+    CHECK_STATUS(aecv_model_anomaly_scores(NULL, x, 4, AECV_ANOMALY_MSE, out, 4), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_anomaly_scores(m, NULL, 4, AECV_ANOMALY_MSE, out, 4), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, 4, AECV_ANOMALY_MSE, NULL, 4), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, 0, AECV_ANOMALY_MSE, out, 4 * SIZE), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, SIZE_MAX, AECV_ANOMALY_MSE, out, SIZE_MAX), AECV_ERR_NO_MEMORY);
+    x[(BATCH - 1) * SIZE + 3] = NAN; /* in the last chunk: still nothing written */
+    CHECK_STATUS(aecv_model_anomaly_scores(m, x, BATCH, AECV_ANOMALY_MSE, out, BATCH), AECV_ERR_NONFINITE);
+    CHECK_STATUS(aecv_model_anomaly_maps(m, x, BATCH, AECV_ANOMALY_SSIM, out, BATCH * SIZE), AECV_ERR_NONFINITE);
+    CHECK(all_equal(out, BATCH * SIZE, sentinel));
+    free(out);
+    free(x);
+    free(maps);
+    free(recon);
+    free(scores);
+    aecv_model_free(m);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* safetensors import / export (issue 5)                                                      */
 
@@ -1853,6 +1940,7 @@ int main(void) {
     test_threads();
     test_stale_handles();
     test_analysis();
+    test_anomaly();
     test_safetensors_round_trip();
     test_safetensors_refusals();
     test_safetensors_hand_written();
