@@ -172,3 +172,35 @@ final class AnalysisTests: XCTestCase {
         XCTAssertThrowsError(try m.codeSparsity(x, threshold: .nan))
     }
 }
+
+/// Splitting a batch among threads changes nothing but float rounding.
+final class ParallelTests: XCTestCase {
+    override func tearDown() { ComputeThreads.set(2) }
+
+    func testThreadCountDoesNotChangeTraining() throws {
+        for preset in ["conv", "dense", "vae", "denoising", "sparse"] {
+            var results: [[Float]] = []
+            for threads in [1, 2, 3] {
+                ComputeThreads.set(threads)
+                let m = try Autoencoder(specJSON: "{\"preset\": \"\(preset)\", \"input\": [1, 8, 8], \"seed\": 4}")
+                var random = RandomSource(seed: 5)
+                let x = (0..<(64 * 64)).map { _ in random.uniform() }
+                var losses: [Float] = []
+                for _ in 0..<5 { losses.append(try m.trainStep(inputs: x)) }
+                XCTAssertEqual(m.replicas.count, min(threads, 4) - 1, "\(preset): one replica per extra thread")
+                results.append(losses + (try m.reconstruct(Array(x[0..<(48 * 64)]))))
+            }
+            for r in results.dropFirst() {
+                XCTAssertLessThan(maxRelativeDifference(r, results[0]), 1e-4, preset)
+            }
+        }
+    }
+
+    /// KL sparsity couples the examples of a batch (batch means), so it never splits.
+    func testKLSparseModelsDoNotSplit() throws {
+        ComputeThreads.set(2)
+        let m = try Autoencoder(specJSON: #"{"preset": "sparse", "input": [1, 8, 8], "sparsity": {"kl": {"rho": 0.05, "beta": 3}}}"#)
+        try m.trainStep(inputs: [Float](repeating: 0.5, count: 64 * 64))
+        XCTAssertTrue(m.replicas.isEmpty)
+    }
+}

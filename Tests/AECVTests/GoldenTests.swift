@@ -33,8 +33,8 @@ final class GoldenTests: XCTestCase {
             if let eps = epsilon, let vae = model.network as? VariationalAutoencoder {
                 return vaeLossAndGradients(vae, input, eps, batch: batch)
             }
-            var random = RandomSource(seed: 0)
-            return model.network.lossAndGradients(inputs: x.baseAddress!, targets: x.baseAddress!, batch: batch, random: &random)
+            return model.network.lossAndGradients(inputs: x.baseAddress!, targets: x.baseAddress!, batch: batch,
+                                                  normalization: batch, noise: StepNoise(seed: 0, firstExample: 0))
         }
         XCTAssertEqual(loss, fixture.values("loss")[0], accuracy: 1e-5 * max(1, abs(loss)), "\(fixture.name): loss", file: file, line: line)
         for e in model.store.entries {

@@ -69,10 +69,10 @@ final class LossGradientTests: XCTestCase {
         ]
         for (penalty, z) in cases {
             check(count: n, output: z,
-                  value: { penalty.value(code: $0, batch: batch, units: units) },
+                  value: { penalty.value(code: $0, batch: batch, units: units, normalization: batch) },
                   gradient: { z in
                       var g = [Float](repeating: 0, count: n)
-                      _ = penalty.forwardBackward(code: z, codeGradient: &g, batch: batch, units: units)
+                      _ = penalty.forwardBackward(code: z, codeGradient: &g, batch: batch, units: units, normalization: batch)
                       return g
                   }, "\(penalty)")
         }

@@ -109,10 +109,16 @@ func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batc
     }
 }
 
-/// y[i] += x[i]
+/// y[i] += x[i], 8 lanes at a time.
 @inline(__always)
 func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-    for q in 0..<count { y[q] += x[q] }
+    var q = 0
+    while q + 8 <= count {
+        store(UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self)
+              + UnsafeRawPointer(y + q).loadUnaligned(as: SIMD8<Float>.self), y + q)
+        q += 8
+    }
+    while q < count { y[q] += x[q]; q += 1 }
 }
 
 /// dst (columns × rows) = srcᵀ for src (rows × columns), in cache-sized tiles.

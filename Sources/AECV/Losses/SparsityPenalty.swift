@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// Activity penalties on a batch-minor code z: (units, N), for sparse autoencoders.
+/// Activity penalties on a batch-minor code z: (units, N), for sparse autoencoders. The batch
+/// may be one part of a larger batch of `normalization` examples (L1 only; KL needs the whole
+/// batch's means, so a KL-sparse model never splits its batch).
 enum SparsityPenalty: Equatable {
     /// L1: λ · mean_{n,j} |z| (reduction mean) or λ · (1/N) Σ_n Σ_j |z| (reduction sum, Keras's
     /// activity_regularizer convention). ∂/∂z = λ·sign(z)/(N·units) or λ·sign(z)/N.
@@ -12,12 +14,12 @@ enum SparsityPenalty: Equatable {
     case kl(rho: Float, beta: Float)
 
     /// Value of the penalty.
-    func value(code z: UnsafePointer<Float>, batch: Int, units: Int) -> Float {
+    func value(code z: UnsafePointer<Float>, batch: Int, units: Int, normalization: Int) -> Float {
         switch self {
         case .l1(let lambda, let perUnitMean):
             var sum = 0.0
             for i in 0..<(batch * units) { sum += Double(abs(z[i])) }
-            return Float(Double(lambda) * sum / Double(perUnitMean ? batch * units : batch))
+            return Float(Double(lambda) * sum / Double(perUnitMean ? normalization * units : normalization))
         case .kl(let rho, let beta):
             var total = 0.0
             for j in 0..<units {
@@ -31,10 +33,10 @@ enum SparsityPenalty: Equatable {
 
     /// Returns the value and ADDS the penalty's gradient into dz.
     func forwardBackward(code z: UnsafePointer<Float>, codeGradient dz: UnsafeMutablePointer<Float>,
-                         batch: Int, units: Int) -> Float {
+                         batch: Int, units: Int, normalization: Int) -> Float {
         switch self {
         case .l1(let lambda, let perUnitMean):
-            let g = lambda / Float(perUnitMean ? batch * units : batch)
+            let g = lambda / Float(perUnitMean ? normalization * units : normalization)
             for i in 0..<(batch * units) {
                 dz[i] += z[i] > 0 ? g : (z[i] < 0 ? -g : 0)
             }
@@ -46,7 +48,7 @@ enum SparsityPenalty: Equatable {
                 for n in 0..<batch { dz[j * batch + n] += g }
             }
         }
-        return value(code: z, batch: batch, units: units)
+        return value(code: z, batch: batch, units: units, normalization: normalization)
     }
 
     /// ρ̂_j: the batch mean of unit j (row j of the batch-minor code).

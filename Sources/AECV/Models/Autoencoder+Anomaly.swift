@@ -84,6 +84,24 @@ extension Autoencoder {
     }
 }
 
+/// The `quantile` (in [0, 1]) of anomaly scores, for a decision threshold calibrated on normal
+/// images: with the threshold at the 0.99 quantile of their scores, about 1% of normal images
+/// score above it. Linear interpolation between the two nearest order statistics, as numpy's
+/// default `np.quantile` (so the CLI and Python's `AnomalyDetector.fit` agree):
+/// h = (n − 1)·q, threshold = s[⌊h⌋] + (h − ⌊h⌋)·(s[⌊h⌋ + 1] − s[⌊h⌋]) over the sorted scores s.
+/// Throws .invalidArgument for no scores, a quantile outside [0, 1], or non-finite scores.
+public func anomalyThreshold(scores: [Float], quantile: Double) throws -> Float {
+    guard !scores.isEmpty else { throw AECVError.invalidArgument("scores: at least one is needed") }
+    guard quantile >= 0, quantile <= 1 else {
+        throw AECVError.invalidArgument("quantile: must be in [0, 1], got \(quantile)")
+    }
+    guard scores.allSatisfy({ $0.isFinite }) else { throw AECVError.nonFinite("scores: contain NaN or Inf") }
+    let sorted = scores.map(Double.init).sorted()
+    let h = Double(sorted.count - 1) * quantile
+    let lo = Int(h.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
+    return Float(sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo]))
+}
+
 /// Σ x / count, accumulated in Double so large images keep float32 precision.
 private func mean(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var s = 0.0

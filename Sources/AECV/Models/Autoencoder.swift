@@ -18,6 +18,11 @@ public final class Autoencoder {
     var random: RandomSource
     /// Mean training loss of each completed epoch, as recorded by hosts (CLI, bindings).
     public var history: [Float] = []
+    /// Copies of the network for the other threads of a split batch, created on first need.
+    /// They share the parameters; each accumulates into its own gradient buffer.
+    var replicas: [(network: AutoencoderNetwork, gradients: UnsafeMutablePointer<Float>)] = []
+    /// One loss per part of a split batch (no allocation per step).
+    let partLosses = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
 
     /// [C, H, W] of one example.
     public var inputShape: [Int] { spec.input }
@@ -33,7 +38,13 @@ public final class Autoencoder {
     public var step: Int { optimizer.step }
     public var learningRate: Float { optimizer.learningRate }
 
+    deinit {
+        for r in replicas { r.gradients.deallocate() }
+        partLosses.deallocate()
+    }
+
     public init(spec: ModelSpec) throws {
+        ComputeThreads.configureOnce()
         let filled = try spec.filled()
         self.spec = filled
         network = try NetworkFactory.make(filled)
@@ -106,8 +117,17 @@ public final class Autoencoder {
         let x = inputs.baseAddress!
         let t = targets?.baseAddress ?? x
         let savedRandom = random
-        store.zeroGradients()
-        let loss = network.lossAndGradients(inputs: x, targets: t, batch: batch, random: &random)
+        let noise = StepNoise(seed: random.next(), firstExample: 0)
+        let parts = partCount(batch: batch, splittable: network.canSplitBatch)
+        forEachPart(parts, batch: batch) { net, gradients, offset, count, part in
+            gradients.update(repeating: 0, count: store.count)
+            partLosses[part] = net.lossAndGradients(
+                inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
+                normalization: batch, noise: noise.shifted(by: offset))
+        }
+        var loss: Float = 0
+        for part in 0..<parts { loss += partLosses[part] }
+        if parts > 1 { sumReplicaGradients(parts) }
         guard loss.isFinite else {
             random = savedRandom
             throw AECVError.nonFinite("train_step: the loss is \(loss); the model was left unchanged")
@@ -154,7 +174,10 @@ public final class Autoencoder {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
         try checkFinite("inputs", inputs)
-        network.encode(inputs: inputs.baseAddress!, batch: batch, codes: codes.baseAddress!)
+        let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
+        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+            net.encode(inputs: x + offset * inputSize, batch: count, codes: z + offset * l)
+        }
     }
 
     /// images: (batch, inputSize).
@@ -163,7 +186,10 @@ public final class Autoencoder {
         try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: true)
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try checkFinite("codes", codes)
-        network.decode(codes: codes.baseAddress!, batch: batch, images: images.baseAddress!)
+        let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
+        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+            net.decode(codes: z + offset * l, batch: count, images: y + offset * inputSize)
+        }
     }
 
     /// images: (batch, inputSize).
@@ -172,7 +198,10 @@ public final class Autoencoder {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try checkFinite("inputs", inputs)
-        network.reconstruct(inputs: inputs.baseAddress!, batch: batch, images: images.baseAddress!)
+        let (x, y) = (inputs.baseAddress!, images.baseAddress!)
+        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+            net.reconstruct(inputs: x + offset * inputSize, batch: count, images: y + offset * inputSize)
+        }
     }
 
     /// Generative kinds only: decodes `count` codes drawn from N(0, I) with `seed`.

@@ -12,10 +12,15 @@ protocol AutoencoderNetwork: AnyObject {
     /// Points every layer at its views of the flat buffers (called again after each step commits).
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
     func initialize(random: inout RandomSource)
-    /// Forward, objective and backward; ACCUMULATES gradients into the bound gradient buffer.
-    /// `random` drives training-time randomness (input corruption, reparameterization).
+    /// Forward, objective and backward on `batch` examples that may be one part of a larger batch
+    /// of `normalization` examples (the objective is normalized by the whole batch, so the parts'
+    /// losses and gradients add up to the whole's). ACCUMULATES gradients into the bound gradient
+    /// buffer. `noise` drives training-time randomness (input corruption, reparameterization).
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
-                          random: inout RandomSource) -> Float
+                          normalization: Int, noise: StepNoise) -> Float
+    /// False when the objective couples the examples of a batch (KL sparsity's batch means), so a
+    /// batch cannot be split among threads.
+    var canSplitBatch: Bool { get }
     /// The objective without an update (deterministic: no corruption).
     func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float
     func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>)
@@ -28,4 +33,20 @@ protocol AutoencoderNetwork: AnyObject {
 extension AutoencoderNetwork {
     var inputSize: Int { inputShape.reduce(1, *) }
     var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
+}
+
+/// Training-time randomness of one step: example i of the whole batch draws from a generator
+/// seeded by the step's seed and i, so the draws do not depend on how the batch is split among
+/// threads, and a model is reproducible from its seed whatever the thread count.
+struct StepNoise {
+    let seed: UInt64
+    /// Index in the whole batch of this part's first example.
+    let firstExample: Int
+
+    func generator(forExample i: Int) -> RandomSource {
+        RandomSource(seed: seed ^ (UInt64(firstExample + i) &* 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The noise of the examples from `offset` on.
+    func shifted(by offset: Int) -> StepNoise { StepNoise(seed: seed, firstExample: firstExample + offset) }
 }

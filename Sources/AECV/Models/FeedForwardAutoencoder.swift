@@ -17,6 +17,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
     private let outputGradient = Workspace()
     private let codeGradient = Workspace()
     private let corrupted = Workspace()
+    private let corruptedT = Workspace()
     /// Batch-minor copies of the caller's inputs/targets/codes: (features, N).
     private let inputsT = Workspace()
     private let targetsT = Workspace()
@@ -57,20 +58,29 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
         return UnsafePointer(t)
     }
 
+    var canSplitBatch: Bool {
+        if case .kl? = penalty { return false }
+        return true
+    }
+
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
-                          random: inout RandomSource) -> Float {
+                          normalization: Int, noise: StepNoise) -> Float {
         let count = batch * inputSize
         let x = batchMinor(inputs, features: inputSize, batch: batch, into: inputsT)
         let t = targets == inputs ? x : batchMinor(targets, features: inputSize, batch: batch, into: targetsT)
         var encoderInput = x
         if let corruption = corruption {
+            // Corrupt example by example (in the caller's layout) with per-example generators.
             let noisy = corrupted.reserve(count)
-            corruption.apply(x, noisy, count: count, random: &random)
-            encoderInput = UnsafePointer(noisy)
+            for i in 0..<batch {
+                var generator = noise.generator(forExample: i)
+                corruption.apply(inputs + i * inputSize, noisy + i * inputSize, count: inputSize, random: &generator)
+            }
+            encoderInput = batchMinor(noisy, features: inputSize, batch: batch, into: corruptedT)
         }
         let code = encoder.forward(encoderInput, batch: batch)
         let output = decoder.forward(code, batch: batch)
-        let scale = 1 / Float(count)
+        let scale = 1 / Float(normalization * inputSize)
         var loss = reconstructionLoss.forward(output: output, target: t, count: count, scale: scale)
         let dOutput = outputGradient.reserve(count)
         reconstructionLoss.backward(output: output, target: t, gradient: dOutput, count: count,
@@ -79,7 +89,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
         decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
         if let penalty = penalty {
             loss += penalty.forwardBackward(code: code, codeGradient: dCode, batch: batch,
-                                            units: latentSize)
+                                            units: latentSize, normalization: normalization)
         }
         encoder.backward(input: encoderInput, outputGradient: dCode, inputGradient: nil, batch: batch)
         return loss
@@ -94,7 +104,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
         var loss = reconstructionLoss.forward(output: output, target: t, count: count,
                                               scale: 1 / Float(count))
         if let penalty = penalty {
-            loss += penalty.value(code: code, batch: batch, units: latentSize)
+            loss += penalty.value(code: code, batch: batch, units: latentSize, normalization: batch)
         }
         return loss
     }

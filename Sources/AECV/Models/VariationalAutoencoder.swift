@@ -138,9 +138,11 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         return out
     }
 
-    /// Reconstruction + β·KL summed over the batch, then / N; fills the reparameterized z.
+    /// Reconstruction + β·KL summed over the batch, then / normalization (the whole batch's size
+    /// when this is one part of it); fills the reparameterized z.
     private func objective(x: UnsafePointer<Float>, distribution: UnsafePointer<Float>,
-                           eps: UnsafePointer<Float>, batch: Int) -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
+                           eps: UnsafePointer<Float>, batch: Int, normalization: Int)
+        -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
         let count = latentSize * batch
         let zs = z.reserve(count)
         let mu = distribution, logvar = distribution + count
@@ -161,29 +163,37 @@ final class VariationalAutoencoder: AutoencoderNetwork {
             reconstruction = ReconstructionLoss.binaryCrossEntropyWithLogits.forward(
                 output: logits, target: x, count: pixels, scale: 1)
         }
-        let loss = (Double(reconstruction) + Double(beta) * kl) / Double(batch)
+        let loss = (Double(reconstruction) + Double(beta) * kl) / Double(normalization)
         return (Float(loss), zs, logits)
     }
 
+    var canSplitBatch: Bool { true }
+
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
-                          random: inout RandomSource) -> Float {
+                          normalization: Int, noise: StepNoise) -> Float {
+        // ε: (latent, N), column n from example n's own generator.
         let eps = epsilon.reserve(batch * latentSize)
-        random.fillNormal(eps, count: batch * latentSize)
+        for n in 0..<batch {
+            var generator = noise.generator(forExample: n)
+            for j in 0..<latentSize { eps[j * batch + n] = generator.normal() }
+        }
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs, rows: batch, columns: inputSize, into: x)
         let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
         if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
-        return lossAndGradients(batchMinorInputs: x, targets: t, batch: batch, epsilon: eps)
+        return lossAndGradients(batchMinorInputs: x, targets: t, batch: batch, normalization: normalization, epsilon: eps)
     }
 
     /// The training computation on batch-minor x, t: (input, N) with a given ε: (latent, N);
     /// tests pass PyTorch's ε.
     func lossAndGradients(batchMinorInputs x: UnsafePointer<Float>, targets t: UnsafePointer<Float>,
-                          batch: Int, epsilon eps: UnsafePointer<Float>) -> Float {
+                          batch: Int, normalization: Int? = nil, epsilon eps: UnsafePointer<Float>) -> Float {
         let count = latentSize * batch, pixels = batch * inputSize
-        let scale = 1 / Float(batch)
+        let normalization = normalization ?? batch
+        let scale = 1 / Float(normalization)
         let distribution = encodeDistribution(x, batch: batch)
-        let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, batch: batch)
+        let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, batch: batch,
+                                           normalization: normalization)
         let dl = dLogits.reserve(pixels)
         if gaussianDecoder {
             // d/dlogits Σ (σ(a) − x)² = 2 (y − x) · y (1 − y)
@@ -223,7 +233,7 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
         if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
         let distribution = encodeDistribution(x, batch: batch)
-        return objective(x: t, distribution: distribution, eps: eps, batch: batch).loss
+        return objective(x: t, distribution: distribution, eps: eps, batch: batch, normalization: batch).loss
     }
 
     /// μ of a caller-layout batch, batch-minor (latent, N), in the heads' output buffer.
