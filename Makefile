@@ -143,7 +143,6 @@ test: deps
 # Swift tests run optimized (with -enable-testing for @testable imports): the convergence tests
 # train on real data and take minutes unoptimized, seconds optimized.
 test-swift:
-	$(SWIFT_BUILD)
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path $(SCRATCH)
 
 # The installed header must compile alone as strict C99 and as C++.
