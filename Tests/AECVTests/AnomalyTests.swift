@@ -275,6 +275,19 @@ final class AnomalyTests: XCTestCase {
         XCTAssertThrowsError(try m.anomalyScores([]))
     }
 
+    /// Values of numpy's np.quantile (linear) on the same data.
+    func testThresholdIsNumpysLinearQuantile() throws {
+        let scores: [Float] = [0.5, 0.1, 0.4, 0.2, 0.3]
+        XCTAssertEqual(try anomalyThreshold(scores: scores, quantile: 0), 0.1)
+        XCTAssertEqual(try anomalyThreshold(scores: scores, quantile: 1), 0.5)
+        XCTAssertEqual(try anomalyThreshold(scores: scores, quantile: 0.5), 0.3)
+        XCTAssertEqual(try anomalyThreshold(scores: scores, quantile: 0.99), 0.496, accuracy: 1e-7)  // np: 0.496
+        XCTAssertEqual(try anomalyThreshold(scores: [2], quantile: 0.3), 2)
+        XCTAssertThrowsError(try anomalyThreshold(scores: [], quantile: 0.5))
+        XCTAssertThrowsError(try anomalyThreshold(scores: scores, quantile: 1.5))
+        XCTAssertThrowsError(try anomalyThreshold(scores: [0, .nan], quantile: 0.5))
+    }
+
     // MARK: - One-class convergence on Fashion-MNIST
 
     /// The conv preset trained for 5 epochs on 1,000 trousers (class 1) scores 500 held-out
