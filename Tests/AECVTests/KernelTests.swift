@@ -52,3 +52,34 @@ final class KernelTests: XCTestCase {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// gemm's matrix-vector paths (n == 1, m == 1) against a direct triple loop, every transpose.
+final class GEMMTests: XCTestCase {
+    func testAllShapesAndTransposes() {
+        var random = RandomSource(seed: 6)
+        for (m, n, k) in [(5, 1, 7), (1, 6, 7), (1, 1, 9), (4, 3, 5)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a = (0..<(m * k)).map { _ in random.uniform(-1, 1) }
+                    let b = (0..<(k * n)).map { _ in random.uniform(-1, 1) }
+                    let c0 = (0..<(m * n)).map { _ in random.uniform(-1, 1) }
+                    var c = c0
+                    // A stored (m×k) or, transposed, (k×m); B stored (k×n) or (n×k).
+                    let lda = ta ? m : k, ldb = tb ? k : n
+                    gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda,
+                         b: b, ldb: ldb, beta: 2, c: &c, ldc: n)
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var s: Float = 0
+                            for p in 0..<k {
+                                s += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j])
+                            }
+                            XCTAssertEqual(c[i * n + j], 0.5 * s + 2 * c0[i * n + j], accuracy: 1e-5,
+                                           "m\(m) n\(n) k\(k) ta\(ta) tb\(tb)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
