@@ -14,7 +14,7 @@ The library is found through AECV_LIBRARY, then the copy bundled by pip, then th
 
 from . import _ffi, metrics
 from ._version import __version__
-from .anomaly import AnomalyDetector, NotFittedError
+from .anomaly import AnomalyDetector
 from .autoencoder import Autoencoder
 from .errors import (
     AECVError,
@@ -26,6 +26,7 @@ from .errors import (
     InvalidArgumentError,
     NoMemoryError,
     NonFiniteError,
+    NotFittedError,
     ShapeError,
     UnsupportedError,
 )

@@ -7,17 +7,12 @@ import numpy as np
 
 from . import _ffi
 from .autoencoder import Autoencoder, _check_count
-from .errors import InvalidArgumentError, UnsupportedError
+from .errors import InvalidArgumentError, NotFittedError, UnsupportedError
 
-__all__ = ["AnomalyDetector", "NotFittedError", "METRICS"]
+__all__ = ["AnomalyDetector", "METRICS"]
 
 # name -> aecv_anomaly_metric value of include/aecv.h.
 METRICS = {"mse": 0, "ssim": 1, "blurred_mse": 2}
-
-
-class NotFittedError(ValueError, AttributeError):
-    """predict() before fit(): no threshold yet (like scikit-learn's NotFittedError, also a
-    ValueError and an AttributeError)."""
 
 
 class AnomalyDetector:

@@ -38,6 +38,7 @@ __all__ = [
     "UnsupportedError",
     "InternalError",
     "ClosedModelError",
+    "NotFittedError",
     "STATUS_NAMES",
     "error_class",
 ]
@@ -173,6 +174,13 @@ class InternalError(AECVError):
 
 class ClosedModelError(InvalidArgumentError):
     """The model was closed (``close()``, end of a ``with`` block); it cannot be used any more."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator used before fit() (e.g. AnomalyDetector.predict without a threshold), like
+    scikit-learn's NotFittedError: also a ValueError and an AttributeError. Raised by the
+    binding, not the library (no status code). Shared by every estimator of the package, so
+    ``except aecv.NotFittedError`` catches all of them."""
 
 
 # The one map from status codes to classes.
