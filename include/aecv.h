@@ -372,7 +372,8 @@ typedef enum {
  *  out_scores: receives batch floats; capacity counts floats (>= batch).
  *  Returns AECV_OK;
  *          AECV_ERR_INVALID_ARGUMENT  model, inputs or out_scores is NULL, batch is 0, metric is
- *                                     not an aecv_anomaly_metric (the message names the value);
+ *                                     none of the aecv_anomaly_metric values (the message
+ *                                     names it);
  *          AECV_ERR_SHAPE             capacity < batch (nothing written);
  *          AECV_ERR_NO_MEMORY         absurd batch;
  *          AECV_ERR_NONFINITE         NaN/Inf in inputs (nothing written).
