@@ -615,6 +615,99 @@ aecv_status aecv_classifier_save(aecv_classifier *classifier, const char *path);
 aecv_status aecv_classifier_load(const char *path, aecv_classifier **out);
 
 /* ============================================================================================
+ * Object detection
+ * ============================================================================================
+ *
+ * A single-stage grid detector whose backbone is the conv autoencoder's encoder: S stride-2
+ * stages (Conv 3x3, stride 2, padding 1, + ReLU) make an image of H x W a grid of
+ * (H/2^S) x (W/2^S) cells (96x96 -> 12x12 for the conv preset's 3 stages). A head
+ * Conv3x3(head_channels, padding 1) -> ReLU -> Conv1x1(5 + classes) gives per cell an objectness
+ * logit, a box (center offset in the cell through a sigmoid, log width and height relative to
+ * "anchor" pixels) and class logits. Each ground-truth box is assigned to the cell holding its
+ * center (of two in one cell, the larger is kept); the loss per image is BCE-with-logits
+ * objectness over all cells (empty cells weighted by "negative_weight") + "box_weight" x
+ * smooth-L1 (beta 1/9) on the box of assigned cells + softmax cross-entropy on their class,
+ * averaged over the images of the batch. A detection's score is sigmoid(objectness) x the best
+ * class probability; per-class NMS follows.
+ *
+ * Spec (JSON; unknown keys and bad values are AECV_ERR_CONFIG):
+ *   "classes":         integer 1..65536, required.
+ *   "input":           [C, H, W], required; H and W must be divisible by 2^stages (8).
+ *   "backbone":        channels of the stages, default [16, 32, 64]; with a backbone model it is
+ *                      replaced by the model's "hidden".
+ *   "freeze_backbone": false (default): everything is trained; true: only the head.
+ *   "head_channels":   64.   "anchor": 32 (pixels).   "box_weight": 5.   "negative_weight": 1.
+ *   "optimizer":       as in the model spec (default Adam, lr 1e-3), for all trained parameters.
+ *   "seed":            0; initialization of the head (and of a random backbone).
+ *
+ * Images are (batch, C*H*W) floats as for models. Boxes are in pixels, x to the right and y
+ * down, (x_min, y_min) to (x_max, y_max) with 0 <= x_min < x_max <= W and 0 <= y_min < y_max <= H.
+ */
+
+/** An opaque detector: backbone and head weights and their optimizer. */
+typedef struct aecv_detector aecv_detector;
+
+/** aecv_detector_create():
+ *  Builds a detector from a JSON spec. backbone: a "conv" (or "denoising" with a conv base)
+ *  model whose encoder weights are copied (its input size may differ from the detector's, e.g.
+ *  28x28 for a 96x96 detector; the channel count must match); NULL: a random backbone
+ *  (PyTorch's default initialization). The model is not changed or referenced afterwards.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (spec_json or out NULL, backbone not a live model);
+ *          AECV_ERR_CONFIG (bad spec, channels differ); AECV_ERR_UNSUPPORTED (backbone is not a
+ *          conv autoencoder); AECV_ERR_NO_MEMORY. */
+aecv_status aecv_detector_create(const aecv_model *backbone, const char *spec_json,
+                                 aecv_detector **out);
+
+/** aecv_detector_free(): NULL and pointers that are not live detectors are ignored. */
+void aecv_detector_free(aecv_detector *d);
+
+/** Floats per image (C*H*W) and number of classes; 0 when d is not a live detector. */
+size_t aecv_detector_input_size(const aecv_detector *d);
+size_t aecv_detector_classes(const aecv_detector *d);
+
+/** aecv_detector_spec(): the filled spec as JSON, snprintf semantics as aecv_model_spec(). */
+size_t aecv_detector_spec(const aecv_detector *d, char *buffer, size_t capacity);
+
+/** aecv_detector_train_step():
+ *  One optimizer step. boxes: max_boxes rows of 5 floats per image, (class, x_min, y_min, x_max,
+ *  y_max) in pixels; rows with class -1 are padding (their coordinates are ignored); boxes may be
+ *  NULL when max_boxes is 0. out_loss (may be NULL) receives the loss before the step.
+ *  Returns AECV_OK;
+ *          AECV_ERR_INVALID_ARGUMENT  NULL d/images, batch 0, a class that is not an integer in
+ *                                     0..classes-1 (or -1), a NaN/Inf coordinate, a box outside
+ *                                     the image or without area (the message names the image and
+ *                                     row);
+ *          AECV_ERR_NONFINITE         images contain NaN/Inf, or the step diverged;
+ *          AECV_ERR_NO_MEMORY.
+ *  On any failure the detector is bit-identical to before. */
+aecv_status aecv_detector_train_step(aecv_detector *d, const float *images, size_t batch,
+                                     const float *boxes, size_t max_boxes, float *out_loss);
+
+/** aecv_detector_detect():
+ *  Detections after per-class NMS (a box is suppressed by a higher-scored box of the same class
+ *  with IoU > iou_threshold) with score >= score_threshold, both thresholds in [0, 1].
+ *  out_detections receives 6 floats per detection, (class, score, x_min, y_min, x_max, y_max),
+ *  image after image, each image's by descending score; boxes are clipped to the image.
+ *  capacity counts detections; out_counts[i] (batch entries) is the number for image i.
+ *  out_detections may be NULL when capacity is 0.
+ *  Returns AECV_OK; AECV_ERR_SHAPE when the detections do not fit: out_counts is still written
+ *          with the full counts (so a call with capacity 0 sizes the buffer) and out_detections
+ *          is left unspecified; AECV_ERR_INVALID_ARGUMENT (NULLs, batch 0, thresholds out of
+ *          range); AECV_ERR_NONFINITE (NaN/Inf in images). */
+aecv_status aecv_detector_detect(aecv_detector *d, const float *images, size_t batch,
+                                 float score_threshold, float iou_threshold,
+                                 float *out_detections, size_t capacity, size_t *out_counts);
+
+/** aecv_detector_save(): writes the spec and weights (not the optimizer state), atomically.
+ *  Suggested extension ".aecvd". Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_IO. */
+aecv_status aecv_detector_save(aecv_detector *d, const char *path);
+
+/** aecv_detector_load(): reads a file written by aecv_detector_save(), validated completely.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_IO; AECV_ERR_FORMAT (not a detector
+ *  file, corrupted or truncated); AECV_ERR_NO_MEMORY. */
+aecv_status aecv_detector_load(const char *path, aecv_detector **out);
+
+/* ============================================================================================
  * Model spec (JSON)
  * ============================================================================================
  *

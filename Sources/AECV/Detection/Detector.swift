@@ -1,0 +1,331 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A single-stage grid object detector whose backbone is the conv autoencoder's encoder:
+///
+///     x (C, H, W) → backbone: [Conv(k3, s2, p1) → ReLU] per stage → (C_b, H/s, W/s), s = 2^stages
+///                 → head: Conv3×3(C_b → head_channels, p1) → ReLU → Conv1×1(→ 5 + classes)
+///                 → per cell: objectness, box, class logits (see `DetectionGrid`)
+///
+/// The backbone is copied from a trained conv autoencoder (transfer learning; the conv weights do
+/// not depend on the spatial size, so a 28×28 autoencoder gives a 96×96 detector its weights) or
+/// initialized at random (PyTorch's default). With `freeze_backbone` only the head trains.
+/// Initialization of the head: PyTorch's default, except the objectness bias, set to
+/// −log((1 − π)/π) with π = 0.01 (RetinaNet's prior), so the initial loss is not dominated by the
+/// ~140 empty cells of every image.
+///
+/// All parameters live in one `ParameterStore` (backbone "encoder.*" named as in the autoencoder,
+/// then "head.*"); one optimizer covers the trainable range. Steps are transactional: a non-finite
+/// loss or update leaves the detector bit-identical. A batch is split into parts run on the
+/// library's threads, each on its own replica of the network (as `Autoencoder+Parallel`).
+///
+/// Images are (N, C·H·W) floats; boxes are rows of 5 floats (class, x_min, y_min, x_max, y_max) in
+/// pixels, `maxBoxes` rows per image, class −1 marking padding rows.
+public final class Detector {
+    public let spec: DetectorSpec
+    let grid: DetectionGrid
+    let network: DetectorNetwork
+    let store: ParameterStore
+    let optimizer: Optimizer
+    /// Parameters before this offset (the backbone) are frozen when `freeze_backbone`.
+    let trainableOffset: Int
+    var replicas: [(network: DetectorNetwork, gradients: UnsafeMutablePointer<Float>)] = []
+    private var partLosses = [Double](repeating: 0, count: 1024)
+
+    public var classes: Int { spec.classes }
+    public var inputShape: [Int] { spec.input }
+    public var inputSize: Int { spec.input.reduce(1, *) }
+    public var parameterCount: Int { store.count }
+    public var step: Int { optimizer.step }
+    static let minimumPart = 4
+    static let objectnessPrior: Float = 0.01
+
+    /// A detector with a randomly initialized backbone (from the spec's seed).
+    public init(spec: DetectorSpec) throws {
+        try spec.validate()
+        self.spec = spec
+        grid = DetectionGrid(spec: spec)
+        network = try DetectorNetwork(spec: spec)
+        let network = self.network
+        store = ParameterStore(named: network.parameterShapes) { network.bind(parameters: $0, gradients: $1) }
+        trainableOffset = spec.freezeBackbone ? network.backbone.parameterCount : 0
+        let o = spec.optimizer, count = store.count - trainableOffset
+        switch o.name {
+        case .adam:
+            optimizer = Adam(count: count, learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2,
+                             epsilon: o.epsilon, weightDecay: o.weightDecay)
+        case .sgd:
+            optimizer = SGD(count: count, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay)
+        }
+        var random = RandomSource(seed: spec.seed)
+        network.backbone.initialize(random: &random)
+        network.head.initialize(random: &random)
+        if let bias = store.entries.last, bias.name.hasSuffix(".bias") {
+            store.parameters[bias.offset] = -log((1 - Detector.objectnessPrior) / Detector.objectnessPrior)
+        }
+    }
+
+    public convenience init(specJSON: String) throws {
+        try self.init(spec: DetectorSpec(json: specJSON))
+    }
+
+    /// A detector whose backbone is a copy of a conv autoencoder's encoder (presets "conv" and
+    /// "denoising" with a conv base). The spec's "backbone" is replaced by the autoencoder's
+    /// channels; its input channel count must match the autoencoder's.
+    public convenience init(backbone autoencoder: Autoencoder, spec: DetectorSpec) throws {
+        let a = autoencoder.spec
+        let isConv = a.preset == .conv || (a.preset == .denoising && (a.base ?? .conv) == .conv)
+        guard isConv else {
+            throw AECVError.unsupported("detector: the backbone must be a conv autoencoder (preset \"conv\" or \"denoising\" with base \"conv\"), got \"\(a.preset.rawValue)\"")
+        }
+        guard spec.input.count == 3, a.input[0] == spec.input[0] else {
+            throw AECVError.config("detector.input: \(spec.input[0]) channels, but the backbone autoencoder takes \(a.input[0])")
+        }
+        var spec = spec
+        spec.backbone = a.hidden ?? [16, 32, 64]
+        try self.init(spec: spec)
+        let source = Dictionary(uniqueKeysWithValues: autoencoder.parameters().map { ($0.name, $0.tensor) })
+        for e in store.entries where e.name.hasPrefix("encoder.") {
+            guard let t = source[e.name], t.shape == e.shape else {
+                throw AECVError.internal("detector: backbone tensor \(e.name) \(e.shape) not found in the autoencoder")
+            }
+            t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
+        }
+    }
+
+    deinit { for r in replicas { r.gradients.deallocate() } }
+
+    // MARK: - Checks
+
+    func checkImages(_ images: UnsafeBufferPointer<Float>, batch: Int) throws {
+        if batch < 1 { throw AECVError.invalidArgument("batch: must be at least 1, got \(batch)") }
+        let (needed, overflow) = batch.multipliedReportingOverflow(by: inputSize)
+        if overflow || needed > Int(Int32.max) * 4 {
+            throw AECVError.noMemory("images: batch \(batch) × \(inputSize) floats is too large")
+        }
+        if images.count != needed {
+            throw AECVError.shape("images: batch \(batch) needs \(needed) floats, got \(images.count)")
+        }
+        if !allFinite(images.baseAddress!, count: needed) {
+            throw AECVError.nonFinite("images: contains NaN or Inf")
+        }
+    }
+
+    /// Ground truth of a batch from rows of (class, x_min, y_min, x_max, y_max); class −1 rows are
+    /// padding. Every other row must have an integral class in 0..<classes and a finite box of
+    /// positive size inside the image (0 ≤ x_min < x_max ≤ W, same for y), else INVALID_ARGUMENT.
+    public func groundTruth(boxes: UnsafeBufferPointer<Float>, maxBoxes: Int, batch: Int) throws -> [[DetectionBox]] {
+        if maxBoxes < 0 || maxBoxes > 1 << 20 { throw AECVError.invalidArgument("max_boxes: must be in 0...\(1 << 20), got \(maxBoxes)") }
+        let needed = batch * maxBoxes * 5
+        if boxes.count != needed {
+            throw AECVError.shape("boxes: batch \(batch) × max_boxes \(maxBoxes) needs \(needed) floats, got \(boxes.count)")
+        }
+        let (w, h) = (Float(spec.input[2]), Float(spec.input[1]))
+        var result: [[DetectionBox]] = []
+        result.reserveCapacity(batch)
+        for i in 0..<batch {
+            var image: [DetectionBox] = []
+            for r in 0..<maxBoxes {
+                let row = boxes.baseAddress! + (i * maxBoxes + r) * 5
+                let where_ = "boxes[image \(i), row \(r)]"
+                let c = row[0]
+                if c == -1 { continue }
+                guard c.isFinite, c == c.rounded(), c >= 0, c < Float(classes) else {
+                    throw AECVError.invalidArgument("\(where_): class \(c) is not an integer in 0..<\(classes) (or −1 for padding)")
+                }
+                let b = DetectionBox(classIndex: Int(c), xMin: row[1], yMin: row[2], xMax: row[3], yMax: row[4])
+                guard [b.xMin, b.yMin, b.xMax, b.yMax].allSatisfy(\.isFinite) else {
+                    throw AECVError.invalidArgument("\(where_): coordinates contain NaN or Inf")
+                }
+                guard b.xMin >= 0, b.yMin >= 0, b.xMax <= w, b.yMax <= h else {
+                    throw AECVError.invalidArgument("\(where_): box (\(b.xMin), \(b.yMin), \(b.xMax), \(b.yMax)) is not inside the \(Int(w))×\(Int(h)) image")
+                }
+                guard b.xMin < b.xMax, b.yMin < b.yMax else {
+                    throw AECVError.invalidArgument("\(where_): box (\(b.xMin), \(b.yMin), \(b.xMax), \(b.yMax)) has no area (needs x_min < x_max, y_min < y_max)")
+                }
+                image.append(b)
+            }
+            result.append(image)
+        }
+        return result
+    }
+
+    // MARK: - Parallel parts
+
+    func partCount(batch: Int) -> Int {
+        max(1, min(ComputeThreads.current, batch / Detector.minimumPart, 1024))
+    }
+
+    /// Runs body(network, gradients, offset, count, part) for each part, part 0 on the calling
+    /// thread with the primary network; replicas are made on first need and bound to the current
+    /// parameters.
+    func forEachPart(_ parts: Int, batch: Int,
+                     _ body: (DetectorNetwork, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
+        while replicas.count < parts - 1 {
+            guard let copy = try? DetectorNetwork(spec: spec) else { break }
+            let gradients = UnsafeMutablePointer<Float>.allocate(capacity: max(store.count, 1))
+            gradients.initialize(repeating: 0, count: max(store.count, 1))
+            replicas.append((copy, gradients))
+        }
+        let parts = min(parts, replicas.count + 1)
+        for k in 0..<(parts - 1) {
+            replicas[k].network.bind(parameters: store.parameters, gradients: replicas[k].gradients)
+        }
+        WorkerPool.shared.run(parts) { part in
+            let offset = part * batch / parts, end = (part + 1) * batch / parts
+            if part == 0 {
+                body(network, store.gradients, offset, end - offset, part)
+            } else {
+                let r = replicas[part - 1]
+                body(r.network, r.gradients, offset, end - offset, part)
+            }
+        }
+    }
+
+    // MARK: - Training
+
+    /// One optimizer step on a batch; returns the loss before the update (mean over images).
+    @discardableResult
+    public func trainStep(images: UnsafeBufferPointer<Float>, boxes: UnsafeBufferPointer<Float>,
+                          maxBoxes: Int, batch: Int) throws -> Float {
+        try checkImages(images, batch: batch)
+        let truth = try groundTruth(boxes: boxes, maxBoxes: maxBoxes, batch: batch)
+        let loss = lossAndGradients(images: images.baseAddress!, truth: truth, batch: batch)
+        guard loss.isFinite else {
+            throw AECVError.nonFinite("train_step: the loss is \(loss); the detector was left unchanged")
+        }
+        let t = trainableOffset
+        guard optimizer.prepare(parameters: store.parameters + t, gradients: store.gradients + t,
+                                newParameters: store.spare + t) else {
+            throw AECVError.nonFinite("train_step: the update produced NaN or Inf; the detector was left unchanged")
+        }
+        if t > 0 { store.spare.update(from: store.parameters, count: t) }
+        optimizer.commit()
+        store.commit()
+        return loss
+    }
+
+    /// Forward, loss and backward over the batch (split in parts); leaves the summed gradient in
+    /// store.gradients and returns the loss. images: (N, C·H·W) caller layout.
+    func lossAndGradients(images: UnsafePointer<Float>, truth: [[DetectionBox]], batch: Int) -> Float {
+        let grid = self.grid, inputSize = self.inputSize, count = store.count
+        let targets = truth.map { grid.assign($0) }
+        let parts = partCount(batch: batch)
+        let trainBackbone = trainableOffset == 0
+        partLosses.withUnsafeMutableBufferPointer { losses in
+            forEachPart(parts, batch: batch) { net, gradients, offset, n, part in
+                gradients.update(repeating: 0, count: count)
+                let out = net.forward(images + offset * inputSize, batch: n)
+                let dOut = net.outputGradient.reserve(n * net.head.outputSize)
+                losses[part] = grid.lossAndGradient(out: out, batch: n, targets: targets[offset..<(offset + n)],
+                                                    normalization: batch, gradient: dOut)
+                net.backward(outputGradient: dOut, batch: n, throughBackbone: trainBackbone)
+            }
+        }
+        sumReplicaGradients(min(parts, replicas.count + 1))
+        return Float(partLosses.prefix(min(parts, replicas.count + 1)).reduce(0, +))
+    }
+
+    /// store.gradients += Σ replica gradients, the parameter range split among the threads.
+    private func sumReplicaGradients(_ parts: Int) {
+        guard parts > 1 else { return }
+        let count = store.count
+        WorkerPool.shared.run(parts) { part in
+            let start = part * count / parts, end = (part + 1) * count / parts
+            for r in replicas.prefix(parts - 1) {
+                add(r.gradients + start, into: store.gradients + start, count: end - start)
+            }
+        }
+    }
+
+    // MARK: - Detection
+
+    /// Detections per image after per-class NMS, by descending score: score = σ(objectness) ×
+    /// the best class probability, kept when ≥ scoreThreshold; boxes clipped to the image.
+    public func detect(images: UnsafeBufferPointer<Float>, batch: Int, scoreThreshold: Float,
+                       iouThreshold: Float) throws -> [[DetectionBox]] {
+        try checkImages(images, batch: batch)
+        guard scoreThreshold.isFinite, scoreThreshold >= 0, scoreThreshold <= 1 else {
+            throw AECVError.invalidArgument("score_threshold: must be in [0, 1], got \(scoreThreshold)")
+        }
+        guard iouThreshold.isFinite, iouThreshold >= 0, iouThreshold <= 1 else {
+            throw AECVError.invalidArgument("iou_threshold: must be in [0, 1], got \(iouThreshold)")
+        }
+        var results = [[DetectionBox]](repeating: [], count: batch)
+        let grid = self.grid, inputSize = self.inputSize
+        let (w, h) = (Float(spec.input[2]), Float(spec.input[1]))
+        let base = images.baseAddress!
+        results.withUnsafeMutableBufferPointer { results in
+            forEachPart(partCount(batch: batch), batch: batch) { net, _, offset, n, _ in
+                let out = net.forward(base + offset * inputSize, batch: n)
+                for i in 0..<n {
+                    let candidates = grid.decode(out: out, batch: n, image: i, scoreThreshold: scoreThreshold,
+                                                 imageWidth: w, imageHeight: h)
+                    results[offset + i] = nonMaximumSuppression(candidates, iouThreshold: iouThreshold)
+                }
+            }
+        }
+        return results
+    }
+
+    // MARK: - Parameters
+
+    /// All parameters as named tensors: "encoder.*" (the backbone), then "head.*".
+    public func parameters() -> [(name: String, tensor: Tensor)] {
+        store.entries.map { e in
+            (e.name, Tensor(shape: e.shape, values: Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count))))
+        }
+    }
+}
+
+/// The detector's layers and per-thread workspaces; replicas share parameters, not workspaces.
+final class DetectorNetwork {
+    let backbone: Sequential
+    let head: Sequential
+    let inputsT = Workspace()
+    let outputGradient = Workspace()
+    let featureGradient = Workspace()
+
+    init(spec: DetectorSpec) throws {
+        var b = NetworkBuilder(inputShape: spec.input, field: "detector.backbone")
+        for (i, c) in spec.backbone.enumerated() {
+            try b.conv2d(c, kernel: 3, stride: 2, padding: 1, at: "detector.backbone[\(i)]")
+            try b.activation(.relu)
+        }
+        var h = NetworkBuilder(inputShape: b.shape, field: "detector.head_channels")
+        try h.conv2d(spec.headChannels, kernel: 3, stride: 1, padding: 1, at: "detector.head_channels")
+        try h.activation(.relu)
+        try h.conv2d(spec.outputsPerCell, kernel: 1, stride: 1, padding: 0, at: "detector.classes")
+        backbone = b.build()
+        head = h.build()
+    }
+
+    var parameterShapes: [(name: String, shape: [Int])] {
+        backbone.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
+            + head.parameterShapes.map { ("head.\($0.name)", $0.shape) }
+    }
+
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        backbone.bind(parameters: parameters, gradients: gradients)
+        let o = backbone.parameterCount
+        head.bind(parameters: parameters + o, gradients: gradients + o)
+    }
+
+    /// images: n caller-layout images (n, C·H·W); returns the head output (A, gh, gw, n).
+    func forward(_ images: UnsafePointer<Float>, batch n: Int) -> UnsafePointer<Float> {
+        let x = inputsT.reserve(n * backbone.inputSize)
+        transpose(images, rows: n, columns: backbone.inputSize, into: x)
+        let f = backbone.forward(x, batch: n)
+        return head.forward(f, batch: n)
+    }
+
+    /// After `forward`: accumulates parameter gradients for ∂L/∂out.
+    func backward(outputGradient dOut: UnsafePointer<Float>, batch n: Int, throughBackbone: Bool) {
+        let df = throughBackbone ? featureGradient.reserve(n * head.inputSize) : nil
+        head.backward(input: backbone.output, outputGradient: dOut, inputGradient: df, batch: n)
+        if let df {
+            backbone.backward(input: UnsafePointer(inputsT.pointer), outputGradient: df, inputGradient: nil, batch: n)
+        }
+    }
+}
