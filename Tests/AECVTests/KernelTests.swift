@@ -83,3 +83,39 @@ final class GEMMTests: XCTestCase {
         }
     }
 }
+
+/// One image takes dedicated im2col/col2im paths (single floats instead of runs of N): they must
+/// agree with the batched paths, forward and backward.
+final class SingleImagePathTests: XCTestCase {
+    func testBatchOfOneMatchesBatchedComputation() {
+        let layers: [Layer] = [
+            Conv2d(inputShape: [2, 7, 6], outputChannels: 3, kernelSize: 3, stride: 2, padding: 1),
+            ConvTranspose2d(inputShape: [2, 4, 3], outputChannels: 3, kernelSize: 3, stride: 2, padding: 1, outputPadding: (1, 0)),
+        ]
+        for layer in layers {
+            var random = RandomSource(seed: 8)
+            var parameters = (0..<layer.parameterCount).map { _ in random.uniform(-1, 1) }
+            var gradients = [Float](repeating: 0, count: parameters.count)
+            let batch = 3
+            let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-1, 1) }
+            let dy = (0..<(batch * layer.outputSize)).map { _ in random.uniform(-1, 1) }
+            func run(_ x: [Float], _ dy: [Float], batch: Int) -> ([Float], [Float]) {
+                var y = [Float](repeating: 0, count: batch * layer.outputSize)
+                var dx = [Float](repeating: 0, count: batch * layer.inputSize)
+                parameters.withUnsafeMutableBufferPointer { p in
+                    gradients.withUnsafeMutableBufferPointer { g in
+                        layer.bind(parameters: p.baseAddress!, gradients: g.baseAddress!)
+                        layer.forward(input: x, output: &y, batch: batch)
+                        layer.backward(input: x, output: y, outputGradient: dy, inputGradient: &dx, batch: batch)
+                    }
+                }
+                return (y, dx)
+            }
+            let (yAll, dxAll) = run(x, dy, batch: batch)   // batch-minor: example 0 is every 3rd value
+            let first = { (v: [Float]) in stride(from: 0, to: v.count, by: batch).map { v[$0] } }
+            let (yOne, dxOne) = run(first(x), first(dy), batch: 1)
+            XCTAssertLessThan(maxAbsoluteDifference(yOne, first(yAll)), 1e-5)
+            XCTAssertLessThan(maxAbsoluteDifference(dxOne, first(dxAll)), 1e-5)
+        }
+    }
+}

@@ -64,6 +64,10 @@ func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batc
                     if xLow > 0 { dst.update(repeating: 0, count: xLow * n) }
                     if s == 1 {
                         (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else if n == 1 {
+                        // One image (latency): single floats, without a memmove call each.
+                        let base = src - p + j
+                        for xo in xLow..<xHigh { dst[xo] = base[xo * s] }
                     } else {
                         for xo in xLow..<xHigh {
                             (dst + xo * n).update(from: src + (xo * s - p + j) * n, count: n)
@@ -98,6 +102,9 @@ func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batc
                     let dst = plane + (y * s - p + i) * imageLine
                     if s == 1 {
                         add(src + xLow * n, into: dst + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else if n == 1 {
+                        let base = dst - p + j
+                        for xo in xLow..<xHigh { base[xo * s] += src[xo] }
                     } else {
                         for xo in xLow..<xHigh {
                             add(src + xo * n, into: dst + (xo * s - p + j) * n, count: n)
