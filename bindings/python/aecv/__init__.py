@@ -12,10 +12,11 @@ The library is found through AECV_LIBRARY, then the copy bundled by pip, then th
 (see aecv.errors).
 """
 
-from . import _ffi, metrics
+from . import _ffi, datasets, metrics
 from ._version import __version__
 from .anomaly import AnomalyDetector
 from .autoencoder import Autoencoder
+from .detector import Detector
 from .errors import (
     AECVError,
     ClosedModelError,
@@ -38,6 +39,8 @@ __all__ = [
     "set_num_threads",
     "Autoencoder",
     "AnomalyDetector",
+    "Detector",
+    "datasets",
     "NotFittedError",
     "metrics",
     "AECVError",
