@@ -47,7 +47,9 @@ import numpy as np  # noqa: E402
 
 try:
     import torch  # noqa: E402
-    import torch.nn as nn  # noqa: E402
+    import torch.nn as nn  # noqa: E402,F401
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_models import ConvAE  # noqa: E402  (the conv preset's module)
 except ImportError as e:
     print(f"anomaly_bench_torch: SKIPPED: torch cannot be imported by {sys.executable} ({e}); "
           f"run it with /usr/bin/python3 (Debian's python3-torch)")
@@ -62,22 +64,6 @@ def load_idx(name):
     ndim = data[3]
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-class ConvAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU())
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 3, 2, 1, output_padding=0), nn.ReLU(),
-            nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1), nn.Sigmoid())
-
-    def forward(self, x):
-        return self.decoder(self.encoder(x))
 
 
 def roc_auc(is_positive, scores):
@@ -114,12 +100,12 @@ def main():
             order = torch.randperm(n)
             for i in range(0, n, 64):
                 x = normal[order[i:i + 64]]
-                loss = ((model(x) - x) ** 2).mean()
+                loss = ((model.reconstruct(x) - x) ** 2).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         with torch.no_grad():
-            scores = torch.cat([((model(Xte[i:i + 1000]) - Xte[i:i + 1000]) ** 2)
+            scores = torch.cat([((model.reconstruct(Xte[i:i + 1000]) - Xte[i:i + 1000]) ** 2)
                                 .mean(dim=(1, 2, 3)) for i in range(0, len(Xte), 1000)])
         aucs[c] = roc_auc(yte != c, scores.numpy().astype(np.float64))
         print(f"  torch conv_mse class {c}: AUROC {aucs[c]:.4f} ({time.perf_counter() - start:.1f} s)",
