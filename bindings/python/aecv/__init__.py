@@ -16,6 +16,7 @@ from . import _ffi, datasets, metrics
 from ._version import __version__
 from .anomaly import AnomalyDetector
 from .autoencoder import Autoencoder
+from .classifier import Classifier
 from .detector import Detector
 from .errors import (
     AECVError,
@@ -38,6 +39,7 @@ __all__ = [
     "library_path",
     "set_num_threads",
     "Autoencoder",
+    "Classifier",
     "AnomalyDetector",
     "Detector",
     "datasets",

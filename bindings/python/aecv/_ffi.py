@@ -35,7 +35,7 @@ import numpy as np
 from . import errors
 from ._version import LIBRARY_MAJOR, __version__
 
-__all__ = ["lib", "library_path", "has", "check", "F32", "F32Out"]
+__all__ = ["lib", "library_path", "has", "check", "F32", "F32Out", "I32"]
 
 _SONAME = "libaecv.so.0"
 _BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib", _SONAME)
@@ -73,8 +73,22 @@ class F32Out(_Float32Array):
     writeable = True
 
 
+class I32:
+    """``const int32_t *`` argument: a C-contiguous, aligned int32 ndarray, or None (NULL)."""
+
+    @classmethod
+    def from_param(cls, obj):
+        if obj is None:
+            return None
+        if not isinstance(obj, np.ndarray) or obj.dtype != np.int32 \
+                or not obj.flags.c_contiguous or not obj.flags.aligned:
+            raise TypeError(f"expected a C-contiguous aligned int32 array, got {obj!r:.60}")
+        return c_void_p(obj.ctypes.data)
+
+
 _status = c_int32
 _model = c_void_p  # aecv_model * (opaque handle)
+_classifier = c_void_p  # aecv_classifier * (opaque handle)
 
 # name: (restype, argtypes, required). The C contract is C_API.md / include/aecv.h.
 _FUNCTIONS = {
@@ -107,6 +121,16 @@ _FUNCTIONS = {
                                   False),
     "aecv_model_anomaly_maps": (_status, [_model, F32, c_size_t, c_int32, F32Out, c_size_t],
                                 False),
+    "aecv_classifier_create": (_status, [_model, c_char_p, POINTER(c_void_p)], False),
+    "aecv_classifier_free": (None, [_classifier], False),
+    "aecv_classifier_classes": (c_size_t, [_classifier], False),
+    "aecv_classifier_input_size": (c_size_t, [_classifier], False),
+    "aecv_classifier_spec": (c_size_t, [_classifier, c_char_p, c_size_t], False),
+    "aecv_classifier_train_step": (_status, [_classifier, F32, I32, c_size_t, POINTER(c_float)],
+                                   False),
+    "aecv_classifier_predict": (_status, [_classifier, F32, c_size_t, F32Out, c_size_t], False),
+    "aecv_classifier_save": (_status, [_classifier, c_char_p], False),
+    "aecv_classifier_load": (_status, [c_char_p, POINTER(c_void_p)], False),
 }
 
 

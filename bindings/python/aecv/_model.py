@@ -20,6 +20,8 @@ class NativeModel:
     handle under it (aecv_model_free must not run concurrently with any other use)."""
 
     _handle: int | None = None
+    #: The C function that releases this kind of handle.
+    _free_function = "aecv_model_free"
 
     def _adopt(self, handle: int) -> None:
         if not handle:
@@ -29,7 +31,7 @@ class NativeModel:
         # Frees the handle when the object is garbage-collected without close(). Not at
         # interpreter exit: a daemon thread may still be inside a call on it then, and the OS
         # reclaims the memory anyway.
-        self._finalizer = weakref.finalize(self, _ffi.lib.aecv_model_free, handle)
+        self._finalizer = weakref.finalize(self, getattr(_ffi.lib, self._free_function), handle)
         self._finalizer.atexit = False
 
     @property
@@ -45,7 +47,7 @@ class NativeModel:
         with self._lock:
             if self._handle is not None:
                 self._handle = None
-                self._finalizer()  # aecv_model_free, exactly once
+                self._finalizer()  # the free function, exactly once
 
     def __enter__(self):
         self._live()
