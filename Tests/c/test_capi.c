@@ -1916,6 +1916,115 @@ done:
     aecv_model_free(ae);
 }
 
+/* Object detection: create (random and from a conv model), training steps, detection with the
+ * capacity contract, box validation, transactional refusals, files and stale handles. */
+static void test_detector(void) {
+    const char *spec = "{\"classes\": 3, \"input\": [1, 32, 32], \"head_channels\": 8, \"anchor\": 10, "
+                       "\"optimizer\": {\"name\": \"adam\", \"learning_rate\": 3e-3}}";
+    aecv_detector *d = NULL;
+    CHECK_STATUS(aecv_detector_create(NULL, NULL, &d), AECV_ERR_INVALID_ARGUMENT);
+    CHECK(d == NULL);
+    CHECK_STATUS(aecv_detector_create(NULL, "{\"classes\": 3, \"input\": [1, 30, 32]}", &d), AECV_ERR_CONFIG);
+    CHECK_ERROR_MENTIONS("divisible");
+    CHECK_STATUS(aecv_detector_create(NULL, spec, &d), AECV_OK);
+    if (!CHECK(d != NULL)) return;
+    CHECK(aecv_detector_input_size(d) == 1024);
+    CHECK(aecv_detector_classes(d) == 3);
+    CHECK(aecv_detector_input_size(NULL) == 0);
+    char text[1024];
+    CHECK(aecv_detector_spec(d, text, sizeof text) > 0 && strstr(text, "\"freeze_backbone\":false") != NULL);
+
+    /* Two images: a filled square (class 1) in the first, nothing in the second. */
+    static float images[2 * 1024];
+    memset(images, 0, sizeof images);
+    for (int y = 4; y < 16; y++)
+        for (int x = 6; x < 18; x++) images[y * 32 + x] = 1.0f;
+    float boxes[2 * 2 * 5] = {1, 6, 4, 18, 16, -1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0, 0, 0};
+    float first = 0, loss = 0;
+    CHECK_STATUS(aecv_detector_train_step(d, images, 2, boxes, 2, &first), AECV_OK);
+    for (int i = 0; i < 100; i++) CHECK_STATUS(aecv_detector_train_step(d, images, 2, boxes, 2, &loss), AECV_OK);
+    CHECK(loss < 0.8f * first);
+    CHECK_STATUS(aecv_detector_train_step(d, images, 2, NULL, 0, &loss), AECV_OK); /* no boxes */
+
+    /* Invalid boxes: INVALID_ARGUMENT naming the row; the detector is unchanged. */
+    char before[512], after[512];
+    temp_path(before, sizeof before, "det-before.aecvd");
+    temp_path(after, sizeof after, "det-after.aecvd");
+    CHECK_STATUS(aecv_detector_save(d, before), AECV_OK);
+    float bad[][5] = {{3, 1, 1, 5, 5}, {0.5f, 1, 1, 5, 5}, {0, -1, 1, 5, 5}, {0, 1, 1, 33, 5},
+                      {0, 5, 1, 5, 6}, {0, NAN, 1, 5, 5}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(aecv_detector_train_step(d, images, 1, bad[i], 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+        CHECK_ERROR_MENTIONS("boxes[image 0, row 0]");
+    }
+    CHECK_STATUS(aecv_detector_train_step(d, images, 1, NULL, 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_train_step(d, NULL, 1, boxes, 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_train_step(d, images, 0, boxes, 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+    images[5] = NAN;
+    CHECK_STATUS(aecv_detector_train_step(d, images, 1, boxes, 1, &loss), AECV_ERR_NONFINITE);
+    images[5] = 0;
+    CHECK_STATUS(aecv_detector_save(d, after), AECV_OK);
+    size_t a = 0, b = 0;
+    unsigned char *x = read_file(before, &a), *y = read_file(after, &b);
+    CHECK(x && y && a == b && memcmp(x, y, a) == 0);
+    free(x); free(y);
+
+    /* Detect: counts are written even when the capacity is too small. */
+    size_t counts[2] = {99, 99};
+    CHECK_STATUS(aecv_detector_detect(d, images, 2, 0.0f, 0.5f, NULL, 0, counts), AECV_ERR_SHAPE);
+    CHECK(counts[0] > 0 && counts[0] <= 16 && counts[1] <= 16);
+    size_t total = counts[0] + counts[1];
+    float *out = malloc(6 * sizeof(float) * (total + 1));
+    CHECK_STATUS(aecv_detector_detect(d, images, 2, 0.0f, 0.5f, out, total, counts), AECV_OK);
+    CHECK(counts[0] + counts[1] == total);
+    for (size_t i = 0; i + 1 < counts[0]; i++) CHECK(out[6 * i + 1] >= out[6 * (i + 1) + 1]);
+    /* The best detection of the first image is the square, with its class. */
+    CHECK(out[0] == 1.0f && out[1] > 0.0f);
+    CHECK(fabsf(out[2] - 6) < 3 && fabsf(out[3] - 4) < 3 && fabsf(out[4] - 18) < 3 && fabsf(out[5] - 16) < 3);
+    CHECK_STATUS(aecv_detector_detect(d, images, 2, 1.5f, 0.5f, out, total, counts), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_detect(d, images, 2, 0.0f, 0.5f, out, total, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_detect(d, images, 2, 0.0f, 0.5f, NULL, 5, counts), AECV_ERR_INVALID_ARGUMENT);
+
+    /* Files: the loaded detector detects the same; a model file is not a detector file. */
+    aecv_detector *e = NULL;
+    CHECK_STATUS(aecv_detector_load(after, &e), AECV_OK);
+    if (CHECK(e != NULL)) {
+        float *out2 = malloc(6 * sizeof(float) * (total + 1));
+        size_t counts2[2];
+        CHECK_STATUS(aecv_detector_detect(e, images, 2, 0.0f, 0.5f, out2, total, counts2), AECV_OK);
+        CHECK(counts2[0] == counts[0] && counts2[1] == counts[1] && memcmp(out, out2, 6 * sizeof(float) * total) == 0);
+        free(out2);
+        aecv_detector_free(e);
+    }
+    free(out);
+    aecv_model *m = NULL;
+    CHECK_STATUS(aecv_model_create("{\"preset\": \"conv\", \"input\": [1, 28, 28], \"hidden\": [4, 8]}", &m), AECV_OK);
+    char model_path[512];
+    temp_path(model_path, sizeof model_path, "det-model.aecv");
+    CHECK_STATUS(aecv_model_save(m, model_path), AECV_OK);
+    CHECK_STATUS(aecv_detector_load(model_path, &e), AECV_ERR_FORMAT);
+    CHECK(e == NULL);
+
+    /* From a conv model (28x28) for a 32x32 detector; a dense model is refused. */
+    CHECK_STATUS(aecv_detector_create(m, spec, &e), AECV_OK);
+    if (CHECK(e != NULL)) {
+        CHECK(aecv_detector_spec(e, text, sizeof text) > 0 && strstr(text, "\"backbone\":[4,8]") != NULL);
+        CHECK_STATUS(aecv_detector_train_step(e, images, 2, boxes, 2, &loss), AECV_OK);
+        aecv_detector_free(e);
+    }
+    aecv_model *dense = NULL;
+    CHECK_STATUS(aecv_model_create("{\"preset\": \"dense\", \"input\": [1, 28, 28]}", &dense), AECV_OK);
+    CHECK_STATUS(aecv_detector_create(dense, spec, &e), AECV_ERR_UNSUPPORTED);
+    /* A model handle is not a detector, and a freed detector is refused, not a crash. */
+    CHECK_STATUS(aecv_detector_train_step((aecv_detector *)m, images, 1, boxes, 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+    aecv_model_free(dense);
+    aecv_model_free(m);
+    aecv_detector_free(d);
+    CHECK_STATUS(aecv_detector_train_step(d, images, 1, boxes, 1, &loss), AECV_ERR_INVALID_ARGUMENT);
+    aecv_detector_free(d); /* double free: ignored */
+    remove(before); remove(after); remove(model_path);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(temp_dir, sizeof temp_dir, "%s/aecv-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1946,6 +2055,7 @@ int main(void) {
     test_safetensors_hand_written();
     test_classifier();
     test_classifier_probe_conv();
+    test_detector();
 
     rmdir(temp_dir);
     printf("%d passed, %d failed\n", passed, failed);
