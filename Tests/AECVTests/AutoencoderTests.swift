@@ -196,6 +196,30 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// A child forked after the workers started must not wait for threads it does not have.
+    func testForkedChildCanTrain() throws {
+        ComputeThreads.set(2)
+        let m = try Autoencoder(specJSON: #"{"preset": "dense", "input": [1, 8, 8]}"#)
+        let x = [Float](repeating: 0.5, count: 64 * 64)
+        try m.trainStep(inputs: x)
+        let pid = fork()
+        if pid == 0 {
+            let ok = (try? m.trainStep(inputs: x)) != nil && ComputeThreads.current == 2
+            _exit(ok ? 0 : 1)
+        }
+        var status: Int32 = 0
+        for _ in 0..<200 {   // up to 20 s
+            if waitpid(pid, &status, WNOHANG) == pid { break }
+            usleep(100_000)
+        }
+        if waitpid(pid, &status, WNOHANG) == 0 {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            return XCTFail("the forked child hung in a training step")
+        }
+        XCTAssertEqual(status, 0, "the forked child's training step failed")
+    }
+
     /// KL sparsity couples the examples of a batch (batch means), so it never splits.
     func testKLSparseModelsDoNotSplit() throws {
         ComputeThreads.set(2)
@@ -204,3 +228,7 @@ final class ParallelTests: XCTestCase {
         XCTAssertTrue(m.replicas.isEmpty)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -56,15 +56,17 @@ private func scale(_ c: UnsafeMutablePointer<Float>, count: Int, by beta: Float,
 /// threads are kept at 1, because on these small products they cost more in synchronization
 /// than they gain (measured: conv training 10.3k img/s on 1 thread, 6.8k with OpenBLAS at 2).
 public enum ComputeThreads {
-    private static var configured = false
-    private static var count = 1
+    /// 0 until the first `set` (explicit, or the default on first use).
+    private static var count = 0
+    /// False in a forked child until its workers are started again.
+    private static var workersStarted = false
 
     /// Sets the thread count for the whole library; n is clamped to 1...1024.
     public static func set(_ n: Int) {
         count = max(1, min(n, 1024))
-        configured = true
         openblas_set_num_threads(1)
         WorkerPool.shared.ensureWorkers(count - 1)
+        workersStarted = true
     }
 
     /// The thread count in force.
@@ -73,10 +75,16 @@ public enum ComputeThreads {
         return count
     }
 
-    /// Applies the default (one thread per online core) the first time the library computes.
+    /// After a fork the pool is empty: start the workers again the next time they are needed.
+    static func forkedChildNeedsWorkers() { workersStarted = false }
+
+    /// Applies the default (one thread per online core) the first time the library computes,
+    /// and restarts the workers in a forked child.
     static func configureOnce() {
-        if configured { return }
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        set(max(1, cores))
+        if count == 0 {
+            set(max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        } else if !workersStarted {
+            set(count)
+        }
     }
 }

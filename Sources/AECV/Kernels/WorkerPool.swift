@@ -22,10 +22,27 @@ final class WorkerPool {
     private var job: ((Int) -> Void)?
 
     private init() {
+        initializeLocks()
+        // A forked child has only the forking thread: forget the parent's workers (the child
+        // starts its own when it next needs them) so `run` never waits for threads that are gone.
+        pthread_atfork(nil, nil) { WorkerPool.shared.resetInForkedChild() }
+    }
+
+    private func initializeLocks() {
         pthread_mutex_init(&mutex, nil)
         pthread_mutex_init(&runLock, nil)
         pthread_cond_init(&wake, nil)
         pthread_cond_init(&finished, nil)
+    }
+
+    private func resetInForkedChild() {
+        workers = []
+        generation = 0
+        pending = 0
+        taskCount = 0
+        job = nil
+        initializeLocks()
+        ComputeThreads.forkedChildNeedsWorkers()
     }
 
     /// Number of parts `run` executes in parallel (workers + the caller).
