@@ -33,7 +33,7 @@ PRESETS = {
     "conv": ({"preset": "conv"}, "conv", "mse"),
     "dense": ({"preset": "dense"}, "dense", "mse"),
     "sparse": ({"preset": "sparse", "sparsity": {"l1": 1e-3, "reduction": "mean"}}, "sparse", "mse"),
-    "sparse_kl": ({"preset": "sparse", "sparsity": {"kl": {"rho": 0.05, "beta": 3}}}, None, "mse"),
+    "sparse_kl": ({"preset": "sparse", "sparsity": {"kl": {"rho": 0.05, "beta": 3}}}, "sparse_kl", "mse"),
     "denoising": ({"preset": "denoising", "noise": {"gaussian": 0.3}}, "denoising", "denoise"),
     "denoising_masking": ({"preset": "denoising", "noise": {"masking": 0.25}}, None, "denoise_masking"),
     "denoising_salt_pepper": ({"preset": "denoising", "noise": {"salt_pepper": 0.1}}, None, "denoise_salt_pepper"),

@@ -68,6 +68,24 @@ class SparseAE(DenseAE):
         return F.mse_loss(self.decoder(code), x) + 1e-3 * code.abs().mean()
 
 
+class SparseKLAE(DenseAE):
+    """The `sparse` preset with KL sparsity: sigmoid code, beta * sum_j KL(rho || mean_n z_nj)
+    (libaecv's "sparsity": {"kl": {"rho": 0.05, "beta": 3}})."""
+
+    def __init__(self, rho=0.05, beta=3.0):
+        super().__init__()
+        self.encoder[3] = nn.Sigmoid()
+        self.rho, self.beta = rho, beta
+
+    def loss(self, x):
+        x = x.flatten(1)
+        code = self.encoder(x)
+        rho_hat = code.mean(0).clamp(1e-6, 1 - 1e-6)
+        rho = self.rho
+        kl = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+        return F.mse_loss(self.decoder(code), x) + self.beta * kl
+
+
 def vae_loss(logits, x, mu, logvar):
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
@@ -135,5 +153,5 @@ class ConvVAE(nn.Module):
 
 
 MODELS = {"conv": ConvAE, "dense": DenseAE, "vae": VAE, "conv_vae": ConvVAE, "sparse": SparseAE,
-          "denoising": DenoisingConvAE}
+          "denoising": DenoisingConvAE, "sparse_kl": SparseKLAE}
 
