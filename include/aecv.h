@@ -698,6 +698,11 @@ aecv_status aecv_detector_detect(aecv_detector *d, const float *images, size_t b
                                  float score_threshold, float iou_threshold,
                                  float *out_detections, size_t capacity, size_t *out_counts);
 
+/** aecv_detector_set_learning_rate(): the learning rate of the next steps (optimizer state kept),
+ *  e.g. for a decay at the end of training. Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (d not a
+ *  live detector, learning_rate not positive and finite). */
+aecv_status aecv_detector_set_learning_rate(aecv_detector *d, float learning_rate);
+
 /** aecv_detector_save(): writes the spec and weights (not the optimizer state), atomically.
  *  Suggested extension ".aecvd". Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_IO. */
 aecv_status aecv_detector_save(aecv_detector *d, const char *path);

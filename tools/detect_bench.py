@@ -2,9 +2,10 @@
 
 Recipe: a conv autoencoder (preset "conv", 28x28) pretrained --ae-epochs epochs on the 60,000
 Fashion-MNIST training images; a Detector on its encoder, everything fine-tuned with Adam 1e-3,
-batch 64, for --epochs epochs on --train canvases (96x96, 1-4 items, from the train split); then
+batch 64 (the last fifth of the epochs at lr 1e-4: Detector.fit's lr_decay), for --epochs
+epochs on --train canvases (96x96, 1-4 items, from the train split); then
 mAP@0.5 and class-agnostic AP@0.5 on --test canvases from the test split. The same budget with a
-random backbone shows what the pretraining buys (--no-random to skip it).
+random backbone shows what the pretraining buys (--backbone pretrained|random for one).
 
     PYTHONPATH=bindings/python AECV_LIBRARY=build/lib/libaecv.so.0.1.0 \
         python3 tools/detect_bench.py                      # the full recipe: 20,000 x 30 epochs
@@ -29,8 +30,10 @@ def main():
     ap.add_argument("--ae-epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--no-random", action="store_true", help="skip the random-backbone run")
+    ap.add_argument("--backbone", choices=["both", "pretrained", "random"], default="both",
+                    help="which runs (two processes with --threads 1 run them side by side)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--progress", action="store_true", help="progress bars")
     args = ap.parse_args()
     if args.threads:
         aecv.set_num_threads(args.threads)
@@ -43,19 +46,20 @@ def main():
     print(f"canvases: {args.train} train, {args.test} test ({time.time() - t:.1f} s)", flush=True)
 
     results = {"train": args.train, "test": args.test, "epochs": args.epochs, "ae_epochs": args.ae_epochs}
-    t = time.time()
-    ae = aecv.Autoencoder("conv", input_shape=(1, 28, 28), seed=args.seed)
-    ae.fit(Xtr, epochs=args.ae_epochs, batch_size=64, progress=False)
-    print(f"autoencoder pretrained {args.ae_epochs} epochs ({time.time() - t:.1f} s)", flush=True)
-
-    runs = [("pretrained", ae)] + ([] if args.no_random else [("random", None)])
+    runs = []
+    if args.backbone != "random":
+        t = time.time()
+        ae = aecv.Autoencoder("conv", input_shape=(1, 28, 28), seed=args.seed)
+        ae.fit(Xtr, epochs=args.ae_epochs, batch_size=64, progress=False)
+        print(f"autoencoder pretrained {args.ae_epochs} epochs ({time.time() - t:.1f} s)", flush=True)
+        runs.append(("pretrained", ae))
+    if args.backbone != "pretrained":
+        runs.append(("random", None))
     for name, backbone in runs:
         det = aecv.Detector(backbone, n_classes=10, input_shape=(1, 96, 96), seed=args.seed)
         t = time.time()
-        for epoch in range(args.epochs):
-            det.fit(train, train_boxes, epochs=1, progress=False)
-            print(f"  {name} epoch {epoch + 1}: loss {det.loss_curve_[-1]:.4f} "
-                  f"({time.time() - t:.0f} s)", flush=True)
+        det.fit(train, train_boxes, epochs=args.epochs, progress=args.progress)
+        print(f"  {name} losses per epoch: {' '.join(f'{v:.3f}' for v in det.loss_curve_)}", flush=True)
         seconds = time.time() - t
         metrics = det.evaluate(test, test_boxes)
         rate = args.train * args.epochs / seconds

@@ -158,6 +158,14 @@ public func aecv_detector_detect(_ detector: OpaquePointer?, _ images: UnsafePoi
     }
 }
 
+@_cdecl("aecv_detector_set_learning_rate")
+public func aecv_detector_set_learning_rate(_ detector: OpaquePointer?, _ learningRate: Float) -> Int32 {
+    withStatus("aecv_detector_set_learning_rate") {
+        let handle = try detectorHandle(detector)
+        try handle.withLockedDetector { try $0.setLearningRate(learningRate) }
+    }
+}
+
 @_cdecl("aecv_detector_save")
 public func aecv_detector_save(_ detector: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     withStatus("aecv_detector_save") {

@@ -1945,6 +1945,10 @@ static void test_detector(void) {
     for (int i = 0; i < 100; i++) CHECK_STATUS(aecv_detector_train_step(d, images, 2, boxes, 2, &loss), AECV_OK);
     CHECK(loss < 0.8f * first);
     CHECK_STATUS(aecv_detector_train_step(d, images, 2, NULL, 0, &loss), AECV_OK); /* no boxes */
+    CHECK_STATUS(aecv_detector_set_learning_rate(d, -1.0f), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_set_learning_rate(d, NAN), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_set_learning_rate(NULL, 1e-3f), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_detector_set_learning_rate(d, 3e-3f), AECV_OK);
 
     /* Invalid boxes: INVALID_ARGUMENT naming the row; the detector is unchanged. */
     char before[512], after[512];

@@ -269,6 +269,18 @@ public final class Detector {
         return results
     }
 
+    /// The optimizer's learning rate (for schedules, e.g. a step decay at the end of training).
+    public var learningRate: Float { optimizer.learningRate }
+
+    /// Sets the learning rate of the next steps; the optimizer's state is kept. CONFIG unless
+    /// positive and finite.
+    public func setLearningRate(_ learningRate: Float) throws {
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw AECVError.invalidArgument("learning_rate: must be a positive finite number, got \(learningRate)")
+        }
+        optimizer.learningRate = learningRate
+    }
+
     // MARK: - Parameters
 
     /// All parameters as named tensors: "encoder.*" (the backbone), then "head.*".

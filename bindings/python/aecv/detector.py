@@ -29,6 +29,9 @@ __all__ = ["Detector", "average_precision", "mean_average_precision", "DEFAULT_E
 #: fit()'s default number of epochs (Adam 1e-3, batch 64): the issue's recipe, ~30 epochs on
 #: 20,000 canvases (tools/detect_bench.py).
 DEFAULT_EPOCHS = 30
+#: With lr_decay, the last fifth of fit()'s epochs (at least one, when epochs >= 5) run at a
+#: tenth of the learning rate: a step decay, as in most detection recipes.
+DECAY_FRACTION = 0.2
 
 # The aecv_detector_* functions, declared here (optional: an older library lacks them).
 _FUNCTIONS = {
@@ -42,6 +45,7 @@ _FUNCTIONS = {
     "aecv_detector_detect": (c_int32, [c_void_p, _ffi.F32, c_size_t, c_float, c_float,
                                        _ffi.F32Out, c_size_t, POINTER(c_size_t)]),
     "aecv_detector_save": (c_int32, [c_void_p, c_char_p]),
+    "aecv_detector_set_learning_rate": (c_int32, [c_void_p, c_float]),
     "aecv_detector_load": (c_int32, [c_char_p, POINTER(c_void_p)]),
 }
 for _name, (_restype, _argtypes) in _FUNCTIONS.items():
@@ -189,11 +193,16 @@ class Detector:
         return float(loss.value)
 
     def fit(self, images, boxes, epochs: int | None = None, batch_size: int = 64,
-            progress: bool = True, shuffle: bool = True) -> "Detector":
+            progress: bool = True, shuffle: bool = True, lr_decay: bool = True) -> "Detector":
         """Trains for `epochs` (default DEFAULT_EPOCHS) passes over the data in minibatches of
-        batch_size, shuffled each epoch (seeded by seed and the epoch). Appends each epoch's mean
-        loss to loss_curve_. Returns self."""
+        batch_size, shuffled each epoch (seeded by seed and the epoch). With lr_decay the last
+        fifth of the epochs (when epochs >= 5) use a tenth of the spec's learning rate; the
+        learning rate is restored afterwards. Appends each epoch's mean loss to loss_curve_.
+        Returns self."""
         epochs = DEFAULT_EPOCHS if epochs is None else _check_count(epochs, "epochs")
+        base_lr = float(self.spec["optimizer"]["learning_rate"])
+        decay_from = epochs - max(1, int(epochs * DECAY_FRACTION)) if lr_decay and epochs >= 5 else epochs
+        set_lr = _ffi.lib.aecv_detector_set_learning_rate if hasattr(_ffi.lib, "aecv_detector_set_learning_rate") else None
         batch_size = _check_count(batch_size, "batch_size")
         X = self._images(images)
         B = self._boxes(boxes, len(X))
@@ -202,7 +211,9 @@ class Detector:
         n = len(X)
         step = _ffi.lib.aecv_detector_train_step
         loss = c_float()
-        for epoch in range(len(self.loss_curve_), len(self.loss_curve_) + epochs):
+        for k, epoch in enumerate(range(len(self.loss_curve_), len(self.loss_curve_) + epochs)):
+            if set_lr is not None and (k == 0 or k == decay_from):
+                self._native._call(set_lr, base_lr * (0.1 if k >= decay_from else 1.0))
             order = (np.random.default_rng([self.seed, epoch]).permutation(n) if shuffle
                      else np.arange(n))
             bar = progress_bar(progress, n, f"epoch {epoch + 1}")
@@ -219,6 +230,8 @@ class Detector:
             finally:
                 bar.close()
             self.loss_curve_.append(total / max(seen, 1))
+        if set_lr is not None:
+            self._native._call(set_lr, base_lr)
         return self
 
     # ------------------------------------------------------------------------------ inference
