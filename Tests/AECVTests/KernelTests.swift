@@ -12,7 +12,7 @@ final class KernelTests: XCTestCase {
             x += 0.0137
         }
         XCTAssertLessThan(worst, 4e-7, "relative error of the SIMD exponential")
-        XCTAssertEqual(exponential(Vector(repeating: -1000))[0], expf(-87), accuracy: 1e-40)
+        XCTAssertEqual(exponential(Vector(repeating: -1000))[0], expf(-87), accuracy: expf(-87) * 1e-6)
         XCTAssertTrue(exponential(Vector(repeating: 1000))[0].isFinite)
     }
 

@@ -83,7 +83,13 @@ func sigmoidBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
 @inline(__always)
 func exponential(_ x: Vector) -> Vector {
     let clamped = x.clamped(lowerBound: Vector(repeating: -87), upperBound: Vector(repeating: 88))
-    let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    // Round x·log2 e to an integer by adding 1.5·2²³: the sum's low mantissa bits are the integer
+    // (round to nearest), readable as Int32 bits. Generic SIMD rounding and Float→Int32
+    // conversions are not vectorized (7% of a conv step in perf); this is two adds and a bitcast.
+    let shifter = Vector(repeating: 12_582_912)
+    let shifted = clamped * 1.442_695_04 + shifter
+    let n = shifted - shifter
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
     // r = x − n·ln2, with ln2 = 0.693359375 − 2.12194440e-4 (Cody–Waite): n·0.693359375 is exact.
     let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
     var p = Vector(repeating: 1.0 / 720)
@@ -93,7 +99,7 @@ func exponential(_ x: Vector) -> Vector {
     p = p * r + 0.5
     p = p * r + 1
     p = p * r + 1
-    let scale = SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n) &+ 127) &<< 23
+    let scale = (integer &+ 127) &<< 23
     return p * unsafeBitCast(scale, to: Vector.self)
 }
 
