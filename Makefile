@@ -17,6 +17,9 @@
 
 SWIFT      ?= swift
 SCRATCH    ?= .build
+# The optimized test build (-enable-testing) has its own scratch path: sharing one with `lib`
+# and `cli`, whose flags differ, made each recompile the core after the other.
+TEST_SCRATCH ?= .build-test
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 BINDIR     ?= $(PREFIX)/bin
@@ -143,7 +146,7 @@ test: deps
 # Swift tests run optimized (with -enable-testing for @testable imports): the convergence tests
 # train on real data and take minutes unoptimized, seconds optimized.
 test-swift:
-	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path $(SCRATCH)
+	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path $(TEST_SCRATCH)
 
 # The installed header must compile alone as strict C99 and as C++.
 test-header: stage
@@ -244,3 +247,4 @@ fuzz: deps
 clean:
 	rm -rf build
 	$(SWIFT) package --scratch-path $(SCRATCH) clean
+	rm -rf $(TEST_SCRATCH)
