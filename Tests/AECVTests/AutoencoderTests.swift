@@ -225,7 +225,7 @@ final class ParallelTests: XCTestCase {
         ComputeThreads.set(2)
         let m = try Autoencoder(specJSON: #"{"preset": "sparse", "input": [1, 8, 8], "sparsity": {"kl": {"rho": 0.05, "beta": 3}}}"#)
         try m.trainStep(inputs: [Float](repeating: 0.5, count: 64 * 64))
-        XCTAssertTrue(m.replicas.isEmpty)
+        XCTAssertEqual(m.replicas.count, 0)
     }
 }
 

@@ -18,7 +18,7 @@ import Glibc
 /// All parameters live in one `ParameterStore` (backbone "encoder.*" named as in the autoencoder,
 /// then "head.*"); one optimizer covers the trainable range. Steps are transactional: a non-finite
 /// loss or update leaves the detector bit-identical. A batch is split into parts run on the
-/// library's threads, each on its own replica of the network (as `Autoencoder+Parallel`).
+/// library's threads, each on its own replica of the network (a `ReplicaSet`, as the autoencoders).
 ///
 /// Images are (N, C·H·W) floats; boxes are rows of 5 floats (class, x_min, y_min, x_max, y_max) in
 /// pixels, `maxBoxes` rows per image, class −1 marking padding rows.
@@ -30,7 +30,10 @@ public final class Detector {
     let optimizer: Optimizer
     /// Parameters before this offset (the backbone) are frozen when `freeze_backbone`.
     let trainableOffset: Int
-    var replicas: [(network: DetectorNetwork, gradients: UnsafeMutablePointer<Float>)] = []
+    /// Copies of the network for the other threads of a split batch (`ReplicaSet`).
+    lazy var replicas = ReplicaSet<DetectorNetwork>(
+        minimumPart: Detector.minimumPart, make: { [spec] in try? DetectorNetwork(spec: spec) },
+        bind: { $0.bind(parameters: $1, gradients: $2) })
     private var partLosses = [Double](repeating: 0, count: 1024)
 
     public var classes: Int { spec.classes }
@@ -94,7 +97,6 @@ public final class Detector {
         }
     }
 
-    deinit { for r in replicas { r.gradients.deallocate() } }
 
     // MARK: - Checks
 
@@ -151,38 +153,6 @@ public final class Detector {
         return result
     }
 
-    // MARK: - Parallel parts
-
-    func partCount(batch: Int) -> Int {
-        max(1, min(ComputeThreads.current, batch / Detector.minimumPart, 1024))
-    }
-
-    /// Runs body(network, gradients, offset, count, part) for each part, part 0 on the calling
-    /// thread with the primary network; replicas are made on first need and bound to the current
-    /// parameters.
-    func forEachPart(_ parts: Int, batch: Int,
-                     _ body: (DetectorNetwork, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
-        while replicas.count < parts - 1 {
-            guard let copy = try? DetectorNetwork(spec: spec) else { break }
-            let gradients = UnsafeMutablePointer<Float>.allocate(capacity: max(store.count, 1))
-            gradients.initialize(repeating: 0, count: max(store.count, 1))
-            replicas.append((copy, gradients))
-        }
-        let parts = min(parts, replicas.count + 1)
-        for k in 0..<(parts - 1) {
-            replicas[k].network.bind(parameters: store.parameters, gradients: replicas[k].gradients)
-        }
-        WorkerPool.shared.run(parts) { part in
-            let offset = part * batch / parts, end = (part + 1) * batch / parts
-            if part == 0 {
-                body(network, store.gradients, offset, end - offset, part)
-            } else {
-                let r = replicas[part - 1]
-                body(r.network, r.gradients, offset, end - offset, part)
-            }
-        }
-    }
-
     // MARK: - Training
 
     /// One optimizer step on a batch; returns the loss before the update (mean over images).
@@ -211,10 +181,9 @@ public final class Detector {
     func lossAndGradients(images: UnsafePointer<Float>, truth: [[DetectionBox]], batch: Int) -> Float {
         let grid = self.grid, inputSize = self.inputSize, count = store.count
         let targets = truth.map { grid.assign($0) }
-        let parts = partCount(batch: batch)
         let trainBackbone = trainableOffset == 0
-        partLosses.withUnsafeMutableBufferPointer { losses in
-            forEachPart(parts, batch: batch) { net, gradients, offset, n, part in
+        let parts = partLosses.withUnsafeMutableBufferPointer { losses in
+            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, gradients, offset, n, part in
                 gradients.update(repeating: 0, count: count)
                 let out = net.forward(images + offset * inputSize, batch: n)
                 let dOut = net.outputGradient.reserve(n * net.head.outputSize)
@@ -223,20 +192,8 @@ public final class Detector {
                 net.backward(outputGradient: dOut, batch: n, throughBackbone: trainBackbone)
             }
         }
-        sumReplicaGradients(min(parts, replicas.count + 1))
-        return Float(partLosses.prefix(min(parts, replicas.count + 1)).reduce(0, +))
-    }
-
-    /// store.gradients += Σ replica gradients, the parameter range split among the threads.
-    private func sumReplicaGradients(_ parts: Int) {
-        guard parts > 1 else { return }
-        let count = store.count
-        WorkerPool.shared.run(parts) { part in
-            let start = part * count / parts, end = (part + 1) * count / parts
-            for r in replicas.prefix(parts - 1) {
-                add(r.gradients + start, into: store.gradients + start, count: end - start)
-            }
-        }
+        replicas.sumGradients(parts, into: store)
+        return Float(partLosses.prefix(parts).reduce(0, +))
     }
 
     // MARK: - Detection
@@ -257,7 +214,7 @@ public final class Detector {
         let (w, h) = (Float(spec.input[2]), Float(spec.input[1]))
         let base = images.baseAddress!
         results.withUnsafeMutableBufferPointer { results in
-            forEachPart(partCount(batch: batch), batch: batch) { net, _, offset, n, _ in
+            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, n, _ in
                 let out = net.forward(base + offset * inputSize, batch: n)
                 for i in 0..<n {
                     let candidates = grid.decode(out: out, batch: n, image: i, scoreThreshold: scoreThreshold,

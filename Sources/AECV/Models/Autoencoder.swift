@@ -18,9 +18,11 @@ public final class Autoencoder {
     var random: RandomSource
     /// Mean training loss of each completed epoch, as recorded by hosts (CLI, bindings).
     public var history: [Float] = []
-    /// Copies of the network for the other threads of a split batch, created on first need.
-    /// They share the parameters; each accumulates into its own gradient buffer.
-    var replicas: [(network: AutoencoderNetwork, gradients: UnsafeMutablePointer<Float>)] = []
+    /// Copies of the network for the other threads of a split batch (`ReplicaSet`): parts of at
+    /// least 16 examples, so the GEMMs stay efficient.
+    lazy var replicas = ReplicaSet<AutoencoderNetwork>(
+        minimumPart: 16, make: { [spec] in try? NetworkFactory.make(spec) },
+        bind: { $0.bind(parameters: $1, gradients: $2) })
     /// One loss per part of a split batch (no allocation per step).
     let partLosses = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
 
@@ -38,10 +40,7 @@ public final class Autoencoder {
     public var step: Int { optimizer.step }
     public var learningRate: Float { optimizer.learningRate }
 
-    deinit {
-        for r in replicas { r.gradients.deallocate() }
-        partLosses.deallocate()
-    }
+    deinit { partLosses.deallocate() }
 
     public init(spec: ModelSpec) throws {
         ComputeThreads.configureOnce()
@@ -118,8 +117,8 @@ public final class Autoencoder {
         let t = targets?.baseAddress ?? x
         let savedRandom = random
         let noise = StepNoise(seed: random.next(), firstExample: 0)
-        let parts = partCount(batch: batch, splittable: network.canSplitBatch)
-        forEachPart(parts, batch: batch) { net, gradients, offset, count, part in
+        let parts = replicas.forEachPart(replicas.partCount(batch: batch, splittable: network.canSplitBatch),
+                                         batch: batch, primary: network, store: store) { net, gradients, offset, count, part in
             gradients.update(repeating: 0, count: store.count)
             partLosses[part] = net.lossAndGradients(
                 inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
@@ -127,7 +126,7 @@ public final class Autoencoder {
         }
         var loss: Float = 0
         for part in 0..<parts { loss += partLosses[part] }
-        if parts > 1 { sumReplicaGradients(parts) }
+        replicas.sumGradients(parts, into: store)
         guard loss.isFinite else {
             random = savedRandom
             throw AECVError.nonFinite("train_step: the loss is \(loss); the model was left unchanged")
@@ -175,7 +174,7 @@ public final class Autoencoder {
         try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
         try checkFinite("inputs", inputs)
         let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
-        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
             net.encode(inputs: x + offset * inputSize, batch: count, codes: z + offset * l)
         }
     }
@@ -187,7 +186,7 @@ public final class Autoencoder {
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try checkFinite("codes", codes)
         let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
-        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
             net.decode(codes: z + offset * l, batch: count, images: y + offset * inputSize)
         }
     }
@@ -199,7 +198,7 @@ public final class Autoencoder {
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try checkFinite("inputs", inputs)
         let (x, y) = (inputs.baseAddress!, images.baseAddress!)
-        forEachPart(partCount(batch: batch, splittable: true), batch: batch) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
             net.reconstruct(inputs: x + offset * inputSize, batch: count, images: y + offset * inputSize)
         }
     }
