@@ -2,8 +2,8 @@
 
 Recipe: a conv autoencoder (preset "conv", 28x28) pretrained --ae-epochs epochs on the 60,000
 Fashion-MNIST training images; a Detector on its encoder, everything fine-tuned with Adam 1e-3,
-batch 64 (the last fifth of the epochs at lr 1e-4: Detector.fit's lr_decay), for --epochs
-epochs on --train canvases (96x96, 1-4 items, from the train split); then
+batch 64, constant learning rate (--lr-decay: the last fifth of the epochs at 1e-4), for
+--epochs epochs on --train canvases (96x96, 1-4 items, from the train split); then
 mAP@0.5 and class-agnostic AP@0.5 on --test canvases from the test split. The same budget with a
 random backbone shows what the pretraining buys (--backbone pretrained|random for one).
 
@@ -34,6 +34,7 @@ def main():
                     help="which runs (two processes with --threads 1 run them side by side)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--progress", action="store_true", help="progress bars")
+    ap.add_argument("--lr-decay", action="store_true", help="Detector.fit(lr_decay=True)")
     args = ap.parse_args()
     if args.threads:
         aecv.set_num_threads(args.threads)
@@ -58,7 +59,7 @@ def main():
     for name, backbone in runs:
         det = aecv.Detector(backbone, n_classes=10, input_shape=(1, 96, 96), seed=args.seed)
         t = time.time()
-        det.fit(train, train_boxes, epochs=args.epochs, progress=args.progress)
+        det.fit(train, train_boxes, epochs=args.epochs, progress=args.progress, lr_decay=args.lr_decay)
         print(f"  {name} losses per epoch: {' '.join(f'{v:.3f}' for v in det.loss_curve_)}", flush=True)
         seconds = time.time() - t
         metrics = det.evaluate(test, test_boxes)
