@@ -24,7 +24,7 @@ struct AECVCommand: ParsableCommand {
             """,
         version: "libaecv \(libaecvVersion)",
         subcommands: [Train.self, Evaluate.self, Reconstruct.self, Sample.self, Interpolate.self,
-                      Encode.self, Denoise.self, Info.self, Classify.self, Anomaly.self])
+                      Encode.self, Denoise.self, Info.self, Classify.self, Anomaly.self, Detect.self])
 
     static func main() {
         let exitCode = runCommand(CommandLine.arguments.dropFirst().map { $0 })
