@@ -152,8 +152,9 @@ final class AnalysisTests: XCTestCase {
         let a = (0..<16).map { _ in random.uniform() }, b = (0..<16).map { _ in random.uniform() }
         let path = try m.interpolate(from: a, to: b, steps: 5)
         XCTAssertEqual(path.count, 5 * 16)
-        XCTAssertEqual(Array(path[0..<16]), try m.reconstruct(a))
-        XCTAssertEqual(Array(path[64..<80]), try m.reconstruct(b))
+        // Up to float rounding: a batch of 5 and a batch of 1 may take different BLAS paths.
+        XCTAssertLessThan(maxAbsoluteDifference(Array(path[0..<16]), try m.reconstruct(a)), 1e-6)
+        XCTAssertLessThan(maxAbsoluteDifference(Array(path[64..<80]), try m.reconstruct(b)), 1e-6)
         // The midpoint decodes the mean code.
         let za = try m.encode(a), zb = try m.encode(b)
         let mid = try m.decode(zip(za, zb).map { 0.5 * $0 + 0.5 * $1 })
