@@ -2,15 +2,6 @@
 // "Compute threads").
 import AECV
 
-/// Keep in step with AECV_VERSION_* in include/aecv.h (the C tests compare them).
-enum LibraryVersion {
-    static let major: UInt32 = 0
-    static let minor: UInt32 = 1
-    static let patch: UInt32 = 0
-    static var number: UInt32 { major * 10000 + minor * 100 + patch }
-    static var string: String { "\(major).\(minor).\(patch)" }
-}
-
 /// Static for the life of the process; never freed.
 private let versionCString = staticCString(LibraryVersion.string)
 

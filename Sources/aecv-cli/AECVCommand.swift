@@ -22,7 +22,7 @@ struct AECVCommand: ParsableCommand {
             IDX files, a .npy array (uint8 or float32, N×H×W or N×C×H×W; uint8 is scaled by \
             1/255), or a directory of PNG images (8-bit grey or RGB, all the same size).
             """,
-        version: "libaecv \(libaecvVersion)",
+        version: "libaecv \(LibraryVersion.string)",
         subcommands: [Train.self, Evaluate.self, Reconstruct.self, Sample.self, Interpolate.self,
                       Encode.self, Denoise.self, Info.self, Classify.self, Anomaly.self, Detect.self])
 
@@ -86,6 +86,3 @@ extension Substring {
         return String(s)
     }
 }
-
-/// The library version, as the core reports it.
-let libaecvVersion = "0.1.0"
