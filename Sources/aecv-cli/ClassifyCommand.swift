@@ -135,8 +135,8 @@ struct ClassifyTrain: ParsableCommand {
         discussion: """
             --freeze (the default) trains only the head on the frozen, standardized code: a \
             linear probe, or an MLP with --hidden. --finetune trains the encoder too, with \
-            --encoder-lr (default: --lr, as in aecv.Classifier; the C library's own default is \
-            --lr / 10, which fine-tunes too slowly). After each epoch the accuracy on the \
+            --encoder-lr (default: 2 × --lr, as in aecv.Classifier; the C library's own default, \
+            --lr / 10, fine-tunes too slowly). After each epoch the accuracy on the \
             test set (the other split of fashion-mnist or an IDX directory, or --test-data) is \
             printed. Ctrl-C saves the classifier trained so far and exits (status 130).
             """)
@@ -181,7 +181,7 @@ struct ClassifyTrain: ParsableCommand {
     @Option(help: ArgumentHelp("Learning rate of the head (Adam; default 1e-3).", valueName: "lr"))
     var lr: Float?
 
-    @Option(help: ArgumentHelp("Learning rate of the encoder with --finetune (default: --lr).", valueName: "lr"))
+    @Option(help: ArgumentHelp("Learning rate of the encoder with --finetune (default: 2 × --lr).", valueName: "lr"))
     var encoderLr: Float?
 
     @Option(help: "Seed of the head's initialization and of the data order.")
@@ -234,7 +234,7 @@ struct ClassifyTrain: ParsableCommand {
         var spec = ClassifierSpec(classes: classCount, hidden: hidden, freezeEncoder: mode == .freeze)
         spec.seed = seed
         if let lr = lr { spec.optimizer.learningRate = lr }
-        if mode == .finetune { spec.encoderLearningRate = encoderLr ?? spec.optimizer.learningRate }
+        if mode == .finetune { spec.encoderLearningRate = encoderLr ?? 2 * spec.optimizer.learningRate }
         let classifier = try Classifier(autoencoder: net, spec: spec)
         let n = train.dataset.count, size = classifier.inputSize
         let head = hidden.isEmpty ? "a linear head" : "an MLP head (\(hidden.map(String.init).joined(separator: "-")))"
