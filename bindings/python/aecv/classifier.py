@@ -25,8 +25,9 @@ __all__ = ["Classifier"]
 DEFAULT_EPOCHS = 10
 #: Fine-tuning's default encoder learning rate, as a multiple of the head's. The pretrained
 #: encoder learned to reconstruct, not to classify, and must move: on Fashion-MNIST (conv preset
-#: pretrained 5 epochs, fine-tuned 10 epochs, seeds 0-2) the test accuracy is 0.876 with the C
-#: library's default (a tenth of the head's), 0.901 with 1x and 0.904 with 2x (min 0.9036);
+#: pretrained 5 epochs, fine-tuned 10 epochs) the test accuracy is 0.882 with the C library's
+#: default (a tenth of the head's; seed 0), 0.901 with 1x and 0.904 with 2x (seeds 0-2, min 0.897
+#: and 0.9036);
 #: with 600 labels too 2x does best (tools/classify_bench.py).
 ENCODER_LEARNING_RATE_FACTOR = 2.0
 #: Largest minibatch the annealing epochs grow to.
@@ -112,7 +113,7 @@ class Classifier:
     freeze_encoder: True trains only the head on frozen (standardized) features: a linear probe
         or an MLP on codes. False fine-tunes the encoder too, with encoder_learning_rate
         (default here: twice the head's learning rate, 2e-3 for Adam; the C library's default,
-        a tenth of it, fine-tunes too slowly: 0.876 instead of 0.904 test accuracy after 10
+        a tenth of it, fine-tunes too slowly: 0.882 instead of 0.905 test accuracy after 10
         epochs on Fashion-MNIST; see ENCODER_LEARNING_RATE_FACTOR).
     seed: the head's initialization and the order of fit()'s minibatches.
     **spec_fields: the other fields of the classifier spec (include/aecv.h, "Classification"),
