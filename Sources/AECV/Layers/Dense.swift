@@ -19,9 +19,11 @@ final class Dense: Layer {
         self.inputShape = inputShape
         self.inputFeatures = inputShape.reduce(1, *)
         self.outputFeatures = outputFeatures
+        self.outputShape = [outputFeatures]
     }
 
-    var outputShape: [Int] { [outputFeatures] }
+    /// Stored: a computed `[outputFeatures]` allocated an array on every forward (malloc counter).
+    let outputShape: [Int]
     var parameterCount: Int { outputFeatures * inputFeatures + outputFeatures }
 
     var parameterShapes: [(name: String, shape: [Int])] {
