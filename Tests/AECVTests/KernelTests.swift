@@ -119,3 +119,21 @@ final class SingleImagePathTests: XCTestCase {
         }
     }
 }
+
+final class RandomSourceTests: XCTestCase {
+    /// Both branches of the Box–Muller pair are standard normal and uncorrelated.
+    func testNormalPairMoments() {
+        var random = RandomSource(seed: 11)
+        var s0 = 0.0, s1 = 0.0, q0 = 0.0, q1 = 0.0, c = 0.0
+        let n = 200_000
+        for _ in 0..<n {
+            let (a, b) = random.normalPair()
+            s0 += Double(a); s1 += Double(b); q0 += Double(a * a); q1 += Double(b * b); c += Double(a * b)
+        }
+        for (mean, square) in [(s0, q0), (s1, q1)] {
+            XCTAssertEqual(mean / Double(n), 0, accuracy: 0.01)
+            XCTAssertEqual(square / Double(n), 1, accuracy: 0.02)
+        }
+        XCTAssertEqual(c / Double(n), 0, accuracy: 0.01)
+    }
+}

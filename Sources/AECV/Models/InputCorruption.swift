@@ -7,8 +7,14 @@ struct InputCorruption: Equatable {
                random: inout RandomSource) {
         switch noise {
         case .gaussian(let sigma):
-            // x + N(0, σ²), clipped to [0, 1]
-            for i in 0..<count { out[i] = min(max(x[i] + sigma * random.normal(), 0), 1) }
+            // x + N(0, σ²), clipped to [0, 1]; normals drawn two at a time
+            var i = 0
+            while i < count {
+                let (z0, z1) = random.normalPair()
+                out[i] = min(max(x[i] + sigma * z0, 0), 1)
+                if i + 1 < count { out[i + 1] = min(max(x[i + 1] + sigma * z1, 0), 1) }
+                i += 2
+            }
         case .masking(let p):
             // each pixel dropped to 0 with probability p
             for i in 0..<count { out[i] = random.uniform() < p ? 0 : x[i] }

@@ -64,6 +64,18 @@ public struct RandomSource: Equatable, Sendable {
         return Float(sqrt(-2 * log(u1)) * cos(2 * Double.pi * u2))
     }
 
+    /// Two independent standard normals from one Box–Muller draw, in Float (both the cosine and
+    /// the sine branch: half the draws and transcendentals of `normal()`; denoising corrupts
+    /// every pixel of every training batch with these).
+    @inline(__always)
+    public mutating func normalPair() -> (Float, Float) {
+        let u1 = Float((next() >> 40) + 1) * (1.0 / 16_777_216.0)   // (0, 1]
+        let u2 = Float(next() >> 40) * (1.0 / 16_777_216.0)
+        let radius = (-2 * logf(u1)).squareRoot()
+        let angle = 2 * Float.pi * u2
+        return (radius * cosf(angle), radius * sinf(angle))
+    }
+
     /// Fills `count` floats with N(0, 1) samples.
     public mutating func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { p[i] = normal() }
