@@ -102,17 +102,23 @@ public final class Autoencoder {
 
     // MARK: - Training
 
-    /// One optimizer step on one batch; returns the loss before the update.
-    /// inputs, targets: (batch, inputSize); targets nil means targets = inputs.
-    @discardableResult
-    public func trainStep(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
-                          batch: Int) throws -> Float {
+    /// inputs and targets (when given) hold exactly batch × inputSize finite floats.
+    private func checkTrainingBatch(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                                    batch: Int) throws {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         if let targets = targets {
             try check("targets", count: targets.count, batch: batch, perExample: inputSize, exact: true)
             try checkFinite("targets", targets)
         }
         try checkFinite("inputs", inputs)
+    }
+
+    /// One optimizer step on one batch; returns the loss before the update.
+    /// inputs, targets: (batch, inputSize); targets nil means targets = inputs.
+    @discardableResult
+    public func trainStep(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                          batch: Int) throws -> Float {
+        try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let x = inputs.baseAddress!
         let t = targets?.baseAddress ?? x
         let savedRandom = random
@@ -146,12 +152,7 @@ public final class Autoencoder {
     /// (VAE: negative ELBO per example, with a fixed ε so repeated calls agree).
     public func evaluate(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
                          batch: Int) throws -> Float {
-        try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
-        if let targets = targets {
-            try check("targets", count: targets.count, batch: batch, perExample: inputSize, exact: true)
-            try checkFinite("targets", targets)
-        }
-        try checkFinite("inputs", inputs)
+        try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let x = inputs.baseAddress!
         let loss = network.loss(inputs: x, targets: targets?.baseAddress ?? x, batch: batch)
         if !loss.isFinite { throw AECVError.nonFinite("evaluate: the loss is \(loss)") }
