@@ -112,6 +112,16 @@ def test_fit_is_reproducible_and_refits_from_scratch(ae):
         a.partial_fit(Xf, yf, classes=[0, 1])
 
 
+def test_batch_schedule():
+    from aecv.classifier import batch_schedule
+    assert batch_schedule(10, 64, True) == [64] * 7 + [256, 1024, 4096]
+    assert batch_schedule(5, 64, True) == [64] * 4 + [256]
+    assert batch_schedule(2, 100, True) == [100, 400]
+    assert batch_schedule(1, 64, True) == [64]
+    assert batch_schedule(6, 64, False) == [64] * 6
+    assert batch_schedule(4, 5000, True) == [5000] * 4  # never below batch_size
+
+
 def test_callback_stops_early_and_progress_bar(ae, capsys):
     X, y = bars(100)
     seen = []
