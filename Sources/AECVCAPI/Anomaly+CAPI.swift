@@ -11,14 +11,10 @@ public func aecv_model_anomaly_scores(_ model: OpaquePointer?, _ inputs: UnsafeP
     withStatus("aecv_model_anomaly_scores") {
         let handle = try modelHandle(model)
         let metric = try AnomalyMetric(validating: metric)
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        let scores = try outputBuffer(outScores, name: "out_scores", capacity: capacity,
-                                      needed: Int(batch), batch: batch)
-        try withDisjointInputs(inputs, from: scores) { inputs in
-            try handle.withLockedModel {
-                try $0.anomalyScores(inputs: inputs, batch: Int(batch), metric: metric, into: scores)
-            }
+        try mapBatch(handle, input: inputs, inputName: "inputs", inputPerExample: handle.inputSize,
+                     batch: batch, output: outScores, outputName: "out_scores",
+                     outputPerExample: 1, capacity: capacity) {
+            try $0.anomalyScores(inputs: $1, batch: Int(batch), metric: metric, into: $2)
         }
     }
 }
@@ -31,14 +27,10 @@ public func aecv_model_anomaly_maps(_ model: OpaquePointer?, _ inputs: UnsafePoi
     withStatus("aecv_model_anomaly_maps") {
         let handle = try modelHandle(model)
         let metric = try AnomalyMetric(validating: metric)
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        let maps = try outputBuffer(outMaps, name: "out_maps", capacity: capacity,
-                                    needed: count, batch: batch)
-        try withDisjointInputs(inputs, from: maps) { inputs in
-            try handle.withLockedModel {
-                try $0.anomalyMaps(inputs: inputs, batch: Int(batch), metric: metric, into: maps)
-            }
+        try mapBatch(handle, input: inputs, inputName: "inputs", inputPerExample: handle.inputSize,
+                     batch: batch, output: outMaps, outputName: "out_maps",
+                     outputPerExample: handle.inputSize, capacity: capacity) {
+            try $0.anomalyMaps(inputs: $1, batch: Int(batch), metric: metric, into: $2)
         }
     }
 }

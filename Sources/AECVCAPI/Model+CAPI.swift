@@ -261,22 +261,34 @@ public func aecv_model_set_learning_rate(_ model: OpaquePointer?, _ learningRate
 
 // MARK: - Inference
 
+/// The shared body of the batch-in, batch-out entry points (encode, decode, reconstruct, anomaly
+/// scores and maps): checks an input of batch × inputPerExample floats and an output capacity of
+/// batch × outputPerExample, then runs `body` under the handle's lock, with the input copied
+/// first when the two buffers overlap.
+func mapBatch(_ handle: ModelHandle, input: UnsafePointer<Float>?, inputName: String,
+              inputPerExample: Int, batch: UInt, output: UnsafeMutablePointer<Float>?,
+              outputName: String, outputPerExample: Int, capacity: UInt,
+              _ body: (Autoencoder, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+    let inCount = try floatCount(batch: batch, perExample: inputPerExample, buffer: inputName)
+    let outCount = try floatCount(batch: batch, perExample: outputPerExample, buffer: outputName)
+    let inputs = try inputBuffer(input, name: inputName, count: inCount)
+    let outputs = try outputBuffer(output, name: outputName, capacity: capacity, needed: outCount,
+                                   batch: batch)
+    try withDisjointInputs(inputs, from: outputs) { inputs in
+        try handle.withLockedModel { try body($0, inputs, outputs) }
+    }
+}
+
 @_cdecl("aecv_model_encode")
 public func aecv_model_encode(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
                               _ batch: UInt, _ outCodes: UnsafeMutablePointer<Float>?,
                               _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_encode") {
         let handle = try modelHandle(model)
-        let inCount = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let outCount = try floatCount(batch: batch, perExample: handle.latentSize,
-                                      buffer: "out_codes")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: inCount)
-        let codes = try outputBuffer(outCodes, name: "out_codes", capacity: capacity,
-                                     needed: outCount, batch: batch)
-        try withDisjointInputs(inputs, from: codes) { inputs in
-            try handle.withLockedModel {
-                try $0.encode(inputs: inputs, batch: Int(batch), into: codes)
-            }
+        try mapBatch(handle, input: inputs, inputName: "inputs", inputPerExample: handle.inputSize,
+                     batch: batch, output: outCodes, outputName: "out_codes",
+                     outputPerExample: handle.latentSize, capacity: capacity) {
+            try $0.encode(inputs: $1, batch: Int(batch), into: $2)
         }
     }
 }
@@ -287,16 +299,10 @@ public func aecv_model_decode(_ model: OpaquePointer?, _ codes: UnsafePointer<Fl
                               _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_decode") {
         let handle = try modelHandle(model)
-        let inCount = try floatCount(batch: batch, perExample: handle.latentSize, buffer: "codes")
-        let outCount = try floatCount(batch: batch, perExample: handle.inputSize,
-                                      buffer: "out_images")
-        let codes = try inputBuffer(codes, name: "codes", count: inCount)
-        let images = try outputBuffer(outImages, name: "out_images", capacity: capacity,
-                                      needed: outCount, batch: batch)
-        try withDisjointInputs(codes, from: images) { codes in
-            try handle.withLockedModel {
-                try $0.decode(codes: codes, batch: Int(batch), into: images)
-            }
+        try mapBatch(handle, input: codes, inputName: "codes", inputPerExample: handle.latentSize,
+                     batch: batch, output: outImages, outputName: "out_images",
+                     outputPerExample: handle.inputSize, capacity: capacity) {
+            try $0.decode(codes: $1, batch: Int(batch), into: $2)
         }
     }
 }
@@ -307,14 +313,10 @@ public func aecv_model_reconstruct(_ model: OpaquePointer?, _ inputs: UnsafePoin
                                    _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_reconstruct") {
         let handle = try modelHandle(model)
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        let images = try outputBuffer(outImages, name: "out_images", capacity: capacity,
-                                      needed: count, batch: batch)
-        try withDisjointInputs(inputs, from: images) { inputs in
-            try handle.withLockedModel {
-                try $0.reconstruct(inputs: inputs, batch: Int(batch), into: images)
-            }
+        try mapBatch(handle, input: inputs, inputName: "inputs", inputPerExample: handle.inputSize,
+                     batch: batch, output: outImages, outputName: "out_images",
+                     outputPerExample: handle.inputSize, capacity: capacity) {
+            try $0.reconstruct(inputs: $1, batch: Int(batch), into: $2)
         }
     }
 }
