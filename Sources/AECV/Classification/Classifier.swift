@@ -208,15 +208,9 @@ extension Classifier {
 
     /// Class probabilities (N, classes) of whole examples.
     public func predict(_ inputs: [Float]) throws -> [Float] {
-        if inputs.isEmpty || inputs.count % inputSize != 0 {
-            throw AECVError.shape("inputs: \(inputs.count) floats is not a whole number of \(inputSize)-float examples")
+        try mapExamples(inputs, perExample: inputSize, name: "inputs", outputPerExample: classes) {
+            try predict(inputs: $0, batch: $1, into: $2)
         }
-        let batch = inputs.count / inputSize
-        var out = [Float](repeating: 0, count: batch * classes)
-        try inputs.withUnsafeBufferPointer { x in
-            try out.withUnsafeMutableBufferPointer { try predict(inputs: x, batch: batch, into: $0) }
-        }
-        return out
     }
 
     /// The most probable class of each example.

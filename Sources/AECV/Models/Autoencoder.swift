@@ -226,10 +226,7 @@ public final class Autoencoder {
 
 extension Autoencoder {
     private func batchCount(_ values: [Float], name: String) throws -> Int {
-        if values.isEmpty || values.count % inputSize != 0 {
-            throw AECVError.shape("\(name): \(values.count) floats is not a whole number of \(inputSize)-float examples")
-        }
-        return values.count / inputSize
+        try exampleCount(values, perExample: inputSize, name: name)
     }
 
     /// One step on a batch given as a flat array of whole examples; returns the loss.
@@ -255,33 +252,21 @@ extension Autoencoder {
     }
 
     public func encode(_ inputs: [Float]) throws -> [Float] {
-        let batch = try batchCount(inputs, name: "inputs")
-        var codes = [Float](repeating: 0, count: batch * latentSize)
-        try inputs.withUnsafeBufferPointer { x in
-            try codes.withUnsafeMutableBufferPointer { try encode(inputs: x, batch: batch, into: $0) }
+        try mapExamples(inputs, perExample: inputSize, name: "inputs", outputPerExample: latentSize) {
+            try encode(inputs: $0, batch: $1, into: $2)
         }
-        return codes
     }
 
     public func decode(_ codes: [Float]) throws -> [Float] {
-        if codes.isEmpty || codes.count % latentSize != 0 {
-            throw AECVError.shape("codes: \(codes.count) floats is not a whole number of \(latentSize)-float codes")
+        try mapExamples(codes, perExample: latentSize, name: "codes", outputPerExample: inputSize) {
+            try decode(codes: $0, batch: $1, into: $2)
         }
-        let batch = codes.count / latentSize
-        var images = [Float](repeating: 0, count: batch * inputSize)
-        try codes.withUnsafeBufferPointer { z in
-            try images.withUnsafeMutableBufferPointer { try decode(codes: z, batch: batch, into: $0) }
-        }
-        return images
     }
 
     public func reconstruct(_ inputs: [Float]) throws -> [Float] {
-        let batch = try batchCount(inputs, name: "inputs")
-        var images = [Float](repeating: 0, count: inputs.count)
-        try inputs.withUnsafeBufferPointer { x in
-            try images.withUnsafeMutableBufferPointer { try reconstruct(inputs: x, batch: batch, into: $0) }
+        try mapExamples(inputs, perExample: inputSize, name: "inputs", outputPerExample: inputSize) {
+            try reconstruct(inputs: $0, batch: $1, into: $2)
         }
-        return images
     }
 
     public func sample(count: Int, seed: UInt64) throws -> [Float] {
