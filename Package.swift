@@ -3,6 +3,7 @@
 //
 // Targets, in the layering order of DESIGN.md:
 //   CBLAS      system library: OpenBLAS's cblas.h (only Kernels/ imports it)
+//   CKernels   C loops Swift cannot vectorize (the Adam update's square roots); internal symbols
 //   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
 //   CZlib, AECVData   data sets for hosts and tests (IDX, .npy, PNG, image metrics, plots);
@@ -28,7 +29,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "AECV", dependencies: ["CBLAS"], path: "Sources/AECV"),
+        .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "AECV", dependencies: ["CBLAS", "CKernels"], path: "Sources/AECV"),
         .target(name: "AECVCAPI", dependencies: ["AECV"], path: "Sources/AECVCAPI"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "AECVData", dependencies: ["AECV", "CZlib"], path: "Sources/AECVData"),
