@@ -77,6 +77,52 @@ func sigmoidBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
     while i < count { dx[i] = dy[i] * y[i] * (1 - y[i]); i += 1 }
 }
 
+/// Σ_i max(x_i, 0) − x_i·t_i + log(1 + e^(−|x_i|)): the binary cross-entropy of logits x against
+/// targets t, summed; 8 lanes in Float, each vector's sum added in Double. log(1 + u) for
+/// u = e^(−|x|) ∈ (0, 1] is 2·atanh(s) = 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) ∈ (0, 1/3]:
+/// the truncation is below 1e-10 relative, and small u keep full relative precision (unlike
+/// log(1 + u) after rounding 1 + u). Replaces a Double libm log1p and exp per pixel (7% of a
+/// conv VAE step).
+func binaryCrossEntropyWithLogitsSum(_ x: UnsafePointer<Float>, _ t: UnsafePointer<Float>, count: Int) -> Double {
+    var sum = 0.0
+    var i = 0
+    while i + 8 <= count {
+        let xi = load(x + i)
+        let u = exponential(pointwiseMin(xi, -xi))   // e^(−|x|) in (0, 1]
+        let sv = u / (2 + u)
+        let s2 = sv * sv
+        var p = Vector(repeating: 1.0 / 17)
+        p = p * s2 + 1.0 / 15
+        p = p * s2 + 1.0 / 13
+        p = p * s2 + 1.0 / 11
+        p = p * s2 + 1.0 / 9
+        p = p * s2 + 1.0 / 7
+        p = p * s2 + 1.0 / 5
+        p = p * s2 + 1.0 / 3
+        p = p * s2 + 1
+        let terms = xi.replacing(with: 0, where: xi .< 0) - xi * load(t + i) + 2 * sv * p
+        sum += Double(terms.sum())
+        i += 8
+    }
+    while i < count {
+        let v = Double(x[i])
+        sum += max(v, 0) - v * Double(t[i]) + log1p(exp(-abs(v)))
+        i += 1
+    }
+    return sum
+}
+
+/// dx = scale · (σ(x) − t), the gradient of the BCE-with-logits sum times scale, on 8 lanes.
+func binaryCrossEntropyWithLogitsGradient(_ x: UnsafePointer<Float>, _ t: UnsafePointer<Float>,
+                                          _ dx: UnsafeMutablePointer<Float>, count: Int, scale: Float) {
+    var i = 0
+    while i + 8 <= count {
+        store(scale * (1 / (1 + exponential(-load(x + i))) - load(t + i)), dx + i)
+        i += 8
+    }
+    while i < count { dx[i] = scale * (sigmoid(x[i]) - t[i]); i += 1 }
+}
+
 /// e^x on 8 lanes: x = n·ln2 + r with n = round(x·log2 e), |r| ≤ ln2/2, e^r by its degree-6
 /// Taylor polynomial (relative error < 2e-7, about 2 ulp), times 2^n built in the exponent bits.
 /// Inputs are clamped to [−87, 88], where e^x stays a normal float.

@@ -36,10 +36,7 @@ enum ReconstructionLoss: Equatable {
                 sum -= Double(t[i]) * logY + (1 - Double(t[i])) * logOneMinusY
             }
         case .binaryCrossEntropyWithLogits:
-            for i in 0..<count {
-                let x = Double(y[i])
-                sum += max(x, 0) - x * Double(t[i]) + log1p(exp(-abs(x)))
-            }
+            sum = binaryCrossEntropyWithLogitsSum(y, t, count: count)
         }
         return Float(sum * Double(scale))
     }
@@ -57,7 +54,7 @@ enum ReconstructionLoss: Equatable {
                 dy[i] = scale * (y[i] - t[i]) / max(y[i] * (1 - y[i]), 1e-12)
             }
         case .binaryCrossEntropyWithLogits:
-            for i in 0..<count { dy[i] = scale * (sigmoid(y[i]) - t[i]) }
+            binaryCrossEntropyWithLogitsGradient(y, t, dy, count: count, scale: scale)
         }
     }
 }
