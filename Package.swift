@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "AECVData", dependencies: ["AECV", "CZlib"], path: "Sources/AECVData"),
         .testTarget(
-            name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData"], path: "Tests/AECVTests",
+            name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData", "CKernels"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),
         .executableTarget(
             name: "aecv-cli",

@@ -1,5 +1,6 @@
 import XCTest
 @testable import AECV
+import CKernels
 
 /// The hand-vectorized kernels against their scalar definitions.
 final class KernelTests: XCTestCase {
@@ -56,6 +57,33 @@ final class KernelTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n)
         binaryCrossEntropyWithLogitsGradient(xs, ts, &dx, count: n, scale: 0.5)
         for i in 0..<n { XCTAssertEqual(dx[i], 0.5 * (sigmoid(xs[i]) - ts[i]), accuracy: 3e-7) }
+    }
+
+    /// The C Gaussian corruption draws the same normals as RandomSource.normalPair() (same words
+    /// of the stream, math within float rounding of libm's) and leaves the generator where the
+    /// Swift draws would; values are clipped to [0, 1].
+    func testGaussianCorruptionMatchesNormalPair() {
+        let n = 20_001   // odd: the last pair's sine is drawn and dropped
+        let x = [Float](repeating: 0.5, count: n)
+        var out = [Float](repeating: 0, count: n)
+        var c = RandomSource(seed: 42), swift = RandomSource(seed: 42)
+        let sigma: Float = 1e-3   // small: nothing is clipped, (out − 0.5)/σ is the normal
+        c.withStateWords { ckernels_gaussian_corrupt($0, x, &out, n, sigma) }
+        var worst: Float = 0
+        var i = 0
+        while i < n {
+            let (z0, z1) = swift.normalPair()
+            worst = max(worst, abs((out[i] - 0.5) / sigma - z0))
+            if i + 1 < n { worst = max(worst, abs((out[i + 1] - 0.5) / sigma - z1)) }
+            i += 2
+        }
+        XCTAssertLessThan(worst, 1e-3, "|z − normalPair|: 0.5 + σz is rounded to float (6e-8/σ = 6e-5), the math to ~1e-6")
+        XCTAssertEqual(c, swift, "the same number of words drawn")
+        var wide = RandomSource(seed: 7)
+        wide.withStateWords { ckernels_gaussian_corrupt($0, x, &out, n, 10) }
+        XCTAssertTrue(out.allSatisfy { $0 == 0 || $0 == 1 || ($0 > 0 && $0 < 1) })
+        XCTAssertGreaterThan(out.filter { $0 == 0 }.count, n / 3, "σ = 10 clips about half to 0")
+        XCTAssertGreaterThan(out.filter { $0 == 1 }.count, n / 3)
     }
 
     func testSums() {

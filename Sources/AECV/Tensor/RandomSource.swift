@@ -76,6 +76,12 @@ public struct RandomSource: Equatable, Sendable {
         return (radius * cosf(angle), radius * sinf(angle))
     }
 
+    /// Runs `body` on the state as 4 contiguous words, for C kernels that draw from this stream
+    /// (CKernels' xoshiro256** step is the same as `next()`).
+    mutating func withStateWords<R>(_ body: (UnsafeMutablePointer<UInt64>) -> R) -> R {
+        withUnsafeMutableBytes(of: &state) { body($0.baseAddress!.assumingMemoryBound(to: UInt64.self)) }
+    }
+
     /// Fills `count` floats with N(0, 1) samples.
     public mutating func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { p[i] = normal() }

@@ -2,12 +2,14 @@
 //
 // Swift's Float.squareRoot() and SIMD.squareRoot() go through glibc's errno-setting sqrtf (a
 // scalar sqrtss plus a call on the slow path), so an Adam update written in Swift runs one scalar
-// square root per parameter; here clang's __builtin_elementwise_sqrt compiles to sqrtps.
+// square root per parameter; here clang's __builtin_elementwise_sqrt compiles to sqrtps. The
+// Gaussian corruption's log, sin and cos were libm calls per pixel; here they are inline.
 // Everything else stays in Swift.
 #ifndef AECV_CKERNELS_H
 #define AECV_CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +28,13 @@ int ckernels_adam_update(size_t count, const float *p, const float *grad, const 
                      float *new_p, float *new_m, float *new_v,
                      float step_size, float root_correction2, float beta1, float beta2,
                      float epsilon, float weight_decay);
+
+/// Denoising's Gaussian corruption: out[i] = clamp(x[i] + sigma·z_i, 0, 1) with z from Box–Muller
+/// on the xoshiro256** generator whose state is `state` (advanced in place, two words per pair of
+/// outputs exactly as RandomSource.normalPair() draws them: u1 = (w1 >> 40 + 1)/2^24 ∈ (0, 1],
+/// angle 2π·(w2 >> 40)/2^24; z_2k = r·cos, z_2k+1 = r·sin, r = √(−2 ln u1)). The math is inline
+/// (no libm call per pixel), within a few float ulps of libm's.
+void ckernels_gaussian_corrupt(uint64_t state[4], const float *x, float *out, size_t count, float sigma);
 
 #ifdef __cplusplus
 }
