@@ -626,9 +626,11 @@ aecv_status aecv_classifier_load(const char *path, aecv_classifier **out);
  * "anchor" pixels) and class logits. Each ground-truth box is assigned to the cell holding its
  * center (of two in one cell, the larger is kept); the loss per image is BCE-with-logits
  * objectness over all cells (empty cells weighted by "negative_weight") + "box_weight" x
- * smooth-L1 (beta 1/9) on the box of assigned cells + softmax cross-entropy on their class,
- * averaged over the images of the batch. A detection's score is sigmoid(objectness) x the best
- * class probability; per-class NMS follows.
+ * smooth-L1 (beta 1/9) on the box of assigned cells + "class_weight" x softmax cross-entropy
+ * on their class, averaged over the images of the batch. A detection's score is
+ * sigmoid(objectness) x the class probability, for the "classes_per_cell" most likely classes of
+ * each cell (default 1, the best class), from the outputs averaged over the image and its mirror
+ * ("test_time_flip"); per-class NMS follows.
  *
  * Spec (JSON; unknown keys and bad values are AECV_ERR_CONFIG):
  *   "classes":         integer 1..65536, required.
@@ -636,7 +638,17 @@ aecv_status aecv_classifier_load(const char *path, aecv_classifier **out);
  *   "backbone":        channels of the stages, default [16, 32, 64]; with a backbone model it is
  *                      replaced by the model's "hidden".
  *   "freeze_backbone": false (default): everything is trained; true: only the head.
- *   "head_channels":   64.   "anchor": 32 (pixels).   "box_weight": 5.   "negative_weight": 1.
+ *   "head_channels":   128.  "anchor": 32 (pixels).   "box_weight": 5.   "negative_weight": 1.
+ *   "class_weight":    3.
+ *   "classes_per_cell": 1..classes, default 1. More than 1 raises mAP (an item whose best class
+ *                      is wrong still counts for its true class, at a lower score) but adds
+ *                      same-box detections of other classes, which a class-agnostic AP counts
+ *                      as false positives.
+ *   "test_time_flip":  true (default): detection averages the outputs of each image and of its
+ *                      left-right mirror (mirrored back), which makes detection mirror-
+ *                      equivariant and more accurate for detectors trained with mirrored
+ *                      images (the Python fit() mirrors by default) at twice the inference
+ *                      cost; false: one pass. Files saved without the key load as false.
  *   "optimizer":       as in the model spec (default Adam, lr 1e-3), for all trained parameters.
  *   "seed":            0; initialization of the head (and of a random backbone).
  *

@@ -86,6 +86,36 @@ final class DetectionTests: XCTestCase {
         XCTAssertLessThan(relativeError(a, numeric), Tolerance.gradientRelative)
     }
 
+    /// Decoding of one hand-set cell: box geometry, score = σ(objectness)·p(class), and
+    /// classes_per_cell emitting the next most likely classes while they clear the threshold.
+    func testDecodeClassesPerCell() {
+        var grid = DetectionGrid(classes: 3, gridHeight: 2, gridWidth: 2, stride: 8, anchor: 10,
+                                 boxWeight: 5, negativeWeight: 1)
+        let n = 1
+        var out = [Float](repeating: -20, count: grid.channels * grid.cells * n)   // objectness ≈ 0
+        func set(_ a: Int, _ cell: Int, _ v: Float) { out[a * grid.cells + cell] = v }
+        // Cell 3 (row 1, col 1): objectness σ(2), center offsets σ(0) = 0.5, size 10·e^0 = 10.
+        set(0, 3, 2); set(1, 3, 0); set(2, 3, 0); set(3, 3, 0); set(4, 3, 0)
+        set(5, 3, log(0.2)); set(6, 3, log(0.7)); set(7, 3, log(0.1))             // p = (0.2, 0.7, 0.1)
+        let objectness = 1 / (1 + exp(Float(-2)))
+        func decode(_ perCell: Int, threshold: Float) -> [DetectionBox] {
+            grid.classesPerCell = perCell
+            return grid.decode(out: out, batch: n, image: 0, scoreThreshold: threshold, imageWidth: 16, imageHeight: 16)
+        }
+        let one = decode(1, threshold: 0.05)
+        XCTAssertEqual(one.map(\.classIndex), [1])
+        XCTAssertEqual(one[0].score, objectness * 0.7, accuracy: 1e-5)
+        // Center (1.5·8, 1.5·8) = (12, 12), 10×10, clipped to the 16×16 image.
+        XCTAssertEqual([one[0].xMin, one[0].yMin, one[0].xMax, one[0].yMax], [7, 7, 16, 16])
+        let three = decode(3, threshold: 0.05)
+        XCTAssertEqual(three.map(\.classIndex), [1, 0, 2], "most likely first")
+        for (d, p) in zip(three, [Float(0.7), 0.2, 0.1]) { XCTAssertEqual(d.score, objectness * p, accuracy: 1e-5) }
+        XCTAssertEqual(three.map(\.xMin), [7, 7, 7], "one box, several classes")
+        // The threshold cuts the list: 0.88·0.1 < 0.1 ≤ 0.88·0.2.
+        XCTAssertEqual(decode(3, threshold: 0.1).map(\.classIndex), [1, 0])
+        XCTAssertEqual(decode(3, threshold: 0.9), [], "objectness 0.88 is below the threshold")
+    }
+
     // MARK: - NMS and AP
 
     func testNonMaximumSuppression() {
@@ -134,7 +164,9 @@ final class DetectionTests: XCTestCase {
         XCTAssertEqual(try DetectorSpec(json: s.jsonString()), s)
         for bad in [#"{"input": [1, 96, 96]}"#, #"{"classes": 10, "input": [1, 90, 96]}"#,
                     #"{"classes": 0, "input": [1, 96, 96]}"#, #"{"classes": 2, "input": [1, 96, 96], "head_chanels": 3}"#,
-                    #"{"classes": 2, "input": [1, 96, 96], "anchor": -1}"#, #"{"classes": 2, "input": [96, 96]}"#] {
+                    #"{"classes": 2, "input": [1, 96, 96], "anchor": -1}"#, #"{"classes": 2, "input": [96, 96]}"#,
+                    #"{"classes": 2, "input": [1, 96, 96], "classes_per_cell": 3}"#,
+                    #"{"classes": 2, "input": [1, 96, 96], "classes_per_cell": 0}"#] {
             XCTAssertThrowsError(try DetectorSpec(json: bad), bad) { XCTAssertEqual(($0 as? AECVError)?.statusCode, 3, bad) }
         }
     }
@@ -211,6 +243,59 @@ final class DetectionTests: XCTestCase {
         bytes[bytes.count - 10] ^= 0xFF
         try FileIO.writeAtomically(path: path, bytes: bytes)
         XCTAssertThrowsError(try Detector(contentsOf: path)) { XCTAssertEqual(($0 as? AECVError)?.statusCode, 6) }
+    }
+
+    /// With test_time_flip the detections of a mirrored image are the mirrored detections (the
+    /// averaged outputs are mirror-symmetric by construction); without it they differ.
+    func testTestTimeFlipIsMirrorEquivariant() throws {
+        var spec = DetectorSpec(classes: 3, input: [1, 16, 16])
+        spec.backbone = [4, 6]
+        spec.headChannels = 5
+        spec.anchor = 6
+        spec.seed = 4
+        let flipping = try Detector(spec: spec)
+        spec.testTimeFlip = false
+        let plain = try Detector(spec: spec)
+        var random = RandomSource(seed: 8)
+        for i in 0..<flipping.store.count { flipping.store.parameters[i] = random.uniform(-0.6, 0.6) }
+        plain.store.parameters.update(from: flipping.store.parameters, count: plain.store.count)
+        let n = 3
+        let x = (0..<(n * 256)).map { _ in random.uniform() }
+        var mirrored = x
+        for row in 0..<(n * 16) { for c in 0..<16 { mirrored[row * 16 + c] = x[row * 16 + 15 - c] } }
+        func detect(_ d: Detector, _ images: [Float]) throws -> [[DetectionBox]] {
+            try images.withUnsafeBufferPointer { try d.detect(images: $0, batch: n, scoreThreshold: 0.05, iouThreshold: 0.5) }
+        }
+        func mirror(_ b: DetectionBox) -> DetectionBox {
+            DetectionBox(classIndex: b.classIndex, score: b.score, xMin: 16 - b.xMax, yMin: b.yMin, xMax: 16 - b.xMin, yMax: b.yMax)
+        }
+        func close(_ a: [[DetectionBox]], _ b: [[DetectionBox]]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { p, q in
+                p.count == q.count && zip(p.sorted { $0.xMin < $1.xMin }, q.sorted { $0.xMin < $1.xMin }).allSatisfy { u, v in
+                    u.classIndex == v.classIndex && abs(u.score - v.score) < 1e-5
+                        && [u.xMin - v.xMin, u.yMin - v.yMin, u.xMax - v.xMax, u.yMax - v.yMax].allSatisfy { abs($0) < 1e-3 }
+                }
+            }
+        }
+        let a = try detect(flipping, x), b = try detect(flipping, mirrored)
+        XCTAssertFalse(a.joined().isEmpty)
+        XCTAssertTrue(close(a, b.map { $0.map(mirror) }), "flip-averaged detections are mirror-equivariant")
+        XCTAssertFalse(close(try detect(plain, x), try detect(plain, mirrored).map { $0.map(mirror) }),
+                       "stride-2 convolutions alone are not")
+    }
+
+    /// Detector files written before "test_time_flip" and "class_weight" existed keep their
+    /// behavior: no flip, class weight 1.
+    func testFileSpecWithoutNewerKeysKeepsOldBehavior() throws {
+        var json = DetectorSpec(classes: 2, input: [1, 16, 16]).jsonValue()
+        guard case .object(let members) = json else { return XCTFail("spec is not an object") }
+        json = .object(members.filter { $0.key != "test_time_flip" && $0.key != "class_weight" })
+        let old = try DetectorSpec(fileJSON: json.serialized())
+        XCTAssertFalse(old.testTimeFlip)
+        XCTAssertEqual(old.classWeight, 1)
+        let current = try DetectorSpec(fileJSON: DetectorSpec(classes: 2, input: [1, 16, 16]).jsonString())
+        XCTAssertTrue(current.testTimeFlip)
+        XCTAssertEqual(current.classWeight, 3)
     }
 
     // MARK: - Convergence

@@ -15,7 +15,7 @@ import Glibc
 /// Loss (normalized by the images of the WHOLE batch, N, so parts sum to the unsplit loss):
 ///     L = (1/N) Σ_images [ Σ_positive BCE(o_obj, 1) + λ_neg Σ_negative BCE(o_obj, 0)
 ///                          + λ_box Σ_positive Σ_{4 coords} smoothL1_β(pred − target)
-///                          + Σ_positive CE(softmax(class logits), class) ]
+///                          + λ_cls Σ_positive CE(softmax(class logits), class) ]
 /// with pred = (σ(tx), σ(ty), tw, th) and β = 1/9 (Detectron's smooth-L1). The objectness sum runs
 /// over all cells (144 for 96×96): positives are ~2% of the cells, and λ_neg (default 1) is the
 /// knob to trade them off; the box weight λ_box = 5 (as YOLO's λ_coord) because box errors in
@@ -28,6 +28,10 @@ struct DetectionGrid {
     let anchor: Float
     let boxWeight: Float
     let negativeWeight: Float
+    /// λ_cls, the weight of the classification term.
+    var classWeight: Float = 1
+    /// Detections per cell when decoding: the most likely classes first (≥ 1).
+    var classesPerCell = 1
     static let smoothL1Beta: Float = 1.0 / 9.0
     /// tw, th are clamped here when decoding, so e^{tw} cannot overflow.
     static let maxLogSize: Float = 8
@@ -40,6 +44,8 @@ struct DetectionGrid {
         anchor = spec.anchor
         boxWeight = spec.boxWeight
         negativeWeight = spec.negativeWeight
+        classesPerCell = spec.classesPerCell
+        classWeight = spec.classWeight
     }
 
     init(classes: Int, gridHeight: Int, gridWidth: Int, stride: Float, anchor: Float,
@@ -122,38 +128,67 @@ struct DetectionGrid {
                 for c in 0..<k { sum += expf(out[at(5 + c, t.cell, i)] - largest) }
                 for c in 0..<k {
                     let p = expf(out[at(5 + c, t.cell, i)] - largest) / sum
-                    gradient[at(5 + c, t.cell, i)] = (p - (c == t.classIndex ? 1 : 0)) * scale
+                    gradient[at(5 + c, t.cell, i)] = classWeight * (p - (c == t.classIndex ? 1 : 0)) * scale
                 }
-                total += Double(log(sum) + largest - out[at(5 + t.classIndex, t.cell, i)])
+                total += Double(classWeight) * Double(log(sum) + largest - out[at(5 + t.classIndex, t.cell, i)])
             }
         }
         return total * Double(scale)
     }
 
-    /// Candidate detections of image i (one per cell: its best class) with score ≥ threshold,
-    /// boxes clipped to the image (width × height pixels), before NMS.
+    /// Test-time flip: averages `out` (A, cells, n) with the outputs of the left-right mirrored
+    /// images, mirrored back. Cell (r, c) of the mirror is cell (r, gw − 1 − c) here; its center
+    /// offset tx becomes −tx (σ(−t) = 1 − σ(t)); objectness, ty, log sizes and class logits carry
+    /// over. Averaging logits makes the class scores a geometric mean of the two softmaxes.
+    func averageWithMirrored(_ out: inout [Float], _ mirrored: UnsafePointer<Float>, batch n: Int) {
+        let gw = gridWidth, cells = self.cells
+        out.withUnsafeMutableBufferPointer { o in
+            for a in 0..<channels {
+                let sign: Float = a == 1 ? -1 : 1
+                for r in 0..<gridHeight {
+                    for c in 0..<gw {
+                        let here = (a * cells + r * gw + c) * n, there = (a * cells + r * gw + (gw - 1 - c)) * n
+                        for i in 0..<n { o[here + i] = 0.5 * (o[here + i] + sign * mirrored[there + i]) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Candidate detections of image i with score ≥ threshold, boxes clipped to the image
+    /// (width × height pixels), before NMS: per cell, its `classesPerCell` most likely classes,
+    /// each scored σ(objectness)·softmax(class logits)[class]. More than one class per cell lets a
+    /// per-class AP count an item whose best class is wrong at the second class's (lower) score.
     func decode(out: UnsafePointer<Float>, batch n: Int, image i: Int, scoreThreshold: Float,
                 imageWidth: Float, imageHeight: Float) -> [DetectionBox] {
-        let cells = self.cells
+        let cells = self.cells, k = classes, perCell = min(classesPerCell, k)
         @inline(__always) func at(_ a: Int, _ cell: Int) -> Float { out[(a * cells + cell) * n + i] }
         var result: [DetectionBox] = []
+        var taken = [Bool](repeating: false, count: k)
         for cell in 0..<cells {
             let objectness = sigmoid(at(0, cell))
             if objectness < scoreThreshold { continue }   // score ≤ objectness
-            var best = 0, largest = -Float.infinity
-            for c in 0..<classes where at(5 + c, cell) > largest { largest = at(5 + c, cell); best = c }
+            var largest = -Float.infinity
+            for c in 0..<k { largest = max(largest, at(5 + c, cell)) }
             var sum: Float = 0
-            for c in 0..<classes { sum += expf(at(5 + c, cell) - largest) }
-            let score = objectness / sum
-            if score < scoreThreshold { continue }
+            for c in 0..<k { sum += expf(at(5 + c, cell) - largest) }
             let row = cell / gridWidth, col = cell % gridWidth
             let cx = (Float(col) + sigmoid(at(1, cell))) * stride
             let cy = (Float(row) + sigmoid(at(2, cell))) * stride
             let w = anchor * expf(min(max(at(3, cell), -DetectionGrid.maxLogSize), DetectionGrid.maxLogSize))
             let h = anchor * expf(min(max(at(4, cell), -DetectionGrid.maxLogSize), DetectionGrid.maxLogSize))
-            result.append(DetectionBox(classIndex: best, score: score,
-                                       xMin: max(cx - w / 2, 0), yMin: max(cy - h / 2, 0),
-                                       xMax: min(cx + w / 2, imageWidth), yMax: min(cy + h / 2, imageHeight)))
+            for c in 0..<k { taken[c] = false }
+            for _ in 0..<perCell {
+                // The most likely class not yet emitted (lowest index on ties).
+                var best = -1, logit = -Float.infinity
+                for c in 0..<k where !taken[c] && (best < 0 || at(5 + c, cell) > logit) { best = c; logit = at(5 + c, cell) }
+                taken[best] = true
+                let score = objectness * expf(logit - largest) / sum
+                if score < scoreThreshold { break }   // the next classes score lower still
+                result.append(DetectionBox(classIndex: best, score: score,
+                                           xMin: max(cx - w / 2, 0), yMin: max(cy - h / 2, 0),
+                                           xMax: min(cx + w / 2, imageWidth), yMax: min(cy + h / 2, imageHeight)))
+            }
         }
         return result
     }

@@ -1,5 +1,6 @@
 /// Detector files (".aecvd"): a `SectionedFile` with magic "AECVDETF", format 1.0.
-///   "DSPC" required  the detector spec, JSON (filled: every default present)
+///   "DSPC" required  the detector spec, JSON (filled: every default present; keys added later
+///                    are read with the behavior of files that lack them, see `init(fileJSON:)`)
 ///   "PARM" required  backbone then head tensors (`TensorListCoding`), names as in `parameters()`
 /// Optimizer state is not stored: a loaded detector detects exactly as saved; further training
 /// starts with fresh optimizer moments.
@@ -26,7 +27,7 @@ extension Detector {
             throw AECVError.format("\(name): a required section is missing")
         }
         let spec: DetectorSpec
-        do { spec = try DetectorSpec(json: String(decoding: s.payload, as: UTF8.self)) } catch let e as AECVError {
+        do { spec = try DetectorSpec(fileJSON: String(decoding: s.payload, as: UTF8.self)) } catch let e as AECVError {
             throw AECVError.format("\(name): invalid spec: \(e.message)")
         }
         try self.init(spec: spec)

@@ -199,7 +199,8 @@ public final class Detector {
     // MARK: - Detection
 
     /// Detections per image after per-class NMS, by descending score: score = σ(objectness) ×
-    /// the best class probability, kept when ≥ scoreThreshold; boxes clipped to the image.
+    /// class probability for the spec's `classes_per_cell` most likely classes of each cell, kept
+    /// when ≥ scoreThreshold; boxes clipped to the image.
     public func detect(images: UnsafeBufferPointer<Float>, batch: Int, scoreThreshold: Float,
                        iouThreshold: Float) throws -> [[DetectionBox]] {
         try checkImages(images, batch: batch)
@@ -213,17 +214,38 @@ public final class Detector {
         let grid = self.grid, inputSize = self.inputSize
         let (w, h) = (Float(spec.input[2]), Float(spec.input[1]))
         let base = images.baseAddress!
-        results.withUnsafeMutableBufferPointer { results in
+        let flip = spec.testTimeFlip
+        _ = results.withUnsafeMutableBufferPointer { results in
             replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, n, _ in
-                let out = net.forward(base + offset * inputSize, batch: n)
-                for i in 0..<n {
-                    let candidates = grid.decode(out: out, batch: n, image: i, scoreThreshold: scoreThreshold,
-                                                 imageWidth: w, imageHeight: h)
-                    results[offset + i] = nonMaximumSuppression(candidates, iouThreshold: iouThreshold)
+                func decodeAll(_ out: UnsafePointer<Float>) {
+                    for i in 0..<n {
+                        let candidates = grid.decode(out: out, batch: n, image: i, scoreThreshold: scoreThreshold,
+                                                     imageWidth: w, imageHeight: h)
+                        results[offset + i] = nonMaximumSuppression(candidates, iouThreshold: iouThreshold)
+                    }
                 }
+                let out = net.forward(base + offset * inputSize, batch: n)
+                guard flip else { return decodeAll(out) }
+                // Test-time flip: the mirrored images' outputs, mirrored back, averaged in.
+                var averaged = Array(UnsafeBufferPointer(start: out, count: grid.channels * grid.cells * n))
+                var mirrored = [Float](repeating: 0, count: n * inputSize)
+                mirrorImages(base + offset * inputSize, into: &mirrored, count: n)
+                grid.averageWithMirrored(&averaged, net.forward(mirrored, batch: n), batch: n)
+                averaged.withUnsafeBufferPointer { decodeAll($0.baseAddress!) }
             }
         }
         return results
+    }
+
+    /// Copies `count` caller-layout images (C, H, W each) mirrored left-right.
+    private func mirrorImages(_ images: UnsafePointer<Float>, into out: inout [Float], count: Int) {
+        let (c, h, w) = (spec.input[0], spec.input[1], spec.input[2])
+        out.withUnsafeMutableBufferPointer { o in
+            for row in 0..<(count * c * h) {
+                let src = images + row * w, dst = o.baseAddress! + row * w
+                for x in 0..<w { dst[x] = src[w - 1 - x] }
+            }
+        }
     }
 
     /// The optimizer's learning rate (for schedules, e.g. a step decay at the end of training).

@@ -29,10 +29,8 @@ __all__ = ["Detector", "average_precision", "mean_average_precision", "DEFAULT_E
 #: fit()'s default number of epochs (Adam 1e-3, batch 64): the issue's recipe, ~30 epochs on
 #: 20,000 canvases (tools/detect_bench.py).
 DEFAULT_EPOCHS = 30
-#: With lr_decay, the last fifth of fit()'s epochs (at least one, when epochs >= 5) run at a
-#: tenth of the learning rate. Off by default: on the Fashion-MNIST canvases (20,000, 12 epochs,
-#: pretrained backbone) it lowered the training loss (7.42 vs 7.54) but not the test mAP@0.5
-#: (0.582 vs 0.600 at a constant 1e-3).
+#: With lr_decay (the default), the last fifth of fit()'s epochs (at least one, when epochs >= 5)
+#: run at a tenth of the learning rate.
 DECAY_FRACTION = 0.2
 
 # The aecv_detector_* functions, declared here (optional: an older library lacks them).
@@ -80,7 +78,8 @@ class Detector:
     input_shape: (C, H, W) of the images; H and W divisible by 8 (the backbone's stride).
     seed: initialization and fit()'s shuffling.
     **spec: other fields of the detector spec (include/aecv.h): freeze_backbone (False),
-        head_channels (64), anchor (32), box_weight (5), negative_weight (1), optimizer
+        head_channels (128), anchor (32), box_weight (5), negative_weight (1), class_weight (3),
+        classes_per_cell (1), optimizer
         ({"name": "adam", "learning_rate": 1e-3}), backbone (channels, random backbone only).
 
     Images: (n, C, H, W), (n, H, W) when C == 1 or (n, C*H*W); float in [0, 1] or uint8
@@ -129,6 +128,8 @@ class Detector:
         self.input_size = int(np.prod(self.input_shape))
         stride = 2 ** len(spec["backbone"])
         self._cells = (self.input_shape[1] // stride) * (self.input_shape[2] // stride)
+        # At most classes_per_cell detections per cell (files from before the key: 1).
+        self._per_cell = int(spec.get("classes_per_cell", 1))
 
     @property
     def spec(self) -> dict:
@@ -195,12 +196,16 @@ class Detector:
         return float(loss.value)
 
     def fit(self, images, boxes, epochs: int | None = None, batch_size: int = 64,
-            progress: bool = True, shuffle: bool = True, lr_decay: bool = False) -> "Detector":
+            progress: bool = True, shuffle: bool = True, lr_decay: bool = True,
+            flip: bool = True) -> "Detector":
         """Trains for `epochs` (default DEFAULT_EPOCHS) passes over the data in minibatches of
-        batch_size, shuffled each epoch (seeded by seed and the epoch). With lr_decay the last
-        fifth of the epochs (when epochs >= 5) use a tenth of the spec's learning rate; the
-        learning rate is restored afterwards. Appends each epoch's mean loss to loss_curve_.
-        Returns self."""
+        batch_size, shuffled each epoch (seeded by seed and the epoch).
+        lr_decay: the last fifth of the epochs (when epochs >= 5) use a tenth of the spec's
+            learning rate; the learning rate is restored afterwards.
+        flip: each image of a batch is mirrored left-right with probability 1/2 (its boxes with
+            it), drawn from seed and the epoch: a mirrored garment is still the same class, and
+            the detector otherwise overfits the classification of the training canvases.
+        Appends each epoch's mean loss to loss_curve_. Returns self."""
         epochs = DEFAULT_EPOCHS if epochs is None else _check_count(epochs, "epochs")
         base_lr = float(self.spec["optimizer"]["learning_rate"])
         decay_from = epochs - max(1, int(epochs * DECAY_FRACTION)) if lr_decay and epochs >= 5 else epochs
@@ -211,6 +216,7 @@ class Detector:
         max_boxes = max(1, max(len(b) for b in B))
         packed = self._pack(B, max_boxes)
         n = len(X)
+        C, H, W = self.input_shape
         step = _ffi.lib.aecv_detector_train_step
         loss = c_float()
         for k, epoch in enumerate(range(len(self.loss_curve_), len(self.loss_curve_) + epochs)):
@@ -218,14 +224,18 @@ class Detector:
                 self._native._call(set_lr, base_lr * (0.1 if k >= decay_from else 1.0))
             order = (np.random.default_rng([self.seed, epoch]).permutation(n) if shuffle
                      else np.arange(n))
+            mirror = np.random.default_rng([self.seed, epoch, 1]).random(n) < 0.5 if flip else None
             bar = progress_bar(progress, n, f"epoch {epoch + 1}")
             total, seen = 0.0, 0
             try:
                 for start in range(0, n, batch_size):
                     idx = order[start:start + batch_size]
-                    xb = np.ascontiguousarray(X[idx])
-                    bb = np.ascontiguousarray(packed[idx])
-                    self._native._call(step, xb, len(idx), bb, max_boxes, ctypes.byref(loss))
+                    xb = X[idx]
+                    bb = packed[idx]
+                    if mirror is not None:
+                        xb, bb = _mirror(xb, bb, mirror[idx], (C, H, W))
+                    self._native._call(step, np.ascontiguousarray(xb), len(idx),
+                                       np.ascontiguousarray(bb), max_boxes, ctypes.byref(loss))
                     total += loss.value * len(idx)
                     seen += len(idx)
                     bar.update(len(idx), total / seen)
@@ -241,7 +251,8 @@ class Detector:
     def predict(self, images, score_threshold: float = 0.05, iou_threshold: float = 0.5,
                 batch_size: int = 256) -> list[np.ndarray]:
         """Detections per image after per-class NMS: a list of (k, 6) float32 arrays, rows
-        (class, score, x_min, y_min, x_max, y_max), by descending score."""
+        (class, score, x_min, y_min, x_max, y_max), by descending score. With the spec's
+        test_time_flip (the default) each image's outputs are averaged with its mirror's."""
         X = self._images(images)
         batch_size = _check_count(batch_size, "batch_size")
         detect = _ffi.lib.aecv_detector_detect
@@ -249,7 +260,7 @@ class Detector:
         for start in range(0, len(X), batch_size):
             xb = X[start:start + batch_size]
             m = len(xb)
-            capacity = m * self._cells  # at most one detection per cell
+            capacity = m * self._cells * self._per_cell
             out = np.empty((capacity, 6), np.float32)
             counts = (c_size_t * m)()
             self._native._call(detect, np.ascontiguousarray(xb), m, float(score_threshold),
@@ -272,6 +283,21 @@ class Detector:
     def save(self, path) -> None:
         name, raw = _path_bytes(path)
         self._native._call(_ffi.lib.aecv_detector_save, raw, filename=name)
+
+
+def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray, shape) -> tuple:
+    """Copies of a batch with the images where `which` is true mirrored left-right: pixels
+    (C, H, W) reversed along W, boxes (class, x0, y0, x1, y1) -> (class, W - x1, y0, W - x0, y1);
+    padding rows (class -1) unchanged."""
+    C, H, W = shape
+    images = images.reshape(len(images), C, H, W).copy()
+    images[which] = images[which][..., ::-1]
+    boxes = boxes.copy()
+    flip = which[:, None] & (boxes[:, :, 0] >= 0)
+    x0, x1 = boxes[:, :, 1].copy(), boxes[:, :, 3].copy()
+    boxes[:, :, 1] = np.where(flip, W - x1, x0)
+    boxes[:, :, 3] = np.where(flip, W - x0, x1)
+    return images.reshape(len(images), C * H * W), boxes
 
 
 # ---------------------------------------------------------------------------------- metrics

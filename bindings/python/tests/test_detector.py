@@ -138,3 +138,36 @@ def test_detector_from_autoencoder_and_errors():
     with pytest.raises(aecv.FormatError):
         path = os.path.join(os.path.dirname(__file__), "test_detector.py")
         aecv.Detector.load(path)
+
+
+def test_mirror_moves_boxes_with_pixels():
+    from aecv.detector import _mirror
+    images = np.zeros((3, 1 * 8 * 16), np.float32)
+    img = images.reshape(3, 1, 8, 16)
+    img[:, 0, 2:5, 1:4] = 1                                   # an item at x 1..4, y 2..5
+    boxes = np.array([[[0, 1, 2, 4, 5], [-1, -1, -1, -1, -1]]] * 3, np.float32)
+    which = np.array([True, False, True])
+    out_images, out_boxes = _mirror(images, boxes, which, (1, 8, 16))
+    out = out_images.reshape(3, 1, 8, 16)
+    for i in range(3):
+        ys, xs = np.nonzero(out[i, 0])
+        tight = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        np.testing.assert_array_equal(out_boxes[i, 0, 1:], tight)   # the box follows the pixels
+        np.testing.assert_array_equal(out_boxes[i, 1], [-1] * 5)    # padding untouched
+    np.testing.assert_array_equal(out_boxes[0, 0], [0, 12, 2, 15, 5])
+    np.testing.assert_array_equal(out[1], img[1])                   # not chosen: unchanged
+    assert img[0, 0, 2, 1] == 1                                     # inputs not modified
+
+
+def test_classes_per_cell_widens_predictions():
+    X, boxes = _tiny_data()
+    one = aecv.Detector(None, n_classes=2, input_shape=(1, 32, 32), seed=1, anchor=10)
+    two = aecv.Detector(None, n_classes=2, input_shape=(1, 32, 32), seed=1, anchor=10,
+                        classes_per_cell=2)
+    for d in (one, two):
+        d.fit(X, boxes, epochs=2, batch_size=16, progress=False)
+    p1, p2 = one.predict(X, score_threshold=0.0), two.predict(X, score_threshold=0.0)
+    # Same weights (same seed and data); at threshold 0 every cell gives 1 vs 2 candidates.
+    assert sum(len(p) for p in p2) > sum(len(p) for p in p1)
+    with pytest.raises(aecv.ConfigError):
+        aecv.Detector(None, n_classes=2, input_shape=(1, 32, 32), classes_per_cell=3)
