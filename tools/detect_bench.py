@@ -4,12 +4,13 @@ Recipe: a conv autoencoder (preset "conv", 28x28) pretrained --ae-epochs epochs 
 Fashion-MNIST training images; a Detector on its encoder with the API's defaults (head of 128
 channels, class loss weight 3, test-time flip), everything fine-tuned by Detector.fit's defaults
 (Adam 1e-3, batch 64, random left-right mirroring, the last fifth of the epochs at 1e-4) for
---epochs epochs on --train canvases (96x96, 1-4 items, from the train split); then mAP@0.5 and
-class-agnostic AP@0.5 on --test canvases from the test split. The same budget with a random
-backbone shows what the pretraining buys (--backbone pretrained|random for one).
+--epochs epochs (default: fit's, 40) on --train canvases (96x96, 1-4 items, from the train
+split); then mAP@0.5 and class-agnostic AP@0.5 on --test canvases from the test split. The
+same budget with a random backbone shows what the pretraining buys (--backbone
+pretrained|random for one).
 
     PYTHONPATH=bindings/python AECV_LIBRARY=build/lib/libaecv.so.0.1.0 \
-        python3 tools/detect_bench.py                      # the full recipe: 20,000 x 30 epochs
+        python3 tools/detect_bench.py                      # the full recipe: 20,000 x 40 epochs
     ... tools/detect_bench.py --train 20000 --epochs 8     # a reduced run
 """
 
@@ -27,7 +28,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", type=int, default=20000)
     ap.add_argument("--test", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=None, help="default: Detector.fit's (40)")
     ap.add_argument("--ae-epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
@@ -37,6 +38,8 @@ def main():
     ap.add_argument("--progress", action="store_true", help="progress bars")
     ap.add_argument("--spec", default="{}", help="detector spec overrides, JSON (default: none)")
     args = ap.parse_args()
+    if args.epochs is None:
+        args.epochs = aecv.detector.DEFAULT_EPOCHS
     if args.threads:
         aecv.set_num_threads(args.threads)
 
