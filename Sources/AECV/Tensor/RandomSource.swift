@@ -65,8 +65,9 @@ public struct RandomSource: Equatable, Sendable {
     }
 
     /// Two independent standard normals from one Box–Muller draw, in Float (both the cosine and
-    /// the sine branch: half the draws and transcendentals of `normal()`; denoising corrupts
-    /// every pixel of every training batch with these).
+    /// the sine branch: half the draws and transcendentals of `normal()`). The definition that
+    /// denoising's Gaussian corruption reproduces in C (`ckernels_gaussian_corrupt`: the same
+    /// words of the stream, inline math instead of libm).
     @inline(__always)
     public mutating func normalPair() -> (Float, Float) {
         let u1 = Float((next() >> 40) + 1) * (1.0 / 16_777_216.0)   // (0, 1]
