@@ -33,6 +33,8 @@ DEFAULT_EPOCHS = 40
 #: With lr_decay (the default), the last fifth of fit()'s epochs (at least one, when epochs >= 5)
 #: run at a tenth of the learning rate.
 DECAY_FRACTION = 0.2
+#: fit()'s default random translation, in pixels (one cell of the stride-8 grid).
+SHIFT = 8
 
 # The aecv_detector_* functions, declared here (optional: an older library lacks them).
 _FUNCTIONS = {
@@ -198,7 +200,7 @@ class Detector:
 
     def fit(self, images, boxes, epochs: int | None = None, batch_size: int = 64,
             progress: bool = True, shuffle: bool = True, lr_decay: bool = True,
-            flip: bool = True) -> "Detector":
+            flip: bool = True, shift: int = SHIFT) -> "Detector":
         """Trains for `epochs` (default DEFAULT_EPOCHS) passes over the data in minibatches of
         batch_size, shuffled each epoch (seeded by seed and the epoch).
         lr_decay: the last fifth of the epochs (when epochs >= 5) use a tenth of the spec's
@@ -206,6 +208,8 @@ class Detector:
         flip: each image of a batch is mirrored left-right with probability 1/2 (its boxes with
             it), drawn from seed and the epoch: a mirrored garment is still the same class, and
             the detector otherwise overfits the classification of the training canvases.
+        shift: each image is also moved by up to this many pixels along x and y (zero-filled),
+            never so far that a box would leave the image; 0 turns it off.
         Appends each epoch's mean loss to loss_curve_. Returns self."""
         epochs = DEFAULT_EPOCHS if epochs is None else _check_count(epochs, "epochs")
         base_lr = float(self.spec["optimizer"]["learning_rate"])
@@ -226,6 +230,7 @@ class Detector:
             order = (np.random.default_rng([self.seed, epoch]).permutation(n) if shuffle
                      else np.arange(n))
             mirror = np.random.default_rng([self.seed, epoch, 1]).random(n) < 0.5 if flip else None
+            moves = np.random.default_rng([self.seed, epoch, 2]).random((n, 2)) if shift > 0 else None
             bar = progress_bar(progress, n, f"epoch {epoch + 1}")
             total, seen = 0.0, 0
             try:
@@ -235,6 +240,8 @@ class Detector:
                     bb = packed[idx]
                     if mirror is not None:
                         xb, bb = _mirror(xb, bb, mirror[idx], (C, H, W))
+                    if moves is not None:
+                        xb, bb = _translate(xb, bb, moves[idx], shift, (C, H, W))
                     self._native._call(step, np.ascontiguousarray(xb), len(idx),
                                        np.ascontiguousarray(bb), max_boxes, ctypes.byref(loss))
                     total += loss.value * len(idx)
@@ -299,6 +306,34 @@ def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray, shape) -> 
     boxes[:, :, 1] = np.where(flip, W - x1, x0)
     boxes[:, :, 3] = np.where(flip, W - x0, x1)
     return images.reshape(len(images), C * H * W), boxes
+
+
+def _translate(images: np.ndarray, boxes: np.ndarray, draws: np.ndarray, limit: int, shape) -> tuple:
+    """Copies of a batch with each image moved by whole pixels (dx, dy) in [-limit, limit],
+    zero-filled, boxes moved with it. draws: (n, 2) uniforms in [0, 1) choosing dx and dy in the
+    range that keeps every box of the image inside it."""
+    C, H, W = shape
+    src = images.reshape(len(images), C, H, W)
+    out = np.zeros_like(src)
+    boxes = boxes.copy()
+    for i in range(len(src)):
+        real = boxes[i, :, 0] >= 0
+        b = boxes[i, real]
+        ranges = []
+        for lo_edge, hi_edge, size in ((b[:, 1], b[:, 3], W), (b[:, 2], b[:, 4], H)):
+            lo = -min(limit, int(np.floor(lo_edge.min()))) if len(b) else -limit
+            hi = min(limit, int(np.floor(size - hi_edge.max()))) if len(b) else limit
+            ranges.append((lo, max(lo, hi)))
+        (x_lo, x_hi), (y_lo, y_hi) = ranges
+        dx = x_lo + int(draws[i, 0] * (x_hi - x_lo + 1))
+        dy = y_lo + int(draws[i, 1] * (y_hi - y_lo + 1))
+        out[i, :, max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
+            src[i, :, max(-dy, 0):H - max(dy, 0), max(-dx, 0):W - max(dx, 0)]
+        boxes[i, real, 1] += dx
+        boxes[i, real, 3] += dx
+        boxes[i, real, 2] += dy
+        boxes[i, real, 4] += dy
+    return out.reshape(len(images), C * H * W), boxes
 
 
 # ---------------------------------------------------------------------------------- metrics

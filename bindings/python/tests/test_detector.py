@@ -171,3 +171,24 @@ def test_classes_per_cell_widens_predictions():
     assert sum(len(p) for p in p2) > sum(len(p) for p in p1)
     with pytest.raises(aecv.ConfigError):
         aecv.Detector(None, n_classes=2, input_shape=(1, 32, 32), classes_per_cell=3)
+
+
+def test_translate_keeps_boxes_on_their_pixels():
+    from aecv.detector import _translate
+    rng = np.random.default_rng(3)
+    images = np.zeros((40, 1, 24, 32), np.float32)
+    boxes = np.full((40, 2, 5), -1, np.float32)
+    for i in range(40):
+        x0, y0 = int(rng.integers(0, 24)), int(rng.integers(0, 16))
+        images[i, 0, y0:y0 + 8, x0:x0 + 8] = 1
+        boxes[i, 0] = [1, x0, y0, x0 + 8, y0 + 8]
+    out, moved = _translate(images.reshape(40, -1), boxes, rng.random((40, 2)), 8, (1, 24, 32))
+    out = out.reshape(40, 1, 24, 32)
+    shifts = []
+    for i in range(40):
+        ys, xs = np.nonzero(out[i, 0])
+        assert out[i].sum() == 64                                    # the item is whole: never cut
+        np.testing.assert_array_equal(moved[i, 0, 1:], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        np.testing.assert_array_equal(moved[i, 1], [-1] * 5)          # padding untouched
+        shifts.append(moved[i, 0, 1] - boxes[i, 0, 1])
+    assert max(np.abs(shifts)) <= 8 and len(set(shifts)) > 3          # moved, within the limit
