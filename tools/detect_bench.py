@@ -3,9 +3,9 @@
 Recipe: a conv autoencoder (preset "conv", 28x28) pretrained --ae-epochs epochs on the 60,000
 Fashion-MNIST training images; a Detector on its encoder with the API's defaults (head of 128
 channels, class loss weight 3, test-time flip), everything fine-tuned by Detector.fit's defaults
-(Adam 1e-3, batch 64, random left-right mirroring, the last fifth of the epochs at 1e-4) for
---epochs epochs (default: fit's, 40) on --train canvases (96x96, 1-4 items, from the train
-split); then mAP@0.5 and class-agnostic AP@0.5 on --test canvases from the test split. The
+(Adam 1e-3, batch 64, random left-right mirroring and shifts of up to 8 px, the last fifth of
+the epochs at 1e-4) for --epochs epochs (default: fit's, 40) on --train canvases (96x96, 1-4
+items, from the train split); then mAP@0.5 and class-agnostic AP@0.5 on --test canvases from the test split. The
 same budget with a random backbone shows what the pretraining buys (--backbone
 pretrained|random for one).
 
