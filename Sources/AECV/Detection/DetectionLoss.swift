@@ -140,16 +140,14 @@ struct DetectionGrid {
     /// images, mirrored back. Cell (r, c) of the mirror is cell (r, gw − 1 − c) here; its center
     /// offset tx becomes −tx (σ(−t) = 1 − σ(t)); objectness, ty, log sizes and class logits carry
     /// over. Averaging logits makes the class scores a geometric mean of the two softmaxes.
-    func averageWithMirrored(_ out: inout [Float], _ mirrored: UnsafePointer<Float>, batch n: Int) {
+    func averageWithMirrored(_ o: UnsafeMutablePointer<Float>, _ mirrored: UnsafePointer<Float>, batch n: Int) {
         let gw = gridWidth, cells = self.cells
-        out.withUnsafeMutableBufferPointer { o in
-            for a in 0..<channels {
-                let sign: Float = a == 1 ? -1 : 1
-                for r in 0..<gridHeight {
-                    for c in 0..<gw {
-                        let here = (a * cells + r * gw + c) * n, there = (a * cells + r * gw + (gw - 1 - c)) * n
-                        for i in 0..<n { o[here + i] = 0.5 * (o[here + i] + sign * mirrored[there + i]) }
-                    }
+        for a in 0..<channels {
+            let sign: Float = a == 1 ? -1 : 1
+            for r in 0..<gridHeight {
+                for c in 0..<gw {
+                    let here = (a * cells + r * gw + c) * n, there = (a * cells + r * gw + (gw - 1 - c)) * n
+                    for i in 0..<n { o[here + i] = 0.5 * (o[here + i] + sign * mirrored[there + i]) }
                 }
             }
         }
@@ -164,7 +162,6 @@ struct DetectionGrid {
         let cells = self.cells, k = classes, perCell = min(classesPerCell, k)
         @inline(__always) func at(_ a: Int, _ cell: Int) -> Float { out[(a * cells + cell) * n + i] }
         var result: [DetectionBox] = []
-        var taken = [Bool](repeating: false, count: k)
         for cell in 0..<cells {
             let objectness = sigmoid(at(0, cell))
             if objectness < scoreThreshold { continue }   // score ≤ objectness
@@ -177,12 +174,18 @@ struct DetectionGrid {
             let cy = (Float(row) + sigmoid(at(2, cell))) * stride
             let w = anchor * expf(min(max(at(3, cell), -DetectionGrid.maxLogSize), DetectionGrid.maxLogSize))
             let h = anchor * expf(min(max(at(4, cell), -DetectionGrid.maxLogSize), DetectionGrid.maxLogSize))
-            for c in 0..<k { taken[c] = false }
+            // Classes by descending logit (lower index first on ties): each pick is the largest
+            // (logit, −index) below the previous pick's.
+            var previous = (logit: Float.infinity, index: -1)
             for _ in 0..<perCell {
-                // The most likely class not yet emitted (lowest index on ties).
                 var best = -1, logit = -Float.infinity
-                for c in 0..<k where !taken[c] && (best < 0 || at(5 + c, cell) > logit) { best = c; logit = at(5 + c, cell) }
-                taken[best] = true
+                for c in 0..<k {
+                    let z = at(5 + c, cell)
+                    let after = z < previous.logit || (z == previous.logit && c > previous.index)
+                    if after && (best < 0 || z > logit) { best = c; logit = z }
+                }
+                if best < 0 { break }
+                previous = (logit, best)
                 let score = objectness * expf(logit - largest) / sum
                 if score < scoreThreshold { break }   // the next classes score lower still
                 result.append(DetectionBox(classIndex: best, score: score,

@@ -226,25 +226,26 @@ public final class Detector {
                 }
                 let out = net.forward(base + offset * inputSize, batch: n)
                 guard flip else { return decodeAll(out) }
-                // Test-time flip: the mirrored images' outputs, mirrored back, averaged in.
-                var averaged = Array(UnsafeBufferPointer(start: out, count: grid.channels * grid.cells * n))
-                var mirrored = [Float](repeating: 0, count: n * inputSize)
-                mirrorImages(base + offset * inputSize, into: &mirrored, count: n)
-                grid.averageWithMirrored(&averaged, net.forward(mirrored, batch: n), batch: n)
-                averaged.withUnsafeBufferPointer { decodeAll($0.baseAddress!) }
+                // Test-time flip: the mirrored images' outputs, mirrored back, averaged in (the
+                // first outputs are copied out of the head's buffer the second pass overwrites).
+                let count = grid.channels * grid.cells * n
+                let averaged = net.flipOutputs.reserve(count)
+                averaged.update(from: out, count: count)
+                let mirrored = net.flipImages.reserve(n * inputSize)
+                mirrorImages(base + offset * inputSize, into: mirrored, count: n)
+                grid.averageWithMirrored(averaged, net.forward(mirrored, batch: n), batch: n)
+                decodeAll(averaged)
             }
         }
         return results
     }
 
     /// Copies `count` caller-layout images (C, H, W each) mirrored left-right.
-    private func mirrorImages(_ images: UnsafePointer<Float>, into out: inout [Float], count: Int) {
+    private func mirrorImages(_ images: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
         let (c, h, w) = (spec.input[0], spec.input[1], spec.input[2])
-        out.withUnsafeMutableBufferPointer { o in
-            for row in 0..<(count * c * h) {
-                let src = images + row * w, dst = o.baseAddress! + row * w
-                for x in 0..<w { dst[x] = src[w - 1 - x] }
-            }
+        for row in 0..<(count * c * h) {
+            let src = images + row * w, dst = out + row * w
+            for x in 0..<w { dst[x] = src[w - 1 - x] }
         }
     }
 
@@ -277,6 +278,9 @@ final class DetectorNetwork {
     let inputsT = Workspace()
     let outputGradient = Workspace()
     let featureGradient = Workspace()
+    /// Test-time flip: the mirrored images and the first pass's outputs.
+    let flipImages = Workspace()
+    let flipOutputs = Workspace()
 
     init(spec: DetectorSpec) throws {
         var b = NetworkBuilder(inputShape: spec.input, field: "detector.backbone")

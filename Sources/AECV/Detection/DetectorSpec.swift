@@ -51,6 +51,17 @@ public struct DetectorSpec: Equatable, Sendable {
                        "box_weight", "negative_weight", "class_weight", "classes_per_cell", "test_time_flip", "optimizer", "seed"]
 
     public init(json: String) throws {
+        try self.init(json: json, fromFile: false)
+    }
+
+    /// A spec read from a detector file. Files written before a key existed behave as they did
+    /// when saved: without "test_time_flip" a detector detects without the flip, without
+    /// "class_weight" it trains with weight 1 (today's defaults are true and 3).
+    init(fileJSON json: String) throws {
+        try self.init(json: json, fromFile: true)
+    }
+
+    private init(json: String, fromFile: Bool) throws {
         if json.utf8.count > SpecLimits.maxSpecBytes {
             throw AECVError.config("detector spec: \(json.utf8.count) bytes exceeds the limit of \(SpecLimits.maxSpecBytes)")
         }
@@ -73,6 +84,10 @@ public struct DetectorSpec: Equatable, Sendable {
         }
         self.init(classes: try SpecDecoder.integer(classes, "detector.classes", expected: "a positive integer"),
                   input: try integers(inputValue, "detector.input"))
+        if fromFile {
+            if get("test_time_flip") == nil { testTimeFlip = false }
+            if get("class_weight") == nil { classWeight = 1 }
+        }
         if let v = get("backbone") { backbone = try integers(v, "detector.backbone") }
         if let v = get("freeze_backbone") { freezeBackbone = try bool(v, "detector.freeze_backbone") }
         if let v = get("head_channels") { headChannels = try SpecDecoder.integer(v, "detector.head_channels", expected: "a positive integer") }
@@ -91,18 +106,6 @@ public struct DetectorSpec: Equatable, Sendable {
             seed = UInt64(s)
         }
         try validate()
-    }
-
-    /// A spec read from a detector file. Files written before a key existed behave as they did
-    /// when saved: without "test_time_flip" a detector detects without the flip, without
-    /// "class_weight" it trains with weight 1 (today's defaults are true and 3).
-    init(fileJSON json: String) throws {
-        try self.init(json: json)
-        if case .object(let members) = try JSONValue.parse(json) {
-            let keys = Set(members.map(\.key))
-            if !keys.contains("test_time_flip") { testTimeFlip = false }
-            if !keys.contains("class_weight") { classWeight = 1 }
-        }
     }
 
     public func validate() throws {
