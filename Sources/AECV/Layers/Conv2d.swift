@@ -85,3 +85,67 @@ final class Conv2d: Layer {
         col2im(cols, dx, batch: batch, g)
     }
 }
+
+// MARK: - Spec
+
+/// `{"type": "conv2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1}` (stride 1 and
+/// padding 0 by default).
+struct Conv2dDefinition: LayerDefinition, Equatable {
+    static let type = "conv2d"
+    static let keys = ["out", "kernel", "stride", "padding"]
+    var outputChannels: Int, kernelSize: Int, stride: Int, padding: Int
+
+    init(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int) {
+        self.outputChannels = outputChannels; self.kernelSize = kernelSize
+        self.stride = stride; self.padding = padding
+    }
+
+    init(_ fields: LayerFields) throws {
+        outputChannels = try fields.requiredInt("out", "a positive integer")
+        kernelSize = try fields.requiredInt("kernel", "a positive integer")
+        stride = try fields.int("stride", default: 1, "a positive integer")
+        padding = try fields.int("padding", default: 0, "a non-negative integer")
+    }
+
+    func validate(path: String) throws {
+        try checkWidth(outputChannels, "\(path).out")
+        try checkRange(kernelSize, "\(path).kernel", min: 1, what: "a positive integer")
+        try checkRange(stride, "\(path).stride", min: 1, what: "a positive integer")
+        try checkRange(padding, "\(path).padding", min: 0, what: "a non-negative integer")
+    }
+
+    var jsonFields: [JSONMember] {
+        [JSONMember("out", .int(Int64(outputChannels))), JSONMember("kernel", .int(Int64(kernelSize))),
+         JSONMember("stride", .int(Int64(stride))), JSONMember("padding", .int(Int64(padding)))]
+    }
+
+    func build(into builder: inout NetworkBuilder, at path: String) throws {
+        try builder.conv2d(outputChannels, kernel: kernelSize, stride: stride, padding: padding, at: path)
+    }
+}
+
+extension LayerSpec {
+    public static func conv2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int) -> LayerSpec {
+        LayerSpec(Conv2dDefinition(outputChannels: outputChannels, kernelSize: kernelSize, stride: stride, padding: padding))
+    }
+}
+
+extension NetworkBuilder {
+    mutating func conv2d(_ channels: Int, kernel: Int, stride: Int, padding: Int,
+                         at what: String) throws {
+        try checkWidth(channels, what)
+        guard shape.count == 3 else {
+            throw AECVError.config("\(what): conv2d needs a [C, H, W] input, got \(shape) (add an unflatten layer)")
+        }
+        try checkGeometry(kernel: kernel, stride: stride, padding: padding, at: what)
+        guard let oh = Conv2d.outputSize(input: shape[1], kernel: kernel, stride: stride, padding: padding),
+              let ow = Conv2d.outputSize(input: shape[2], kernel: kernel, stride: stride, padding: padding)
+        else {
+            throw AECVError.config("\(what): kernel \(kernel) with padding \(padding) does not fit a \(shape[1])×\(shape[2]) input")
+        }
+        _ = try product([channels, oh, ow], limit: SpecLimits.maxInputSize, what: what)
+        let weights = try product([channels, shape[0], kernel, kernel], limit: SpecLimits.maxParameters, what: what)
+        try add(Conv2d(inputShape: shape, outputChannels: channels, kernelSize: kernel, stride: stride,
+                       padding: padding), parameters: weights + channels)
+    }
+}

@@ -91,3 +91,83 @@ final class ConvTranspose2d: Layer {
              a: weight, lda: g.rows, b: dcols, ldb: columnCount, beta: 0, c: dx, ldc: columnCount)
     }
 }
+
+// MARK: - Spec
+
+/// `{"type": "conv_transpose2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1,
+/// "output_padding": 1}` (stride 1, padding 0 and output_padding 0 by default).
+struct ConvTranspose2dDefinition: LayerDefinition, Equatable {
+    static let type = "conv_transpose2d"
+    static let keys = ["out", "kernel", "stride", "padding", "output_padding"]
+    var outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, outputPadding: Int
+
+    init(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, outputPadding: Int) {
+        self.outputChannels = outputChannels; self.kernelSize = kernelSize
+        self.stride = stride; self.padding = padding; self.outputPadding = outputPadding
+    }
+
+    init(_ fields: LayerFields) throws {
+        outputChannels = try fields.requiredInt("out", "a positive integer")
+        kernelSize = try fields.requiredInt("kernel", "a positive integer")
+        stride = try fields.int("stride", default: 1, "a positive integer")
+        padding = try fields.int("padding", default: 0, "a non-negative integer")
+        outputPadding = try fields.int("output_padding", default: 0, "a non-negative integer")
+    }
+
+    func validate(path: String) throws {
+        try checkWidth(outputChannels, "\(path).out")
+        try checkRange(kernelSize, "\(path).kernel", min: 1, what: "a positive integer")
+        try checkRange(stride, "\(path).stride", min: 1, what: "a positive integer")
+        try checkRange(padding, "\(path).padding", min: 0, what: "a non-negative integer")
+        try checkRange(outputPadding, "\(path).output_padding", min: 0, what: "a non-negative integer")
+        if outputPadding >= stride {
+            throw config("\(path).output_padding: must be smaller than the stride \(stride), got \(outputPadding)")
+        }
+    }
+
+    var jsonFields: [JSONMember] {
+        [JSONMember("out", .int(Int64(outputChannels))), JSONMember("kernel", .int(Int64(kernelSize))),
+         JSONMember("stride", .int(Int64(stride))), JSONMember("padding", .int(Int64(padding))),
+         JSONMember("output_padding", .int(Int64(outputPadding)))]
+    }
+
+    func build(into builder: inout NetworkBuilder, at path: String) throws {
+        try builder.convTranspose2d(outputChannels, kernel: kernelSize, stride: stride, padding: padding,
+                                    outputPadding: (outputPadding, outputPadding), at: path)
+    }
+}
+
+extension LayerSpec {
+    public static func convTranspose2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                                       outputPadding: Int) -> LayerSpec {
+        LayerSpec(ConvTranspose2dDefinition(outputChannels: outputChannels, kernelSize: kernelSize,
+                                            stride: stride, padding: padding, outputPadding: outputPadding))
+    }
+}
+
+extension NetworkBuilder {
+    /// outputPadding: (along H, along W).
+    mutating func convTranspose2d(_ channels: Int, kernel: Int, stride: Int, padding: Int,
+                                  outputPadding: (Int, Int), at what: String) throws {
+        try checkWidth(channels, what)
+        guard shape.count == 3 else {
+            throw AECVError.config("\(what): conv_transpose2d needs a [C, H, W] input, got \(shape) (add an unflatten layer)")
+        }
+        try checkGeometry(kernel: kernel, stride: stride, padding: padding, at: what)
+        if outputPadding.0 < 0 || outputPadding.1 < 0 || outputPadding.0 >= stride || outputPadding.1 >= stride {
+            throw AECVError.config("\(what): output_padding must be in 0..<stride (\(stride)), got \(outputPadding.0)")
+        }
+        guard let oh = ConvTranspose2d.outputSize(input: shape[1], kernel: kernel, stride: stride,
+                                                  padding: padding, outputPadding: outputPadding.0),
+              let ow = ConvTranspose2d.outputSize(input: shape[2], kernel: kernel, stride: stride,
+                                                  padding: padding, outputPadding: outputPadding.1)
+        else {
+            throw AECVError.config("\(what): padding \(padding) leaves no output for a \(shape[1])×\(shape[2]) input")
+        }
+        _ = try product([channels, oh, ow], limit: SpecLimits.maxInputSize, what: what)
+        let weights = try product([shape[0], channels, kernel, kernel], limit: SpecLimits.maxParameters, what: what)
+        try add(ConvTranspose2d(inputShape: shape, outputChannels: channels, kernelSize: kernel,
+                                stride: stride, padding: padding, outputPadding: outputPadding),
+                parameters: weights + channels)
+    }
+}

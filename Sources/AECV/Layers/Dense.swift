@@ -62,3 +62,33 @@ final class Dense: Layer {
         }
     }
 }
+
+// MARK: - Spec
+
+/// `{"type": "dense", "out": 256}`: a Dense layer of `out` features on the flattened input.
+struct DenseDefinition: LayerDefinition, Equatable {
+    static let type = "dense"
+    static let keys = ["out"]
+    var outputs: Int
+
+    init(outputs: Int) { self.outputs = outputs }
+    init(_ fields: LayerFields) throws { outputs = try fields.requiredInt("out", "a positive integer") }
+
+    func validate(path: String) throws { try checkWidth(outputs, "\(path).out") }
+    var jsonFields: [JSONMember] { [JSONMember("out", .int(Int64(outputs)))] }
+    func build(into builder: inout NetworkBuilder, at path: String) throws { try builder.dense(outputs, at: path) }
+}
+
+extension LayerSpec {
+    public static func dense(outputs: Int) -> LayerSpec { LayerSpec(DenseDefinition(outputs: outputs)) }
+}
+
+extension NetworkBuilder {
+    /// Dense(out) on the current shape read as a flat vector.
+    mutating func dense(_ outputs: Int, at what: String) throws {
+        try checkWidth(outputs, what)
+        let inputs = size
+        let weights = try product([inputs, outputs], limit: SpecLimits.maxParameters, what: what)
+        try add(Dense(inputShape: shape, outputFeatures: outputs), parameters: weights + outputs)
+    }
+}

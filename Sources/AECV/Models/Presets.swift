@@ -52,7 +52,7 @@ enum NetworkFactory {
 
     /// Mirrored ConvTranspose2d stages from the encoder's output shape back to the input shape.
     /// `final` is the output activation (Sigmoid for the presets).
-    static func mirroredDecoder(shapes: [[Int]], inputShape: [Int], final: ActivationKind?) throws
+    static func mirroredDecoder(shapes: [[Int]], inputShape: [Int], final: (any ActivationFunction)?) throws
         -> NetworkBuilder {
         var decoder = NetworkBuilder(inputShape: shapes.last!, field: "spec.hidden")
         for stage in stride(from: shapes.count - 1, to: 0, by: -1) {

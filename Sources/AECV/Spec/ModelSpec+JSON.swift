@@ -1,4 +1,4 @@
-/// JSON form of `ModelSpec` (the schema of C_API.md "Model spec"), its validation and its defaults.
+/// JSON form of `ModelSpec` (the model spec of include/aecv.h), its validation and its defaults.
 ///
 /// Reading goes in two passes: `init(jsonValue:)` checks the structure (known keys, types,
 /// exactly-one-of choices) and builds the typed spec with the fields as given; `validate()` then
@@ -242,105 +242,8 @@ extension ModelSpec {
             }
         }
         if let beta { try checkNonNegative(beta, "spec.beta") }
-        if let encoder { try validateLayers(encoder, path: "spec.encoder") }
-        if let decoder { try validateLayers(decoder, path: "spec.decoder") }
-    }
-}
-
-// MARK: - validation helpers
-
-func config(_ message: String) -> AECVError { .config(message) }
-
-private func intList(_ values: [Int]) -> String {
-    "[" + values.map(String.init).joined(separator: ", ") + "]"
-}
-
-/// A float for messages: integral values without ".0" (`-1`), others in shortest form.
-func formatFloat(_ f: Float) -> String {
-    if f.isFinite && f == f.rounded() && abs(f) < 1e15 { return String(Int64(f)) }
-    return f.description
-}
-
-/// The JSON number for a Float that parses back (through Double) to the identical Float: the
-/// Float's shortest decimal form when that survives the double rounding, else the exact value.
-func floatJSON(_ f: Float) -> JSONValue {
-    guard f.isFinite else { return .null }
-    if let d = Double(f.description), Float(d) == f { return .double(d) }
-    return .double(Double(f))
-}
-
-private func checkWidth(_ value: Int, _ path: String) throws {
-    if value < 1 { throw config("\(path): must be a positive integer, got \(value)") }
-    if value > SpecLimits.maxWidth {
-        throw config("\(path): \(value) exceeds the limit of \(SpecLimits.maxWidth)")
-    }
-}
-
-private func checkRange(_ value: Int, _ path: String, min: Int, what: String) throws {
-    if value < min { throw config("\(path): must be \(what), got \(value)") }
-    if value > SpecLimits.maxDimension {
-        throw config("\(path): \(value) exceeds the limit of \(SpecLimits.maxDimension)")
-    }
-}
-
-private func checkNonNegative(_ value: Float, _ path: String) throws {
-    if !(value.isFinite && value >= 0) {
-        throw config("\(path): must be a non-negative finite number, got \(formatFloat(value))")
-    }
-}
-
-private func checkProbability(_ value: Float, _ path: String) throws {
-    if !(value >= 0 && value <= 1) {
-        throw config("\(path): must be a probability in [0, 1], got \(formatFloat(value))")
-    }
-}
-
-private func validateLayers(_ layers: [LayerSpec], path: String) throws {
-    if layers.isEmpty { throw config("\(path): must contain at least one layer") }
-    if layers.count > SpecLimits.maxLayers {
-        throw config("\(path): \(layers.count) layers exceeds the limit of \(SpecLimits.maxLayers)")
-    }
-    for (k, layer) in layers.enumerated() {
-        let p = "\(path)[\(k)]"
-        switch layer {
-        case .dense(let outputs):
-            try checkWidth(outputs, "\(p).out")
-        case .conv2d(let channels, let kernel, let stride, let padding):
-            try checkWidth(channels, "\(p).out")
-            try checkRange(kernel, "\(p).kernel", min: 1, what: "a positive integer")
-            try checkRange(stride, "\(p).stride", min: 1, what: "a positive integer")
-            try checkRange(padding, "\(p).padding", min: 0, what: "a non-negative integer")
-        case .convTranspose2d(let channels, let kernel, let stride, let padding, let outputPadding):
-            try checkWidth(channels, "\(p).out")
-            try checkRange(kernel, "\(p).kernel", min: 1, what: "a positive integer")
-            try checkRange(stride, "\(p).stride", min: 1, what: "a positive integer")
-            try checkRange(padding, "\(p).padding", min: 0, what: "a non-negative integer")
-            try checkRange(outputPadding, "\(p).output_padding", min: 0, what: "a non-negative integer")
-            if outputPadding >= stride {
-                throw config("\(p).output_padding: must be smaller than the stride \(stride), got \(outputPadding)")
-            }
-        case .leakyReLU(let slope):
-            if !slope.isFinite {
-                throw config("\(p).slope: must be a finite number, got \(formatFloat(slope))")
-            }
-        case .unflatten(let shape):
-            if shape.isEmpty || shape.count > 3 || shape.contains(where: { $0 < 1 }) {
-                throw config("\(p).shape: expected 1 to 3 positive integers, got \(intList(shape))")
-            }
-            var size = 1
-            for (j, d) in shape.enumerated() {
-                if d > SpecLimits.maxDimension {
-                    throw config("\(p).shape[\(j)]: \(d) exceeds the limit of \(SpecLimits.maxDimension)")
-                }
-                size = size.multipliedReportingOverflow(by: d).partialValue
-            }
-            // At most 3 dimensions of at most 2^16 each: no overflow.
-            if size > SpecLimits.maxInputSize {
-                throw config("\(p).shape: \(shape.map(String.init).joined(separator: " x ")) = \(size) floats exceeds the limit of \(SpecLimits.maxInputSize)")
-            }
-        case .relu, .sigmoid, .tanh, .flatten:
-            break
-        }
+        if let encoder { try LayerSpec.validate(encoder, path: "spec.encoder") }
+        if let decoder { try LayerSpec.validate(decoder, path: "spec.decoder") }
     }
 }
 
@@ -376,35 +279,6 @@ extension OptimizerSpec {
         }
         m.append(JSONMember("weight_decay", floatJSON(weightDecay)))
         return .object(m)
-    }
-}
-
-extension LayerSpec {
-    /// `{"type": ..., fields}` as documented on `LayerSpec`, every field written.
-    func jsonValue() -> JSONValue {
-        func int(_ v: Int) -> JSONValue { .int(Int64(v)) }
-        switch self {
-        case .dense(let outputs):
-            return .object([JSONMember("type", "dense"), JSONMember("out", int(outputs))])
-        case .conv2d(let channels, let kernel, let stride, let padding):
-            return .object([JSONMember("type", "conv2d"), JSONMember("out", int(channels)),
-                            JSONMember("kernel", int(kernel)), JSONMember("stride", int(stride)),
-                            JSONMember("padding", int(padding))])
-        case .convTranspose2d(let channels, let kernel, let stride, let padding, let outputPadding):
-            return .object([JSONMember("type", "conv_transpose2d"), JSONMember("out", int(channels)),
-                            JSONMember("kernel", int(kernel)), JSONMember("stride", int(stride)),
-                            JSONMember("padding", int(padding)),
-                            JSONMember("output_padding", int(outputPadding))])
-        case .relu: return .object([JSONMember("type", "relu")])
-        case .sigmoid: return .object([JSONMember("type", "sigmoid")])
-        case .tanh: return .object([JSONMember("type", "tanh")])
-        case .leakyReLU(let slope):
-            return .object([JSONMember("type", "leaky_relu"), JSONMember("slope", floatJSON(slope))])
-        case .flatten: return .object([JSONMember("type", "flatten")])
-        case .unflatten(let shape):
-            return .object([JSONMember("type", "unflatten"),
-                            JSONMember("shape", .array(shape.map(int)))])
-        }
     }
 }
 
@@ -469,8 +343,8 @@ enum SpecDecoder {
             spec.base = s == "conv" ? .conv : .dense
         }
         if let v = get("beta") { spec.beta = try float(v, "spec.beta") }
-        if let v = get("encoder") { spec.encoder = try layers(v, "spec.encoder") }
-        if let v = get("decoder") { spec.decoder = try layers(v, "spec.decoder") }
+        if let v = get("encoder") { spec.encoder = try LayerSpec.decodeList(v, "spec.encoder") }
+        if let v = get("decoder") { spec.decoder = try LayerSpec.decodeList(v, "spec.decoder") }
         return spec
     }
 
@@ -549,166 +423,5 @@ enum SpecDecoder {
         }
     }
 
-    static let layerFields: [String: [String]] = [
-        "dense": ["out"],
-        "conv2d": ["out", "kernel", "stride", "padding"],
-        "conv_transpose2d": ["out", "kernel", "stride", "padding", "output_padding"],
-        "relu": [], "sigmoid": [], "tanh": [], "leaky_relu": ["slope"], "flatten": [],
-        "unflatten": ["shape"],
-    ]
-    static let layerTypes = ["dense", "conv2d", "conv_transpose2d", "relu", "sigmoid", "tanh",
-                             "leaky_relu", "flatten", "unflatten"]
 
-    static func layers(_ value: JSONValue, _ path: String) throws -> [LayerSpec] {
-        guard case .array(let elements) = value else {
-            throw config("\(path): expected an array of layer objects, got \(value.describedForMessage())")
-        }
-        if elements.count > SpecLimits.maxLayers {
-            throw config("\(path): \(elements.count) layers exceeds the limit of \(SpecLimits.maxLayers)")
-        }
-        return try elements.enumerated().map { try layer($1, "\(path)[\($0)]") }
-    }
-
-    static func layer(_ value: JSONValue, _ path: String) throws -> LayerSpec {
-        let members = try object(value, path)
-        let get = { (key: String) in members.first { $0.key == key }?.value }
-        guard let typeValue = get("type") else {
-            throw config("\(path).type: required, one of \(quotedList(layerTypes))")
-        }
-        guard case .string(let type) = typeValue, let fields = layerFields[type] else {
-            throw config("\(path).type: expected one of \(quotedList(layerTypes)), got \(typeValue.describedForMessage())\(suggestion(typeValue.asString, layerTypes))")
-        }
-        try checkKeys(members, allowed: ["type"] + fields, path: path, context: " for \(type)")
-        func required(_ key: String, _ expected: String) throws -> Int {
-            guard let v = get(key) else { throw config("\(path).\(key): required for \(type), \(expected)") }
-            return try integer(v, "\(path).\(key)", expected: expected)
-        }
-        func optional(_ key: String, default d: Int, _ expected: String) throws -> Int {
-            guard let v = get(key) else { return d }
-            return try integer(v, "\(path).\(key)", expected: expected)
-        }
-        switch type {
-        case "dense":
-            return .dense(outputs: try required("out", "a positive integer"))
-        case "conv2d", "conv_transpose2d":
-            let out = try required("out", "a positive integer")
-            let kernel = try required("kernel", "a positive integer")
-            let stride = try optional("stride", default: 1, "a positive integer")
-            let padding = try optional("padding", default: 0, "a non-negative integer")
-            if type == "conv2d" {
-                return .conv2d(outputChannels: out, kernelSize: kernel, stride: stride, padding: padding)
-            }
-            let outputPadding = try optional("output_padding", default: 0, "a non-negative integer")
-            return .convTranspose2d(outputChannels: out, kernelSize: kernel, stride: stride,
-                                    padding: padding, outputPadding: outputPadding)
-        case "relu": return .relu
-        case "sigmoid": return .sigmoid
-        case "tanh": return .tanh
-        case "leaky_relu":
-            return .leakyReLU(slope: try get("slope").map { try float($0, "\(path).slope") } ?? 0.01)
-        case "flatten": return .flatten
-        default:  // unflatten
-            guard let v = get("shape") else {
-                throw config("\(path).shape: required for unflatten, 1 to 3 positive integers")
-            }
-            guard case .array(let dims) = v else {
-                throw config("\(path).shape: expected 1 to 3 positive integers, got \(v.describedForMessage())")
-            }
-            return .unflatten(shape: try dims.enumerated().map {
-                try integer($1, "\(path).shape[\($0)]", expected: "a positive integer")
-            })
-        }
-    }
-
-    // MARK: primitives
-
-    static func object(_ value: JSONValue, _ path: String) throws -> [JSONMember] {
-        guard case .object(let members) = value else {
-            throw config("\(path): expected an object, got \(value.describedForMessage())")
-        }
-        return members
-    }
-
-    /// An integer (or a number with an integral value, like 64.0).
-    static func integer(_ value: JSONValue, _ path: String, expected: String = "an integer") throws -> Int {
-        switch value {
-        case .int(let v):
-            guard let i = Int(exactly: v) else { throw config("\(path): \(v) is too large") }
-            return i
-        case .double(let d) where d.isFinite && d == d.rounded():
-            guard let i = Int(exactly: d) else {
-                throw config("\(path): \(value.describedForMessage()) is too large")
-            }
-            return i
-        default:
-            throw config("\(path): expected \(expected), got \(value.describedForMessage())")
-        }
-    }
-
-    /// A number that fits a Float (range is checked by `validate()`).
-    static func float(_ value: JSONValue, _ path: String) throws -> Float {
-        guard let d = value.asDouble else {
-            throw config("\(path): expected a number, got \(value.describedForMessage())")
-        }
-        let f = Float(d)
-        if !f.isFinite {
-            throw config("\(path): \(value.describedForMessage()) is out of the range of a 32-bit float")
-        }
-        return f
-    }
-
-    /// A string naming a case of a `String`-backed enum.
-    static func choice<T: RawRepresentable & CaseIterableNames>(_ value: JSONValue, _ path: String) throws -> T
-        where T.RawValue == String {
-        if case .string(let s) = value, let v = T(rawValue: s) { return v }
-        throw config("\(path): expected one of \(quotedList(T.names)), got \(value.describedForMessage())\(suggestion(value.asString, T.names))")
-    }
-
-    static func checkKeys(_ members: [JSONMember], allowed: [String], path: String,
-                          context: String = "") throws {
-        for m in members where !allowed.contains(m.key) {
-            throw config("\(path): unknown key \"\(m.key)\"\(context)\(suggestion(m.key, allowed))")
-        }
-    }
-}
-
-/// String-backed enums whose valid names are listed in messages.
-protocol CaseIterableNames { static var names: [String] { get } }
-extension ModelSpec.Preset: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
-extension ModelSpec.Loss: CaseIterableNames { static var names: [String] { ["mse", "bce"] } }
-extension OptimizerSpec.Name: CaseIterableNames { static var names: [String] { ["adam", "sgd"] } }
-extension SparsitySpec.Reduction: CaseIterableNames { static var names: [String] { ["mean", "sum"] } }
-
-private func quotedList(_ names: [String]) -> String {
-    names.map { "\"\($0)\"" }.joined(separator: ", ")
-}
-
-/// ` (did you mean "latent"?)` when a candidate is within edit distance 2 or starts with the
-/// word (at least 3 characters of it), else "".
-private func suggestion(_ word: String?, _ candidates: [String]) -> String {
-    guard let word, word.utf8.count <= 64 else { return "" }
-    var best: (String, Int)? = nil
-    for c in candidates {
-        var d = editDistance(Array(word.utf8), Array(c.utf8))
-        if d > 2 && word.utf8.count >= 3 && c.hasPrefix(word) { d = 2 }
-        if d <= 2 && d < (best?.1 ?? Int.max) { best = (c, d) }
-    }
-    guard let best else { return "" }
-    return " (did you mean \"\(best.0)\"?)"
-}
-
-private func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }

@@ -91,24 +91,6 @@ public enum NoiseSpec: Equatable, Sendable {
     case saltPepper(probability: Float)
 }
 
-/// One layer of a custom architecture. JSON: `{"type": "conv2d", "out": 16, "kernel": 3,
-/// "stride": 2, "padding": 1}`, `{"type": "conv_transpose2d", ..., "output_padding": 1}`,
-/// `{"type": "dense", "out": 256}`, `{"type": "relu"}`, `{"type": "sigmoid"}`, `{"type": "tanh"}`,
-/// `{"type": "leaky_relu", "slope": 0.01}`, `{"type": "flatten"}`,
-/// `{"type": "unflatten", "shape": [64, 4, 4]}`.
-public enum LayerSpec: Equatable, Sendable {
-    case dense(outputs: Int)
-    case conv2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int)
-    case convTranspose2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
-                         outputPadding: Int)
-    case relu
-    case sigmoid
-    case tanh
-    case leakyReLU(slope: Float)
-    case flatten
-    case unflatten(shape: [Int])
-}
-
 /// Limits that make absurd specs a CONFIG error before anything is allocated.
 public enum SpecLimits {
     /// Largest dimension of the input shape.

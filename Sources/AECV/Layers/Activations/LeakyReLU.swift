@@ -1,0 +1,33 @@
+/// `{"type": "leaky_relu", "slope": 0.01}`, PyTorch's `nn.LeakyReLU(negative_slope)`:
+/// y = x for x > 0, slope·x otherwise (at x = 0 the gradient is the slope).
+struct LeakyReLU: ActivationFunction, Equatable {
+    static let type = "leaky_relu"
+    static let keys = ["slope"]
+    var slope: Float
+
+    init(slope: Float) { self.slope = slope }
+    init(_ fields: LayerFields) throws { slope = try fields.float("slope", default: 0.01) }
+
+    func validate(path: String) throws {
+        if !slope.isFinite { throw config("\(path).slope: must be a finite number, got \(formatFloat(slope))") }
+    }
+
+    var jsonFields: [JSONMember] { [JSONMember("slope", floatJSON(slope))] }
+
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        leakyReLUForward(x, y, count: count, slope: slope)
+    }
+
+    func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
+                  count: Int) {
+        leakyReLUBackward(x, dy, dx, count: count, slope: slope)
+    }
+}
+
+extension ActivationFunction where Self == LeakyReLU {
+    static func leakyReLU(slope: Float) -> LeakyReLU { LeakyReLU(slope: slope) }
+}
+extension LayerSpec {
+    public static func leakyReLU(slope: Float) -> LayerSpec { LayerSpec(LeakyReLU(slope: slope)) }
+}
