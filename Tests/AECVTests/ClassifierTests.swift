@@ -54,7 +54,7 @@ final class ClassifierTests: XCTestCase {
             let (x, y) = batch(5, seed: 2)
             let xt = batchMinor(x, batch: 5)
             _ = c.lossAndGradients(xt, labels: y, batch: 5)
-            for store in [c.headStore, c.encoderStore] {
+            for store in [c.store] {
                 let analytic = Array(UnsafeBufferPointer(start: store.gradients, count: store.count)).map(Double.init)
                 let candidates = store.entries.filter { skip == nil || !$0.name.hasPrefix(skip!) }
                     .flatMap { $0.offset..<($0.offset + $0.count) }

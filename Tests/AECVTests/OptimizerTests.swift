@@ -14,7 +14,7 @@ final class OptimizerTests: XCTestCase {
         var p = (0..<count).map { _ in random.uniform(-1, 1) }
         let g = (0..<count).map { _ in random.uniform(-0.1, 0.1) }
         if let poison { p[poison] = .infinity }
-        let adam = Adam(count: count, learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay)
+        let adam = try! Adam(count: count, learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: weightDecay)
         // A first step so m and v are not zero, then the step under test.
         var pNew = [Float](repeating: 0, count: count)
         _ = adam.prepare(parameters: p, gradients: g, newParameters: &pNew)

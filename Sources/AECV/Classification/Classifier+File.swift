@@ -9,13 +9,7 @@ extension Classifier {
     static let fileMagic: [UInt8] = Array("AECVCLSF".utf8)
 
     /// All parameters as named tensors: the encoder's (named as in the autoencoder), then "head.*".
-    public func parameters() -> [(name: String, tensor: Tensor)] {
-        [encoderStore, headStore].flatMap { store in
-            store.entries.map { e in
-                (e.name, Tensor(shape: e.shape, values: Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count))))
-            }
-        }
-    }
+    public func parameters() -> [(name: String, tensor: Tensor)] { core.parameterTensors() }
 
     public func save(to path: String) throws {
         var file = SectionedFile()
@@ -54,14 +48,7 @@ extension Classifier {
         }
         try self.init(autoencoderSpec: autoencoderSpec, spec: spec)
         var r = ByteReader(p.payload, name: name)
-        let tensors = try TensorListCoding.read(&r, name: name)
-        let entries = encoderStore.entries.map { (encoderStore, $0) } + headStore.entries.map { (headStore, $0) }
-        guard tensors.count == entries.count,
-              zip(tensors, entries).allSatisfy({ $0.name == $1.1.name && $0.shape == $1.1.shape && $0.values.allSatisfy(\.isFinite) })
-        else { throw AECVError.format("\(name): its tensors do not match the classifier its spec builds") }
-        for (t, (store, e)) in zip(tensors, entries) {
-            t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
-        }
+        try core.restore(parameters: try TensorListCoding.read(&r, name: name), buffers: nil, file: name, owner: "classifier")
         if let stat = file.section("STAT"), let standardizer = standardizer {
             var s = ByteReader(stat.payload, name: "\(name) STAT")
             let updates = Int(clamping: try s.readUInt64())

@@ -5,8 +5,9 @@
 ///     L = softmax cross-entropy (mean over the batch)
 ///
 /// With `freezeEncoder` the encoder's weights stay as pretrained (a linear probe, or an MLP on
-/// frozen codes); otherwise they are fine-tuned with their own learning rate. The encoder and the
-/// head each have a flat parameter store and an optimizer; a step commits both or neither.
+/// frozen codes); otherwise they are fine-tuned with their own learning rate. Encoder and head
+/// share one flat store and one optimizer (`TrainableCore`): the encoder's entries are frozen
+/// or given the encoder learning rate through the store's trainable mask.
 /// Inputs are (N, C·H·W) like the autoencoder's; labels are int32 in 0..<classes.
 public final class Classifier {
     public let spec: ClassifierSpec
@@ -15,10 +16,12 @@ public final class Classifier {
     let features: EncoderFeatures
     let standardizer: FeatureStandardizer?
     let head: Sequential
-    let encoderStore: ParameterStore
-    let headStore: ParameterStore
-    let encoderOptimizer: Optimizer?
-    let headOptimizer: Optimizer
+    let network: ClassifierNetwork
+    let core: TrainableCore
+    var store: ParameterStore { core.store }
+    var optimizer: Optimizer { core.optimizer }
+    /// Whether the encoder is fine-tuned (its gradients are computed).
+    var trainsEncoder: Bool { !spec.freezeEncoder }
 
     private let inputsT = Workspace()
     private let standardized = Workspace()
@@ -31,17 +34,17 @@ public final class Classifier {
     public var inputShape: [Int] { autoencoderSpec.input }
     public var inputSize: Int { autoencoderSpec.input.reduce(1, *) }
     public var featureSize: Int { features.featureSize }
-    public var parameterCount: Int { encoderStore.count + headStore.count }
+    public var parameterCount: Int { store.count }
 
     /// Builds the classifier and copies the autoencoder's encoder weights.
     public convenience init(autoencoder: Autoencoder, spec: ClassifierSpec) throws {
         try self.init(autoencoderSpec: autoencoder.spec, spec: spec)
         let source = Dictionary(uniqueKeysWithValues: autoencoder.store.entries.map { ($0.name, $0) })
-        for e in encoderStore.entries {
+        for e in store.entries where !e.name.hasPrefix("head.") {
             guard let s = source[e.name], s.shape == e.shape else {
                 throw AECVError.internal("classifier: encoder tensor \(e.name) not found in the autoencoder")
             }
-            (encoderStore.parameters + e.offset).update(from: autoencoder.store.parameters + s.offset, count: e.count)
+            (store.parameters + e.offset).update(from: autoencoder.store.parameters + s.offset, count: e.count)
         }
     }
 
@@ -63,25 +66,13 @@ public final class Classifier {
         }
         try builder.dense(spec.classes, at: "classifier.classes")
         head = builder.build()
-        let features = self.features, head = self.head
-        encoderStore = ParameterStore(named: features.parameterShapes) { features.bind(parameters: $0, gradients: $1) }
-        headStore = ParameterStore(named: head.parameterShapes.map { ("head.\($0.name)", $0.shape) }) {
-            head.bind(parameters: $0, gradients: $1)
+        network = ClassifierNetwork(features: features, head: head)
+        let encoderRate = spec.encoderLearningRate ?? spec.optimizer.learningRate / 10
+        let frozen = spec.freezeEncoder
+        core = try TrainableCore(network: network, optimizer: spec.optimizer) { store in
+            store.configure(where: { !$0.name.hasPrefix("head.") }, trainable: !frozen,
+                            learningRate: frozen ? nil : encoderRate)
         }
-        func optimizer(count: Int, learningRate: Float) -> Optimizer {
-            let o = spec.optimizer
-            switch o.name {
-            case .adam:
-                return Adam(count: count, learningRate: learningRate, beta1: o.beta1, beta2: o.beta2,
-                            epsilon: o.epsilon, weightDecay: o.weightDecay)
-            case .sgd:
-                return SGD(count: count, learningRate: learningRate, momentum: o.momentum, weightDecay: o.weightDecay)
-            }
-        }
-        headOptimizer = optimizer(count: headStore.count, learningRate: spec.optimizer.learningRate)
-        encoderOptimizer = spec.freezeEncoder ? nil
-            : optimizer(count: encoderStore.count,
-                        learningRate: spec.encoderLearningRate ?? spec.optimizer.learningRate / 10)
         var random = RandomSource(seed: spec.seed)
         head.initialize(random: &random)
     }
@@ -89,17 +80,7 @@ public final class Classifier {
     // MARK: - Checks
 
     private func checkInputs(_ inputs: UnsafeBufferPointer<Float>, batch: Int) throws {
-        if batch < 1 { throw AECVError.invalidArgument("batch: must be at least 1, got \(batch)") }
-        let (needed, overflow) = batch.multipliedReportingOverflow(by: inputSize)
-        if overflow || needed > Int(Int32.max) * 4 {
-            throw AECVError.noMemory("inputs: batch \(batch) × \(inputSize) floats is too large")
-        }
-        if inputs.count != needed {
-            throw AECVError.shape("inputs: batch \(batch) needs \(needed) floats, got \(inputs.count)")
-        }
-        if !allFinite(inputs.baseAddress!, count: needed) {
-            throw AECVError.nonFinite("inputs: contains NaN or Inf")
-        }
+        try BatchCheck.inputs("inputs", inputs, batch: batch, perExample: inputSize)
     }
 
     /// Features → (standardized) → head; returns the standardized features and the logits
@@ -132,22 +113,11 @@ public final class Classifier {
         }
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs.baseAddress!, rows: batch, columns: inputSize, into: x)
+        store.beginStep()
+        network.setMode(.training)
         let (loss, statistics) = lossAndGradients(x, labels: labels.baseAddress!, batch: batch)
         guard loss.isFinite else { throw AECVError.nonFinite("train_step: the loss is \(loss); the classifier was left unchanged") }
-        guard headOptimizer.prepare(parameters: headStore.parameters, gradients: headStore.gradients,
-                                    newParameters: headStore.spare) else {
-            throw AECVError.nonFinite("train_step: the head's update produced NaN or Inf; the classifier was left unchanged")
-        }
-        if let encoderOptimizer = encoderOptimizer {
-            guard encoderOptimizer.prepare(parameters: encoderStore.parameters, gradients: encoderStore.gradients,
-                                           newParameters: encoderStore.spare) else {
-                throw AECVError.nonFinite("train_step: the encoder's update produced NaN or Inf; the classifier was left unchanged")
-            }
-            encoderOptimizer.commit()
-            encoderStore.commit()
-        }
-        headOptimizer.commit()
-        headStore.commit()
+        try core.applyGradients("train_step", owner: "classifier")
         if let statistics = statistics { standardizer!.commit(statistics) }
         return loss
     }
@@ -165,11 +135,10 @@ public final class Classifier {
         let dz = logitGradient.reserve(classes * batch)
         let loss = SoftmaxCrossEntropy.lossAndGradient(probabilities: p, labels: labels,
                                                        classes: classes, batch: batch, gradient: dz)
-        headStore.zeroGradients()
-        let ds = encoderOptimizer != nil ? standardizedGradient.reserve(batch * featureSize) : nil
+        store.zeroGradients()
+        let ds = trainsEncoder ? standardizedGradient.reserve(batch * featureSize) : nil
         head.backward(input: s, outputGradient: dz, inputGradient: ds, batch: batch)
         if let ds = ds {
-            encoderStore.zeroGradients()
             var df = UnsafePointer(ds)
             if let standardizer = standardizer {
                 let g = featureGradient.reserve(batch * featureSize)
@@ -191,6 +160,7 @@ public final class Classifier {
         }
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs.baseAddress!, rows: batch, columns: inputSize, into: x)
+        network.setMode(.evaluation)
         let z = logits(features.forward(x, batch: batch), batch: batch, statistics: nil).logits
         let p = probabilities.reserve(needed)
         SoftmaxCrossEntropy.softmax(z, classes: classes, batch: batch, into: p)
@@ -221,5 +191,39 @@ extension Classifier {
             for c in 1..<classes where p[n * classes + c] > p[n * classes + best] { best = c }
             return Int32(best)
         }
+    }
+}
+
+/// The classifier's layers as one stored network: the encoder's tensors (named as in the
+/// autoencoder), then the head's ("head.*").
+final class ClassifierNetwork: StoredNetwork {
+    let features: EncoderFeatures
+    let head: Sequential
+
+    init(features: EncoderFeatures, head: Sequential) { self.features = features; self.head = head }
+
+    var parameterShapes: [(name: String, shape: [Int])] {
+        features.parameterShapes + head.parameterShapes.map { ("head.\($0.name)", $0.shape) }
+    }
+
+    var bufferShapes: [(name: String, shape: [Int])] {
+        features.bufferShapes + head.bufferShapes.map { ("head.\($0.name)", $0.shape) }
+    }
+
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        features.bind(parameters: parameters, gradients: gradients)
+        let offset = features.parameterCount
+        head.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        features.layers.bind(buffers: buffers, next: next)
+        let offset = features.layers.bufferCount
+        head.bind(buffers: buffers + offset, next: next + offset)
+    }
+
+    func setMode(_ mode: LayerMode) {
+        features.layers.setMode(mode)
+        head.setMode(mode)
     }
 }

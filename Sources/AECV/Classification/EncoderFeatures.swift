@@ -11,14 +11,17 @@ final class EncoderFeatures {
     let latent: Int
     /// (name, shape) of the parameters, named as in the autoencoder.
     let parameterShapes: [(name: String, shape: [Int])]
+    let bufferShapes: [(name: String, shape: [Int])]
     private let headOutput = Workspace()
     private let headGradient = Workspace()
     private let trunkGradient = Workspace()
 
     init(autoencoderSpec spec: ModelSpec, featureLayers: Int?) throws {
         let network = try NetworkFactory.make(spec)
-        if let ff = network as? FeedForwardAutoencoder {
-            var kept = ff.encoder.layers
+        let encoder = network.encoderLayers
+        switch spec.kind.capabilities(spec).features {
+        case .encoderOutput:
+            var kept = encoder.layers
             if let k = featureLayers {
                 guard k <= kept.count else {
                     throw AECVError.config("classifier.feature: the encoder has \(kept.count) layers, asked for \(k)")
@@ -28,19 +31,19 @@ final class EncoderFeatures {
             layers = Sequential(layers: kept, inputShape: spec.input)
             heads = nil
             latent = layers.outputSize
-            parameterShapes = layers.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
-        } else if let vae = network as? VariationalAutoencoder {
+        case .posteriorMean:
             if featureLayers != nil {
                 throw AECVError.config("classifier.feature: a \(spec.preset.rawValue) model offers only its code μ (\"code\")")
             }
-            layers = vae.trunk
-            heads = vae.heads
-            latent = vae.latentSize
-            // The autoencoder's order: trunk parameters, then the four head tensors.
-            parameterShapes = Array(vae.parameterShapes.prefix(vae.trunk.parameterShapes.count + 4))
-        } else {
-            throw AECVError.unsupported("classifier: unsupported autoencoder kind")
+            layers = encoder
+            heads = network.posteriorHeads
+            latent = network.latentSize
         }
+        // The autoencoder lays out its encoder's tensors first (then, for the VAE kinds, the four
+        // head tensors), so the features' tensors are a prefix of its list, with its names.
+        let tensors = layers.parameterShapes.count + (heads?.parameterShapes.count ?? 0)
+        parameterShapes = Array(network.parameterShapes.prefix(tensors))
+        bufferShapes = Array(network.bufferShapes.prefix(layers.bufferShapes.count))
     }
 
     var featureSize: Int { latent }

@@ -32,12 +32,6 @@ extension Detector {
         }
         try self.init(spec: spec)
         var r = ByteReader(p.payload, name: name)
-        let tensors = try TensorListCoding.read(&r, name: name)
-        guard tensors.count == store.entries.count,
-              zip(tensors, store.entries).allSatisfy({ $0.name == $1.name && $0.shape == $1.shape && $0.values.allSatisfy(\.isFinite) })
-        else { throw AECVError.format("\(name): its tensors do not match the detector its spec builds") }
-        for (t, e) in zip(tensors, store.entries) {
-            t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
-        }
+        try core.restore(parameters: try TensorListCoding.read(&r, name: name), buffers: nil, file: name, owner: "detector")
     }
 }

@@ -26,14 +26,14 @@ public final class Detector {
     public let spec: DetectorSpec
     let grid: DetectionGrid
     let network: DetectorNetwork
-    let store: ParameterStore
-    let optimizer: Optimizer
-    /// Parameters before this offset (the backbone) are frozen when `freeze_backbone`.
-    let trainableOffset: Int
+    /// Store, optimizer and transactional commit (shared with the autoencoders); with
+    /// `freeze_backbone` the backbone's entries are marked frozen in the store.
+    let core: TrainableCore
+    var store: ParameterStore { core.store }
+    var optimizer: Optimizer { core.optimizer }
     /// Copies of the network for the other threads of a split batch (`ReplicaSet`).
     lazy var replicas = ReplicaSet<DetectorNetwork>(
-        minimumPart: Detector.minimumPart, make: { [spec] in try? DetectorNetwork(spec: spec) },
-        bind: { $0.bind(parameters: $1, gradients: $2) })
+        minimumPart: Detector.minimumPart, make: { [spec] in try? DetectorNetwork(spec: spec) }, stored: { $0 })
     private var partLosses = [Double](repeating: 0, count: 1024)
 
     public var classes: Int { spec.classes }
@@ -50,16 +50,9 @@ public final class Detector {
         self.spec = spec
         grid = DetectionGrid(spec: spec)
         network = try DetectorNetwork(spec: spec)
-        let network = self.network
-        store = ParameterStore(named: network.parameterShapes) { network.bind(parameters: $0, gradients: $1) }
-        trainableOffset = spec.freezeBackbone ? network.backbone.parameterCount : 0
-        let o = spec.optimizer, count = store.count - trainableOffset
-        switch o.name {
-        case .adam:
-            optimizer = Adam(count: count, learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2,
-                             epsilon: o.epsilon, weightDecay: o.weightDecay)
-        case .sgd:
-            optimizer = SGD(count: count, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay)
+        let freeze = spec.freezeBackbone
+        core = try TrainableCore(network: network, optimizer: spec.optimizer) { store in
+            store.configure(where: { freeze && $0.name.hasPrefix("encoder.") }, trainable: false)
         }
         var random = RandomSource(seed: spec.seed)
         network.backbone.initialize(random: &random)
@@ -78,15 +71,14 @@ public final class Detector {
     /// channels; its input channel count must match the autoencoder's.
     public convenience init(backbone autoencoder: Autoencoder, spec: DetectorSpec) throws {
         let a = autoencoder.spec
-        let isConv = a.preset == .conv || (a.preset == .denoising && (a.base ?? .conv) == .conv)
-        guard isConv else {
+        guard let channels = autoencoder.capabilities.convBackbone else {
             throw AECVError.unsupported("detector: the backbone must be a conv autoencoder (preset \"conv\" or \"denoising\" with base \"conv\"), got \"\(a.preset.rawValue)\"")
         }
         guard spec.input.count == 3, a.input[0] == spec.input[0] else {
             throw AECVError.config("detector.input: \(spec.input[0]) channels, but the backbone autoencoder takes \(a.input[0])")
         }
         var spec = spec
-        spec.backbone = a.hidden ?? [16, 32, 64]
+        spec.backbone = channels
         try self.init(spec: spec)
         let source = Dictionary(uniqueKeysWithValues: autoencoder.parameters().map { ($0.name, $0.tensor) })
         for e in store.entries where e.name.hasPrefix("encoder.") {
@@ -101,17 +93,7 @@ public final class Detector {
     // MARK: - Checks
 
     func checkImages(_ images: UnsafeBufferPointer<Float>, batch: Int) throws {
-        if batch < 1 { throw AECVError.invalidArgument("batch: must be at least 1, got \(batch)") }
-        let (needed, overflow) = batch.multipliedReportingOverflow(by: inputSize)
-        if overflow || needed > Int(Int32.max) * 4 {
-            throw AECVError.noMemory("images: batch \(batch) × \(inputSize) floats is too large")
-        }
-        if images.count != needed {
-            throw AECVError.shape("images: batch \(batch) needs \(needed) floats, got \(images.count)")
-        }
-        if !allFinite(images.baseAddress!, count: needed) {
-            throw AECVError.nonFinite("images: contains NaN or Inf")
-        }
+        try BatchCheck.inputs("images", images, batch: batch, perExample: inputSize)
     }
 
     /// Ground truth of a batch from rows of (class, x_min, y_min, x_max, y_max); class −1 rows are
@@ -161,18 +143,12 @@ public final class Detector {
                           maxBoxes: Int, batch: Int) throws -> Float {
         try checkImages(images, batch: batch)
         let truth = try groundTruth(boxes: boxes, maxBoxes: maxBoxes, batch: batch)
+        store.beginStep()
         let loss = lossAndGradients(images: images.baseAddress!, truth: truth, batch: batch)
         guard loss.isFinite else {
             throw AECVError.nonFinite("train_step: the loss is \(loss); the detector was left unchanged")
         }
-        let t = trainableOffset
-        guard optimizer.prepare(parameters: store.parameters + t, gradients: store.gradients + t,
-                                newParameters: store.spare + t) else {
-            throw AECVError.nonFinite("train_step: the update produced NaN or Inf; the detector was left unchanged")
-        }
-        if t > 0 { store.spare.update(from: store.parameters, count: t) }
-        optimizer.commit()
-        store.commit()
+        try core.applyGradients("train_step", owner: "detector")
         return loss
     }
 
@@ -181,9 +157,9 @@ public final class Detector {
     func lossAndGradients(images: UnsafePointer<Float>, truth: [[DetectionBox]], batch: Int) -> Float {
         let grid = self.grid, inputSize = self.inputSize, count = store.count
         let targets = truth.map { grid.assign($0) }
-        let trainBackbone = trainableOffset == 0
+        let trainBackbone = !spec.freezeBackbone
         let parts = partLosses.withUnsafeMutableBufferPointer { losses in
-            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, gradients, offset, n, part in
+            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, n, part in
                 gradients.update(repeating: 0, count: count)
                 let out = net.forward(images + offset * inputSize, batch: n)
                 let dOut = net.outputGradient.reserve(n * net.head.outputSize)
@@ -216,7 +192,7 @@ public final class Detector {
         let base = images.baseAddress!
         let flip = spec.testTimeFlip
         _ = results.withUnsafeMutableBufferPointer { results in
-            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, n, _ in
+            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, n, _ in
                 func decodeAll(_ out: UnsafePointer<Float>) {
                     for i in 0..<n {
                         let candidates = grid.decode(out: out, batch: n, image: i, scoreThreshold: scoreThreshold,
@@ -255,24 +231,17 @@ public final class Detector {
     /// Sets the learning rate of the next steps; the optimizer's state is kept. CONFIG unless
     /// positive and finite.
     public func setLearningRate(_ learningRate: Float) throws {
-        guard learningRate.isFinite, learningRate > 0 else {
-            throw AECVError.invalidArgument("learning_rate: must be a positive finite number, got \(learningRate)")
-        }
-        optimizer.learningRate = learningRate
+        try core.setLearningRate(learningRate)
     }
 
     // MARK: - Parameters
 
     /// All parameters as named tensors: "encoder.*" (the backbone), then "head.*".
-    public func parameters() -> [(name: String, tensor: Tensor)] {
-        store.entries.map { e in
-            (e.name, Tensor(shape: e.shape, values: Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count))))
-        }
-    }
+    public func parameters() -> [(name: String, tensor: Tensor)] { core.parameterTensors() }
 }
 
 /// The detector's layers and per-thread workspaces; replicas share parameters, not workspaces.
-final class DetectorNetwork {
+final class DetectorNetwork: StoredNetwork {
     let backbone: Sequential
     let head: Sequential
     let inputsT = Workspace()
@@ -305,6 +274,22 @@ final class DetectorNetwork {
         backbone.bind(parameters: parameters, gradients: gradients)
         let o = backbone.parameterCount
         head.bind(parameters: parameters + o, gradients: gradients + o)
+    }
+
+    var bufferShapes: [(name: String, shape: [Int])] {
+        backbone.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
+            + head.bufferShapes.map { ("head.\($0.name)", $0.shape) }
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        backbone.bind(buffers: buffers, next: next)
+        let o = backbone.bufferCount
+        head.bind(buffers: buffers + o, next: next + o)
+    }
+
+    func setMode(_ mode: LayerMode) {
+        backbone.setMode(mode)
+        head.setMode(mode)
     }
 
     /// images: n caller-layout images (n, C·H·W); returns the head output (A, gh, gw, n).

@@ -11,6 +11,11 @@
 ///   (nil for the first layer of a network, whose input gradient nobody needs).
 /// - Parameters live in a model-wide flat buffer (`ParameterStore`); a layer declares their shapes
 ///   in PyTorch's order (weight, then bias) and receives views of the flat buffers through `bind`.
+/// - Non-trainable state (running statistics) is declared as buffers the same way. In training
+///   mode a layer reads the current buffers and writes their next values into `next`, which the
+///   step commits or discards; in evaluation mode it only reads.
+/// - Everything about one layer type — its math here, its spec and builder (`LayerDefinition`) —
+///   lives in that type's file.
 protocol Layer: AnyObject {
     var inputShape: [Int] { get }
     var outputShape: [Int] { get }
@@ -21,7 +26,16 @@ protocol Layer: AnyObject {
     var parameterCount: Int { get }
     /// Points the layer at its parameters and gradients inside the flat buffers.
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
-    /// PyTorch's default initialization for this layer type, drawn from `random`.
+    /// Shapes of the non-trainable buffers, with PyTorch's names (e.g. "running_mean").
+    var bufferShapes: [(name: String, shape: [Int])] { get }
+    /// Number of buffer floats (computed without building `bufferShapes`: binding must not allocate).
+    var bufferCount: Int { get }
+    /// Points the layer at its buffers: `current` in force, `next` written by a training forward.
+    func bind(buffers current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
+    /// Training or evaluation behaviour (BatchNorm statistics, dropout).
+    func setMode(_ mode: LayerMode)
+    /// PyTorch's default initialization for this layer type (parameters and buffers), drawn from
+    /// `random`.
     func initialize(random: inout RandomSource)
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
@@ -35,5 +49,9 @@ extension Layer {
     var parameterShapes: [(name: String, shape: [Int])] { [] }
     var parameterCount: Int { 0 }
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {}
+    var bufferShapes: [(name: String, shape: [Int])] { [] }
+    var bufferCount: Int { 0 }
+    func bind(buffers current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {}
+    func setMode(_ mode: LayerMode) {}
     func initialize(random: inout RandomSource) {}
 }

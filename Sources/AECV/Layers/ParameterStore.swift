@@ -1,57 +1,138 @@
-/// All parameters of a model in one flat float buffer and all gradients in another; layers see
-/// views into them. One optimizer loop runs over the whole buffer, and the same buffer is what a
-/// checkpoint writes.
+/// All parameters of a model in one flat float buffer and all gradients in another, plus its
+/// non-trainable buffers (running statistics) in a third; layers see views into them. One
+/// optimizer loop runs over the whole parameter buffer, and the same buffers are what a
+/// checkpoint writes and what a data-parallel allreduce exchanges.
 ///
-/// The parameters are double-buffered (`DoubleBuffer`): an optimizer step writes the next values
-/// into the spare buffer and `commit` swaps, so a step rejected for non-finite values leaves the
-/// parameters bit-identical without a copy.
+/// Parameters and buffers are double-buffered (`DoubleBuffer`): an optimizer step writes the next
+/// parameters into the spare buffer, a training forward writes the next buffer values (e.g.
+/// BatchNorm's running mean) into the spare buffers, and `commit` swaps both, so a step rejected
+/// for non-finite values leaves everything bit-identical without a copy.
+///
+/// Each parameter entry has a trainable flag (the one mechanism for freezing: a linear probe's
+/// encoder, a detector's frozen backbone) and an optional learning rate of its own; `segments`
+/// turns them into the ranges the optimizer walks.
 final class ParameterStore {
     struct Entry {
         var name: String       // PyTorch state_dict name, e.g. "encoder.0.weight"
         var shape: [Int]
         var offset: Int
         var count: Int { shape.reduce(1, *) }
+        /// False: the optimizer leaves this tensor as it is.
+        var trainable = true
+        /// This tensor's learning rate; nil for the optimizer's.
+        var learningRate: Float?
     }
 
-    let entries: [Entry]
+    private(set) var entries: [Entry]
+    /// Non-trainable state, e.g. "encoder.1.running_mean"; never seen by the optimizer.
+    let bufferEntries: [Entry]
     let count: Int
+    let bufferCount: Int
     private let values: DoubleBuffer
+    private let bufferValues: DoubleBuffer
     let gradients: UnsafeMutablePointer<Float>
-    /// Called after every swap so the layers point at the current buffer.
-    private let rebind: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    private let network: StoredNetwork
 
-    /// `named`: the (name, shape) list in layout order. `rebind` binds all layers to (parameters,
-    /// gradients) base pointers; it is called now and after each committed step.
-    init(named: [(name: String, shape: [Int])],
-         rebind: @escaping (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-        var offset = 0
-        var entries: [Entry] = []
-        for (name, shape) in named {
-            entries.append(Entry(name: name, shape: shape, offset: offset))
-            offset += shape.reduce(1, *)
+    /// Lays out the network's parameters and buffers (in its order), allocates them, and binds the
+    /// network to them. Fails with `AECVError.noMemory` naming what could not be allocated.
+    init(network: StoredNetwork) throws {
+        func layout(_ named: [(name: String, shape: [Int])]) -> ([Entry], Int) {
+            var offset = 0
+            var entries: [Entry] = []
+            for (name, shape) in named {
+                entries.append(Entry(name: name, shape: shape, offset: offset))
+                offset += shape.reduce(1, *)
+            }
+            return (entries, offset)
         }
-        self.entries = entries
-        count = offset
-        values = DoubleBuffer(count: offset)
-        gradients = .allocate(capacity: max(offset, 1))
-        gradients.initialize(repeating: 0, count: max(offset, 1))
-        self.rebind = rebind
-        rebind(values.current, gradients)
+        (entries, count) = layout(network.parameterShapes)
+        (bufferEntries, bufferCount) = layout(network.bufferShapes)
+        values = try DoubleBuffer(count: count, "parameters (\(count) floats)")
+        bufferValues = try DoubleBuffer(count: bufferCount, "buffers (\(bufferCount) floats)")
+        gradients = try FloatMemory.allocate(count, "gradients (\(count) floats)")
+        self.network = network
+        network.bind(parameters: values.current, gradients: gradients)
+        network.bind(buffers: bufferValues.current, next: bufferValues.spare)
     }
 
-    deinit { gradients.deallocate() }
+    deinit { FloatMemory.free(gradients) }
 
     var parameters: UnsafeMutablePointer<Float> { values.current }
     /// Where an optimizer writes the next parameters.
     var spare: UnsafeMutablePointer<Float> { values.spare }
+    /// The buffers in force (read by evaluation-mode layers).
+    var buffers: UnsafeMutablePointer<Float> { bufferValues.current }
+    /// Where a training forward writes the buffers' next values (committed with the step).
+    var nextBuffers: UnsafeMutablePointer<Float> { bufferValues.spare }
 
     func zeroGradients() { gradients.update(repeating: 0, count: count) }
 
-    /// Makes the spare buffer current (after an accepted optimizer step).
+    /// Starts a training step: the next buffers start as the current ones, so that a layer that
+    /// updates only some of them (or none, in a step that fails) commits consistent values.
+    func beginStep() {
+        if bufferCount > 0 { nextBuffers.update(from: buffers, count: bufferCount) }
+    }
+
+    /// Makes the spare parameters and the next buffers current (after an accepted step).
     func commit() {
         values.swap()
-        rebind(values.current, gradients)
+        network.bind(parameters: values.current, gradients: gradients)
+        if bufferCount > 0 {
+            bufferValues.swap()
+            network.bind(buffers: bufferValues.current, next: bufferValues.spare)
+        }
     }
 
     func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+    func bufferEntry(named name: String) -> Entry? { bufferEntries.first { $0.name == name } }
+
+    /// Sets the trainable flag and learning rate of the entries `which` selects.
+    func configure(where which: (Entry) -> Bool, trainable: Bool, learningRate: Float? = nil) {
+        for k in entries.indices where which(entries[k]) {
+            entries[k].trainable = trainable
+            entries[k].learningRate = learningRate
+        }
+    }
+
+    /// Consecutive entries with the same flag and learning rate, merged: what the optimizer walks.
+    var segments: [ParameterSegment] {
+        var result: [ParameterSegment] = []
+        for e in entries {
+            if var last = result.last, last.trainable == e.trainable, last.learningRate == e.learningRate {
+                last.count += e.count
+                result[result.count - 1] = last
+            } else {
+                result.append(ParameterSegment(start: e.offset, count: e.count, trainable: e.trainable,
+                                               learningRate: e.learningRate))
+            }
+        }
+        return result.isEmpty ? [ParameterSegment(start: 0, count: 0, trainable: true)] : result
+    }
+}
+
+/// Whether layers compute as in training (batch statistics, dropout) or in evaluation (running
+/// statistics, no dropout); PyTorch's `module.train()` / `module.eval()`.
+enum LayerMode: Equatable, Sendable {
+    case training, evaluation
+}
+
+/// Anything whose parameters and buffers live in a `ParameterStore`: a layer chain, a model's
+/// network, a replica of it for another thread.
+protocol StoredNetwork: AnyObject {
+    /// (name, shape) in flat-buffer order, named as the equivalent PyTorch module's state_dict.
+    var parameterShapes: [(name: String, shape: [Int])] { get }
+    /// Non-trainable buffers, likewise (e.g. "encoder.1.running_var").
+    var bufferShapes: [(name: String, shape: [Int])] { get }
+    /// Points every layer at its views of the flat parameter and gradient buffers.
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
+    /// Points every layer at its buffers: `current` to read, `next` where training writes.
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
+    /// Train or evaluation mode for every layer.
+    func setMode(_ mode: LayerMode)
+}
+
+extension StoredNetwork {
+    var bufferShapes: [(name: String, shape: [Int])] { [] }
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {}
+    func setMode(_ mode: LayerMode) {}
 }

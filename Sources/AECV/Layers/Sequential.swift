@@ -1,7 +1,7 @@
 /// A chain of layers, PyTorch's `nn.Sequential`. It owns the activation buffers of the chain (the
 /// output of every layer, kept for backward) and two ping-pong gradient buffers, all reused
 /// across calls. Parameter names follow PyTorch's state_dict: "<index>.weight".
-final class Sequential {
+final class Sequential: StoredNetwork {
     let layers: [Layer]
     let inputShape: [Int]
     private var activations: [Workspace]
@@ -12,6 +12,9 @@ final class Sequential {
     /// because binding runs after every optimizer step and must not allocate.
     private let offsets: [Int]
     let parameterCount: Int
+    private let bufferOffsets: [Int]
+    let bufferCount: Int
+    private var mode = LayerMode.evaluation
 
     init(layers: [Layer], inputShape: [Int]) {
         self.layers = layers
@@ -21,6 +24,10 @@ final class Sequential {
         for layer in layers { offsets.append(total); total += layer.parameterCount }
         self.offsets = offsets
         parameterCount = total
+        var bufferOffsets: [Int] = [], buffers = 0
+        for layer in layers { bufferOffsets.append(buffers); buffers += layer.bufferCount }
+        self.bufferOffsets = bufferOffsets
+        bufferCount = buffers
     }
 
     var outputShape: [Int] { layers.last?.outputShape ?? inputShape }
@@ -34,6 +41,28 @@ final class Sequential {
             for p in layer.parameterShapes { result.append(("\(index).\(p.name)", p.shape)) }
         }
         return result
+    }
+
+    /// (name, shape) of each buffer, with the layer index as prefix, in order.
+    var bufferShapes: [(name: String, shape: [Int])] {
+        var result: [(name: String, shape: [Int])] = []
+        for (index, layer) in layers.enumerated() {
+            for b in layer.bufferShapes { result.append(("\(index).\(b.name)", b.shape)) }
+        }
+        return result
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        for (layer, offset) in zip(layers, bufferOffsets) where layer.bufferCount > 0 {
+            layer.bind(buffers: buffers + offset, next: next + offset)
+        }
+    }
+
+    /// Sets every layer's mode (a no-op when it is already in force).
+    func setMode(_ mode: LayerMode) {
+        guard mode != self.mode else { return }
+        self.mode = mode
+        for layer in layers { layer.setMode(mode) }
     }
 
     /// Binds each layer to consecutive views of the flat buffers, starting at the given pointers.

@@ -11,9 +11,13 @@
 public final class Autoencoder {
     /// The spec with every default filled in.
     public let spec: ModelSpec
+    /// What the spec's kind can do (generative, feature extractor, conv backbone).
+    public let capabilities: ModelCapabilities
     let network: AutoencoderNetwork
-    let store: ParameterStore
-    let optimizer: Optimizer
+    /// Store, optimizer and the transactional commit, shared with the classifier and detector.
+    let core: TrainableCore
+    var store: ParameterStore { core.store }
+    var optimizer: Optimizer { core.optimizer }
     /// Training-time randomness (corruption, reparameterization); seeded from the spec.
     var random: RandomSource
     /// Mean training loss of each completed epoch, as recorded by hosts (CLI, bindings).
@@ -21,8 +25,7 @@ public final class Autoencoder {
     /// Copies of the network for the other threads of a split batch (`ReplicaSet`): parts of at
     /// least 16 examples, so the GEMMs stay efficient.
     lazy var replicas = ReplicaSet<AutoencoderNetwork>(
-        minimumPart: 16, make: { [spec] in try? NetworkFactory.make(spec) },
-        bind: { $0.bind(parameters: $1, gradients: $2) })
+        minimumPart: 16, make: { [spec] in try? NetworkFactory.make(spec) }, stored: { $0 })
     /// One loss per part of a split batch (no allocation per step).
     let partLosses = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
 
@@ -34,8 +37,10 @@ public final class Autoencoder {
     public var latentSize: Int { network.latentSize }
     /// Number of trainable parameters, as PyTorch counts them.
     public var parameterCount: Int { store.count }
+    /// Number of non-trainable buffer floats (running statistics).
+    public var bufferCount: Int { store.bufferCount }
     /// True for kinds that can `sample` (vae, conv_vae).
-    public var isGenerative: Bool { spec.preset == .vae || spec.preset == .convVAE }
+    public var isGenerative: Bool { capabilities.isGenerative }
     /// Optimizer steps taken so far.
     public var step: Int { optimizer.step }
     public var learningRate: Float { optimizer.learningRate }
@@ -46,20 +51,9 @@ public final class Autoencoder {
         ComputeThreads.configureOnce()
         let filled = try spec.filled()
         self.spec = filled
+        capabilities = filled.kind.capabilities(filled)
         network = try NetworkFactory.make(filled)
-        let network = self.network
-        store = ParameterStore(named: network.parameterShapes) { parameters, gradients in
-            network.bind(parameters: parameters, gradients: gradients)
-        }
-        let o = filled.optimizer ?? OptimizerSpec()
-        switch o.name {
-        case .adam:
-            optimizer = Adam(count: store.count, learningRate: o.learningRate, beta1: o.beta1,
-                             beta2: o.beta2, epsilon: o.epsilon, weightDecay: o.weightDecay)
-        case .sgd:
-            optimizer = SGD(count: store.count, learningRate: o.learningRate, momentum: o.momentum,
-                            weightDecay: o.weightDecay)
-        }
+        core = try TrainableCore(network: network, optimizer: filled.optimizer ?? OptimizerSpec())
         random = RandomSource(seed: filled.seed ?? 0)
         network.initialize(random: &random)
     }
@@ -81,23 +75,8 @@ public final class Autoencoder {
 
     // MARK: - Argument checks
 
-    /// Checks that `buffer` holds exactly batch × perExample floats (or at least, for outputs).
     private func check(_ name: String, count: Int, batch: Int, perExample: Int, exact: Bool) throws {
-        if batch < 1 { throw AECVError.invalidArgument("batch: must be at least 1, got \(batch)") }
-        let (needed, overflow) = batch.multipliedReportingOverflow(by: perExample)
-        if overflow || needed > Int(Int32.max) * 4 {
-            throw AECVError.noMemory("\(name): batch \(batch) × \(perExample) floats is too large")
-        }
-        if exact ? count != needed : count < needed {
-            throw AECVError.shape("\(name): batch \(batch) needs \(needed) floats, \(exact ? "got" : "capacity") \(count)")
-        }
-    }
-
-    private func checkFinite(_ name: String, _ buffer: UnsafeBufferPointer<Float>) throws {
-        guard let base = buffer.baseAddress else { return }
-        if !allFinite(base, count: buffer.count) {
-            throw AECVError.nonFinite("\(name): contains NaN or Inf")
-        }
+        try BatchCheck.examples(name, count: count, batch: batch, perExample: perExample, exact: exact)
     }
 
     // MARK: - Training
@@ -108,23 +87,47 @@ public final class Autoencoder {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         if let targets = targets {
             try check("targets", count: targets.count, batch: batch, perExample: inputSize, exact: true)
-            try checkFinite("targets", targets)
+            try BatchCheck.finite("targets", targets)
         }
-        try checkFinite("inputs", inputs)
+        try BatchCheck.finite("inputs", inputs)
     }
 
     /// One optimizer step on one batch; returns the loss before the update.
     /// inputs, targets: (batch, inputSize); targets nil means targets = inputs.
+    /// Equal to `computeGradients` then `applyGradients`.
     @discardableResult
     public func trainStep(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
                           batch: Int) throws -> Float {
+        let savedRandom = random
+        let loss = try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "train_step")
+        do { try core.applyGradients("train_step", owner: "model") } catch {
+            random = savedRandom
+            throw error
+        }
+        return loss
+    }
+
+    /// Forward, objective and backward on one batch, leaving the gradient of the objective (the
+    /// quantity `trainStep` minimizes, normalized by this batch) in the flat gradient buffer and
+    /// any new buffer values pending; nothing is applied. Returns the loss. A non-finite loss
+    /// leaves the model exactly as it was (parameters, buffers, optimizer and random state).
+    @discardableResult
+    public func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                                 batch: Int) throws -> Float {
+        try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "compute_gradients")
+    }
+
+    private func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                                  batch: Int, what: String) throws -> Float {
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let x = inputs.baseAddress!
         let t = targets?.baseAddress ?? x
         let savedRandom = random
         let noise = StepNoise(seed: random.next(), firstExample: 0)
+        let store = self.store
+        store.beginStep()
         let parts = replicas.forEachPart(replicas.partCount(batch: batch, splittable: network.canSplitBatch),
-                                         batch: batch, primary: network, store: store) { net, gradients, offset, count, part in
+                                         batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, count, part in
             gradients.update(repeating: 0, count: store.count)
             partLosses[part] = net.lossAndGradients(
                 inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
@@ -135,17 +138,23 @@ public final class Autoencoder {
         replicas.sumGradients(parts, into: store)
         guard loss.isFinite else {
             random = savedRandom
-            throw AECVError.nonFinite("train_step: the loss is \(loss); the model was left unchanged")
+            core.hasPendingGradients = false
+            throw AECVError.nonFinite("\(what): the loss is \(loss); the model was left unchanged")
         }
-        // The optimizer checks gradients, moments and new parameters in the same pass.
-        guard optimizer.prepare(parameters: store.parameters, gradients: store.gradients,
-                                newParameters: store.spare) else {
-            random = savedRandom
-            throw AECVError.nonFinite("train_step: the update produced NaN or Inf (gradients exploded?); the model was left unchanged")
-        }
-        optimizer.commit()
-        store.commit()
+        core.hasPendingGradients = true
         return loss
+    }
+
+    /// The optimizer step on the flat gradient buffer left by `computeGradients` (possibly
+    /// rewritten by the host, e.g. averaged over processes), committing parameters, optimizer
+    /// state and buffers as `trainStep` does.
+    /// - Throws: `.invalidArgument` when no gradients were computed since the last step;
+    ///   `.nonFinite` when the update is not finite (the model is left unchanged).
+    public func applyGradients() throws {
+        guard core.hasPendingGradients else {
+            throw AECVError.invalidArgument("apply_gradients: no gradients were computed since the last step (call compute_gradients first)")
+        }
+        try core.applyGradients("apply_gradients", owner: "model")
     }
 
     /// The model's objective on a batch, without an update and without training-time corruption
@@ -154,16 +163,14 @@ public final class Autoencoder {
                          batch: Int) throws -> Float {
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let x = inputs.baseAddress!
+        network.setMode(.evaluation)
         let loss = network.loss(inputs: x, targets: targets?.baseAddress ?? x, batch: batch)
         if !loss.isFinite { throw AECVError.nonFinite("evaluate: the loss is \(loss)") }
         return loss
     }
 
     public func setLearningRate(_ learningRate: Float) throws {
-        guard learningRate.isFinite, learningRate > 0, learningRate <= 1e6 else {
-            throw AECVError.invalidArgument("learning_rate: must be a finite number in (0, 1e6], got \(learningRate)")
-        }
-        optimizer.learningRate = learningRate
+        try core.setLearningRate(learningRate)
     }
 
     // MARK: - Inference
@@ -173,9 +180,9 @@ public final class Autoencoder {
                        into codes: UnsafeMutableBufferPointer<Float>) throws {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
-        try checkFinite("inputs", inputs)
+        try BatchCheck.finite("inputs", inputs)
         let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
             net.encode(inputs: x + offset * inputSize, batch: count, codes: z + offset * l)
         }
     }
@@ -185,9 +192,9 @@ public final class Autoencoder {
                        into images: UnsafeMutableBufferPointer<Float>) throws {
         try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: true)
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
-        try checkFinite("codes", codes)
+        try BatchCheck.finite("codes", codes)
         let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
             net.decode(codes: z + offset * l, batch: count, images: y + offset * inputSize)
         }
     }
@@ -197,9 +204,9 @@ public final class Autoencoder {
                             into images: UnsafeMutableBufferPointer<Float>) throws {
         try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
-        try checkFinite("inputs", inputs)
+        try BatchCheck.finite("inputs", inputs)
         let (x, y) = (inputs.baseAddress!, images.baseAddress!)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store) { net, _, offset, count, _ in
+        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
             net.reconstruct(inputs: x + offset * inputSize, batch: count, images: y + offset * inputSize)
         }
     }
@@ -211,6 +218,7 @@ public final class Autoencoder {
         }
         try check("images", count: images.count, batch: count, perExample: inputSize, exact: false)
         var generator = RandomSource(seed: seed)
+        network.setMode(.evaluation)
         _ = network.sample(count: count, random: &generator, images: images.baseAddress!)
     }
 
@@ -277,33 +285,14 @@ extension Autoencoder {
     }
 
     /// The parameters as named tensors (PyTorch state_dict names), copied.
-    public func parameters() -> [(name: String, tensor: Tensor)] {
-        store.entries.map { e in
-            (e.name, Tensor(shape: e.shape,
-                            values: Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count))))
-        }
-    }
+    public func parameters() -> [(name: String, tensor: Tensor)] { core.parameterTensors() }
 
-    /// Replaces parameters by name; all-or-nothing: any unknown name or shape mismatch throws
-    /// `.shape` before anything is written. Names not given keep their values.
+    /// The non-trainable buffers (e.g. BatchNorm's "running_mean"), copied.
+    public func buffers() -> [(name: String, tensor: Tensor)] { core.bufferTensors() }
+
+    /// Replaces parameters or buffers by name; all-or-nothing: any unknown name or shape
+    /// mismatch throws `.shape` before anything is written. Names not given keep their values.
     public func setParameters(_ tensors: [(name: String, tensor: Tensor)]) throws {
-        var plan: [(ParameterStore.Entry, Tensor)] = []
-        for (name, tensor) in tensors {
-            guard let entry = store.entry(named: name) else {
-                throw AECVError.shape("parameter \"\(name)\": this \(spec.preset.rawValue) model has no such tensor")
-            }
-            if entry.shape != tensor.shape {
-                throw AECVError.shape("parameter \"\(name)\": expected shape \(entry.shape), got \(tensor.shape)")
-            }
-            if !tensor.values.allSatisfy({ $0.isFinite }) {
-                throw AECVError.nonFinite("parameter \"\(name)\": contains NaN or Inf")
-            }
-            plan.append((entry, tensor))
-        }
-        for (entry, tensor) in plan {
-            tensor.values.withUnsafeBufferPointer {
-                (store.parameters + entry.offset).update(from: $0.baseAddress!, count: entry.count)
-            }
-        }
+        try core.setTensors(tensors, owner: "this \(spec.preset.rawValue) model")
     }
 }

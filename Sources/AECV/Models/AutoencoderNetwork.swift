@@ -4,13 +4,18 @@
 ///
 /// Buffers are raw pointers whose sizes the caller has checked: inputs/targets/images
 /// (batch, inputSize), codes (batch, latentSize).
-protocol AutoencoderNetwork: AnyObject {
+///
+/// Its parameters and buffers (`StoredNetwork`) are named as the equivalent PyTorch module's
+/// state_dict. Training-time calls run in training mode, everything else in evaluation mode;
+/// `Autoencoder` sets the mode before each call.
+protocol AutoencoderNetwork: StoredNetwork {
     var inputShape: [Int] { get }
     var latentSize: Int { get }
-    /// (name, shape) in flat-buffer order, named as the equivalent PyTorch module's state_dict.
-    var parameterShapes: [(name: String, shape: [Int])] { get }
-    /// Points every layer at its views of the flat buffers (called again after each step commits).
-    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>)
+    /// The layers from the input to the code (the VAE kinds: to the trunk's output, before the
+    /// μ / log σ² heads); their tensors come first in `parameterShapes` and `bufferShapes`.
+    var encoderLayers: Sequential { get }
+    /// The VAE kinds' [μ; log σ²] heads, right after the encoder's tensors; nil otherwise.
+    var posteriorHeads: Dense? { get }
     func initialize(random: inout RandomSource)
     /// Forward, objective and backward on `batch` examples that may be one part of a larger batch
     /// of `normalization` examples (the objective is normalized by the whole batch, so the parts'

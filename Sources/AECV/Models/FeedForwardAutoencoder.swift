@@ -34,6 +34,8 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
     }
 
     var latentSize: Int { encoder.outputSize }
+    var encoderLayers: Sequential { encoder }
+    var posteriorHeads: Dense? { nil }
 
     var parameterShapes: [(name: String, shape: [Int])] {
         encoder.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
@@ -44,6 +46,22 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
         encoder.bind(parameters: parameters, gradients: gradients)
         let offset = encoder.parameterCount
         decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    var bufferShapes: [(name: String, shape: [Int])] {
+        encoder.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
+            + decoder.bufferShapes.map { ("decoder.\($0.name)", $0.shape) }
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        encoder.bind(buffers: buffers, next: next)
+        let offset = encoder.bufferCount
+        decoder.bind(buffers: buffers + offset, next: next + offset)
+    }
+
+    func setMode(_ mode: LayerMode) {
+        encoder.setMode(mode)
+        decoder.setMode(mode)
     }
 
     func initialize(random: inout RandomSource) {

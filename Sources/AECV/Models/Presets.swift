@@ -1,28 +1,15 @@
-/// Builds the network of each preset from a FILLED spec (every default present). Shapes are
+/// The builders the model kinds (ModelKind.swift) share, from a FILLED spec (every default present). Shapes are
 /// validated with checked arithmetic as layers are planned, before any parameter memory exists.
 enum NetworkFactory {
     static func make(_ spec: ModelSpec) throws -> AutoencoderNetwork {
-        switch spec.preset {
-        case .conv:
-            return try convolutional(spec, corruption: nil)
-        case .dense:
-            return try dense(spec, penalty: nil, corruption: nil)
-        case .sparse:
-            return try dense(spec, penalty: sparsityPenalty(spec), corruption: nil)
-        case .denoising:
-            let corruption = spec.noise.map(InputCorruption.init(noise:))
-            return spec.base == .dense
-                ? try dense(spec, penalty: nil, corruption: corruption)
-                : try convolutional(spec, corruption: corruption)
-        case .vae, .convVAE:
-            return try VariationalAutoencoder.make(spec)
-        case .custom:
-            return try custom(spec)
-        }
+        try spec.kind.build(spec)
     }
 
     static func reconstructionLoss(_ spec: ModelSpec) -> ReconstructionLoss {
-        spec.loss == .bce ? .binaryCrossEntropy : .meanSquaredError
+        switch spec.loss ?? .mse {
+        case .mse: return .meanSquaredError
+        case .bce: return .binaryCrossEntropy
+        }
     }
 
     static func sparsityPenalty(_ spec: ModelSpec) -> SparsityPenalty? {
@@ -38,7 +25,7 @@ enum NetworkFactory {
     /// output padding (per axis) makes each stage restore the encoder's shape exactly:
     /// a stride-2 conv maps h → ⌈h/2⌉, and ConvTranspose maps h' → 2h' − 1 + op, so op = h − (2h' − 1).
     static func encoderStages(_ spec: ModelSpec) throws -> (NetworkBuilder, [[Int]]) {
-        let channels = spec.hidden ?? [16, 32, 64]
+        let channels = spec.hidden ?? ModelKinds.convChannels
         if channels.isEmpty { throw AECVError.config("spec.hidden: needs at least one channel count") }
         var encoder = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
         var shapes = [spec.input]

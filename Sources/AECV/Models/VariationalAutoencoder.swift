@@ -23,6 +23,8 @@ final class VariationalAutoencoder: AutoencoderNetwork {
     let latentSize: Int
     let beta: Float
     let gaussianDecoder: Bool
+    var encoderLayers: Sequential { trunk }
+    var posteriorHeads: Dense? { heads }
     /// Names of the trunk/decoder parameters (PyTorch's module names).
     private let names: [String]
     private let seed: UInt64
@@ -122,6 +124,23 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         heads.bind(parameters: parameters + offset, gradients: gradients + offset)
         offset += heads.parameterCount
         decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    /// The trunk's buffers ("encoder.*"), then the decoder's (named as its parameters are).
+    var bufferShapes: [(name: String, shape: [Int])] {
+        trunk.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
+            + decoder.bufferShapes.map { ("decoder.\($0.name)", $0.shape) }
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        trunk.bind(buffers: buffers, next: next)
+        let offset = trunk.bufferCount
+        decoder.bind(buffers: buffers + offset, next: next + offset)
+    }
+
+    func setMode(_ mode: LayerMode) {
+        trunk.setMode(mode)
+        decoder.setMode(mode)
     }
 
     func initialize(random: inout RandomSource) {

@@ -17,13 +17,16 @@ final class Adam: Optimizer {
     private let v: DoubleBuffer
     let count: Int
 
+    var segments: [ParameterSegment]
+
     init(count: Int, learningRate: Float, beta1: Float, beta2: Float, epsilon: Float,
-         weightDecay: Float) {
+         weightDecay: Float) throws {
         self.count = count
         self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
-        m = DoubleBuffer(count: count)
-        v = DoubleBuffer(count: count)
+        m = try DoubleBuffer(count: count, "Adam's first moments (\(count) floats)")
+        v = try DoubleBuffer(count: count, "Adam's second moments (\(count) floats)")
+        segments = [ParameterSegment(start: 0, count: count, trainable: true)]
     }
 
     func prepare(parameters p: UnsafePointer<Float>, gradients g: UnsafePointer<Float>,
@@ -31,15 +34,33 @@ final class Adam: Optimizer {
         let t = Double(step + 1)
         let biasCorrection1 = 1 - pow(Double(beta1), t)
         let biasCorrection2 = 1 - pow(Double(beta2), t)
-        let stepSize = Float(Double(learningRate) / biasCorrection1)
         let rootCorrection2 = Float(biasCorrection2.squareRoot())
-        // The loop is C (CKernels): Swift's square root is scalar with a libm call on Linux, which
-        // made Adam 44% of a dense training step. The update is memory-bound (7 streams over the
-        // parameters), so large models split it among the library's threads.
-        let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
         let (mOld, vOld, mNew, vNew) = (m.current, v.current, m.spare, v.spare)
+        for segment in segments {
+            let (s, n) = (segment.start, segment.count)
+            guard segment.trainable else {
+                // Frozen: the committed buffers must hold the same values again after the swap.
+                pNew.advanced(by: s).update(from: p + s, count: n)
+                mNew.advanced(by: s).update(from: mOld + s, count: n)
+                vNew.advanced(by: s).update(from: vOld + s, count: n)
+                continue
+            }
+            let stepSize = Float(Double(segment.learningRate ?? learningRate) / biasCorrection1)
+            if !update(s, n, p, g, pNew, stepSize: stepSize, rootCorrection2: rootCorrection2) { return false }
+        }
+        return true
+    }
+
+    /// The update of `count` parameters from `start`. The loop is C (CKernels): Swift's square
+    /// root is scalar with a libm call on Linux, which made Adam 44% of a dense training step.
+    /// The update is memory-bound (7 streams over the parameters), so large segments are split
+    /// among the library's threads.
+    private func update(_ start: Int, _ count: Int, _ p: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+                        _ pNew: UnsafeMutablePointer<Float>, stepSize: Float, rootCorrection2: Float) -> Bool {
+        let (b1, b2, eps, wd) = (beta1, beta2, epsilon, weightDecay)
+        let (mOld, vOld, mNew, vNew) = (m.current + start, v.current + start, m.spare + start, v.spare + start)
+        let (p, g, pNew) = (p + start, g + start, pNew + start)
         let parts = count >= Adam.parallelThreshold ? min(ComputeThreads.current, Adam.maxParts) : 1
-        let count = self.count
         let finite = partFinite
         WorkerPool.shared.run(parts) { part in
             // Parts start at multiples of 16 floats (64 bytes): no cache line is written by two threads.

@@ -5,10 +5,16 @@
 /// untouched, and reports whether every new value is finite. Only `commit` makes the step take
 /// effect. A rejected step thus leaves the model bit-identical, at no extra copy: the update reads
 /// the current buffers and writes the spare ones, as an in-place update would read and write.
+///
+/// The buffer is covered by `segments` (from the store's trainable mask): a frozen segment's
+/// parameters and state are carried over unchanged, and a segment may have its own learning rate
+/// (a fine-tuned encoder under a classifier head).
 protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
     /// Completed steps.
     var step: Int { get }
+    /// How the flat buffer is treated, range by range; one trainable segment by default.
+    var segments: [ParameterSegment] { get set }
     func prepare(parameters: UnsafePointer<Float>, gradients: UnsafePointer<Float>,
                  newParameters: UnsafeMutablePointer<Float>) -> Bool
     func commit()
@@ -18,21 +24,29 @@ protocol Optimizer: AnyObject {
     func restore(step: Int)
 }
 
-/// A pair of equally sized buffers: `current` is the state in force, `spare` receives the next.
-final class DoubleBuffer {
-    let count: Int
-    private(set) var current: UnsafeMutablePointer<Float>
-    private(set) var spare: UnsafeMutablePointer<Float>
+/// A contiguous range of the flat parameter buffer and how the optimizer treats it.
+struct ParameterSegment: Equatable {
+    var start: Int
+    var count: Int
+    /// False: the parameters and their optimizer state are carried over unchanged.
+    var trainable: Bool
+    /// The segment's own learning rate; nil for the optimizer's.
+    var learningRate: Float?
+}
 
-    init(count: Int) {
-        self.count = count
-        current = .allocate(capacity: max(count, 1))
-        current.initialize(repeating: 0, count: max(count, 1))
-        spare = .allocate(capacity: max(count, 1))
-        spare.initialize(repeating: 0, count: max(count, 1))
+/// The one place optimizers are made from a spec: Adam or SGD over `count` parameters, with the
+/// spec's learning rate unless `learningRate` is given.
+/// - Throws: `AECVError.noMemory` when the state buffers cannot be allocated.
+func makeOptimizer(_ spec: OptimizerSpec, count: Int, segments: [ParameterSegment]? = nil) throws -> Optimizer {
+    let optimizer: Optimizer
+    switch spec.name {
+    case .adam:
+        optimizer = try Adam(count: count, learningRate: spec.learningRate, beta1: spec.beta1, beta2: spec.beta2,
+                             epsilon: spec.epsilon, weightDecay: spec.weightDecay)
+    case .sgd:
+        optimizer = try SGD(count: count, learningRate: spec.learningRate, momentum: spec.momentum,
+                            weightDecay: spec.weightDecay)
     }
-
-    deinit { current.deallocate(); spare.deallocate() }
-
-    func swap() { Swift.swap(&current, &spare) }
+    if let segments { optimizer.segments = segments }
+    return optimizer
 }

@@ -9,20 +9,38 @@ final class SGD: Optimizer {
     private let buffer: DoubleBuffer
     let count: Int
 
-    init(count: Int, learningRate: Float, momentum: Float, weightDecay: Float) {
+    var segments: [ParameterSegment]
+
+    init(count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws {
         self.count = count
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
-        buffer = DoubleBuffer(count: momentum == 0 ? 0 : count)
+        buffer = try DoubleBuffer(count: momentum == 0 ? 0 : count, "SGD's momentum (\(count) floats)")
+        segments = [ParameterSegment(start: 0, count: count, trainable: true)]
     }
 
     func prepare(parameters p: UnsafePointer<Float>, gradients g: UnsafePointer<Float>,
                  newParameters pNew: UnsafeMutablePointer<Float>) -> Bool {
-        let (lr, mu, wd) = (learningRate, momentum, weightDecay)
+        for segment in segments {
+            let (s, n) = (segment.start, segment.count)
+            if segment.trainable {
+                if !update(s..<(s + n), p, g, pNew, learningRate: segment.learningRate ?? learningRate) { return false }
+            } else {
+                // Frozen: the committed buffers must hold the same values again after the swap.
+                pNew.advanced(by: s).update(from: p + s, count: n)
+                if momentum != 0 { buffer.spare.advanced(by: s).update(from: buffer.current + s, count: n) }
+            }
+        }
+        return true
+    }
+
+    private func update(_ range: Range<Int>, _ p: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+                        _ pNew: UnsafeMutablePointer<Float>, learningRate lr: Float) -> Bool {
+        let (mu, wd) = (momentum, weightDecay)
         var bad: Float = 0
         if mu == 0 {
-            for i in 0..<count {
+            for i in range {
                 let gi = wd == 0 ? g[i] : g[i] + wd * p[i]
                 let pi = p[i] - lr * gi
                 pNew[i] = pi
@@ -31,7 +49,7 @@ final class SGD: Optimizer {
         } else {
             let (bOld, bNew) = (buffer.current, buffer.spare)
             let first = step == 0
-            for i in 0..<count {
+            for i in range {
                 let gi = wd == 0 ? g[i] : g[i] + wd * p[i]
                 let bi = first ? gi : mu * bOld[i] + gi
                 let pi = p[i] - lr * bi

@@ -1,8 +1,11 @@
-/// The libaecv model file (".aecv"), format 1.0: a `SectionedFile` with magic "AECVMODL".
+/// The libaecv model file (".aecv"), format 1.1: a `SectionedFile` with magic "AECVMODL".
 ///
 /// Sections (unknown ones are skipped unless marked required, which is an error):
 ///   "SPEC" required  the filled model spec as UTF-8 JSON
 ///   "PARM" required  the parameters as a tensor list (`TensorListCoding`), in the model's order
+///   "BUFS" optional  the non-trainable buffers (running statistics) as a tensor list, in the
+///                    model's order (new in 1.1; written only when the model has buffers, so a
+///                    model without them writes a file that 1.0 readers also read)
 ///   "OPTM" optional  u64 step, f32 learning rate, u32 buffer count; per buffer: u16 name length,
 ///                    name, u64 float count, float32 values (Adam: "adam.m", "adam.v")
 ///   "RAND" optional  4 × u64: the model's generator state
@@ -14,12 +17,16 @@
 struct ModelFile {
     static let magic: [UInt8] = Array("AECVMODL".utf8)
     static let major: UInt16 = 1
-    static let minor: UInt16 = 0
+    /// The newest minor version this code writes: 1.1 when the model has buffers (a BUFS
+    /// section); a model without them is written as 1.0, byte for byte what 1.0 code wrote.
+    static let minor: UInt16 = 1
     /// Largest model file accepted (the largest model is 1 GiB of parameters plus Adam state).
     static let maxBytes = 4 << 30
 
     var spec: ModelSpec
     var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    /// nil when the file has no BUFS section (format 1.0, or a model without buffers).
+    var buffers: [(name: String, shape: [Int], values: [Float])]?
     var optimizerStep = 0
     var learningRate: Float?
     var optimizerBuffers: [(name: String, values: [Float])] = []
@@ -32,10 +39,8 @@ struct ModelFile {
     init(model: Autoencoder) {
         spec = model.spec
         let store = model.store
-        for e in store.entries {
-            tensors.append((e.name, e.shape,
-                            Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count))))
-        }
+        tensors = model.parameters().map { ($0.name, $0.tensor.shape, $0.tensor.values) }
+        if store.bufferCount > 0 { buffers = model.buffers().map { ($0.name, $0.tensor.shape, $0.tensor.values) } }
         optimizerStep = model.optimizer.step
         learningRate = model.optimizer.learningRate
         for b in model.optimizer.stateBuffers {
@@ -56,6 +61,7 @@ struct ModelFile {
         }
         section("SPEC", required: true) { $0.writeString(spec.jsonString()) }
         section("PARM", required: true) { TensorListCoding.write(tensors, to: &$0) }
+        if let buffers { section("BUFS", required: false) { TensorListCoding.write(buffers, to: &$0) } }
         section("OPTM", required: false) { s in
             s.writeUInt64(UInt64(optimizerStep))
             s.writeFloat(learningRate ?? 0)
@@ -74,7 +80,7 @@ struct ModelFile {
             s.writeUInt32(UInt32(history.count))
             s.writeFloats(history)
         }
-        return file.encode(magic: ModelFile.magic, major: ModelFile.major, minor: ModelFile.minor)
+        return file.encode(magic: ModelFile.magic, major: ModelFile.major, minor: buffers == nil ? 0 : ModelFile.minor)
     }
 
     func write(path: String) throws {
@@ -90,7 +96,7 @@ struct ModelFile {
 
     static func decode(_ bytes: [UInt8], name: String = "model file") throws -> ModelFile {
         let container = try SectionedFile.decode(bytes, magic: magic, major: major,
-                                                 known: ["SPEC", "PARM", "OPTM", "RAND", "HIST"],
+                                                 known: ["SPEC", "PARM", "BUFS", "OPTM", "RAND", "HIST"],
                                                  name: name, what: "libaecv model file")
         guard let specSection = container.section("SPEC") else {
             throw AECVError.format("\(name): the SPEC section is missing")
@@ -108,6 +114,8 @@ struct ModelFile {
             switch section.tag {
             case "PARM":
                 file.tensors = try TensorListCoding.read(&s, name: name)
+            case "BUFS":
+                file.buffers = try TensorListCoding.read(&s, name: name)
             case "OPTM":
                 file.optimizerStep = Int(clamping: try s.readUInt64())
                 file.learningRate = try s.readFloat()
@@ -144,8 +152,10 @@ struct ModelFile {
     /// allocates no parameter memory.
     func checkTensorsMatchSpec(name: String) throws {
         let expected: [(name: String, shape: [Int])]
+        let expectedBuffers: [(name: String, shape: [Int])]
         do {
-            expected = try NetworkFactory.make(spec.filled()).parameterShapes
+            let network = try NetworkFactory.make(spec.filled())
+            (expected, expectedBuffers) = (network.parameterShapes, network.bufferShapes)
         } catch let e as AECVError {
             throw AECVError.format("\(name): invalid spec: \(e.message)")
         }
@@ -155,37 +165,34 @@ struct ModelFile {
         for (t, e) in zip(tensors, expected) where t.name != e.name || t.shape != e.shape {
             throw AECVError.format("\(name): tensor \(t.name) \(t.shape) does not match the model's \(e.name) \(e.shape)")
         }
+        if let buffers {
+            if buffers.count != expectedBuffers.count {
+                throw AECVError.format("\(name): \(buffers.count) buffers, but its spec builds a model with \(expectedBuffers.count)")
+            }
+            for (t, e) in zip(buffers, expectedBuffers) where t.name != e.name || t.shape != e.shape {
+                throw AECVError.format("\(name): buffer \(t.name) \(t.shape) does not match the model's \(e.name) \(e.shape)")
+            }
+        }
     }
 
     /// Copies the file's state into a model built from the same spec. Every tensor must be present
     /// with the model's shape; any mismatch is a format error and leaves the model untouched.
     func restore(into model: Autoencoder) throws {
         let store = model.store
-        if tensors.count != store.entries.count {
-            throw AECVError.format("model file: \(tensors.count) tensors, but its spec builds a model with \(store.entries.count)")
-        }
-        for (t, e) in zip(tensors, store.entries) {
-            if t.name != e.name || t.shape != e.shape {
-                throw AECVError.format("model file: tensor \(t.name) \(t.shape) does not match the model's \(e.name) \(e.shape)")
-            }
-            if !t.values.allSatisfy({ $0.isFinite }) {
-                throw AECVError.format("model file: tensor \(t.name) contains NaN or Inf")
-            }
-        }
-        let buffers = model.optimizer.stateBuffers
+        // Parameters and buffers are checked here and written only after every other check.
+        try TrainableCore.check(parameters: tensors, buffers: buffers, against: store, file: "model file", owner: "model")
+        let state = model.optimizer.stateBuffers
         if !optimizerBuffers.isEmpty {
-            if optimizerBuffers.count != buffers.count
-                || zip(optimizerBuffers, buffers).contains(where: { $0.name != $1.name || $0.values.count != store.count }) {
+            if optimizerBuffers.count != state.count
+                || zip(optimizerBuffers, state).contains(where: { $0.name != $1.name || $0.values.count != store.count }) {
                 throw AECVError.format("model file: optimizer state does not match the spec's optimizer")
             }
         }
         if let lr = learningRate, !(lr.isFinite && lr > 0) {
             throw AECVError.format("model file: learning rate \(lr) is invalid")
         }
-        for (t, e) in zip(tensors, store.entries) {
-            t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
-        }
-        for (b, target) in zip(optimizerBuffers, buffers) {
+        try model.core.restore(parameters: tensors, buffers: buffers, file: "model file", owner: "model")
+        for (b, target) in zip(optimizerBuffers, state) {
             b.values.withUnsafeBufferPointer { target.pointer.update(from: $0.baseAddress!, count: store.count) }
         }
         model.optimizer.restore(step: optimizerStep)

@@ -103,39 +103,8 @@ extension ModelSpec {
             optimizer.epsilon = defaults.epsilon
         }
         s.optimizer = optimizer
-        let convChannels = [16, 32, 64]
-        switch preset {
-        case .conv:
-            s.hidden = hidden ?? convChannels
-        case .dense:
-            s.hidden = hidden ?? [256]
-            s.latent = latent ?? 64
-        case .sparse:
-            s.hidden = hidden ?? [256]
-            s.latent = latent ?? 64
-            s.sparsity = sparsity ?? .l1(lambda: 1e-3, reduction: .mean)
-        case .denoising:
-            let base = self.base ?? .conv
-            s.base = base
-            s.noise = noise ?? .gaussian(sigma: 0.3)
-            if base == .dense {
-                s.hidden = hidden ?? [256]
-                s.latent = latent ?? 64
-            } else {
-                s.hidden = hidden ?? convChannels
-            }
-        case .vae:
-            s.hidden = hidden ?? [400]
-            s.latent = latent ?? 20
-            s.beta = beta ?? 1
-        case .convVAE:
-            s.hidden = hidden ?? convChannels
-            s.latent = latent ?? 20
-            s.beta = beta ?? 1
-        case .custom:
-            break
-        }
-        s.loss = loss ?? ((preset == .vae || preset == .convVAE) ? .bce : .mse)
+        kind.fill(&s)
+        s.loss = s.loss ?? .mse
         return s
     }
 
@@ -165,51 +134,21 @@ extension ModelSpec {
             throw config("spec.seed: must be at most \(Int64.max), got \(seed)")
         }
 
-        // which fields apply
-        let effectiveBase = base ?? .conv
-        let presetName = preset.rawValue
-        if latent != nil {
-            switch preset {
-            case .conv:
-                throw config("spec.latent: does not apply to the conv preset (its code is the output of the last convolution; set the channels with \"hidden\")")
-            case .denoising where effectiveBase == .conv:
-                throw config("spec.latent: does not apply to denoising with base conv (its code is the output of the last convolution; set the channels with \"hidden\")")
-            case .custom:
-                throw config("spec.latent: does not apply to the custom preset (the code is the encoder's output)")
-            default: break
-            }
+        // which fields apply: the kind decides (ModelKind.swift)
+        let kind = self.kind
+        let given: [(String, Bool)] = [
+            ("latent", latent != nil), ("hidden", hidden != nil), ("sparsity", sparsity != nil),
+            ("noise", noise != nil), ("base", base != nil), ("beta", beta != nil),
+            ("encoder", encoder != nil), ("decoder", decoder != nil),
+        ]
+        for (field, isGiven) in given where isGiven && !kind.accepts(field, in: self) {
+            throw config(kind.refusal(field, in: self)
+                ?? "spec.\(field): only applies to \(ModelKinds.describeAccepting(field, base: self)), not \(preset.rawValue)")
         }
-        if hidden != nil && preset == .custom {
-            throw config("spec.hidden: does not apply to the custom preset (give \"encoder\" and \"decoder\")")
+        if let base, base != .conv && base != .dense {
+            throw config("spec.base: expected \"conv\" or \"dense\", got \"\(base.rawValue)\"")
         }
-        if sparsity != nil && preset != .sparse {
-            throw config("spec.sparsity: only applies to the sparse preset, not \(presetName)")
-        }
-        if noise != nil && preset != .denoising {
-            throw config("spec.noise: only applies to the denoising preset, not \(presetName)")
-        }
-        if let base {
-            if preset != .denoising {
-                throw config("spec.base: only applies to the denoising preset, not \(presetName)")
-            }
-            if base != .conv && base != .dense {
-                throw config("spec.base: expected \"conv\" or \"dense\", got \"\(base.rawValue)\"")
-            }
-        }
-        if beta != nil && preset != .vae && preset != .convVAE {
-            throw config("spec.beta: only applies to the vae and conv_vae presets, not \(presetName)")
-        }
-        if preset == .custom {
-            if encoder == nil { throw config("spec.encoder: required by the custom preset") }
-            if decoder == nil { throw config("spec.decoder: required by the custom preset") }
-        } else {
-            if encoder != nil {
-                throw config("spec.encoder: only applies to the custom preset, not \(presetName)")
-            }
-            if decoder != nil {
-                throw config("spec.decoder: only applies to the custom preset, not \(presetName)")
-            }
-        }
+        try kind.validate(self)
 
         // ranges
         if let latent { try checkWidth(latent, "spec.latent") }

@@ -4,23 +4,26 @@
 /// and gradient buffer, and the parts' gradients are then summed into the store's. The caller
 /// normalizes each part's objective by the whole batch, so the sum equals the unsplit gradient up
 /// to float rounding. Used by the autoencoders and the detector.
+///
+/// Replicas read the store's current buffers and run in the same mode as the primary network.
+/// Layers whose training statistics span the batch (BatchNorm) must combine the parts' sums
+/// themselves; replicas do not merge buffers.
 final class ReplicaSet<Network> {
     private var replicas: [(network: Network, gradients: UnsafeMutablePointer<Float>)] = []
     /// Smallest part worth a thread: smaller GEMMs lose more efficiency than a thread gains.
     let minimumPart: Int
     private let make: () -> Network?
-    private let bind: (Network, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    private let stored: (Network) -> StoredNetwork
 
-    /// make: a fresh copy of the network (nil if it cannot be built); bind: points a copy at
-    /// (parameters, gradients).
-    init(minimumPart: Int, make: @escaping () -> Network?,
-         bind: @escaping (Network, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    /// make: a fresh copy of the network (nil if it cannot be built); stored: the network as a
+    /// `StoredNetwork` (an upcast: Swift cannot constrain the generic to an existential).
+    init(minimumPart: Int, make: @escaping () -> Network?, stored: @escaping (Network) -> StoredNetwork) {
         self.minimumPart = minimumPart
         self.make = make
-        self.bind = bind
+        self.stored = stored
     }
 
-    deinit { for r in replicas { r.gradients.deallocate() } }
+    deinit { for r in replicas { FloatMemory.free(r.gradients) } }
 
     /// Replicas made so far (one per extra thread that has run a part).
     var count: Int { replicas.count }
@@ -36,15 +39,21 @@ final class ReplicaSet<Network> {
     /// (the only allocation) and bound to the current parameters. Returns the parts run (fewer
     /// than asked only if a replica could not be made).
     @discardableResult
-    func forEachPart(_ parts: Int, batch: Int, primary: Network, store: ParameterStore,
+    func forEachPart(_ parts: Int, batch: Int, primary: Network, store: ParameterStore, mode: LayerMode,
                      _ body: (Network, UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) -> Int {
-        while replicas.count < parts - 1, let copy = make() {
-            let gradients = UnsafeMutablePointer<Float>.allocate(capacity: max(store.count, 1))
-            gradients.initialize(repeating: 0, count: max(store.count, 1))
+        // A replica that cannot be allocated means fewer parts, not a failure.
+        while replicas.count < parts - 1, let copy = make(),
+              let gradients = try? FloatMemory.allocate(store.count, "replica gradients") {
             replicas.append((copy, gradients))
         }
         let parts = max(1, min(parts, replicas.count + 1))
-        for k in 0..<(parts - 1) { bind(replicas[k].network, store.parameters, replicas[k].gradients) }
+        stored(primary).setMode(mode)
+        for k in 0..<(parts - 1) {
+            let network = stored(replicas[k].network)
+            network.bind(parameters: store.parameters, gradients: replicas[k].gradients)
+            network.bind(buffers: store.buffers, next: store.nextBuffers)
+            network.setMode(mode)
+        }
         WorkerPool.shared.run(parts) { part in
             let offset = part * batch / parts, end = (part + 1) * batch / parts
             if part == 0 {

@@ -1,0 +1,198 @@
+/// One autoencoder kind (a spec's `"preset"`), declared in one place: the optional fields it
+/// accepts, their defaults (written once, here), how its network is built, and what it can do.
+/// `ModelKinds.all` lists them; the spec validator, `filled()`, `NetworkFactory` and every
+/// downstream task (classifier, detector, C API) ask the kind instead of testing the preset.
+protocol ModelKind: Sendable {
+    var preset: ModelSpec.Preset { get }
+    /// Whether the kind takes an optional spec field ("latent", "hidden", "sparsity", "noise",
+    /// "base", "beta", "encoder", "decoder") in this spec.
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool
+    /// The message for a refused field when a generic "only applies to …" would not say why.
+    func refusal(_ field: String, in spec: ModelSpec) -> String?
+    /// Checks that need the kind (required fields); runs after the field checks.
+    func validate(_ spec: ModelSpec) throws
+    /// Fills in the kind's defaults (the spec has been validated).
+    func fill(_ spec: inout ModelSpec)
+    /// The network of a FILLED spec, validated with checked arithmetic before any allocation.
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork
+    /// What a model of this kind (and filled spec) can do.
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities
+}
+
+extension ModelKind {
+    func refusal(_ field: String, in spec: ModelSpec) -> String? { nil }
+    func validate(_ spec: ModelSpec) throws {}
+}
+
+/// What a model can do, for the tasks built on it.
+public struct ModelCapabilities: Equatable, Sendable {
+    /// Which of its outputs serve as features for a classifier.
+    public enum Features: Equatable, Sendable {
+        /// The encoder's output (or of its first k layers).
+        case encoderOutput
+        /// μ of the approximate posterior (the VAE kinds); no truncation.
+        case posteriorMean
+    }
+
+    /// `sample` decodes draws from N(0, I).
+    public var isGenerative: Bool
+    public var features: Features
+    /// Channels of the encoder's stride-2 k3 conv+ReLU stages when the encoder is exactly such a
+    /// chain (a detection backbone); nil otherwise.
+    public var convBackbone: [Int]?
+}
+
+/// The registry of model kinds.
+enum ModelKinds {
+    static let all: [any ModelKind] = [
+        ConvKind(), DenseKind(), SparseKind(), DenoisingKind(), VAEKind(), ConvVAEKind(), CustomKind(),
+    ]
+
+    static func kind(_ preset: ModelSpec.Preset) -> any ModelKind {
+        all.first { $0.preset == preset }!
+    }
+
+    /// "the vae and conv_vae presets", "the sparse preset": the kinds that take `field` in any spec.
+    static func describeAccepting(_ field: String, base: ModelSpec) -> String {
+        let names = all.filter { kind in
+            var probe = base
+            probe.preset = kind.preset
+            return kind.accepts(field, in: probe)
+        }.map(\.preset.rawValue)
+        return names.count == 1 ? "the \(names[0]) preset" : "the \(names.joined(separator: " and ")) presets"
+    }
+
+    /// The channels of the conv stages: `hidden`, default [16, 32, 64].
+    static let convChannels = [16, 32, 64]
+}
+
+extension ModelSpec {
+    /// The descriptor of this spec's preset.
+    var kind: any ModelKind { ModelKinds.kind(preset) }
+}
+
+// MARK: - The kinds
+
+/// The seed's ConvAutoEncoder: stride-2 conv stages (`hidden` channels) and a mirrored decoder.
+struct ConvKind: ModelKind {
+    let preset = ModelSpec.Preset.conv
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { field == "hidden" }
+    func refusal(_ field: String, in spec: ModelSpec) -> String? {
+        field == "latent" ? "spec.latent: does not apply to the conv preset (its code is the output of the last convolution; set the channels with \"hidden\")" : nil
+    }
+    func fill(_ spec: inout ModelSpec) { spec.hidden = spec.hidden ?? ModelKinds.convChannels }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try NetworkFactory.convolutional(spec, corruption: nil) }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: false, features: .encoderOutput, convBackbone: spec.hidden ?? ModelKinds.convChannels)
+    }
+}
+
+/// input → hidden… → latent → hidden… → input, dense layers.
+struct DenseKind: ModelKind {
+    let preset = ModelSpec.Preset.dense
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { field == "hidden" || field == "latent" }
+    func fill(_ spec: inout ModelSpec) {
+        spec.hidden = spec.hidden ?? [256]
+        spec.latent = spec.latent ?? 64
+    }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try NetworkFactory.dense(spec, penalty: nil, corruption: nil) }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: false, features: .encoderOutput, convBackbone: nil)
+    }
+}
+
+/// The dense kind with an activity penalty on the code (L1, or KL to a target rate).
+struct SparseKind: ModelKind {
+    let preset = ModelSpec.Preset.sparse
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "sparsity"].contains(field) }
+    func fill(_ spec: inout ModelSpec) {
+        DenseKind().fill(&spec)
+        spec.sparsity = spec.sparsity ?? .l1(lambda: 1e-3, reduction: .mean)
+    }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
+        try NetworkFactory.dense(spec, penalty: NetworkFactory.sparsityPenalty(spec), corruption: nil)
+    }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: false, features: .encoderOutput, convBackbone: nil)
+    }
+}
+
+/// A conv (or dense, `"base"`) autoencoder trained on corrupted inputs.
+struct DenoisingKind: ModelKind {
+    let preset = ModelSpec.Preset.denoising
+    private func isDense(_ spec: ModelSpec) -> Bool { (spec.base ?? .conv) == .dense }
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool {
+        ["hidden", "noise", "base"].contains(field) || (field == "latent" && isDense(spec))
+    }
+    func refusal(_ field: String, in spec: ModelSpec) -> String? {
+        field == "latent" ? "spec.latent: does not apply to denoising with base conv (its code is the output of the last convolution; set the channels with \"hidden\")" : nil
+    }
+    func fill(_ spec: inout ModelSpec) {
+        spec.base = spec.base ?? .conv
+        spec.noise = spec.noise ?? .gaussian(sigma: 0.3)
+        if isDense(spec) { DenseKind().fill(&spec) } else { ConvKind().fill(&spec) }
+    }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
+        let corruption = spec.noise.map(InputCorruption.init(noise:))
+        return isDense(spec)
+            ? try NetworkFactory.dense(spec, penalty: nil, corruption: corruption)
+            : try NetworkFactory.convolutional(spec, corruption: corruption)
+    }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        isDense(spec) ? DenseKind().capabilities(spec) : ConvKind().capabilities(spec)
+    }
+}
+
+/// The dense variational autoencoder (Bernoulli decoder by default).
+struct VAEKind: ModelKind {
+    let preset = ModelSpec.Preset.vae
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
+    func fill(_ spec: inout ModelSpec) {
+        spec.hidden = spec.hidden ?? [400]
+        spec.latent = spec.latent ?? 20
+        spec.beta = spec.beta ?? 1
+        spec.loss = spec.loss ?? .bce
+    }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec) }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
+    }
+}
+
+/// The conv encoder and mirrored decoder with μ / log σ² heads.
+struct ConvVAEKind: ModelKind {
+    let preset = ModelSpec.Preset.convVAE
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
+    func fill(_ spec: inout ModelSpec) {
+        spec.hidden = spec.hidden ?? ModelKinds.convChannels
+        spec.latent = spec.latent ?? 20
+        spec.beta = spec.beta ?? 1
+        spec.loss = spec.loss ?? .bce
+    }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec) }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
+    }
+}
+
+/// Explicit `encoder` / `decoder` layer lists (any registered layer types).
+struct CustomKind: ModelKind {
+    let preset = ModelSpec.Preset.custom
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { field == "encoder" || field == "decoder" }
+    func refusal(_ field: String, in spec: ModelSpec) -> String? {
+        switch field {
+        case "latent": return "spec.latent: does not apply to the custom preset (the code is the encoder's output)"
+        case "hidden": return "spec.hidden: does not apply to the custom preset (give \"encoder\" and \"decoder\")"
+        default: return nil
+        }
+    }
+    func validate(_ spec: ModelSpec) throws {
+        if spec.encoder == nil { throw config("spec.encoder: required by the custom preset") }
+        if spec.decoder == nil { throw config("spec.decoder: required by the custom preset") }
+    }
+    func fill(_ spec: inout ModelSpec) {}
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try NetworkFactory.custom(spec) }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: false, features: .encoderOutput, convBackbone: nil)
+    }
+}

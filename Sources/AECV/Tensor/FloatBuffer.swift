@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Float memory whose allocation can fail without killing the process.
+///
+/// Swift's `UnsafeMutablePointer.allocate` aborts when malloc fails (SIGABRT "failed to
+/// allocate"); a library embedded in someone else's process must return an error instead. Every
+/// buffer whose size comes from the caller (parameters, optimizer state, gradients, workspaces)
+/// is allocated here, zero-filled, and freed with `free`.
+enum FloatMemory {
+    /// `count` zeroed floats (at least one), or `AECVError.noMemory` naming `what` and the size.
+    static func allocate(_ count: Int, _ what: String) throws -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1)
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, let raw = calloc(n, MemoryLayout<Float>.stride) else {
+            throw AECVError.noMemory("\(what): cannot allocate \(overflow ? "more than \(Int.max)" : describeBytes(bytes))")
+        }
+        return raw.bindMemory(to: Float.self, capacity: n)
+    }
+
+    static func free(_ pointer: UnsafeMutablePointer<Float>) { Glibc.free(pointer) }
+
+    /// "1.5 GiB", "12.0 MiB", "512 bytes".
+    static func describeBytes(_ bytes: Int) -> String {
+        let units: [(Int, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        for (size, name) in units where bytes >= size {
+            let tenths = bytes / (size / 10)
+            return "\(tenths / 10).\(tenths % 10) \(name) (\(bytes) bytes)"
+        }
+        return "\(bytes) bytes"
+    }
+}
+
+/// A pair of equally sized buffers: `current` is the state in force, `spare` receives the next.
+/// Swapping them commits a step without a copy; a rejected step leaves `current` as it was.
+final class DoubleBuffer {
+    let count: Int
+    private(set) var current: UnsafeMutablePointer<Float>
+    private(set) var spare: UnsafeMutablePointer<Float>
+
+    init(count: Int, _ what: String) throws {
+        self.count = count
+        current = try FloatMemory.allocate(count, what)
+        do { spare = try FloatMemory.allocate(count, what) } catch {
+            FloatMemory.free(current)
+            throw error
+        }
+    }
+
+    deinit { FloatMemory.free(current); FloatMemory.free(spare) }
+
+    func swap() { Swift.swap(&current, &spare) }
+}
