@@ -252,6 +252,79 @@ aecv_status aecv_model_train_step(aecv_model *model, const float *inputs, const 
  *  (0, 1e6] (zero, negative, NaN or infinite). */
 aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate);
 
+/* --------------------------------------------------------------------------------------------
+ * Data parallelism: a training step in two calls, with the flat gradient buffer in between, and
+ * the flat parameter and buffer vectors. A host averages gradients across processes itself (for
+ * example MPI_Allreduce in place on the buffer, then divides by the number of ranks):
+ *
+ *     aecv_model_compute_gradients(m, x, NULL, batch, &loss);
+ *     aecv_model_gradients(m, &g, &n);
+ *     MPI_Allreduce(MPI_IN_PLACE, g, n, MPI_FLOAT, MPI_SUM, comm);  then g[i] /= ranks
+ *     aecv_model_apply_gradients(m);
+ *
+ * Scale: the gradient is that of the objective aecv_model_train_step minimizes on this batch,
+ * which is normalized by the batch (a mean over examples). With equal per-rank batches, the mean
+ * of the ranks' gradients equals the gradient of one process on the union of the batches, so
+ * N ranks at batch B follow one process at batch N·B up to float rounding. Random corruption and
+ * reparameterization noise are drawn per rank from the model's own generator.
+ *
+ * Buffers (BatchNorm running statistics): each rank updates its own from its local batch, as
+ * PyTorch DDP does by default; broadcast rank 0's (aecv_model_get_buffers/set_buffers) when ranks
+ * must agree, e.g. before saving or evaluating.
+ * -------------------------------------------------------------------------------------------- */
+
+/** aecv_model_compute_gradients():
+ *  Forward, loss and backward on one batch, as aecv_model_train_step, but nothing is applied:
+ *  the gradient is left in the model's flat gradient buffer (aecv_model_gradients) and new
+ *  buffer values are held until aecv_model_apply_gradients commits them. Arguments as
+ *  aecv_model_train_step. On AECV_ERR_NONFINITE (NaN/Inf in the inputs or the loss) nothing
+ *  changed: parameters, buffers, optimizer and random state are bit-identical to before, and
+ *  no gradients are pending. Serialized with other calls on the same model. */
+aecv_status aecv_model_compute_gradients(aecv_model *model, const float *inputs, const float *targets,
+                                         size_t batch, float *out_loss);
+
+/** aecv_model_gradients():
+ *  A view of the model's flat gradient buffer: *out_gradients points to *out_count floats
+ *  (aecv_model_parameter_count), laid out as aecv_model_get_parameters. The memory belongs to
+ *  the model; it is valid until the model is freed, and its contents until the next call on the
+ *  handle that computes gradients. The caller may overwrite it (an allreduce in place) before
+ *  aecv_model_apply_gradients, but must not call into the model while another thread writes it.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT when an argument is NULL or model is not live
+ *  (then *out_gradients is NULL and *out_count 0). */
+aecv_status aecv_model_gradients(aecv_model *model, float **out_gradients, size_t *out_count);
+
+/** aecv_model_apply_gradients():
+ *  One optimizer step with the current gradient buffer, committing parameters, optimizer state
+ *  and pending buffer values together, as aecv_model_train_step does.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT when no gradients were computed since the last
+ *  step; AECV_ERR_NONFINITE when the buffer holds NaN/Inf or the update is not finite (the
+ *  model is left unchanged and the gradients stay pending). */
+aecv_status aecv_model_apply_gradients(aecv_model *model);
+
+/** aecv_model_buffer_count():
+ *  Number of non-trainable buffer floats (BatchNorm running statistics); 0 for models without
+ *  them and when model is NULL. Never fails; thread-safe. */
+size_t aecv_model_buffer_count(const aecv_model *model);
+
+/** aecv_model_get_parameters():
+ *  Copies the flat parameter vector (aecv_model_parameter_count floats: the tensors of
+ *  aecv_model_export_safetensors in order, each row-major) into out.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT for NULL or misaligned arguments;
+ *  AECV_ERR_SHAPE when capacity is too small (nothing written). */
+aecv_status aecv_model_get_parameters(aecv_model *model, float *out, size_t capacity);
+
+/** aecv_model_set_parameters():
+ *  Replaces the flat parameter vector; count must equal aecv_model_parameter_count. The
+ *  optimizer state is kept. All or nothing: AECV_ERR_SHAPE for a wrong count, AECV_ERR_NONFINITE
+ *  for NaN/Inf (nothing written). */
+aecv_status aecv_model_set_parameters(aecv_model *model, const float *values, size_t count);
+
+/** aecv_model_get_buffers(), aecv_model_set_buffers():
+ *  The same for the flat buffer vector (aecv_model_buffer_count floats). With no buffers,
+ *  count/capacity 0 and NULL pointers are accepted. */
+aecv_status aecv_model_get_buffers(aecv_model *model, float *out, size_t capacity);
+aecv_status aecv_model_set_buffers(aecv_model *model, const float *values, size_t count);
+
 /** aecv_model_evaluate():
  *  The model's objective on a batch, without any update and without training-time input
  *  corruption (for a VAE: the negative ELBO per example, with the reparameterization noise

@@ -15,7 +15,7 @@ public func aecv_model_code_sparsity(_ model: OpaquePointer?, _ inputs: UnsafePo
         guard threshold.isFinite, threshold >= 0 else {
             throw AECVError.invalidArgument("threshold: must be a finite number >= 0, got \(threshold)")
         }
-        let fraction = try handle.withLockedModel {
+        let fraction = try handle.withLocked {
             try $0.codeSparsity(inputs: inputs, batch: Int(batch), threshold: threshold)
         }
         outFraction.pointee = fraction
@@ -40,7 +40,7 @@ public func aecv_model_interpolate(_ model: OpaquePointer?, _ inputA: UnsafePoin
                                       needed: needed, batch: steps, batchName: "steps")
         try withDisjointInputs(a, from: images) { a in
             try withDisjointInputs(b, from: images) { b in
-                try handle.withLockedModel { try $0.interpolate(from: a, to: b, steps: Int(steps), into: images) }
+                try handle.withLocked { try $0.interpolate(from: a, to: b, steps: Int(steps), into: images) }
             }
         }
     }

@@ -9,39 +9,10 @@ import Glibc
 import Musl
 #endif
 
-/// What an `aecv_classifier *` points to (as an unmanaged, retained reference).
-final class ClassifierHandle: CHandle {
-    /// Touched only while `lock` is held: `Classifier` is not thread-safe.
-    private let classifier: Classifier
-    private let lock = HandleLock()
-
-    // Immutable facts, read without the lock (queries never wait for a training step).
-    let classes: Int
-    let inputSize: Int
-    /// The filled classifier spec as UTF-8 JSON, without a NUL.
-    let specUTF8: [UInt8]
-
-    init(classifier: Classifier) {
-        self.classifier = classifier
-        classes = classifier.classes
-        inputSize = classifier.inputSize
-        specUTF8 = Array(classifier.spec.jsonString().utf8)
-    }
-
-    func withLockedClassifier<Result>(_ body: (Classifier) throws -> Result) rethrows -> Result {
-        try lock.withLock { try body(classifier) }
-    }
-}
-
 /// The live classifier behind a handle pointer, or INVALID_ARGUMENT for NULL and for pointers that
 /// are not live classifiers (freed, never created, or an aecv_model).
 private func classifierHandle(_ classifier: OpaquePointer?) throws -> ClassifierHandle {
-    guard let classifier else { throw AECVError.invalidArgument("classifier: NULL") }
-    guard let handle = ClassifierHandle.lookup(classifier) else {
-        throw AECVError.invalidArgument(
-            "classifier: \(UnsafeRawPointer(classifier)) is not a live aecv_classifier (already freed?)")
-    }
-    return handle
+    try ClassifierHandle.argument(classifier, "classifier")
 }
 
 // MARK: - Create / load / free
@@ -62,8 +33,8 @@ public func aecv_classifier_create(_ autoencoder: OpaquePointer?, _ specJSON: Un
         let spec = try ClassifierSpec(json: text)
         // The classifier copies the encoder's weights: under the model's lock, so a training step
         // running on another thread cannot be caught half-way.
-        let classifier = try model.withLockedModel { try Classifier(autoencoder: $0, spec: spec) }
-        out.pointee = ClassifierHandle(classifier: classifier).retainedPointer()
+        let classifier = try model.withLocked { try Classifier(autoencoder: $0, spec: spec) }
+        out.pointee = ClassifierHandle(classifier).retainedPointer()
     }
 }
 
@@ -75,7 +46,7 @@ public func aecv_classifier_load(_ path: UnsafePointer<CChar>?,
         let path = try pathArgument(path)
         guard let out else { throw AECVError.invalidArgument("out: NULL") }
         let classifier = try Classifier(contentsOf: path)
-        out.pointee = ClassifierHandle(classifier: classifier).retainedPointer()
+        out.pointee = ClassifierHandle(classifier).retainedPointer()
     }
 }
 
@@ -127,7 +98,7 @@ public func aecv_classifier_train_step(_ classifier: OpaquePointer?, _ inputs: U
         }
         let labelBuffer = UnsafeBufferPointer(start: labels, count: Int(batch))
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLockedClassifier {
+        let loss = try handle.withLocked {
             try $0.trainStep(inputs: inputs, labels: labelBuffer, batch: Int(batch))
         }
         outLoss?.pointee = loss
@@ -147,7 +118,7 @@ public func aecv_classifier_predict(_ classifier: OpaquePointer?, _ inputs: Unsa
         let probabilities = try outputBuffer(outProbabilities, name: "out_probabilities",
                                              capacity: capacity, needed: outCount, batch: batch)
         try withDisjointInputs(inputs, from: probabilities) { inputs in
-            try handle.withLockedClassifier {
+            try handle.withLocked {
                 try $0.predict(inputs: inputs, batch: Int(batch), into: probabilities)
             }
         }
@@ -161,6 +132,6 @@ public func aecv_classifier_save(_ classifier: OpaquePointer?, _ path: UnsafePoi
     withStatus("aecv_classifier_save") {
         let handle = try classifierHandle(classifier)
         let path = try pathArgument(path)
-        try handle.withLockedClassifier { try $0.save(to: path) }
+        try handle.withLocked { try $0.save(to: path) }
     }
 }

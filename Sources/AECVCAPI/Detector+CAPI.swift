@@ -3,35 +3,8 @@
 // is checked before core code runs, then the public `Detector` API runs under the handle's lock.
 import AECV
 
-/// What an `aecv_detector *` points to (as an unmanaged, retained reference).
-final class DetectorHandle: CHandle {
-    /// Touched only while `lock` is held: `Detector` is not thread-safe.
-    private let detector: Detector
-    private let lock = HandleLock()
-    let inputSize: Int
-    let classes: Int
-    /// The filled spec as UTF-8 JSON, without a NUL.
-    let specUTF8: [UInt8]
-
-    init(detector: Detector) {
-        self.detector = detector
-        inputSize = detector.inputSize
-        classes = detector.classes
-        specUTF8 = Array(detector.spec.jsonString().utf8)
-    }
-
-    func withLockedDetector<Result>(_ body: (Detector) throws -> Result) rethrows -> Result {
-        try lock.withLock { try body(detector) }
-    }
-}
-
 private func detectorHandle(_ detector: OpaquePointer?) throws -> DetectorHandle {
-    guard let detector else { throw AECVError.invalidArgument("detector: NULL") }
-    guard let handle = DetectorHandle.lookup(detector) else {
-        throw AECVError.invalidArgument(
-            "detector: \(UnsafeRawPointer(detector)) is not a live aecv_detector (already freed?)")
-    }
-    return handle
+    try DetectorHandle.argument(detector, "detector")
 }
 
 @_cdecl("aecv_detector_create")
@@ -49,11 +22,11 @@ public func aecv_detector_create(_ backbone: OpaquePointer?, _ specJSON: UnsafeP
                     "backbone: \(UnsafeRawPointer(backbone)) is not a live aecv_model (already freed?)")
             }
             // Copies the encoder under the model's lock: a concurrent step cannot be caught half-way.
-            detector = try model.withLockedModel { try Detector(backbone: $0, spec: spec) }
+            detector = try model.withLocked { try Detector(backbone: $0, spec: spec) }
         } else {
             detector = try Detector(spec: spec)
         }
-        out.pointee = DetectorHandle(detector: detector).retainedPointer()
+        out.pointee = DetectorHandle(detector).retainedPointer()
     }
 }
 
@@ -64,7 +37,7 @@ public func aecv_detector_load(_ path: UnsafePointer<CChar>?,
     return withStatus("aecv_detector_load") {
         let path = try pathArgument(path)
         guard let out else { throw AECVError.invalidArgument("out: NULL") }
-        out.pointee = DetectorHandle(detector: try Detector(contentsOf: path)).retainedPointer()
+        out.pointee = DetectorHandle(try Detector(contentsOf: path)).retainedPointer()
     }
 }
 
@@ -114,7 +87,7 @@ public func aecv_detector_train_step(_ detector: OpaquePointer?, _ images: Unsaf
         if let boxes { try checkAlignment(boxes, name: "boxes") }
         let boxBuffer = UnsafeBufferPointer(start: boxCount == 0 ? nil : boxes, count: boxCount)
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLockedDetector {
+        let loss = try handle.withLocked {
             try $0.trainStep(images: images, boxes: boxBuffer, maxBoxes: Int(maxBoxes), batch: Int(batch))
         }
         outLoss?.pointee = loss
@@ -138,7 +111,7 @@ public func aecv_detector_detect(_ detector: OpaquePointer?, _ images: UnsafePoi
             throw AECVError.invalidArgument("out_detections: NULL with capacity \(capacity)")
         }
         if let outDetections { try checkAlignment(outDetections, name: "out_detections") }
-        let results = try handle.withLockedDetector {
+        let results = try handle.withLocked {
             try $0.detect(images: images, batch: Int(batch), scoreThreshold: scoreThreshold, iouThreshold: iouThreshold)
         }
         // Counts are written in every case that gets here, so a caller can size its buffer.
@@ -162,7 +135,7 @@ public func aecv_detector_detect(_ detector: OpaquePointer?, _ images: UnsafePoi
 public func aecv_detector_set_learning_rate(_ detector: OpaquePointer?, _ learningRate: Float) -> Int32 {
     withStatus("aecv_detector_set_learning_rate") {
         let handle = try detectorHandle(detector)
-        try handle.withLockedDetector { try $0.setLearningRate(learningRate) }
+        try handle.withLocked { try $0.setLearningRate(learningRate) }
     }
 }
 
@@ -171,6 +144,6 @@ public func aecv_detector_save(_ detector: OpaquePointer?, _ path: UnsafePointer
     withStatus("aecv_detector_save") {
         let handle = try detectorHandle(detector)
         let path = try pathArgument(path)
-        try handle.withLockedDetector { try $0.save(to: path) }
+        try handle.withLocked { try $0.save(to: path) }
     }
 }

@@ -1,4 +1,5 @@
-// The opaque handles of the C API (`aecv_model`, `aecv_classifier`): a retained Swift box around
+// The opaque handles of the C API (`aecv_model`, `aecv_classifier`, `aecv_detector`): one generic
+// retained Swift box around
 // a core object plus the lock that serializes calls on it. Calls on different handles share
 // nothing and run in parallel.
 //
@@ -38,33 +39,91 @@ final class HandleLock {
     }
 }
 
-/// What an `aecv_model *` points to (as an unmanaged, retained reference).
-final class ModelHandle: CHandle {
-    /// Touched only while `lock` is held: `Autoencoder` is not thread-safe.
-    private let model: Autoencoder
+/// The facts about a handle's object that queries read without its lock, so shape queries
+/// never wait for a training step running on another thread. Immutable for the object's life.
+struct HandleFacts {
+    var inputSize = 0
+    var latentSize = 0
+    var classes = 0
+    var parameterCount = 0
+    var bufferCount = 0
+    var isGenerative = false
+    /// The filled spec as UTF-8 JSON, without a NUL (the *_spec functions add it).
+    var specUTF8: [UInt8] = []
+}
+
+/// A core object a C handle can hold.
+protocol HandleObject: AnyObject {
+    /// The C type's name for messages, e.g. "aecv_model".
+    static var cTypeName: String { get }
+    var handleFacts: HandleFacts { get }
+}
+
+/// What an `aecv_model *`, `aecv_classifier *` or `aecv_detector *` points to (an unmanaged,
+/// retained reference): the object, the lock that serializes calls on it, and its facts. Each
+/// instantiation is its own kind in the registry, so a handle of one kind passed as another is
+/// refused.
+final class Handle<Object: HandleObject>: CHandle {
+    /// Touched only while `lock` is held: the core objects are not thread-safe.
+    private let object: Object
     private let lock = HandleLock()
+    let facts: HandleFacts
 
-    // Immutable facts about the model, read without the lock so shape queries never wait for a
-    // training step running on another thread.
-    let inputSize: Int
-    let latentSize: Int
-    let parameterCount: Int
-    let isGenerative: Bool
-    /// The filled spec as UTF-8 JSON, without a NUL (aecv_model_spec adds it).
-    let specUTF8: [UInt8]
-
-    init(model: Autoencoder) {
-        self.model = model
-        inputSize = model.inputSize
-        latentSize = model.latentSize
-        parameterCount = model.parameterCount
-        isGenerative = model.isGenerative
-        specUTF8 = Array(model.specJSON.utf8)
+    init(_ object: Object) {
+        self.object = object
+        facts = object.handleFacts
     }
 
-    /// Runs `body` on the model with the handle's lock held.
-    func withLockedModel<Result>(_ body: (Autoencoder) throws -> Result) rethrows -> Result {
-        try lock.withLock { try body(model) }
+    var inputSize: Int { facts.inputSize }
+    var latentSize: Int { facts.latentSize }
+    var classes: Int { facts.classes }
+    var parameterCount: Int { facts.parameterCount }
+    var bufferCount: Int { facts.bufferCount }
+    var isGenerative: Bool { facts.isGenerative }
+    var specUTF8: [UInt8] { facts.specUTF8 }
+
+    /// Runs `body` on the object with the handle's lock held.
+    func withLocked<Result>(_ body: (Object) throws -> Result) rethrows -> Result {
+        try lock.withLock { try body(object) }
+    }
+
+    /// The live handle behind a C pointer argument named `name`, or INVALID_ARGUMENT for NULL and
+    /// for pointers that are not live handles of this kind (freed, never created, another kind).
+    static func argument(_ pointer: OpaquePointer?, _ name: String) throws -> Handle {
+        guard let pointer else { throw AECVError.invalidArgument("\(name): NULL") }
+        guard let handle = lookup(pointer) else {
+            throw AECVError.invalidArgument(
+                "\(name): \(UnsafeRawPointer(pointer)) is not a live \(Object.cTypeName) (already freed?)")
+        }
+        return handle
+    }
+}
+
+typealias ModelHandle = Handle<Autoencoder>
+typealias ClassifierHandle = Handle<Classifier>
+typealias DetectorHandle = Handle<Detector>
+
+extension Autoencoder: HandleObject {
+    static var cTypeName: String { "aecv_model" }
+    var handleFacts: HandleFacts {
+        HandleFacts(inputSize: inputSize, latentSize: latentSize, parameterCount: parameterCount,
+                    bufferCount: bufferCount, isGenerative: isGenerative, specUTF8: Array(specJSON.utf8))
+    }
+}
+
+extension Classifier: HandleObject {
+    static var cTypeName: String { "aecv_classifier" }
+    var handleFacts: HandleFacts {
+        HandleFacts(inputSize: inputSize, classes: classes, parameterCount: parameterCount,
+                    specUTF8: Array(spec.jsonString().utf8))
+    }
+}
+
+extension Detector: HandleObject {
+    static var cTypeName: String { "aecv_detector" }
+    var handleFacts: HandleFacts {
+        HandleFacts(inputSize: inputSize, classes: classes, parameterCount: parameterCount,
+                    specUTF8: Array(spec.jsonString().utf8))
     }
 }
 

@@ -24,12 +24,7 @@ let maxPathBytes = 4096
 /// The live model behind a handle pointer (a strong reference for the duration of the call),
 /// or INVALID_ARGUMENT for NULL and for pointers that are not live models.
 func modelHandle(_ model: OpaquePointer?) throws -> ModelHandle {
-    guard let model else { throw AECVError.invalidArgument("model: NULL") }
-    guard let handle = ModelHandle.lookup(model) else {
-        throw AECVError.invalidArgument(
-            "model: \(UnsafeRawPointer(model)) is not a live aecv_model (already freed?)")
-    }
-    return handle
+    try ModelHandle.argument(model, "model")
 }
 
 /// `batch * perExample` floats, checked: batch >= 1, no overflow, at most `maxBufferFloats`.
@@ -143,7 +138,7 @@ public func aecv_model_create(_ specJSON: UnsafePointer<CChar>?,
         guard let specJSON else { throw AECVError.invalidArgument("spec_json: NULL") }
         guard let outModel else { throw AECVError.invalidArgument("out_model: NULL") }
         let model = try Autoencoder(specJSON: try specArgument(specJSON))
-        outModel.pointee = ModelHandle(model: model).retainedPointer()
+        outModel.pointee = ModelHandle(model).retainedPointer()
     }
 }
 
@@ -155,7 +150,7 @@ public func aecv_model_load(_ path: UnsafePointer<CChar>?,
         let path = try pathArgument(path)
         guard let outModel else { throw AECVError.invalidArgument("out_model: NULL") }
         let model = try Autoencoder(contentsOf: path)
-        outModel.pointee = ModelHandle(model: model).retainedPointer()
+        outModel.pointee = ModelHandle(model).retainedPointer()
     }
 }
 
@@ -223,7 +218,7 @@ public func aecv_model_train_step(_ model: OpaquePointer?, _ inputs: UnsafePoint
         let inputs = try inputBuffer(inputs, name: "inputs", count: count)
         let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLockedModel { autoencoder in
+        let loss = try handle.withLocked { autoencoder in
             try autoencoder.trainStep(inputs: inputs, targets: targets, batch: Int(batch))
         }
         outLoss?.pointee = loss
@@ -240,7 +235,7 @@ public func aecv_model_evaluate(_ model: OpaquePointer?, _ inputs: UnsafePointer
         let inputs = try inputBuffer(inputs, name: "inputs", count: count)
         let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLockedModel { autoencoder in
+        let loss = try handle.withLocked { autoencoder in
             try autoencoder.evaluate(inputs: inputs, targets: targets, batch: Int(batch))
         }
         outLoss?.pointee = loss
@@ -255,7 +250,7 @@ public func aecv_model_set_learning_rate(_ model: OpaquePointer?, _ learningRate
             throw AECVError.invalidArgument(
                 "learning_rate: must be a finite number > 0, got \(learningRate)")
         }
-        try handle.withLockedModel { try $0.setLearningRate(learningRate) }
+        try handle.withLocked { try $0.setLearningRate(learningRate) }
     }
 }
 
@@ -275,7 +270,7 @@ func mapBatch(_ handle: ModelHandle, input: UnsafePointer<Float>?, inputName: St
     let outputs = try outputBuffer(output, name: outputName, capacity: capacity, needed: outCount,
                                    batch: batch)
     try withDisjointInputs(inputs, from: outputs) { inputs in
-        try handle.withLockedModel { try body($0, inputs, outputs) }
+        try handle.withLocked { try body($0, inputs, outputs) }
     }
 }
 
@@ -336,7 +331,7 @@ public func aecv_model_sample(_ model: OpaquePointer?, _ count: UInt, _ seed: UI
         }
         let images = try outputBuffer(outImages, name: "out_images", capacity: capacity,
                                       needed: needed, batch: count, batchName: "count")
-        try handle.withLockedModel {
+        try handle.withLocked {
             try $0.sample(count: Int(count), seed: seed, into: images)
         }
     }
@@ -349,6 +344,6 @@ public func aecv_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CChar
     withStatus("aecv_model_save") {
         let handle = try modelHandle(model)
         let path = try pathArgument(path)
-        try handle.withLockedModel { try $0.save(to: path) }
+        try handle.withLocked { try $0.save(to: path) }
     }
 }

@@ -11,7 +11,7 @@ public func aecv_model_export_safetensors(_ model: OpaquePointer?,
         let handle = try modelHandle(model)
         let path = try pathArgument(path)
         // Copy the parameters under the lock, write the file without it.
-        let file = handle.withLockedModel { $0.exportSafeTensors() }
+        let file = handle.withLocked { $0.exportSafeTensors() }
         try file.write(to: path)
     }
 }
@@ -24,6 +24,6 @@ public func aecv_model_import_safetensors(_ model: OpaquePointer?,
         let path = try pathArgument(path)
         let file = try SafeTensors.read(
             path: path, maxBytes: SafeTensors.importLimit(parameterCount: handle.parameterCount))
-        try handle.withLockedModel { try $0.importSafeTensors(file) }
+        try handle.withLocked { try $0.importSafeTensors(file) }
     }
 }

@@ -1,0 +1,106 @@
+// The data-parallel pieces of include/aecv.h: gradients computed and applied in two calls, with
+// the flat gradient buffer exposed in between, and the flat parameter and buffer vectors. A host
+// runs any allreduce with them (MPI, NCCL, its own sockets), the way Horovod wraps an optimizer.
+import AECV
+
+@_cdecl("aecv_model_compute_gradients")
+public func aecv_model_compute_gradients(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                         _ targets: UnsafePointer<Float>?, _ batch: UInt,
+                                         _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    withStatus("aecv_model_compute_gradients") {
+        let handle = try modelHandle(model)
+        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
+        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
+        let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
+        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
+        let loss = try handle.withLocked { try $0.computeGradients(inputs: inputs, targets: targets, batch: Int(batch)) }
+        outLoss?.pointee = loss
+    }
+}
+
+@_cdecl("aecv_model_gradients")
+public func aecv_model_gradients(_ model: OpaquePointer?,
+                                 _ outGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?,
+                                 _ outCount: UnsafeMutablePointer<UInt>?) -> Int32 {
+    outGradients?.pointee = nil
+    outCount?.pointee = 0
+    return withStatus("aecv_model_gradients") {
+        let handle = try modelHandle(model)
+        guard let outGradients else { throw AECVError.invalidArgument("out_gradients: NULL") }
+        guard let outCount else { throw AECVError.invalidArgument("out_count: NULL") }
+        let view = handle.withLocked { $0.gradientBuffer }
+        outGradients.pointee = view.baseAddress
+        outCount.pointee = UInt(view.count)
+    }
+}
+
+@_cdecl("aecv_model_apply_gradients")
+public func aecv_model_apply_gradients(_ model: OpaquePointer?) -> Int32 {
+    withStatus("aecv_model_apply_gradients") {
+        let handle = try modelHandle(model)
+        try handle.withLocked { try $0.applyGradients() }
+    }
+}
+
+@_cdecl("aecv_model_buffer_count")
+public func aecv_model_buffer_count(_ model: OpaquePointer?) -> UInt {
+    guard let model, let handle = ModelHandle.lookup(model) else { return 0 }
+    return UInt(handle.bufferCount)
+}
+
+/// A caller's output vector of `capacity` floats (NULL allowed when nothing is to be written).
+private func vectorOut(_ pointer: UnsafeMutablePointer<Float>?, capacity: UInt, needed: Int) throws
+    -> UnsafeMutableBufferPointer<Float> {
+    guard capacity <= maxBufferFloats else { throw AECVError.invalidArgument("capacity: \(capacity) is absurd") }
+    if needed == 0 { return UnsafeMutableBufferPointer(start: pointer, count: 0) }
+    return try outputBuffer(pointer, name: "out", capacity: capacity, needed: needed, batch: 1)
+}
+
+private func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: Int, what: String) throws
+    -> UnsafeBufferPointer<Float> {
+    guard count == UInt(expected) else {
+        throw AECVError.shape("count: the model has \(expected) \(what) floats, got \(count)")
+    }
+    if expected == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
+    return try inputBuffer(pointer, name: "values", count: expected)
+}
+
+@_cdecl("aecv_model_get_parameters")
+public func aecv_model_get_parameters(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?,
+                                      _ capacity: UInt) -> Int32 {
+    withStatus("aecv_model_get_parameters") {
+        let handle = try modelHandle(model)
+        let buffer = try vectorOut(out, capacity: capacity, needed: handle.parameterCount)
+        try handle.withLocked { try $0.copyParameters(into: buffer) }
+    }
+}
+
+@_cdecl("aecv_model_set_parameters")
+public func aecv_model_set_parameters(_ model: OpaquePointer?, _ values: UnsafePointer<Float>?,
+                                      _ count: UInt) -> Int32 {
+    withStatus("aecv_model_set_parameters") {
+        let handle = try modelHandle(model)
+        let buffer = try vectorIn(values, count: count, expected: handle.parameterCount, what: "parameter")
+        try handle.withLocked { try $0.setParameters(buffer) }
+    }
+}
+
+@_cdecl("aecv_model_get_buffers")
+public func aecv_model_get_buffers(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?,
+                                   _ capacity: UInt) -> Int32 {
+    withStatus("aecv_model_get_buffers") {
+        let handle = try modelHandle(model)
+        let buffer = try vectorOut(out, capacity: capacity, needed: handle.bufferCount)
+        try handle.withLocked { try $0.copyBuffers(into: buffer) }
+    }
+}
+
+@_cdecl("aecv_model_set_buffers")
+public func aecv_model_set_buffers(_ model: OpaquePointer?, _ values: UnsafePointer<Float>?,
+                                   _ count: UInt) -> Int32 {
+    withStatus("aecv_model_set_buffers") {
+        let handle = try modelHandle(model)
+        let buffer = try vectorIn(values, count: count, expected: handle.bufferCount, what: "buffer")
+        try handle.withLocked { try $0.setBuffers(buffer) }
+    }
+}
