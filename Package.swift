@@ -1,7 +1,7 @@
 // swift-tools-version:5.9
 // libaecv: autoencoders for computer vision, in Swift, behind a stable C ABI.
 //
-// Targets, in the layering order of DESIGN.md:
+// Targets, in layering order (docs/ARCHITECTURE.md):
 //   CBLAS      system library: OpenBLAS's cblas.h (only Kernels/ imports it)
 //   CKernels   C loops Swift cannot vectorize (the Adam update's square roots); internal symbols
 //   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization

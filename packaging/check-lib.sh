@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Asserts the packaging properties of a built libaecv.so (DESIGN.md, "Shipping the library"):
+# Asserts the packaging properties of a built libaecv.so (README, "Install"):
 #   1. no RUNPATH/RPATH pointing into the toolchain (none at all is expected; only $ORIGIN would
 #      be tolerated), and the SONAME is libaecv.so.0;
 #   2. no libswift* (nor libdispatch/libFoundation/ICU) among the NEEDED libraries: the Swift

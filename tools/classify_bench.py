@@ -63,7 +63,7 @@ TARGETS = [
 # 20 epochs (the result then equals a converged logistic regression: scikit-learn's
 # LogisticRegression on the same standardized VAE means gives 0.8021).
 LOW_DIM_PROBE = {"epochs": 20, "optimizer": {"name": "adam", "learning_rate": 1e-2}}
-# DESIGN.md's quality after 5 epochs (PyTorch), for context: the features depend on them.
+# PyTorch's quality after 5 epochs (README, Measured numbers), for context: the features depend on them.
 PRETRAIN_REFERENCE = {"conv": ("test MSE/pixel", 0.0031), "dense": ("test MSE/pixel", 0.0103),
                       "vae": ("test -ELBO (nats)", 245.6)}
 

@@ -283,7 +283,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)  # determinism of reductions does not depend on the machine's cores
 
-    # The real presets: parameter counts and shapes, as documented in C_API.md.
+    # The real presets: parameter counts and shapes, as documented in include/aecv.h.
     torch.manual_seed(0)
     conv_full, dense_full, vae_full = conv_ae(FULL["conv"]), dense_ae(*FULL["dense"]), VAE(*FULL["vae"])
     assert n_params(conv_full) == 46529, n_params(conv_full)

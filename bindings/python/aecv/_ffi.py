@@ -90,7 +90,7 @@ _status = c_int32
 _model = c_void_p  # aecv_model * (opaque handle)
 _classifier = c_void_p  # aecv_classifier * (opaque handle)
 
-# name: (restype, argtypes, required). The C contract is C_API.md / include/aecv.h.
+# name: (restype, argtypes, required). The C contract is include/aecv.h.
 _FUNCTIONS = {
     "aecv_version_number": (c_uint32, [], True),
     "aecv_version_string": (c_char_p, [], True),

@@ -43,7 +43,7 @@ __all__ = [
     "error_class",
 ]
 
-# The status codes of include/aecv.h (C_API.md, contract v0).
+# The status codes of include/aecv.h.
 OK = 0
 ERR_INVALID_ARGUMENT = 1
 ERR_SHAPE = 2
