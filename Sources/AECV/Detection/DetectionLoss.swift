@@ -95,8 +95,8 @@ struct DetectionGrid {
         for cell in 0..<cells {
             for i in 0..<n {
                 let z = out[at(0, cell, i)]
-                total += Double(negativeWeight) * Double(softplus(z))
-                gradient[at(0, cell, i)] = negativeWeight * sigmoid(z) * scale
+                total += Double(negativeWeight) * Double(BinaryCrossEntropyWithLogits.negative(z))
+                gradient[at(0, cell, i)] = negativeWeight * BinaryCrossEntropyWithLogits.gradient(z, target: 0) * scale
             }
         }
         for a in 1..<channels {
@@ -105,10 +105,10 @@ struct DetectionGrid {
         let beta = DetectionGrid.smoothL1Beta
         for (i, imageTargets) in targets.enumerated() {
             for t in imageTargets {
-                // Objectness positive: BCE(z, 1) = softplus(z) − z replaces λ_neg·softplus(z).
+                // Objectness positive: BCE(z, 1) replaces λ_neg·BCE(z, 0).
                 let z = out[at(0, t.cell, i)]
-                total += Double(softplus(z) - z) - Double(negativeWeight) * Double(softplus(z))
-                gradient[at(0, t.cell, i)] = (sigmoid(z) - 1) * scale
+                total += Double(BinaryCrossEntropyWithLogits.positive(z)) - Double(negativeWeight) * Double(BinaryCrossEntropyWithLogits.negative(z))
+                gradient[at(0, t.cell, i)] = BinaryCrossEntropyWithLogits.gradient(z, target: 1) * scale
                 // Box.
                 let sx = sigmoid(out[at(1, t.cell, i)]), sy = sigmoid(out[at(2, t.cell, i)])
                 let predictions = [sx, sy, out[at(3, t.cell, i)], out[at(4, t.cell, i)]]
@@ -121,16 +121,10 @@ struct DetectionGrid {
                     if j == 0 { g *= sx * (1 - sx) } else if j == 1 { g *= sy * (1 - sy) }
                     gradient[at(1 + j, t.cell, i)] = g
                 }
-                // Class: softmax cross-entropy.
-                var largest = -Float.infinity
-                for c in 0..<k { largest = max(largest, out[at(5 + c, t.cell, i)]) }
-                var sum: Float = 0
-                for c in 0..<k { sum += expf(out[at(5 + c, t.cell, i)] - largest) }
-                for c in 0..<k {
-                    let p = expf(out[at(5 + c, t.cell, i)] - largest) / sum
-                    gradient[at(5 + c, t.cell, i)] = classWeight * (p - (c == t.classIndex ? 1 : 0)) * scale
-                }
-                total += Double(classWeight) * Double(log(sum) + largest - out[at(5 + t.classIndex, t.cell, i)])
+                // Class: softmax cross-entropy of the cell's logits (stride cells·n apart).
+                total += Double(classWeight) * Double(SoftmaxCrossEntropy.column(
+                    logits: out + at(5, t.cell, i), stride: cells * n, classes: k, label: t.classIndex,
+                    weight: classWeight, scale: scale, gradient: gradient + at(5, t.cell, i)))
             }
         }
         return total * Double(scale)
@@ -195,10 +189,4 @@ struct DetectionGrid {
         }
         return result
     }
-}
-
-/// log(1 + e^z), computed without overflow.
-@inline(__always)
-func softplus(_ z: Float) -> Float {
-    z > 0 ? z + log1pf(expf(-z)) : log1pf(expf(z))
 }

@@ -37,4 +37,23 @@ enum SoftmaxCrossEntropy {
         }
         return Float(loss / Double(batch))
     }
+
+    /// One example's loss on `classes` logits `stride` floats apart (a detection cell's class
+    /// channels), in the log-sum-exp form:
+    ///
+    ///     L = log Σ_k e^{z_k − m} + m − z_y,   m = max z;   ∂L/∂z_c = p_c − [c = y]
+    ///
+    /// Returns L unweighted and writes weight · ∂L/∂z_c · scale into `gradient` (same stride).
+    static func column(logits z: UnsafePointer<Float>, stride: Int, classes: Int, label: Int, weight: Float,
+                       scale: Float, gradient: UnsafeMutablePointer<Float>) -> Float {
+        var largest = -Float.infinity
+        for c in 0..<classes { largest = max(largest, z[c * stride]) }
+        var sum: Float = 0
+        for c in 0..<classes { sum += expf(z[c * stride] - largest) }
+        for c in 0..<classes {
+            let p = expf(z[c * stride] - largest) / sum
+            gradient[c * stride] = weight * (p - (c == label ? 1 : 0)) * scale
+        }
+        return log(sum) + largest - z[label * stride]
+    }
 }

@@ -164,20 +164,14 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
         let count = latentSize * batch
         let zs = z.reserve(count)
-        let mu = distribution, logvar = distribution + count
-        var kl = 0.0
-        for i in 0..<count {
-            let sigma = expf(0.5 * logvar[i])
-            zs[i] = mu[i] + sigma * eps[i]
-            kl += -0.5 * Double(1 + logvar[i] - mu[i] * mu[i] - sigma * sigma)
-        }
+        let kl = GaussianKL.forward(mean: distribution, logVariance: distribution + count, noise: eps,
+                                    code: zs, count: count)
         let logits = decoder.forward(zs, batch: batch)
         let pixels = batch * inputSize
         let reconstruction: Float
         if gaussianDecoder {
-            let y = images.reserve(pixels)
-            sigmoidForward(logits, y, count: pixels)
-            reconstruction = ReconstructionLoss.meanSquaredError.forward(output: y, target: x, count: pixels, scale: 1)
+            reconstruction = SigmoidSquaredError.forward(logits: logits, target: x, output: images.reserve(pixels),
+                                                         count: pixels, scale: 1)
         } else {
             reconstruction = ReconstructionLoss.binaryCrossEntropyWithLogits.forward(
                 output: logits, target: x, count: pixels, scale: 1)
@@ -215,9 +209,7 @@ final class VariationalAutoencoder: AutoencoderNetwork {
                                            normalization: normalization)
         let dl = dLogits.reserve(pixels)
         if gaussianDecoder {
-            // d/dlogits Σ (σ(a) − x)² = 2 (y − x) · y (1 − y)
-            let y = images.pointer
-            for i in 0..<pixels { dl[i] = scale * 2 * (y[i] - t[i]) * y[i] * (1 - y[i]) }
+            SigmoidSquaredError.backward(output: images.pointer, target: t, gradient: dl, count: pixels, scale: scale)
         } else {
             ReconstructionLoss.binaryCrossEntropyWithLogits.backward(
                 output: logits, target: t, gradient: dl, count: pixels, scale: scale)
@@ -225,15 +217,8 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         let dz = dZ.reserve(count)
         decoder.backward(input: zs, outputGradient: dl, inputGradient: dz, batch: batch)
         let dh = dHeads.reserve(2 * count)
-        let mu = distribution, logvar = distribution + count
-        let dmu = dh, dlogvar = dh + count
-        let klScale = beta * scale
-        for i in 0..<count {
-            let sigma = expf(0.5 * logvar[i])
-            // z = μ + σ ε:  ∂z/∂μ = 1, ∂z/∂logσ² = ½ σ ε;  ∂KL/∂μ = μ, ∂KL/∂logσ² = ½(σ² − 1)
-            dmu[i] = dz[i] + klScale * mu[i]
-            dlogvar[i] = dz[i] * 0.5 * sigma * eps[i] + klScale * 0.5 * (sigma * sigma - 1)
-        }
+        GaussianKL.backward(mean: distribution, logVariance: distribution + count, noise: eps, codeGradient: dz,
+                            weight: beta * scale, meanGradient: dh, logVarianceGradient: dh + count, count: count)
         let dTrunkOut = dTrunk.reserve(batch * heads.inputFeatures)
         heads.backward(input: trunk.output, output: distribution, outputGradient: dh,
                        inputGradient: dTrunkOut, batch: batch)
