@@ -20,9 +20,10 @@ extension Classifier {
         file.sections.append(.init(tag: "PARM", required: true, payload: w.bytes))
         if let standardizer = standardizer {
             var s = ByteWriter()
+            let statistics = standardizer.currentStatistics
             s.writeUInt64(UInt64(standardizer.updates))
-            s.writeFloats(standardizer.current.mean)
-            s.writeFloats(standardizer.current.meanSquare)
+            s.writeFloats(statistics.mean)
+            s.writeFloats(statistics.meanSquare)
             file.sections.append(.init(tag: "STAT", required: false, payload: s.bytes))
         }
         try FileIO.writeAtomically(path: path, bytes: file.encode(magic: Classifier.fileMagic, major: 1, minor: 0))
@@ -56,7 +57,7 @@ extension Classifier {
             guard s.isAtEnd, (mean + meanSquare).allSatisfy(\.isFinite) else {
                 throw AECVError.format("\(name): the STAT section is malformed")
             }
-            standardizer.restore(.init(mean: mean, meanSquare: meanSquare), updates: updates)
+            standardizer.restore(mean: mean, meanSquare: meanSquare, updates: updates)
         }
     }
 }

@@ -66,7 +66,7 @@ public final class Classifier {
         }
         try builder.dense(spec.classes, at: "classifier.classes")
         head = builder.build()
-        network = ClassifierNetwork(features: features, head: head)
+        network = ClassifierNetwork(features: features, standardizer: standardizer, head: head)
         let encoderRate = spec.encoderLearningRate ?? spec.optimizer.learningRate / 10
         let frozen = spec.freezeEncoder
         core = try TrainableCore(network: network, optimizer: spec.optimizer) { store in
@@ -75,6 +75,7 @@ public final class Classifier {
         }
         var random = RandomSource(seed: spec.seed)
         head.initialize(random: &random)
+        standardizer?.initialize(random: &random)
     }
 
     // MARK: - Checks
@@ -85,12 +86,11 @@ public final class Classifier {
 
     /// Features → (standardized) → head; returns the standardized features and the logits
     /// (classes, N), batch-minor.
-    private func logits(_ f: UnsafePointer<Float>, batch: Int,
-                        statistics: FeatureStandardizer.Statistics?) -> (standardized: UnsafePointer<Float>, logits: UnsafePointer<Float>) {
+    private func logits(_ f: UnsafePointer<Float>, batch: Int) -> (standardized: UnsafePointer<Float>, logits: UnsafePointer<Float>) {
         var s = f
         if let standardizer = standardizer {
             let out = standardized.reserve(batch * featureSize)
-            standardizer.forward(f, out, batch: batch, statistics: statistics)
+            standardizer.forward(input: f, output: out, batch: batch)
             s = UnsafePointer(out)
         }
         return (s, head.forward(s, batch: batch))
@@ -113,23 +113,21 @@ public final class Classifier {
         }
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs.baseAddress!, rows: batch, columns: inputSize, into: x)
-        store.beginStep()
-        network.setMode(.training)
-        let (loss, statistics) = lossAndGradients(x, labels: labels.baseAddress!, batch: batch)
+        let loss = lossAndGradients(x, labels: labels.baseAddress!, batch: batch).loss
         guard loss.isFinite else { throw AECVError.nonFinite("train_step: the loss is \(loss); the classifier was left unchanged") }
         try core.applyGradients("train_step", owner: "classifier")
-        if let statistics = statistics { standardizer!.commit(statistics) }
         return loss
     }
 
     /// Forward, cross-entropy and backward on a batch-minor x: (input, N); fills the head's (and,
     /// when fine-tuning, the encoder's) gradient buffers. Returns the loss and the standardization
-    /// statistics this step would commit.
+    /// standardization statistics this step would commit stay pending in the store's next buffers.
     func lossAndGradients(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int)
-        -> (loss: Float, statistics: FeatureStandardizer.Statistics?) {
+        -> (loss: Float, standardized: Bool) {
+        store.beginStep()
+        network.setMode(.training)
         let f = features.forward(x, batch: batch)
-        let statistics = standardizer?.proposedUpdate(f, batch: batch)
-        let (s, z) = logits(f, batch: batch, statistics: statistics)
+        let (s, z) = logits(f, batch: batch)
         let p = probabilities.reserve(classes * batch)
         SoftmaxCrossEntropy.softmax(z, classes: classes, batch: batch, into: p)
         let dz = logitGradient.reserve(classes * batch)
@@ -142,12 +140,12 @@ public final class Classifier {
             var df = UnsafePointer(ds)
             if let standardizer = standardizer {
                 let g = featureGradient.reserve(batch * featureSize)
-                standardizer.backward(ds, g, batch: batch, statistics: statistics)
+                standardizer.backward(input: f, output: s, outputGradient: ds, inputGradient: g, batch: batch)
                 df = UnsafePointer(g)
             }
             features.backward(input: x, featureGradient: df, batch: batch)
         }
-        return (loss, statistics)
+        return (loss, standardizer != nil)
     }
 
     /// Class probabilities, (batch, classes).
@@ -161,7 +159,7 @@ public final class Classifier {
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs.baseAddress!, rows: batch, columns: inputSize, into: x)
         network.setMode(.evaluation)
-        let z = logits(features.forward(x, batch: batch), batch: batch, statistics: nil).logits
+        let z = logits(features.forward(x, batch: batch), batch: batch).logits
         let p = probabilities.reserve(needed)
         SoftmaxCrossEntropy.softmax(z, classes: classes, batch: batch, into: p)
         transpose(p, rows: classes, columns: batch, into: output.baseAddress!)
@@ -195,19 +193,25 @@ extension Classifier {
 }
 
 /// The classifier's layers as one stored network: the encoder's tensors (named as in the
-/// autoencoder), then the head's ("head.*").
+/// autoencoder), the standardizer's statistics ("standardizer.*", buffers), then the head's
+/// ("head.*").
 final class ClassifierNetwork: StoredNetwork {
     let features: EncoderFeatures
+    let standardizer: FeatureStandardizer?
     let head: Sequential
 
-    init(features: EncoderFeatures, head: Sequential) { self.features = features; self.head = head }
+    init(features: EncoderFeatures, standardizer: FeatureStandardizer?, head: Sequential) {
+        self.features = features; self.standardizer = standardizer; self.head = head
+    }
 
     var parameterShapes: [(name: String, shape: [Int])] {
         features.parameterShapes + head.parameterShapes.map { ("head.\($0.name)", $0.shape) }
     }
 
     var bufferShapes: [(name: String, shape: [Int])] {
-        features.bufferShapes + head.bufferShapes.map { ("head.\($0.name)", $0.shape) }
+        features.bufferShapes
+            + (standardizer?.bufferShapes ?? []).map { ("standardizer.\($0.name)", $0.shape) }
+            + head.bufferShapes.map { ("head.\($0.name)", $0.shape) }
     }
 
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
@@ -218,12 +222,17 @@ final class ClassifierNetwork: StoredNetwork {
 
     func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
         features.layers.bind(buffers: buffers, next: next)
-        let offset = features.layers.bufferCount
+        var offset = features.layers.bufferCount
+        if let standardizer {
+            standardizer.bind(buffers: buffers + offset, next: next + offset)
+            offset += standardizer.bufferCount
+        }
         head.bind(buffers: buffers + offset, next: next + offset)
     }
 
     func setMode(_ mode: LayerMode) {
         features.layers.setMode(mode)
+        standardizer?.setMode(mode)
         head.setMode(mode)
     }
 }

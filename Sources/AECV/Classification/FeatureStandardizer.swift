@@ -1,74 +1,104 @@
-/// z-scores features with running statistics: y = (x − μ) / √(σ² + ε), per feature, ε = 1e-5.
+/// z-scores features with running statistics, as a layer whose statistics are buffers:
 ///
-/// μ and E[x²] are cumulative averages of the batch statistics for the first 100 training steps
-/// (exact statistics of the data seen, which is what a frozen encoder needs), then exponential
-/// averages with momentum 0.01 (so a fine-tuned encoder's drifting features are tracked).
-/// The statistics are constants for backpropagation: ∂y/∂x = 1/√(σ² + ε).
-/// x, y: batch-minor (F, N).
-final class FeatureStandardizer {
-    struct Statistics: Equatable {
-        var mean: [Float]
-        var meanSquare: [Float]
-    }
-
+///     y = (x − μ) / √(σ² + ε),   σ² = E[x²] − μ²,   per feature, ε = 1e-5
+///
+/// Buffers: "mean" μ (F), "mean_square" E[x²] (F), "num_batches_tracked" (1), initially 0, 1, 0.
+/// In training mode a batch's statistics are folded in — cumulative averages for the first 100
+/// steps (exact statistics of the data seen, which is what a frozen encoder needs), then
+/// exponential averages with momentum 0.01 (so a fine-tuned encoder's drifting features are
+/// tracked) — written to the next buffers, which the step commits, and used for this batch.
+/// In evaluation mode the current statistics are used. The statistics are constants for
+/// backpropagation: ∂y/∂x = 1/√(σ² + ε). x, y: batch-minor (F, N).
+final class FeatureStandardizer: Layer {
     let features: Int
-    private(set) var current: Statistics
-    private(set) var updates = 0
+    let inputShape: [Int]
+    var outputShape: [Int] { inputShape }
     static let epsilon: Float = 1e-5
+    private var current: UnsafeMutablePointer<Float>!
+    private var next: UnsafeMutablePointer<Float>!
+    private var mode = LayerMode.evaluation
 
     init(features: Int) {
         self.features = features
-        current = Statistics(mean: [Float](repeating: 0, count: features),
-                             meanSquare: [Float](repeating: 1, count: features))
+        inputShape = [features]
     }
 
-    /// Restores saved statistics.
-    func restore(_ statistics: Statistics, updates: Int) {
-        current = statistics
-        self.updates = updates
+    var bufferShapes: [(name: String, shape: [Int])] {
+        [("mean", [features]), ("mean_square", [features]), ("num_batches_tracked", [1])]
+    }
+    var bufferCount: Int { 2 * features + 1 }
+
+    func bind(buffers current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        self.current = current
+        self.next = next
     }
 
-    /// The statistics after folding in one batch, without changing the current ones (a training
-    /// step commits them only when it succeeds).
-    func proposedUpdate(_ x: UnsafePointer<Float>, batch: Int) -> Statistics {
+    func setMode(_ mode: LayerMode) { self.mode = mode }
+
+    func initialize(random: inout RandomSource) {
+        current.update(repeating: 0, count: features)
+        (current + features).update(repeating: 1, count: features)
+        current[2 * features] = 0
+    }
+
+    /// The statistics in force for the current mode: (μ, E[x²]).
+    private var statistics: (mean: UnsafePointer<Float>, meanSquare: UnsafePointer<Float>) {
+        let s = mode == .training ? next! : current!
+        return (UnsafePointer(s), UnsafePointer(s + features))
+    }
+
+    /// Number of training steps folded into the current statistics.
+    var updates: Int { Int(current[2 * features]) }
+
+    /// Folds one batch into the next statistics (training mode).
+    private func fold(_ x: UnsafePointer<Float>, batch: Int) {
+        let updates = Int(current[2 * features])
         let weight: Float = updates < 100 ? 1 / Float(updates + 1) : 0.01
-        var next = current
         for f in 0..<features {
             let row = x + f * batch
             var s: Float = 0, s2: Float = 0
             for n in 0..<batch { s += row[n]; s2 += row[n] * row[n] }
-            next.mean[f] += weight * (s / Float(batch) - next.mean[f])
-            next.meanSquare[f] += weight * (s2 / Float(batch) - next.meanSquare[f])
+            next[f] = current[f] + weight * (s / Float(batch) - current[f])
+            next[features + f] = current[features + f] + weight * (s2 / Float(batch) - current[features + f])
         }
-        return next
+        next[2 * features] = Float(updates + 1)
     }
 
-    func commit(_ statistics: Statistics) {
-        current = statistics
-        updates += 1
+    private func inverseDeviation(_ f: Int) -> Float {
+        let (mean, meanSquare) = statistics
+        return 1 / (max(meanSquare[f] - mean[f] * mean[f], 0) + FeatureStandardizer.epsilon).squareRoot()
     }
 
-    private static func inverseDeviation(_ s: Statistics, _ f: Int) -> Float {
-        1 / (max(s.meanSquare[f] - s.mean[f] * s.mean[f], 0) + epsilon).squareRoot()
-    }
-
-    /// y = (x − μ)/σ with the given statistics (the current ones when nil).
-    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int,
-                 statistics: Statistics? = nil) {
-        let s = statistics ?? current
+    func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch: Int) {
+        if mode == .training { fold(x, batch: batch) }
+        let mean = statistics.mean
         for f in 0..<features {
-            let (m, k) = (s.mean[f], FeatureStandardizer.inverseDeviation(s, f))
+            let (m, k) = (mean[f], inverseDeviation(f))
             for n in 0..<batch { y[f * batch + n] = (x[f * batch + n] - m) * k }
         }
     }
 
-    /// dx = dy / σ with the statistics used in the forward pass.
-    func backward(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, batch: Int,
-                  statistics: Statistics? = nil) {
-        let s = statistics ?? current
+    /// dx = dy / σ with the statistics the forward used.
+    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>?,
+                  batch: Int) {
+        guard let dx else { return }
         for f in 0..<features {
-            let k = FeatureStandardizer.inverseDeviation(s, f)
+            let k = inverseDeviation(f)
             for n in 0..<batch { dx[f * batch + n] = dy[f * batch + n] * k }
         }
+    }
+
+    /// The current statistics, copied (for files).
+    var currentStatistics: (mean: [Float], meanSquare: [Float]) {
+        (Array(UnsafeBufferPointer(start: current, count: features)),
+         Array(UnsafeBufferPointer(start: current + features, count: features)))
+    }
+
+    /// Restores saved statistics into the current buffers.
+    func restore(mean: [Float], meanSquare: [Float], updates: Int) {
+        current.update(from: mean, count: features)
+        (current + features).update(from: meanSquare, count: features)
+        current[2 * features] = Float(updates)
     }
 }

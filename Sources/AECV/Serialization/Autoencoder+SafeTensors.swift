@@ -6,7 +6,10 @@
 /// loads an exported model and a state_dict saved with `safetensors.torch.save_file` imports
 /// with no renaming.
 ///
-/// Export: every parameter as F32, in the model's layout order, with metadata
+/// Buffers (BatchNorm's `running_mean`, `running_var`, `num_batches_tracked`) travel with the
+/// parameters under their state_dict names, after them.
+///
+/// Export: every parameter, then every buffer, as F32, in the model's layout order, with metadata
 /// `{"format": "pt", "aecv.spec": <filled spec JSON>}` (the spec is informative; import ignores
 /// metadata).
 ///
@@ -18,15 +21,16 @@
 /// (Adam moments / SGD momentum to zero, step count to 0), since that state belonged to other
 /// weights; the learning rate, the random generator and the history are kept.
 extension Autoencoder {
-    /// The parameters as safetensors tensors, F32, in layout order.
+    /// The parameters, then the buffers, as safetensors tensors, F32, in layout order.
     public func exportSafeTensors() -> SafeTensors {
         SafeTensors(
-            tensors: store.entries.map { e in
-                SafeTensors.Tensor(
-                    name: e.name, shape: e.shape,
-                    values: Array(UnsafeBufferPointer(start: store.parameters + e.offset, count: e.count)))
-            },
+            tensors: (parameters() + buffers()).map { SafeTensors.Tensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) },
             metadata: ["format": "pt", "aecv.spec": specJSON])
+    }
+
+    /// Every tensor the file exchanges, with where its values live: parameters, then buffers.
+    private var exchangedEntries: [(entry: ParameterStore.Entry, base: UnsafeMutablePointer<Float>)] {
+        store.entries.map { ($0, store.parameters) } + store.bufferEntries.map { ($0, store.buffers) }
     }
 
     /// Writes the parameters as a safetensors file, atomically (an existing file is left intact
@@ -40,16 +44,16 @@ extension Autoencoder {
     /// - Throws: `.io` (missing or unreadable), `.format` (not valid safetensors), `.shape`
     ///   (missing, unknown or misshapen tensors), `.nonFinite` (NaN/Inf values).
     public func importSafeTensors(path: String) throws {
-        let file = try SafeTensors.read(path: path, maxBytes: SafeTensors.importLimit(parameterCount: parameterCount))
+        let file = try SafeTensors.read(path: path, maxBytes: SafeTensors.importLimit(parameterCount: parameterCount + bufferCount))
         try importSafeTensors(file)
     }
 
     /// Imports decoded tensors: all-or-nothing, every check before the first write.
     public func importSafeTensors(_ file: SafeTensors) throws {
         let plan = try importPlan(file)
-        for (entry, values) in plan {
+        for (entry, base, values) in plan {
             values.withUnsafeBufferPointer {
-                (store.parameters + entry.offset).update(from: $0.baseAddress!, count: entry.count)
+                (base + entry.offset).update(from: $0.baseAddress!, count: entry.count)
             }
         }
         for buffer in optimizer.stateBuffers {
@@ -60,29 +64,31 @@ extension Autoencoder {
 
     /// Matches the file's tensors to the model's parameters; throws on the first problem found
     /// in this order: unknown names, missing names, shapes, non-finite values.
-    private func importPlan(_ file: SafeTensors) throws -> [(ParameterStore.Entry, [Float])] {
+    private func importPlan(_ file: SafeTensors) throws -> [(ParameterStore.Entry, UnsafeMutablePointer<Float>, [Float])] {
         var byName: [String: SafeTensors.Tensor] = [:]
         for t in file.tensors { byName[t.name] = t }
-        let expected = Set(store.entries.map(\.name))
+        let entries = exchangedEntries
+        let names = entries.map(\.entry.name)
+        let expected = Set(names)
         let unknown = file.tensors.map(\.name).filter { !expected.contains($0) }
         let model = "this \(spec.preset.rawValue) model"
         if !unknown.isEmpty {
             throw AECVError.shape("safetensors: \(model) has no tensor named \(listed(unknown)) "
-                + "(it expects \(listed(store.entries.map(\.name)))); is the file from another architecture?")
+                + "(it expects \(listed(names))); is the file from another architecture?")
         }
-        let missing = store.entries.map(\.name).filter { byName[$0] == nil }
+        let missing = names.filter { byName[$0] == nil }
         if !missing.isEmpty {
             throw AECVError.shape("safetensors: missing \(listed(missing)), which \(model) needs")
         }
-        var plan: [(ParameterStore.Entry, [Float])] = []
-        for entry in store.entries {
+        var plan: [(ParameterStore.Entry, UnsafeMutablePointer<Float>, [Float])] = []
+        for (entry, base) in entries {
             let t = byName[entry.name]!
             if t.shape != entry.shape {
                 throw AECVError.shape("safetensors: tensor \"\(entry.name)\" has shape \(t.shape), but \(model) needs \(entry.shape)")
             }
-            plan.append((entry, t.values))
+            plan.append((entry, base, t.values))
         }
-        for (entry, values) in plan {
+        for (entry, _, values) in plan {
             if let i = values.firstIndex(where: { !$0.isFinite }) {
                 throw AECVError.nonFinite("safetensors: tensor \"\(entry.name)\" holds \(values[i]) at flat index \(i); the model was left unchanged")
             }
