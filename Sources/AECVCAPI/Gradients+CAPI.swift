@@ -65,42 +65,50 @@ private func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: I
     return try inputBuffer(pointer, name: "values", count: expected)
 }
 
+/// get_parameters / get_buffers: `size` floats of the model copied into the caller's vector.
+private func getVector(_ function: StaticString, _ model: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?,
+                       _ capacity: UInt, size: KeyPath<ModelHandle, Int>,
+                       _ copy: (Autoencoder, UnsafeMutableBufferPointer<Float>) throws -> Void) -> Int32 {
+    withStatus(function) {
+        let handle = try modelHandle(model)
+        let buffer = try vectorOut(out, capacity: capacity, needed: handle[keyPath: size])
+        try handle.withLocked { try copy($0, buffer) }
+    }
+}
+
+/// set_parameters / set_buffers: exactly `size` floats from the caller, all or nothing.
+private func setVector(_ function: StaticString, _ model: OpaquePointer?, _ values: UnsafePointer<Float>?,
+                       _ count: UInt, size: KeyPath<ModelHandle, Int>, what: String,
+                       _ set: (Autoencoder, UnsafeBufferPointer<Float>) throws -> Void) -> Int32 {
+    withStatus(function) {
+        let handle = try modelHandle(model)
+        let buffer = try vectorIn(values, count: count, expected: handle[keyPath: size], what: what)
+        try handle.withLocked { try set($0, buffer) }
+    }
+}
+
 @_cdecl("aecv_model_get_parameters")
 public func aecv_model_get_parameters(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?,
                                       _ capacity: UInt) -> Int32 {
-    withStatus("aecv_model_get_parameters") {
-        let handle = try modelHandle(model)
-        let buffer = try vectorOut(out, capacity: capacity, needed: handle.parameterCount)
-        try handle.withLocked { try $0.copyParameters(into: buffer) }
-    }
+    getVector("aecv_model_get_parameters", model, out, capacity, size: \.parameterCount) { try $0.copyParameters(into: $1) }
 }
 
 @_cdecl("aecv_model_set_parameters")
 public func aecv_model_set_parameters(_ model: OpaquePointer?, _ values: UnsafePointer<Float>?,
                                       _ count: UInt) -> Int32 {
-    withStatus("aecv_model_set_parameters") {
-        let handle = try modelHandle(model)
-        let buffer = try vectorIn(values, count: count, expected: handle.parameterCount, what: "parameter")
-        try handle.withLocked { try $0.setParameters(buffer) }
+    setVector("aecv_model_set_parameters", model, values, count, size: \.parameterCount, what: "parameter") {
+        try $0.setParameters($1)
     }
 }
 
 @_cdecl("aecv_model_get_buffers")
 public func aecv_model_get_buffers(_ model: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?,
                                    _ capacity: UInt) -> Int32 {
-    withStatus("aecv_model_get_buffers") {
-        let handle = try modelHandle(model)
-        let buffer = try vectorOut(out, capacity: capacity, needed: handle.bufferCount)
-        try handle.withLocked { try $0.copyBuffers(into: buffer) }
-    }
+    getVector("aecv_model_get_buffers", model, out, capacity, size: \.bufferCount) { try $0.copyBuffers(into: $1) }
 }
 
 @_cdecl("aecv_model_set_buffers")
 public func aecv_model_set_buffers(_ model: OpaquePointer?, _ values: UnsafePointer<Float>?,
                                    _ count: UInt) -> Int32 {
-    withStatus("aecv_model_set_buffers") {
-        let handle = try modelHandle(model)
-        let buffer = try vectorIn(values, count: count, expected: handle.bufferCount, what: "buffer")
-        try handle.withLocked { try $0.setBuffers(buffer) }
-    }
+    setVector("aecv_model_set_buffers", model, values, count, size: \.bufferCount, what: "buffer") { try $0.setBuffers($1) }
 }

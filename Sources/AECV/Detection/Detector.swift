@@ -241,7 +241,7 @@ public final class Detector {
 }
 
 /// The detector's layers and per-thread workspaces; replicas share parameters, not workspaces.
-final class DetectorNetwork: StoredNetwork {
+final class DetectorNetwork: ChainPair {
     let backbone: Sequential
     let head: Sequential
     let inputsT = Workspace()
@@ -265,32 +265,10 @@ final class DetectorNetwork: StoredNetwork {
         head = h.build()
     }
 
-    var parameterShapes: [(name: String, shape: [Int])] {
-        backbone.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
-            + head.parameterShapes.map { ("head.\($0.name)", $0.shape) }
-    }
-
-    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
-        backbone.bind(parameters: parameters, gradients: gradients)
-        let o = backbone.parameterCount
-        head.bind(parameters: parameters + o, gradients: gradients + o)
-    }
-
-    var bufferShapes: [(name: String, shape: [Int])] {
-        backbone.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
-            + head.bufferShapes.map { ("head.\($0.name)", $0.shape) }
-    }
-
-    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
-        backbone.bind(buffers: buffers, next: next)
-        let o = backbone.bufferCount
-        head.bind(buffers: buffers + o, next: next + o)
-    }
-
-    func setMode(_ mode: LayerMode) {
-        backbone.setMode(mode)
-        head.setMode(mode)
-    }
+    // Tensors: "encoder.*" (the backbone, named as in a conv autoencoder) then "head.*".
+    var firstChain: Sequential { backbone }
+    var secondChain: Sequential { head }
+    var chainPrefixes: (first: String, second: String) { ("encoder", "head") }
 
     /// images: n caller-layout images (n, C·H·W); returns the head output (A, gh, gw, n).
     func forward(_ images: UnsafePointer<Float>, batch n: Int) -> UnsafePointer<Float> {

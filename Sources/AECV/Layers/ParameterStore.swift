@@ -136,3 +136,47 @@ extension StoredNetwork {
     func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {}
     func setMode(_ mode: LayerMode) {}
 }
+
+/// A network that is two layer chains one after the other (encoder then decoder, backbone then
+/// head): its tensors are the first chain's, named "<first prefix>.<i>.*", then the second's.
+/// Binding walks the two chains with offsets and allocates nothing. A network with tensors
+/// between the chains (the VAE's heads) overrides the parameter half.
+protocol ChainPair: StoredNetwork {
+    var firstChain: Sequential { get }
+    var secondChain: Sequential { get }
+    /// The state_dict prefixes of the two chains, e.g. ("encoder", "decoder").
+    var chainPrefixes: (first: String, second: String) { get }
+}
+
+extension ChainPair {
+    private func prefixed(_ first: [(name: String, shape: [Int])], _ second: [(name: String, shape: [Int])])
+        -> [(name: String, shape: [Int])] {
+        let (a, b) = chainPrefixes
+        return first.map { ("\(a).\($0.name)", $0.shape) } + second.map { ("\(b).\($0.name)", $0.shape) }
+    }
+
+    var parameterShapes: [(name: String, shape: [Int])] {
+        prefixed(firstChain.parameterShapes, secondChain.parameterShapes)
+    }
+
+    var bufferShapes: [(name: String, shape: [Int])] {
+        prefixed(firstChain.bufferShapes, secondChain.bufferShapes)
+    }
+
+    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        firstChain.bind(parameters: parameters, gradients: gradients)
+        let offset = firstChain.parameterCount
+        secondChain.bind(parameters: parameters + offset, gradients: gradients + offset)
+    }
+
+    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        firstChain.bind(buffers: buffers, next: next)
+        let offset = firstChain.bufferCount
+        secondChain.bind(buffers: buffers + offset, next: next + offset)
+    }
+
+    func setMode(_ mode: LayerMode) {
+        firstChain.setMode(mode)
+        secondChain.setMode(mode)
+    }
+}

@@ -73,20 +73,14 @@ public final class Autoencoder {
     /// The filled spec as JSON.
     public var specJSON: String { spec.jsonString() }
 
-    // MARK: - Argument checks
-
-    private func check(_ name: String, count: Int, batch: Int, perExample: Int, exact: Bool) throws {
-        try BatchCheck.examples(name, count: count, batch: batch, perExample: perExample, exact: exact)
-    }
-
     // MARK: - Training
 
     /// inputs and targets (when given) hold exactly batch × inputSize finite floats.
     private func checkTrainingBatch(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
                                     batch: Int) throws {
-        try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
+        try BatchCheck.examples("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
         if let targets = targets {
-            try check("targets", count: targets.count, batch: batch, perExample: inputSize, exact: true)
+            try BatchCheck.examples("targets", count: targets.count, batch: batch, perExample: inputSize, exact: true)
             try BatchCheck.finite("targets", targets)
         }
         try BatchCheck.finite("inputs", inputs)
@@ -178,8 +172,8 @@ public final class Autoencoder {
     /// codes: (batch, latentSize). VAE: the mean.
     public func encode(inputs: UnsafeBufferPointer<Float>, batch: Int,
                        into codes: UnsafeMutableBufferPointer<Float>) throws {
-        try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
-        try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
+        try BatchCheck.examples("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
+        try BatchCheck.examples("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
         replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
@@ -190,8 +184,8 @@ public final class Autoencoder {
     /// images: (batch, inputSize).
     public func decode(codes: UnsafeBufferPointer<Float>, batch: Int,
                        into images: UnsafeMutableBufferPointer<Float>) throws {
-        try check("codes", count: codes.count, batch: batch, perExample: latentSize, exact: true)
-        try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
+        try BatchCheck.examples("codes", count: codes.count, batch: batch, perExample: latentSize, exact: true)
+        try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("codes", codes)
         let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
         replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
@@ -202,8 +196,8 @@ public final class Autoencoder {
     /// images: (batch, inputSize).
     public func reconstruct(inputs: UnsafeBufferPointer<Float>, batch: Int,
                             into images: UnsafeMutableBufferPointer<Float>) throws {
-        try check("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
-        try check("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
+        try BatchCheck.examples("inputs", count: inputs.count, batch: batch, perExample: inputSize, exact: true)
+        try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, y) = (inputs.baseAddress!, images.baseAddress!)
         replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
@@ -216,7 +210,7 @@ public final class Autoencoder {
         guard isGenerative else {
             throw AECVError.unsupported("sample: a \(spec.preset.rawValue) model is not generative (use vae or conv_vae)")
         }
-        try check("images", count: images.count, batch: count, perExample: inputSize, exact: false)
+        try BatchCheck.examples("images", count: images.count, batch: count, perExample: inputSize, exact: false)
         var generator = RandomSource(seed: seed)
         network.setMode(.evaluation)
         _ = network.sample(count: count, random: &generator, images: images.baseAddress!)

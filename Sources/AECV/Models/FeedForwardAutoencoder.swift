@@ -6,7 +6,7 @@
 /// encoder sees a corrupted x in training; the loss compares with the clean target) and `custom`
 /// kinds. Parameter names are "encoder.<i>.weight" / "decoder.<i>.bias", as in a PyTorch module
 /// with `encoder` and `decoder` nn.Sequential members.
-final class FeedForwardAutoencoder: AutoencoderNetwork {
+final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
     let encoder: Sequential
     let decoder: Sequential
     let reconstructionLoss: ReconstructionLoss
@@ -37,32 +37,10 @@ final class FeedForwardAutoencoder: AutoencoderNetwork {
     var encoderLayers: Sequential { encoder }
     var posteriorHeads: Dense? { nil }
 
-    var parameterShapes: [(name: String, shape: [Int])] {
-        encoder.parameterShapes.map { ("encoder.\($0.name)", $0.shape) }
-            + decoder.parameterShapes.map { ("decoder.\($0.name)", $0.shape) }
-    }
-
-    func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
-        encoder.bind(parameters: parameters, gradients: gradients)
-        let offset = encoder.parameterCount
-        decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
-    }
-
-    var bufferShapes: [(name: String, shape: [Int])] {
-        encoder.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
-            + decoder.bufferShapes.map { ("decoder.\($0.name)", $0.shape) }
-    }
-
-    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
-        encoder.bind(buffers: buffers, next: next)
-        let offset = encoder.bufferCount
-        decoder.bind(buffers: buffers + offset, next: next + offset)
-    }
-
-    func setMode(_ mode: LayerMode) {
-        encoder.setMode(mode)
-        decoder.setMode(mode)
-    }
+    // Tensors: "encoder.*" then "decoder.*" (ChainPair).
+    var firstChain: Sequential { encoder }
+    var secondChain: Sequential { decoder }
+    var chainPrefixes: (first: String, second: String) { ("encoder", "decoder") }
 
     func initialize(random: inout RandomSource) {
         encoder.initialize(random: &random)

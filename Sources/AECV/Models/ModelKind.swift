@@ -45,7 +45,9 @@ public struct ModelCapabilities: Equatable, Sendable {
 /// The registry of model kinds.
 enum ModelKinds {
     static let all: [any ModelKind] = [
-        ConvKind(), DenseKind(), SparseKind(), DenoisingKind(), VAEKind(), ConvVAEKind(), CustomKind(),
+        ConvKind(), DenseKind(), SparseKind(), DenoisingKind(),
+        VariationalKind(preset: .vae, defaultHidden: [400]),
+        VariationalKind(preset: .convVAE, defaultHidden: ModelKinds.convChannels), CustomKind(),
     ]
 
     static func kind(_ preset: ModelSpec.Preset) -> any ModelKind {
@@ -143,28 +145,14 @@ struct DenoisingKind: ModelKind {
     }
 }
 
-/// The dense variational autoencoder (Bernoulli decoder by default).
-struct VAEKind: ModelKind {
-    let preset = ModelSpec.Preset.vae
+/// The variational kinds: `vae` (dense trunk, hidden [400]) and `conv_vae` (the conv stages,
+/// hidden [16, 32, 64]), both with μ / log σ² heads and a Bernoulli decoder by default.
+struct VariationalKind: ModelKind {
+    let preset: ModelSpec.Preset
+    let defaultHidden: [Int]
     func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
     func fill(_ spec: inout ModelSpec) {
-        spec.hidden = spec.hidden ?? [400]
-        spec.latent = spec.latent ?? 20
-        spec.beta = spec.beta ?? 1
-        spec.loss = spec.loss ?? .bce
-    }
-    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec) }
-    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
-        ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
-    }
-}
-
-/// The conv encoder and mirrored decoder with μ / log σ² heads.
-struct ConvVAEKind: ModelKind {
-    let preset = ModelSpec.Preset.convVAE
-    func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
-    func fill(_ spec: inout ModelSpec) {
-        spec.hidden = spec.hidden ?? ModelKinds.convChannels
+        spec.hidden = spec.hidden ?? defaultHidden
         spec.latent = spec.latent ?? 20
         spec.beta = spec.beta ?? 1
         spec.loss = spec.loss ?? .bce

@@ -15,7 +15,7 @@ import Glibc
 /// rows are [W_μ; W_logσ²], laid out so the flat buffer holds fc_mu.weight, fc_logvar.weight,
 /// fc_mu.bias, fc_logvar.bias — PyTorch's separate tensors, each contiguous.
 /// encode returns μ; reconstruct decodes μ through the sigmoid; sample decodes z ~ N(0, I).
-final class VariationalAutoencoder: AutoencoderNetwork {
+final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     let trunk: Sequential
     let heads: Dense
     let decoder: Sequential
@@ -126,22 +126,11 @@ final class VariationalAutoencoder: AutoencoderNetwork {
         decoder.bind(parameters: parameters + offset, gradients: gradients + offset)
     }
 
-    /// The trunk's buffers ("encoder.*"), then the decoder's (named as its parameters are).
-    var bufferShapes: [(name: String, shape: [Int])] {
-        trunk.bufferShapes.map { ("encoder.\($0.name)", $0.shape) }
-            + decoder.bufferShapes.map { ("decoder.\($0.name)", $0.shape) }
-    }
-
-    func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
-        trunk.bind(buffers: buffers, next: next)
-        let offset = trunk.bufferCount
-        decoder.bind(buffers: buffers + offset, next: next + offset)
-    }
-
-    func setMode(_ mode: LayerMode) {
-        trunk.setMode(mode)
-        decoder.setMode(mode)
-    }
+    // Buffers and modes: the trunk's ("encoder.*"), then the decoder's (ChainPair); the
+    // parameters above also hold the heads between the two chains.
+    var firstChain: Sequential { trunk }
+    var secondChain: Sequential { decoder }
+    var chainPrefixes: (first: String, second: String) { ("encoder", "decoder") }
 
     func initialize(random: inout RandomSource) {
         trunk.initialize(random: &random)

@@ -191,7 +191,7 @@ struct ModelFile {
         if let lr = learningRate, !(lr.isFinite && lr > 0) {
             throw AECVError.format("model file: learning rate \(lr) is invalid")
         }
-        try model.core.restore(parameters: tensors, buffers: buffers, file: "model file", owner: "model")
+        model.core.assign(parameters: tensors, buffers: buffers)
         for (b, target) in zip(optimizerBuffers, state) {
             b.values.withUnsafeBufferPointer { target.pointer.update(from: $0.baseAddress!, count: store.count) }
         }

@@ -89,6 +89,12 @@ final class TrainableCore {
     func restore(parameters: [(name: String, shape: [Int], values: [Float])],
                  buffers: [(name: String, shape: [Int], values: [Float])]?, file: String, owner: String) throws {
         try TrainableCore.check(parameters: parameters, buffers: buffers, against: store, file: file, owner: owner)
+        assign(parameters: parameters, buffers: buffers)
+    }
+
+    /// Writes tensors that `check` has accepted.
+    func assign(parameters: [(name: String, shape: [Int], values: [Float])],
+                buffers: [(name: String, shape: [Int], values: [Float])]?) {
         for (t, e) in zip(parameters, store.entries) {
             t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
         }
