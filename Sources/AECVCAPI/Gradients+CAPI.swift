@@ -7,14 +7,8 @@ import AECV
 public func aecv_model_compute_gradients(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
                                          _ targets: UnsafePointer<Float>?, _ batch: UInt,
                                          _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_model_compute_gradients") {
-        let handle = try modelHandle(model)
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
-        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked { try $0.computeGradients(inputs: inputs, targets: targets, batch: Int(batch)) }
-        outLoss?.pointee = loss
+    trainingBatchCall("aecv_model_compute_gradients", model, inputs, targets, batch, outLoss) {
+        try $0.computeGradients(inputs: $1, targets: $2, batch: $3)
     }
 }
 

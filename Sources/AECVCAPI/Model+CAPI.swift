@@ -208,20 +208,30 @@ func copySpec(_ text: [UInt8], into buffer: UnsafeMutablePointer<CChar>?, capaci
 
 // MARK: - Training
 
-@_cdecl("aecv_model_train_step")
-public func aecv_model_train_step(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
-                                  _ targets: UnsafePointer<Float>?, _ batch: UInt,
-                                  _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_model_train_step") {
+/// The calls that take a training batch (train_step, evaluate, compute_gradients): inputs and
+/// optional targets of batch × input_size floats, an optional out_loss; `body` runs under the
+/// model's lock and returns the loss.
+func trainingBatchCall(_ function: StaticString, _ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                       _ targets: UnsafePointer<Float>?, _ batch: UInt, _ outLoss: UnsafeMutablePointer<Float>?,
+                       _ body: (Autoencoder, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>?, Int) throws -> Float)
+    -> Int32 {
+    withStatus(function) {
         let handle = try modelHandle(model)
         let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
         let inputs = try inputBuffer(inputs, name: "inputs", count: count)
         let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked { autoencoder in
-            try autoencoder.trainStep(inputs: inputs, targets: targets, batch: Int(batch))
-        }
+        let loss = try handle.withLocked { try body($0, inputs, targets, Int(batch)) }
         outLoss?.pointee = loss
+    }
+}
+
+@_cdecl("aecv_model_train_step")
+public func aecv_model_train_step(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                  _ targets: UnsafePointer<Float>?, _ batch: UInt,
+                                  _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    trainingBatchCall("aecv_model_train_step", model, inputs, targets, batch, outLoss) {
+        try $0.trainStep(inputs: $1, targets: $2, batch: $3)
     }
 }
 
@@ -229,16 +239,8 @@ public func aecv_model_train_step(_ model: OpaquePointer?, _ inputs: UnsafePoint
 public func aecv_model_evaluate(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
                                 _ targets: UnsafePointer<Float>?, _ batch: UInt,
                                 _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_model_evaluate") {
-        let handle = try modelHandle(model)
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        let targets = try targets.map { try inputBuffer($0, name: "targets", count: count) }
-        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked { autoencoder in
-            try autoencoder.evaluate(inputs: inputs, targets: targets, batch: Int(batch))
-        }
-        outLoss?.pointee = loss
+    trainingBatchCall("aecv_model_evaluate", model, inputs, targets, batch, outLoss) {
+        try $0.evaluate(inputs: $1, targets: $2, batch: $3)
     }
 }
 
