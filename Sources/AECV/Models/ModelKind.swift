@@ -46,8 +46,9 @@ public struct ModelCapabilities: Equatable, Sendable {
 enum ModelKinds {
     static let all: [any ModelKind] = [
         ConvKind(), DenseKind(), SparseKind(), DenoisingKind(),
-        VariationalKind(preset: .vae, defaultHidden: [400]),
-        VariationalKind(preset: .convVAE, defaultHidden: ModelKinds.convChannels), CustomKind(),
+        VariationalKind(preset: .vae, defaultHidden: [400], convolutional: false),
+        VariationalKind(preset: .convVAE, defaultHidden: ModelKinds.convChannels, convolutional: true),
+        CustomKind(),
     ]
 
     static func kind(_ preset: ModelSpec.Preset) -> any ModelKind {
@@ -150,14 +151,20 @@ struct DenoisingKind: ModelKind {
 struct VariationalKind: ModelKind {
     let preset: ModelSpec.Preset
     let defaultHidden: [Int]
+    /// Conv trunk and mirrored ConvTranspose decoder (conv_vae) or dense layers (vae).
+    let convolutional: Bool
+    /// The code size when the spec gives none.
+    static let defaultLatent = 20
     func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
     func fill(_ spec: inout ModelSpec) {
         spec.hidden = spec.hidden ?? defaultHidden
-        spec.latent = spec.latent ?? 20
+        spec.latent = spec.latent ?? Self.defaultLatent
         spec.beta = spec.beta ?? 1
         spec.loss = spec.loss ?? .bce
     }
-    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec) }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
+        try VariationalAutoencoder.make(spec, convolutional: convolutional)
+    }
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
         ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
     }

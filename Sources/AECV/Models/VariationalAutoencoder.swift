@@ -49,12 +49,13 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         self.gaussianDecoder = gaussianDecoder; self.names = names; self.seed = seed
     }
 
-    static func make(_ spec: ModelSpec) throws -> VariationalAutoencoder {
-        let latent = spec.latent ?? 20
+    /// `spec` has been filled by its kind (VariationalKind.fill), so latent and hidden are set.
+    static func make(_ spec: ModelSpec, convolutional: Bool) throws -> VariationalAutoencoder {
+        let latent = spec.latent ?? VariationalKind.defaultLatent
         var trunk: NetworkBuilder
         var decoder: NetworkBuilder
         var names: [String]
-        if spec.preset == .convVAE {
+        if convolutional {
             let (encoder, shapes) = try NetworkFactory.encoderStages(spec)
             trunk = encoder
             try trunk.flatten()
@@ -68,7 +69,7 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
                 + ["decoder_input.weight", "decoder_input.bias"]
                 + trunkNames(mirror.layers, prefix: "decoder")
         } else {
-            let hidden = spec.hidden ?? [400]
+            guard let hidden = spec.hidden else { throw config("spec.hidden: not filled in (build a filled spec)") }
             trunk = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
             for (i, h) in hidden.enumerated() {
                 try trunk.dense(h, at: "spec.hidden[\(i)]")
