@@ -152,7 +152,12 @@ const char *aecv_last_error(void);
  *  libaecv's own), process-wide, so they never compete for the cores. `n` >= 1. The default is
  *  OpenBLAS's (typically the number of cores, or OPENBLAS_NUM_THREADS). On small machines or
  *  when the host runs several models in parallel threads, 1 is often fastest.
- *  It may be called at any time; calls already running finish with the previous setting.
+ *  It may be called at any time; calls already running finish with the previous setting (each
+ *  call reads the setting once, when it starts).
+ *  The count in force is capped at min(n, 4 x online cores, 64): more threads than that only
+ *  add memory and contention. Lowering the count retires the surplus worker threads (they
+ *  exit); raising it starts workers when next needed (a thread that cannot be created means
+ *  fewer parts, not an error).
  *  Returns AECV_OK, or AECV_ERR_INVALID_ARGUMENT when n < 1 or n > 1024.
  *  Thread-safe. */
 aecv_status aecv_set_num_threads(int32_t n);

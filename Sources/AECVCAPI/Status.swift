@@ -129,7 +129,9 @@ public func aecv_last_error() -> UnsafePointer<CChar> {
 func withStatus(_ function: StaticString, _ body: () throws -> Void) -> Int32 {
     clearLastError()
     do {
-        try body()
+        // The thread setting is read once per call (a concurrent aecv_set_num_threads applies
+        // from the next call).
+        try ComputeThreads.forCall(body)
         return Status.ok
     } catch let error as AECVError {
         setLastError(error.message)

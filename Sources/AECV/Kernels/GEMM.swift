@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,36 +56,59 @@ private func scale(_ c: UnsafeMutablePointer<Float>, count: Int, by beta: Float,
 /// thread (the caller or a `WorkerPool` worker) with single-threaded GEMMs: OpenBLAS's own
 /// threads are kept at 1, because on these small products they cost more in synchronization
 /// than they gain (measured: conv training 10.3k img/s on 1 thread, 6.8k with OpenBLAS at 2).
+///
+/// The count is capped at `limit` = min(4 × online cores, 64): more threads than that only add
+/// stacks and contention (a request for 1024 threads once left 1024 threads alive). The setting
+/// is stored atomically (C11, CKernels) and a call reads it once (`forCall`), so a concurrent
+/// `set` takes effect at the next call, never half-way through a step. Lowering it retires
+/// workers: they exit the next time the pool runs or immediately when it is idle.
 public enum ComputeThreads {
-    /// 0 until the first `set` (explicit, or the default on first use).
-    private static var count = 0
-    /// False in a forked child until its workers are started again.
-    private static var workersStarted = false
+    /// The largest thread count in force: min(4 × online cores, 64).
+    public static let limit: Int = {
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return max(1, min(4 * cores, 64))
+    }()
 
-    /// Sets the thread count for the whole library; n is clamped to 1...1024.
-    public static func set(_ n: Int) {
-        count = max(1, min(n, 1024))
+    /// Sets the thread count for the whole library; n is clamped to 1...limit. Returns the count
+    /// in force.
+    @discardableResult
+    public static func set(_ n: Int) -> Int {
+        let count = max(1, min(n, limit))
         openblas_set_num_threads(1)
-        WorkerPool.shared.ensureWorkers(count - 1)
-        workersStarted = true
-    }
-
-    /// The thread count in force.
-    public static var current: Int {
-        configureOnce()
+        ckernels_store_compute_threads(count)
+        WorkerPool.shared.resizeIfIdle(count - 1)
         return count
     }
 
-    /// After a fork the pool is empty: start the workers again the next time they are needed.
-    static func forkedChildNeedsWorkers() { workersStarted = false }
-
-    /// Applies the default (one thread per online core) the first time the library computes,
-    /// and restarts the workers in a forked child.
-    static func configureOnce() {
-        if count == 0 {
-            set(max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        } else if !workersStarted {
-            set(count)
-        }
+    /// The thread count in force for the running call: the value read when the call began
+    /// (`forCall`), or the stored setting outside a call.
+    public static var current: Int {
+        if let raw = pthread_getspecific(snapshotKey) { return Int(bitPattern: raw) }
+        return stored
     }
+
+    /// The stored setting, applying the default (one thread per online core) on first use.
+    static var stored: Int {
+        let value = ckernels_load_compute_threads()
+        if value > 0 { return value }
+        return set(max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+
+    /// Runs body with the thread count read once: every `current` inside (on this thread) sees
+    /// the same value, whatever other threads set meanwhile. Nested calls keep the outer value.
+    public static func forCall<T>(_ body: () throws -> T) rethrows -> T {
+        if pthread_getspecific(snapshotKey) != nil { return try body() }
+        pthread_setspecific(snapshotKey, UnsafeRawPointer(bitPattern: stored))
+        defer { pthread_setspecific(snapshotKey, nil) }
+        return try body()
+    }
+
+    private static let snapshotKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Applies the default the first time the library computes.
+    static func configureOnce() { _ = stored }
 }

@@ -15,7 +15,7 @@ final class WorkerPool {
     private var wake = pthread_cond_t()
     private var finished = pthread_cond_t()
     private var runLock = pthread_mutex_t()
-    private var workers: [pthread_t] = []
+    private var workers: [WorkerContext] = []
     private var generation = 0
     private var pending = 0
     private var taskCount = 0
@@ -42,30 +42,54 @@ final class WorkerPool {
         taskCount = 0
         job = nil
         initializeLocks()
-        ComputeThreads.forkedChildNeedsWorkers()
     }
 
-    /// Number of parts `run` executes in parallel (workers + the caller).
-    var width: Int { workers.count + 1 }
+    /// Number of parts `run` executes in parallel (workers + the caller). Read under runLock.
+    private var width: Int { workers.count + 1 }
 
-    /// Grows the pool to `count` workers (never shrinks: idle workers only sleep).
-    func ensureWorkers(_ count: Int) {
+    /// Resizes the pool to `count` workers unless a `run` is in progress (the next `run`
+    /// resizes then).
+    func resizeIfIdle(_ count: Int) {
+        guard pthread_mutex_trylock(&runLock) == 0 else { return }
+        defer { pthread_mutex_unlock(&runLock) }
+        resize(count)
+    }
+
+    /// Workers currently in the pool (retired ones may still be exiting). For tests.
+    var workerCount: Int {
         pthread_mutex_lock(&runLock)
         defer { pthread_mutex_unlock(&runLock) }
+        return workers.count
+    }
+
+    /// Grows or shrinks the pool to `count` workers; called with runLock held. Retired workers
+    /// are woken and exit; a thread that cannot be created leaves the pool smaller.
+    private func resize(_ count: Int) {
+        if workers.count > count {
+            pthread_mutex_lock(&mutex)
+            for w in workers[count...] { w.retired = true }
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            workers.removeSubrange(count...)
+        }
         while workers.count < count {
-            let index = workers.count + 1
+            // The worker starts from the current generation: no run is in progress (runLock),
+            // so it must not mistake the last finished run for a new one.
+            pthread_mutex_lock(&mutex)
+            let context = WorkerContext(pool: self, index: workers.count + 1, generation: generation)
+            pthread_mutex_unlock(&mutex)
             var thread = pthread_t()
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+            let raw = Unmanaged.passRetained(context).toOpaque()
             guard pthread_create(&thread, nil, { raw in
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-                context.pool.workerLoop(index: context.index)
+                context.pool.workerLoop(context)
                 return nil
-            }, context) == 0 else {
-                Unmanaged<WorkerContext>.fromOpaque(context).release()
+            }, raw) == 0 else {
+                Unmanaged<WorkerContext>.fromOpaque(raw).release()
                 return
             }
             pthread_detach(thread)
-            workers.append(thread)
+            workers.append(context)
         }
     }
 
@@ -77,6 +101,7 @@ final class WorkerPool {
             return
         }
         defer { pthread_mutex_unlock(&runLock) }
+        resize(ComputeThreads.stored - 1)
         let parallel = min(tasks, width)
         withoutActuallyEscaping(body) { body in
             pthread_mutex_lock(&mutex)
@@ -96,11 +121,13 @@ final class WorkerPool {
         for k in parallel..<tasks { body(k) }
     }
 
-    private func workerLoop(index: Int) {
-        var seen = 0
+    private func workerLoop(_ context: WorkerContext) {
+        let index = context.index
+        var seen = context.startGeneration
         while true {
             pthread_mutex_lock(&mutex)
-            while generation == seen { pthread_cond_wait(&wake, &mutex) }
+            while generation == seen && !context.retired { pthread_cond_wait(&wake, &mutex) }
+            if context.retired { pthread_mutex_unlock(&mutex); return }
             seen = generation
             let mine = index < taskCount
             pthread_mutex_unlock(&mutex)
@@ -117,8 +144,13 @@ final class WorkerPool {
     }
 }
 
+/// One worker: its part index and whether it has been retired (set under the pool's mutex).
 private final class WorkerContext {
     let pool: WorkerPool
     let index: Int
-    init(pool: WorkerPool, index: Int) { self.pool = pool; self.index = index }
+    let startGeneration: Int
+    var retired = false
+    init(pool: WorkerPool, index: Int, generation: Int) {
+        self.pool = pool; self.index = index; startGeneration = generation
+    }
 }

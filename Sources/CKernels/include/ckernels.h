@@ -36,6 +36,12 @@ int ckernels_adam_update(size_t count, const float *p, const float *grad, const 
 /// (no libm call per pixel), within a few float ulps of libm's.
 void ckernels_gaussian_corrupt(uint64_t state[4], const float *x, float *out, size_t count, float sigma);
 
+/// The library's compute-thread setting, stored atomically (0: not set yet). A call reads it
+/// once (ComputeThreads.forCall) so a concurrent aecv_set_num_threads never changes a call
+/// half-way.
+long ckernels_load_compute_threads(void);
+void ckernels_store_compute_threads(long value);
+
 #ifdef __cplusplus
 }
 #endif
