@@ -475,10 +475,21 @@ aecv_status aecv_model_anomaly_maps(aecv_model *model, const float *inputs, size
  *  Writes the model (spec, parameters, optimizer state, random state) to `path`, a
  *  NUL-terminated UTF-8 file name. Atomic: the file is written beside the target and renamed
  *  over it, so a failed save leaves an existing file intact and creates no file.
+ *  The target is examined first (lstat), and these rules hold for every file libaecv writes
+ *  (model files, safetensors, checkpoints, the CLI's --out):
+ *   - a symbolic link is followed and the file it names is replaced, in that file's directory;
+ *     the link itself stays;
+ *   - a directory, character or block device (e.g. /dev/null), FIFO or socket is refused with
+ *     AECV_ERR_IO naming it, and left untouched: an atomic save can only replace a regular file,
+ *     and writing into a device or pipe could block or lose the old contents;
+ *   - any legal file name saves: the temporary name is cut to fit NAME_MAX (255 bytes).
  *  Returns AECV_OK;
  *          AECV_ERR_INVALID_ARGUMENT  model or path is NULL, path is empty, not UTF-8 or longer
  *                                     than 4095 bytes;
- *          AECV_ERR_IO                the file could not be written (e.g. missing directory). */
+ *          AECV_ERR_IO                the file could not be written (e.g. missing directory), or
+ *                                     the target is not a regular file (see above);
+ *          AECV_ERR_NO_MEMORY         the file's bytes could not be allocated (the message says
+ *                                     how many); the model is unchanged. */
 aecv_status aecv_model_save(aecv_model *model, const char *path);
 
 /** aecv_model_load():

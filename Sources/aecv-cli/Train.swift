@@ -81,6 +81,10 @@ struct Train: ParsableCommand {
         Interrupt.install()
         let outPath = out ?? resume ?? "model.aecv"
         let plotPath = plot ?? Train.plotPath(forModel: outPath)
+        // Checked before hours of training: --out must name a file (or a new name), and its
+        // directory is created like --plot's and the other commands' --out.
+        _ = try FileIO.resolveTarget(outPath)
+        try Directory.create(Directory.parentOf(outPath))
 
         // The model first when resuming: it decides how PNG images are read (channels).
         var model: Autoencoder? = nil
