@@ -23,11 +23,23 @@ targets=${*:-model_file safetensors spec}
 mkdir -p "$out"
 
 sources=$(find Sources/AECV -name '*.swift' | LC_ALL=C sort)
-if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV fuzz/Harness.swift -name '*.swift' -newer "$binary" | head -1)" ]; then
+if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/CKernels fuzz/Harness.swift -newer "$binary" | head -1)" ]; then
     echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address; about a minute)"
+    # AECV imports CKernels (C loops): compile its .c files with the same sanitizers and give
+    # swiftc a module map for its header (SwiftPM makes one itself; swiftc needs it spelled out).
+    ck="$out/ckernels"
+    mkdir -p "$ck"
+    printf 'module CKernels {\n    header "%s/Sources/CKernels/include/ckernels.h"\n    export *\n}\n' "$PWD" \
+        > "$ck/module.modulemap"
+    objects=""
+    for c in Sources/CKernels/*.c; do
+        o="$ck/$(basename "$c" .c).o"
+        ${CC:-clang} -O2 -fsanitize=fuzzer-no-link,address -I Sources/CKernels/include -c "$c" -o "$o"
+        objects="$objects $o"
+    done
     # shellcheck disable=SC2086
     "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV \
-        -I Sources/CBLAS $sources fuzz/Harness.swift -o "$binary.tmp" -lopenblas
+        -I Sources/CBLAS -I "$ck" $sources fuzz/Harness.swift $objects -o "$binary.tmp" -lopenblas
     mv -f "$binary.tmp" "$binary"
 fi
 

@@ -12,49 +12,69 @@ public struct IDXFile {
     /// Largest decompressed file accepted (EMNIST's largest is ~700 MB).
     public static let maxBytes = 2 << 30
 
-    public static func read(path: String) throws -> IDXFile {
-        let raw = try readMaybeGzip(path: path)
-        if raw.count < 4 || raw[0] != 0 || raw[1] != 0 {
-            throw AECVError.format("\(path): not an IDX file (bad magic)")
-        }
-        if raw[2] != 0x08 {
-            throw AECVError.format("\(path): IDX element type 0x\(String(raw[2], radix: 16)) is not supported (uint8 only)")
-        }
-        let rank = Int(raw[3])
-        if rank < 1 || rank > 4 || raw.count < 4 + 4 * rank {
-            throw AECVError.format("\(path): IDX rank \(rank) is invalid or the header is truncated")
-        }
-        var dims: [Int] = []
-        var total = 1
-        for i in 0..<rank {
-            let o = 4 + 4 * i
-            let d = Int(raw[o]) << 24 | Int(raw[o + 1]) << 16 | Int(raw[o + 2]) << 8 | Int(raw[o + 3])
-            dims.append(d)
-            total = total.multipliedReportingOverflow(by: d).overflow ? Int.max : total * d
-        }
-        let header = 4 + 4 * rank
-        if total > raw.count - header {
-            throw AECVError.format("\(path): IDX dimensions \(dims) need \(total) bytes, file has \(raw.count - header)")
-        }
-        return IDXFile(dimensions: dims, bytes: Array(raw[header..<(header + total)]))
-    }
-
-    /// Reads a file through zlib's gz reader, which passes uncompressed files through unchanged.
-    static func readMaybeGzip(path: String) throws -> [UInt8] {
+    /// Reads the header, then exactly the bytes it declares (of the first `limit` items along
+    /// the first dimension, when given), streaming through zlib's gz reader (which passes
+    /// uncompressed files through unchanged). The size is checked against `maxBytes` BEFORE
+    /// anything is allocated or inflated: a small gzip "bomb" that inflates to gigabytes is
+    /// refused from its header, or read only as far as its header and `limit` say. The returned
+    /// `dimensions[0]` is the number of items read.
+    public static func read(path: String, limit: Int? = nil) throws -> IDXFile {
         guard let file = gzopen(path, "rb") else {
             throw AECVError.io("\(path): cannot open")
         }
         defer { gzclose(file) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 { throw AECVError.format("\(path): corrupt gzip stream") }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<Int(n)])
-            if result.count > maxBytes { throw AECVError.format("\(path): larger than \(maxBytes) bytes") }
+        func readExactly(_ count: Int, into buffer: inout [UInt8], at offset: Int = 0) throws -> Int {
+            var got = 0
+            while got < count {
+                let n = buffer.withUnsafeMutableBytes {
+                    gzread(file, $0.baseAddress! + offset + got, UInt32(min(count - got, 1 << 30)))
+                }
+                if n < 0 { throw AECVError.format("\(path): corrupt gzip stream") }
+                if n == 0 { break }
+                got += Int(n)
+            }
+            return got
         }
-        return result
+        var head = [UInt8](repeating: 0, count: 4)
+        if try readExactly(4, into: &head) < 4 || head[0] != 0 || head[1] != 0 {
+            throw AECVError.format("\(path): not an IDX file (bad magic)")
+        }
+        if head[2] != 0x08 {
+            throw AECVError.format("\(path): IDX element type 0x\(String(head[2], radix: 16)) is not supported (uint8 only)")
+        }
+        let rank = Int(head[3])
+        var dimBytes = [UInt8](repeating: 0, count: 4 * max(rank, 1))
+        let dimsRead = rank >= 1 && rank <= 4 ? try readExactly(4 * rank, into: &dimBytes) : 0
+        if rank < 1 || rank > 4 || dimsRead < 4 * rank {
+            throw AECVError.format("\(path): IDX rank \(rank) is invalid or the header is truncated")
+        }
+        var dims: [Int] = []
+        for i in 0..<rank {
+            let o = 4 * i
+            dims.append(Int(dimBytes[o]) << 24 | Int(dimBytes[o + 1]) << 16 | Int(dimBytes[o + 2]) << 8 | Int(dimBytes[o + 3]))
+        }
+        if let limit { dims[0] = min(dims[0], max(limit, 0)) }
+        var total = 1
+        for d in dims { total = total.multipliedReportingOverflow(by: d).overflow ? Int.max : total * d }
+        if total > maxBytes {
+            throw AECVError.format("\(path): IDX dimensions \(dims) need \(total) bytes, more than the limit of \(maxBytes)")
+        }
+        // Grown as the data arrives (64 MiB at a time), not allocated from the header: a header
+        // that promises more than the stream holds costs only what the stream really inflates to.
+        try MemoryCheck.require(total, "IDX data of \(path)")
+        var bytes: [UInt8] = []
+        var got = 0
+        while got < total {
+            let step = min(total - got, 64 << 20)
+            bytes.append(contentsOf: repeatElement(0, count: step))
+            let n = try readExactly(step, into: &bytes, at: got)
+            got += n
+            if n < step { break }
+        }
+        if got < total {
+            throw AECVError.format("\(path): IDX dimensions \(dims) need \(total) bytes, file has \(got)")
+        }
+        return IDXFile(dimensions: dims, bytes: bytes)
     }
 }
 
@@ -74,7 +94,7 @@ public struct ImageDataset {
     /// Loads an IDX image file (and optionally its label file), scaling bytes by 1/255.
     /// `limit` keeps the first N examples.
     public static func idx(images path: String, labels labelPath: String?, limit: Int? = nil) throws -> ImageDataset {
-        let file = try IDXFile.read(path: path)
+        let file = try IDXFile.read(path: path, limit: limit)
         guard file.dimensions.count == 3 else {
             throw AECVError.format("\(path): expected N×H×W images, got dimensions \(file.dimensions)")
         }
@@ -83,7 +103,7 @@ public struct ImageDataset {
         let images = file.bytes[0..<(n * size)].map { Float($0) * (1 / 255) }
         var labels: [Int32] = []
         if let labelPath = labelPath {
-            let l = try IDXFile.read(path: labelPath)
+            let l = try IDXFile.read(path: labelPath, limit: n)
             guard l.dimensions.count == 1, l.dimensions[0] >= n else {
                 throw AECVError.format("\(labelPath): expected \(n) labels, got dimensions \(l.dimensions)")
             }

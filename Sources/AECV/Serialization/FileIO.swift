@@ -30,6 +30,7 @@ public enum FileIO {
         }
 
         // Read until EOF (the size is a hint: files may change, pipes have none).
+        try MemoryCheck.require(expected + 1, "reading \"\(path)\"")
         var bytes = [UInt8](repeating: 0, count: max(expected, 0) + 1)
         var count = 0
         while true {

@@ -91,6 +91,10 @@ struct ModelFile {
 
     static func read(path: String) throws -> ModelFile {
         let bytes = try FileIO.readAll(path: path, maxBytes: maxBytes)
+        // Decoding copies the values out (about the file's size again), and the model built from
+        // them needs as much once more.
+        try MemoryCheck.require(try MemoryCheck.bytes(bytes.count, 2, "loading \(path)"),
+                                "loading model file \(path) (decoded values and model)")
         return try decode(bytes, name: "model file \(path)")
     }
 

@@ -54,3 +54,38 @@ final class DoubleBuffer {
 
     func swap() { Swift.swap(&current, &spare) }
 }
+
+/// Checks that a Swift array (or several) of a caller-given size can be allocated before making
+/// it: Swift's arrays abort the process when malloc fails, and have no failable initializer. The
+/// check allocates the bytes with malloc and frees them at once; under an address-space limit
+/// (`ulimit -v`, a container's) a request that would fail fails here, as an error. It is a
+/// probe, not a reservation: memory another thread takes in between can still run out.
+public enum MemoryCheck {
+    /// Throws `AECVError.noMemory` naming `what` and the size unless `bytes` can be allocated.
+    public static func require(_ bytes: Int, _ what: String) throws {
+        guard bytes > 0 else { return }
+        guard let raw = malloc(bytes) else {
+            throw AECVError.noMemory("\(what): cannot allocate \(FloatMemory.describeBytes(bytes))")
+        }
+        Glibc.free(raw)
+    }
+
+    /// `count` × `size` bytes, or `AECVError.noMemory` on overflow.
+    public static func bytes(_ count: Int, _ size: Int, _ what: String) throws -> Int {
+        let (n, overflow) = max(count, 0).multipliedReportingOverflow(by: size)
+        if overflow { throw AECVError.noMemory("\(what): \(count) × \(size) bytes overflows") }
+        return n
+    }
+
+    /// `count` zero bytes, checked first.
+    public static func zeroedBytes(_ count: Int, _ what: String) throws -> [UInt8] {
+        try require(count, what)
+        return [UInt8](repeating: 0, count: count)
+    }
+
+    /// `count` zero floats, checked first.
+    public static func zeroedFloats(_ count: Int, _ what: String) throws -> [Float] {
+        try require(bytes(count, MemoryLayout<Float>.stride, what), what)
+        return [Float](repeating: 0, count: count)
+    }
+}
