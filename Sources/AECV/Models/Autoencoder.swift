@@ -49,6 +49,8 @@ public final class Autoencoder {
 
     public init(spec: ModelSpec) throws {
         ComputeThreads.configureOnce()
+        // Before OpenBLAS's first use by this model: its buffers must fit, or it would hang.
+        try OpenBLASBuffer.reserve(threads: ComputeThreads.current)
         let filled = try spec.filled()
         self.spec = filled
         capabilities = filled.kind.capabilities(filled)
