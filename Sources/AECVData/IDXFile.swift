@@ -66,7 +66,7 @@ public struct IDXFile {
         var got = 0
         while got < total {
             let step = min(total - got, 64 << 20)
-            bytes.append(contentsOf: repeatElement(0, count: step))
+            bytes += [UInt8](repeating: 0, count: step)
             let n = try readExactly(step, into: &bytes, at: got)
             got += n
             if n < step { break }

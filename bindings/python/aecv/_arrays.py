@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import NoMemoryError, ShapeError
 
-__all__ = ["as_float32", "check_float_dtype", "image_layout", "check_codes"]
+__all__ = ["as_float32", "check_buffer_size", "check_float_dtype", "image_layout", "check_codes"]
 
 _F32 = np.dtype(np.float32)
 
@@ -41,9 +41,25 @@ def check_float_dtype(X: np.ndarray, name: str, allow_uint8: bool) -> None:
                     + (" or uint8" if allow_uint8 else ""))
 
 
-def as_float32(X: np.ndarray) -> np.ndarray:
+#: The largest buffer the C API accepts in one call, in floats (its BatchCheck.maxFloats,
+#: 8 GiB of float32). Larger arrays are refused here, BEFORE the float32 copy that would
+#: otherwise be made (a 9.4 GB copy once preceded the C API's refusal).
+MAX_BUFFER_FLOATS = (2**31 - 1) * 4
+
+
+def check_buffer_size(count: int, name: str) -> None:
+    """Raises NoMemoryError (AECV_ERR_NO_MEMORY) when `count` floats exceed what one C call
+    accepts; nothing is allocated."""
+    if count > MAX_BUFFER_FLOATS:
+        raise NoMemoryError(f"{name}: {count} floats ({count * 4} bytes) is more than one call "
+                            f"accepts ({MAX_BUFFER_FLOATS} floats); pass fewer examples per call")
+
+
+def as_float32(X: np.ndarray, name: str = "X") -> np.ndarray:
     """C-contiguous, aligned, native float32 copy of X (X itself when it already is one).
-    uint8 is scaled by 1/255; the dtype must have passed check_float_dtype."""
+    uint8 is scaled by 1/255; the dtype must have passed check_float_dtype. The size is checked
+    first (check_buffer_size)."""
+    check_buffer_size(int(X.size), name)
     if X.dtype == np.uint8:
         return np.divide(X, np.float32(255), dtype=np.float32, order="C")
     out = np.ascontiguousarray(X, dtype=_F32)

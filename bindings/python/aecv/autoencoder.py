@@ -199,7 +199,7 @@ class Autoencoder(NativeModel):
 
     def _batch(self, X: np.ndarray) -> np.ndarray:
         """(b, ...) images of any accepted layout/dtype -> (b, C*H*W) C-contiguous float32."""
-        return as_float32(X).reshape(X.shape[0], self._input_size)
+        return as_float32(X, "X").reshape(X.shape[0], self._input_size)
 
     def _targets(self, targets, n: int) -> np.ndarray | None:
         if targets is None:

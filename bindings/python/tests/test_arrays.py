@@ -165,3 +165,18 @@ def test_wrong_code_and_target_shapes(conv):
         conv.train_step(images(4), targets=images(3))
     with pytest.raises(aecv.ShapeError, match="targets"):
         conv.evaluate(images(4), targets=np.zeros((4, 2)))
+
+
+def test_oversized_array_is_refused_before_any_copy():
+    """A broadcast view of 8.6e9 float64 values (69 GB if copied) is refused by size, with
+    NoMemoryError (AECV_ERR_NO_MEMORY), before the float32 copy that would exhaust memory."""
+    from aecv._arrays import MAX_BUFFER_FLOATS, check_buffer_size
+    rows = MAX_BUFFER_FLOATS // 784 + 1
+    X = np.broadcast_to(np.float64(0.5), (rows, 1, 28, 28))
+    with pytest.raises(aecv.NoMemoryError) as info:
+        as_float32(X, "X")
+    assert info.value.status == 7 and "X:" in str(info.value) and "floats" in str(info.value)
+    check_buffer_size(MAX_BUFFER_FLOATS, "X")  # the largest accepted size passes
+    with aecv.Autoencoder("dense", seed=1) as m:
+        with pytest.raises(aecv.NoMemoryError):
+            m.train_step(X)
