@@ -66,7 +66,7 @@ C_LIBS     := -lpthread -lm
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
-        test-python demo clean bench fuzz
+        test-python demo clean bench fuzz fuzz-smoke
 
 all: lib
 
@@ -248,3 +248,9 @@ clean:
 	rm -rf build
 	$(SWIFT) package --scratch-path $(SCRATCH) clean
 	rm -rf $(TEST_SCRATCH)
+
+# ---------------------------------------------------------------------------------------------
+# fuzz-smoke: CI builds the fuzz harnesses and runs each target briefly, so that a fuzz build
+# that no longer compiles (or a parser that crashes on its seeds) fails CI.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
