@@ -86,6 +86,11 @@ extension LayerSpec {
 extension NetworkBuilder {
     /// Dense(out) on the current shape read as a flat vector.
     mutating func dense(_ outputs: Int, at what: String) throws {
+        if what == "spec.input" && (outputs < 1 || outputs > SpecLimits.maxWidth) {
+            // The decoder's last dense layer outputs a whole image: say which product is too large.
+            throw AECVError.config("spec.input: a dense decoder outputs C*H*W = \(outputs) values per image, "
+                                   + "more than its layer limit of \(SpecLimits.maxWidth); use a conv preset for larger images")
+        }
         try checkWidth(outputs, what)
         let inputs = size
         let weights = try product([inputs, outputs], limit: SpecLimits.maxParameters, what: what)
