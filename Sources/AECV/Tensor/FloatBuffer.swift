@@ -57,17 +57,22 @@ final class DoubleBuffer {
 
 /// Checks that a Swift array (or several) of a caller-given size can be allocated before making
 /// it: Swift's arrays abort the process when malloc fails, and have no failable initializer. The
-/// check allocates the bytes with malloc and frees them at once; under an address-space limit
+/// check maps the bytes and unmaps them at once; under an address-space limit
 /// (`ulimit -v`, a container's) a request that would fail fails here, as an error. It is a
 /// probe, not a reservation: memory another thread takes in between can still run out.
 public enum MemoryCheck {
     /// Throws `AECVError.noMemory` naming `what` and the size unless `bytes` can be allocated.
     public static func require(_ bytes: Int, _ what: String) throws {
         guard bytes > 0 else { return }
-        guard let raw = malloc(bytes) else {
+        // mmap, not malloc: the optimizer deletes a malloc whose result is only freed, which made
+        // this probe always succeed in release builds. An untouched PROT_NONE mapping costs no
+        // memory but counts against the address-space limit exactly as malloc's large blocks
+        // (themselves mmaps) do.
+        let p = mmap(nil, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else {
             throw AECVError.noMemory("\(what): cannot allocate \(FloatMemory.describeBytes(bytes))")
         }
-        Glibc.free(raw)
+        munmap(p, bytes)
     }
 
     /// `count` × `size` bytes, or `AECVError.noMemory` on overflow.
