@@ -313,3 +313,17 @@ uninstall-cmake:
 # examples/cpp against the staged installation, through find_package only (a fresh build dir).
 test-cmake: stage
 	packaging/test-cmake.sh $(STAGE) build/tests/cmake
+
+# Debian packages from a staged `make install PREFIX=/usr` (libdir is Debian's multiarch one).
+DEB_MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+DEB_ROOT := build/deb/root
+DEB_DIR  := build/deb/dist
+
+deb: lib cli
+	@rm -rf $(DEB_ROOT)
+	@$(MAKE) --no-print-directory install PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MULTIARCH) \
+	    DESTDIR=$(CURDIR)/$(DEB_ROOT) >/dev/null
+	packaging/make-deb.sh $(VERSION) $(DEB_ROOT) $(DEB_MULTIARCH) $(DEB_DIR)
+
+test-deb: deb
+	packaging/test-deb.sh $(DEB_DIR) $(DEB_MULTIARCH) $(VERSION)

@@ -13,7 +13,7 @@ lib=$(find "$prefix" -name 'libaecv.so.0' -print -quit)
 LD_LIBRARY_PATH=$(dirname "$lib") "$build/aecv_cpp_example"
 
 mkdir -p "$build/v1"
-printf 'cmake_minimum_required(VERSION 3.16)\nproject(v LANGUAGES NONE)\nfind_package(aecv 1.0 REQUIRED)\n' \
+printf 'cmake_minimum_required(VERSION 3.16)\nproject(v LANGUAGES C)\nfind_package(aecv 1.0 REQUIRED)\n' \
     > "$build/v1/CMakeLists.txt"
 if cmake -S "$build/v1" -B "$build/v1/b" -DCMAKE_PREFIX_PATH="$prefix" >"$build/v1.log" 2>&1; then
     echo "test-cmake: find_package(aecv 1.0) accepted version 0.x"; exit 1
