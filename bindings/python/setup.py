@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -49,6 +49,14 @@ def _build_library() -> Path:
             raise _BuildError(f"aecv: AECV_PREBUILT_LIBRARY={prebuilt} is not a file")
         return path
     root = _repo_root()
+    swift = os.environ.get("SWIFT", "swift")
+    if shutil.which(swift) is None:
+        raise _BuildError(
+            f"aecv: building from source needs the Swift toolchain, and `{swift}` is not on "
+            f"PATH. Install Swift (https://www.swift.org/install/) and retry, or install the "
+            f"binary wheel instead, which needs no toolchain: `make -C {root} wheel` on a "
+            f"machine with Swift, then `pip install dist/aecv-*.whl`. To bundle a library "
+            f"built elsewhere, set AECV_PREBUILT_LIBRARY=/path/to/libaecv.so.0.")
     command = ["make", "-C", str(root), "lib"]
     print("aecv: building libaecv:", " ".join(command), flush=True)
     try:
@@ -95,6 +103,14 @@ class BuildPyWithLibrary(build_py):
 
 cmdclass = {"build_py": BuildPyWithLibrary}
 
+
+class BinaryDistribution(Distribution):
+    """The package holds a native library: install it into platlib (the wheel's root), not
+    purelib. auditwheel refuses shared libraries under <name>.data/purelib/."""
+
+    def has_ext_modules(self):
+        return True
+
 # The wheel holds a native library: tag it for this platform (py3-none-linux_x86_64), not "any".
 try:
     from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
@@ -116,4 +132,4 @@ if _bdist_wheel is not None:
 
     cmdclass["bdist_wheel"] = PlatformWheel
 
-setup(cmdclass=cmdclass)
+setup(cmdclass=cmdclass, distclass=BinaryDistribution)

@@ -61,7 +61,7 @@ __all__ = [
 
 def library_version() -> str:
     """The version of the loaded libaecv, e.g. "0.1.0" (aecv.__version__ is the binding's)."""
-    return _ffi.lib.aecv_version_string().decode("ascii")
+    return str(_ffi.lib.aecv_version_string().decode("ascii"))
 
 
 def library_path() -> str:

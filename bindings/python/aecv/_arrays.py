@@ -61,7 +61,8 @@ def as_float32(X: np.ndarray, name: str = "X") -> np.ndarray:
     first (check_buffer_size)."""
     check_buffer_size(int(X.size), name)
     if X.dtype == np.uint8:
-        return np.divide(X, np.float32(255), dtype=np.float32, order="C")
+        scaled: np.ndarray = np.divide(X, np.float32(255), dtype=np.float32, order="C")
+        return scaled
     out = np.ascontiguousarray(X, dtype=_F32)
     if not out.flags.aligned:  # e.g. np.frombuffer at an odd offset
         out = out.copy()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 
 import numpy as np
@@ -50,7 +51,7 @@ class _Float32Array:
     writeable = False
 
     @classmethod
-    def from_param(cls, obj):
+    def from_param(cls, obj: object) -> c_void_p | None:
         if obj is None:
             return None
         if not isinstance(obj, np.ndarray):
@@ -77,7 +78,7 @@ class I32:
     """``const int32_t *`` argument: a C-contiguous, aligned int32 ndarray, or None (NULL)."""
 
     @classmethod
-    def from_param(cls, obj):
+    def from_param(cls, obj: object) -> c_void_p | None:
         if obj is None:
             return None
         if not isinstance(obj, np.ndarray) or obj.dtype != np.int32 \
@@ -90,8 +91,17 @@ _status = c_int32
 _model = c_void_p  # aecv_model * (opaque handle)
 _classifier = c_void_p  # aecv_classifier * (opaque handle)
 
+#: A C argument type as ctypes takes it: a simple C type, a pointer type, or one of the array
+#: converters above.
+_ArgType = Union["Type[ctypes._SimpleCData[Any]]", "Type[ctypes._Pointer[Any]]",
+                 "Type[_Float32Array]", "Type[I32]"]
+#: A C result type: a simple C type, or None for void.
+_ResType = Optional["Type[ctypes._SimpleCData[Any]]"]
+#: One row of _FUNCTIONS: (restype, argtypes, required).
+_Signature = Tuple[_ResType, List[_ArgType], bool]
+
 # name: (restype, argtypes, required). The C contract is include/aecv.h.
-_FUNCTIONS = {
+_FUNCTIONS: Dict[str, _Signature] = {
     "aecv_version_number": (c_uint32, [], True),
     "aecv_version_string": (c_char_p, [], True),
     "aecv_status_name": (c_char_p, [_status], True),
@@ -134,7 +144,7 @@ _FUNCTIONS = {
 }
 
 
-def _candidates(environ=os.environ) -> list[tuple[str, str]]:
+def _candidates(environ: Mapping[str, str] = os.environ) -> list[tuple[str, str]]:
     """(description, path or name for dlopen), in lookup order."""
     explicit = environ.get("AECV_LIBRARY")
     if explicit:
@@ -143,7 +153,7 @@ def _candidates(environ=os.environ) -> list[tuple[str, str]]:
     return places
 
 
-def _version_problem(cdll) -> str | None:
+def _version_problem(cdll: ctypes.CDLL) -> str | None:
     """Why this library cannot be used, or None."""
     try:
         fn = cdll.aecv_version_number
@@ -169,7 +179,7 @@ def _reason(path: str, exc: OSError) -> str:
     return text if text.startswith(path) else f"{path}: {text}"
 
 
-def _load(candidates) -> tuple[ctypes.CDLL, str]:
+def _load(candidates: Sequence[tuple[str, str]]) -> tuple[ctypes.CDLL, str]:
     tried = []
     for where, path in candidates:
         try:
@@ -205,7 +215,7 @@ def _load(candidates) -> tuple[ctypes.CDLL, str]:
                       + "\nTo fix: " + hint)
 
 
-def _declare(cdll) -> None:
+def _declare(cdll: ctypes.CDLL) -> None:
     for name, (restype, argtypes, required) in _FUNCTIONS.items():
         if not hasattr(cdll, name):
             continue  # optional and absent (required ones were checked by _version_problem)
@@ -234,7 +244,7 @@ def status_name(status: int) -> str:
     return text.decode("ascii", "replace") if text else f"status {status}"
 
 
-def error(status: int, filename=None) -> errors.AECVError:
+def error(status: int, filename: str | None = None) -> errors.AECVError:
     """The exception for a failed call; must be built on the thread that made the call
     (aecv_last_error is thread-local)."""
     message = last_error() or f"{status_name(status)} (no message)"
@@ -244,7 +254,7 @@ def error(status: int, filename=None) -> errors.AECVError:
     return exc
 
 
-def check(status: int, filename=None) -> None:
+def check(status: int, filename: str | None = None) -> None:
     """Raise the matching AECVError when a call returned a non-zero status."""
     if status != errors.OK:
         raise error(status, filename)

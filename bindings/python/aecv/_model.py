@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import threading
 import weakref
+from typing import Any, Callable, NoReturn, TypeVar
 
 from . import _ffi
 from .errors import ClosedModelError
+
+_Self = TypeVar("_Self", bound="NativeModel")
 
 
 class NativeModel:
@@ -23,7 +26,7 @@ class NativeModel:
     #: The C function that releases this kind of handle.
     _free_function = "aecv_model_free"
 
-    def _adopt(self, handle: int) -> None:
+    def _adopt(self, handle: int | None) -> None:
         if not handle:
             raise RuntimeError("aecv: the library returned a NULL model")
         self._handle = handle
@@ -49,11 +52,11 @@ class NativeModel:
                 self._handle = None
                 self._finalizer()  # the free function, exactly once
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         self._live()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _live(self) -> int:
@@ -62,17 +65,17 @@ class NativeModel:
             raise ClosedModelError(f"{type(self).__name__} is closed")
         return handle
 
-    def _call(self, fn, *args, filename=None) -> None:
+    def _call(self, fn: Callable[..., int], *args: Any, filename: str | None = None) -> None:
         """fn(handle, *args) under the lock; raises the AECVError of a failed status."""
         with self._lock:
             status = fn(self._live(), *args)
         _ffi.check(status, filename)  # same thread: aecv_last_error is thread-local
 
-    def _query(self, fn, *args):
+    def _query(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A call that cannot fail (shape queries, spec)."""
         with self._lock:
             return fn(self._live(), *args)
 
-    def __getstate__(self):
+    def __getstate__(self) -> NoReturn:
         raise TypeError(f"{type(self).__name__} cannot be pickled; use save(path) and "
                         f"{type(self).__name__}.load(path)")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import IO, Protocol
 
 try:  # optional dependency
     from tqdm.auto import tqdm as _tqdm
 except ImportError:  # pragma: no cover - depends on the environment
     _tqdm = None
+
+
+class ProgressBar(Protocol):
+    def update(self, images: int, loss: float) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _Silent:
@@ -40,7 +47,7 @@ class _PlainBar:
 
     width = 24
 
-    def __init__(self, total: int, desc: str, stream=None):
+    def __init__(self, total: int, desc: str, stream: IO[str] | None = None):
         self._stream = stream if stream is not None else sys.stderr
         self._total, self._desc = total, desc
         self._done, self._loss = 0, float("nan")
@@ -69,7 +76,7 @@ class _PlainBar:
         self._stream.flush()
 
 
-def progress_bar(enabled: bool, total: int, desc: str):
+def progress_bar(enabled: bool, total: int, desc: str) -> ProgressBar:
     """A bar with ``update(images, running_loss)`` and ``close()``."""
     if not enabled:
         return _Silent()

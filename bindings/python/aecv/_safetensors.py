@@ -12,15 +12,18 @@ import json
 import os
 import struct
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from ._typing import PathArg
 
 __all__ = ["state_dict_arrays", "write_safetensors"]
 
 _LE_F32 = np.dtype("<f4")
 
 
-def _to_numpy(name: str, value) -> np.ndarray:
+def _to_numpy(name: str, value: Any) -> np.ndarray:
     """A state_dict value (torch tensor, numpy array or nested list) as a float32 ndarray."""
     if isinstance(value, np.ndarray):
         array = value
@@ -41,7 +44,7 @@ def _to_numpy(name: str, value) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=_LE_F32)
 
 
-def state_dict_arrays(module_or_state_dict) -> list[tuple[str, np.ndarray]]:
+def state_dict_arrays(module_or_state_dict: Any) -> list[tuple[str, np.ndarray]]:
     """(name, float32 array) pairs of a torch module (its ``state_dict()``), a state_dict, or
     any mapping of names to numpy arrays."""
     source = module_or_state_dict
@@ -63,10 +66,10 @@ def state_dict_arrays(module_or_state_dict) -> list[tuple[str, np.ndarray]]:
     return pairs
 
 
-def write_safetensors(path: str | os.PathLike, tensors: list[tuple[str, np.ndarray]],
+def write_safetensors(path: PathArg, tensors: list[tuple[str, np.ndarray]],
                       metadata: dict[str, str] | None = None) -> None:
     """Writes float32 tensors as a safetensors file (F32, in the given order)."""
-    header: dict = {"__metadata__": dict({"format": "pt"}, **(metadata or {}))}
+    header: dict[str, Any] = {"__metadata__": dict({"format": "pt"}, **(metadata or {}))}
     offset = 0
     for name, array in tensors:
         if name in header:

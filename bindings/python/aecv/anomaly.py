@@ -3,9 +3,12 @@ reconstruction error (C API: aecv_model_anomaly_scores / aecv_model_anomaly_maps
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from . import _ffi
+from ._typing import ArrayLike
 from .autoencoder import Autoencoder, _check_count
 from .errors import InvalidArgumentError, NotFittedError, UnsupportedError
 
@@ -68,18 +71,18 @@ class AnomalyDetector:
 
     # ----------------------------------------------------------------------------- internals
 
-    def _function(self, name: str):
+    def _function(self, name: str) -> Callable[..., int]:
         if not _ffi.has(name):
             raise UnsupportedError(f"{name}: the loaded libaecv ({_ffi.library_path}) is too old "
                                    f"for anomaly detection; use libaecv with {name}")
-        fn = getattr(_ffi.lib, name)
+        fn: Callable[..., int] = getattr(_ffi.lib, name)
         metric = METRICS[self.metric]
         return lambda handle, inputs, batch, out, capacity: fn(handle, inputs, batch, metric,
                                                                out, capacity)
 
     # ----------------------------------------------------------------------------- API
 
-    def fit(self, X_normal, quantile: float = 0.99) -> "AnomalyDetector":
+    def fit(self, X_normal: ArrayLike, quantile: float = 0.99) -> "AnomalyDetector":
         """Scores X_normal (images of the normal class, e.g. the training images) and sets
         threshold_ to the `quantile` of those scores (numpy's linear interpolation), so about
         a fraction 1 - quantile of normal images is flagged. Returns self."""
@@ -95,7 +98,7 @@ class AnomalyDetector:
         self.n_samples_fit_ = int(scores.shape[0])
         return self
 
-    def score(self, X) -> np.ndarray:
+    def score(self, X: ArrayLike) -> np.ndarray:
         """Anomaly scores of X: (n,) float32, higher = more anomalous (the mean of heatmap(X)
         per image). X: (n, C, H, W), (n, H, W) when C == 1, or (n, C*H*W); float or uint8."""
         ae = self.autoencoder
@@ -103,13 +106,14 @@ class AnomalyDetector:
         if X.shape[0] == 0:
             raise InvalidArgumentError("X: at least one image is needed, got 0")
         fn = self._function("aecv_model_anomaly_scores")
-        return ae._map(fn, X, ae._input_size, 1, self.batch_size).reshape(X.shape[0])
+        scores: np.ndarray = ae._map(fn, X, ae._input_size, 1, self.batch_size).reshape(X.shape[0])
+        return scores
 
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """-score(X): scikit-learn's convention for outlier detectors (higher = more normal)."""
         return -self.score(X)
 
-    def heatmap(self, X) -> np.ndarray:
+    def heatmap(self, X: ArrayLike) -> np.ndarray:
         """Anomaly maps of X, float32 in the layout of X (e.g. (n, C, H, W)): per pixel, how
         much the image differs from its reconstruction under the detector's metric."""
         ae = self.autoencoder
@@ -126,12 +130,12 @@ class AnomalyDetector:
                                  "fit(X_normal, quantile=0.99) first")
         return self.threshold_
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """threshold_ - score(X): negative for anomalies, as scikit-learn's outlier detectors."""
         threshold = self._threshold()
         return (threshold - self.score(X).astype(np.float64)).astype(np.float32)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """(n,) bool: True where score(X) > threshold_ (anomalous)."""
         threshold = self._threshold()
         return self.score(X).astype(np.float64) > threshold

@@ -6,7 +6,7 @@ import ctypes
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import numpy as np
 
@@ -15,15 +15,23 @@ from ._arrays import as_float32, check_codes, check_float_dtype, image_layout
 from ._model import NativeModel
 from ._progress import progress_bar
 from ._safetensors import state_dict_arrays, write_safetensors
+from ._typing import ArrayLike, PathArg
 from .errors import ConfigError, InvalidArgumentError, ShapeError, UnsupportedError
 
 __all__ = ["Autoencoder"]
 
-_UNSET = object()
+class _Unset:
+    """The default of arguments whose absence differs from any value (None included)."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET = _Unset()
 _UINT64_MAX = 2**64 - 1
 
 
-def _json_default(value):
+def _json_default(value: object) -> object:
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -33,14 +41,14 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _spec_text(spec: dict) -> str:
+def _spec_text(spec: Mapping[str, Any]) -> str:
     try:
         return json.dumps(spec, default=_json_default, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"spec: cannot be written as JSON: {exc}") from None
 
 
-def _path_bytes(path) -> tuple[str, bytes]:
+def _path_bytes(path: PathArg) -> tuple[str, bytes]:
     path = os.fspath(path)
     raw = os.fsencode(path)
     if b"\0" in raw:  # C would silently use the part before the NUL
@@ -48,7 +56,7 @@ def _path_bytes(path) -> tuple[str, bytes]:
     return os.fsdecode(raw), raw
 
 
-def _check_count(value, name: str, minimum: int = 1) -> int:
+def _check_count(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     if value < minimum:
@@ -56,7 +64,7 @@ def _check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _check_seed(seed) -> int:
+def _check_seed(seed: object) -> int:
     seed = _check_count(seed, "seed", minimum=0)
     if seed > _UINT64_MAX:
         raise InvalidArgumentError(f"seed: must be < 2**64, got {seed}")
@@ -75,6 +83,7 @@ class Autoencoder(NativeModel):
 
     or from a complete spec (a dict, or JSON text)::
 
+        m = aecv.Autoencoder({"preset": "vae", "input": [1, 28, 28], "latent": 20})
         m = aecv.Autoencoder(spec={"preset": "vae", "input": [1, 28, 28], "latent": 20})
 
     The spec fields are those of the C API (include/aecv.h, "Model spec"): ``latent``,
@@ -90,8 +99,17 @@ class Autoencoder(NativeModel):
     different models train in parallel (the GIL is released during library calls).
     """
 
-    def __init__(self, preset: str | None = None, input_shape: Iterable[int] = _UNSET,
-                 seed: int = _UNSET, *, spec: dict | str | None = None, **spec_fields: Any):
+    def __init__(self, preset: str | Mapping[str, Any] | None = None,
+                 input_shape: Iterable[int] | _Unset = _UNSET, seed: int | _Unset = _UNSET, *,
+                 spec: Mapping[str, Any] | str | None = None, **spec_fields: Any) -> None:
+        if isinstance(preset, Mapping):  # Autoencoder({"preset": "vae", ...}): the whole spec
+            if spec is not None:
+                raise TypeError("Autoencoder(): the spec is given twice (as the first argument "
+                                "and as spec=...)")
+            spec, preset = preset, None
+        elif preset is not None and not isinstance(preset, str):
+            raise TypeError(f"preset: expected a preset name such as 'conv' or a spec dict, got "
+                            f"{type(preset).__name__}")
         if spec is not None:
             if preset is not None or input_shape is not _UNSET or seed is not _UNSET \
                     or spec_fields:
@@ -101,7 +119,7 @@ class Autoencoder(NativeModel):
                 if "\0" in spec:
                     raise ConfigError("spec: embedded null character in the JSON text")
                 text = spec
-            elif isinstance(spec, dict):
+            elif isinstance(spec, Mapping):
                 text = _spec_text(spec)
             else:
                 raise TypeError(f"spec: expected a dict or JSON text, got {type(spec).__name__}")
@@ -114,20 +132,20 @@ class Autoencoder(NativeModel):
                     raise TypeError(f"Autoencoder(): give {key!r} as the "
                                     f"{'first argument' if key == 'preset' else 'input_shape'}"
                                     f" argument, not as a spec field")
-            shape = (1, 28, 28) if input_shape is _UNSET else input_shape
+            shape: object = (1, 28, 28) if isinstance(input_shape, _Unset) else input_shape
             if isinstance(shape, (tuple, list, np.ndarray)):
                 shape = list(shape)
                 if len(shape) == 2:  # (H, W): one channel
                     shape = [1] + shape
             text = _spec_text({"preset": preset, "input": shape,
-                               "seed": 0 if seed is _UNSET else seed, **spec_fields})
+                               "seed": 0 if isinstance(seed, _Unset) else seed, **spec_fields})
         handle = ctypes.c_void_p()
         _ffi.check(_ffi.lib.aecv_model_create(text.encode("utf-8"), ctypes.byref(handle)))
         self._adopt(handle.value)
         self._describe()
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Autoencoder":
+    def load(cls, path: PathArg) -> "Autoencoder":
         """Loads a model file written by save(); training resumes exactly where it stopped.
         Raises FileIOError (an OSError) when the file cannot be read, FormatError when it is not
         a valid model file."""
@@ -141,7 +159,8 @@ class Autoencoder(NativeModel):
 
     def _describe(self) -> None:
         spec = self.spec
-        self._input_shape = tuple(int(d) for d in spec["input"])
+        C, H, W = (int(d) for d in spec["input"])
+        self._input_shape: tuple[int, int, int] = (C, H, W)
         self._input_size = int(np.prod(self._input_shape))
         # fit() shuffles with a generator seeded from the model's seed: reproducible runs.
         self._rng = np.random.default_rng(int(spec.get("seed", 0)))
@@ -149,7 +168,7 @@ class Autoencoder(NativeModel):
     # ----------------------------------------------------------------------------- properties
 
     @property
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """The full spec, with every default filled in (a new dict on every access)."""
         fn = _ffi.lib.aecv_model_spec
         with self._lock:
@@ -157,11 +176,12 @@ class Autoencoder(NativeModel):
             size = fn(handle, None, 0)
             buffer = ctypes.create_string_buffer(size + 1)
             fn(handle, buffer, size + 1)
-        return json.loads(buffer.value.decode("utf-8"))
+        spec: dict[str, Any] = json.loads(buffer.value.decode("utf-8"))
+        return spec
 
     @property
     def preset(self) -> str:
-        return self.spec.get("preset", "custom")
+        return str(self.spec.get("preset", "custom"))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -192,7 +212,7 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- arrays
 
-    def _images(self, X, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    def _images(self, X: ArrayLike, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
         X = np.asarray(X)
         check_float_dtype(X, name, allow_uint8=True)
         return X, image_layout(X, self._input_shape, name)
@@ -201,7 +221,7 @@ class Autoencoder(NativeModel):
         """(b, ...) images of any accepted layout/dtype -> (b, C*H*W) C-contiguous float32."""
         return as_float32(X, "X").reshape(X.shape[0], self._input_size)
 
-    def _targets(self, targets, n: int) -> np.ndarray | None:
+    def _targets(self, targets: ArrayLike | None, n: int) -> np.ndarray | None:
         if targets is None:
             return None
         T, _ = self._images(targets, "targets")
@@ -210,7 +230,7 @@ class Autoencoder(NativeModel):
                              f"(shape {T.shape})")
         return T
 
-    def _map(self, fn, X: np.ndarray, in_width: int, out_width: int,
+    def _map(self, fn: Callable[..., int], X: np.ndarray, in_width: int, out_width: int,
              batch_size: int) -> np.ndarray:
         """Runs fn(handle, inputs, batch, out, capacity) over X in chunks of batch_size (bounded
         workspace memory); returns (n, out_width) float32."""
@@ -227,7 +247,7 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- training
 
-    def train_step(self, X, targets=None) -> float:
+    def train_step(self, X: ArrayLike, targets: ArrayLike | None = None) -> float:
         """One optimizer step on the batch X (all of it); returns the loss before the update.
         targets default to X. A NaN/Inf in X, targets, the loss or a gradient raises
         NonFiniteError and leaves the model exactly as it was."""
@@ -236,12 +256,13 @@ class Autoencoder(NativeModel):
         return self._step(_ffi.lib.aecv_model_train_step, self._batch(X),
                           None if T is None else self._batch(T))
 
-    def _step(self, fn, inputs: np.ndarray, targets: np.ndarray | None) -> float:
+    def _step(self, fn: Callable[..., int], inputs: np.ndarray, targets: np.ndarray | None) -> float:
         loss = ctypes.c_float()
         self._call(fn, inputs, targets, inputs.shape[0], ctypes.byref(loss))
         return float(loss.value)
 
-    def evaluate(self, X, targets=None, batch_size: int = 256) -> float:
+    def evaluate(self, X: ArrayLike, targets: ArrayLike | None = None,
+                 batch_size: int = 256) -> float:
         """The model's loss on X (no update, no training noise): the mean over batches of
         batch_size, weighted by batch size (for a VAE the negative ELBO per example)."""
         X, _ = self._images(X, "X")
@@ -256,11 +277,11 @@ class Autoencoder(NativeModel):
             loss = self._step(_ffi.lib.aecv_model_evaluate, self._batch(X[start:stop]),
                               None if T is None else self._batch(T[start:stop]))
             total += loss * (stop - start)
-        return total / n
+        return float(total / n)
 
-    def fit(self, X, epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
+    def fit(self, X: ArrayLike, epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
             progress: bool = True, callback: Callable[[int, float], Any] | None = None,
-            targets=None) -> list[float]:
+            targets: ArrayLike | None = None) -> list[float]:
         """Trains for `epochs` passes over X in minibatches of `batch_size` (the last one may be
         smaller); returns the mean training loss of each epoch.
 
@@ -284,7 +305,7 @@ class Autoencoder(NativeModel):
             raise InvalidArgumentError("X: fit needs at least one example, got 0")
         self._live()
         step = _ffi.lib.aecv_model_train_step
-        losses = []
+        losses: list[float] = []
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(n) if shuffle else None
             bar = progress_bar(progress, n, f"epoch {epoch}/{epochs}")
@@ -311,7 +332,7 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- inference
 
-    def transform(self, X, batch_size: int = 256) -> np.ndarray:
+    def transform(self, X: ArrayLike, batch_size: int = 256) -> np.ndarray:
         """Codes of X: (n, latent_size) float32 (for a VAE the posterior mean)."""
         X, _ = self._images(X, "X")
         return self._map(_ffi.lib.aecv_model_encode, X, self._input_size, self.latent_size,
@@ -319,7 +340,7 @@ class Autoencoder(NativeModel):
 
     encode = transform
 
-    def inverse_transform(self, Z, batch_size: int = 256) -> np.ndarray:
+    def inverse_transform(self, Z: ArrayLike, batch_size: int = 256) -> np.ndarray:
         """Images decoded from codes Z (n, latent_size): (n, C, H, W) float32."""
         Z = np.asarray(Z)
         check_float_dtype(Z, "Z", allow_uint8=False)
@@ -330,7 +351,7 @@ class Autoencoder(NativeModel):
 
     decode = inverse_transform
 
-    def reconstruct(self, X, batch_size: int = 256) -> np.ndarray:
+    def reconstruct(self, X: ArrayLike, batch_size: int = 256) -> np.ndarray:
         """decode(encode(X)) without training noise, float32, in the layout of X."""
         X, layout = self._images(X, "X")
         out = self._map(_ffi.lib.aecv_model_reconstruct, X, self._input_size, self._input_size,
@@ -349,7 +370,7 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- files
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: PathArg) -> None:
         """Writes the model (spec, parameters, optimizer and random state) to path, atomically:
         a failed save leaves an existing file intact. Raises FileIOError (an OSError)."""
         path, raw = _path_bytes(path)
@@ -357,13 +378,14 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- PyTorch
 
-    def _require(self, name: str):
+    def _require(self, name: str) -> Callable[..., int]:
         if not _ffi.has(name):
             raise UnsupportedError(f"the loaded libaecv {_ffi.lib.aecv_version_string().decode()}"
                                    f" ({_ffi.library_path}) has no {name}; use a newer library")
-        return getattr(_ffi.lib, name)
+        fn: Callable[..., int] = getattr(_ffi.lib, name)
+        return fn
 
-    def export_safetensors(self, path: str | os.PathLike) -> None:
+    def export_safetensors(self, path: PathArg) -> None:
         """Writes the parameters to path as a safetensors file (F32), named as the state_dict of
         the equivalent PyTorch module (docs/model-format.md), so that
         ``module.load_state_dict(safetensors.torch.load_file(path))`` loads them. Atomic like
@@ -371,7 +393,7 @@ class Autoencoder(NativeModel):
         path, raw = _path_bytes(path)
         self._call(self._require("aecv_model_export_safetensors"), raw, filename=path)
 
-    def import_safetensors(self, path: str | os.PathLike) -> None:
+    def import_safetensors(self, path: PathArg) -> None:
         """Replaces the parameters with the tensors of a safetensors file (e.g. a PyTorch
         state_dict saved with ``safetensors.torch.save_file``). The file must hold exactly this
         model's tensor names with its shapes (F32, F64, F16 or BF16). All-or-nothing: on any
@@ -384,7 +406,7 @@ class Autoencoder(NativeModel):
         self._call(self._require("aecv_model_import_safetensors"), raw, filename=path)
 
     @classmethod
-    def from_torch(cls, module_or_state_dict, preset: str, input_shape: Iterable[int] = (1, 28, 28),
+    def from_torch(cls, module_or_state_dict: Any, preset: str, input_shape: Iterable[int] = (1, 28, 28),
                    **spec_fields: Any) -> "Autoencoder":
         """A libaecv model with the weights of a PyTorch module.
 
@@ -411,7 +433,7 @@ class Autoencoder(NativeModel):
 
     # ----------------------------------------------------------------------------- analysis
 
-    def _one_example(self, x, name: str) -> np.ndarray:
+    def _one_example(self, x: ArrayLike, name: str) -> np.ndarray:
         """One image in any single-example layout ((C, H, W), (H, W) when C == 1, (C*H*W,), or
         any of those with a batch axis of 1) -> (1, C*H*W) float32."""
         x = np.asarray(x)
@@ -427,7 +449,7 @@ class Autoencoder(NativeModel):
                              f"got {x.shape}")
         return as_float32(x).reshape(1, self._input_size)
 
-    def interpolate(self, x1, x2, steps: int = 8) -> np.ndarray:
+    def interpolate(self, x1: ArrayLike, x2: ArrayLike, steps: int = 8) -> np.ndarray:
         """Decodes `steps` codes evenly spaced from code(x1) to code(x2), both ends included
         (steps >= 2; for a VAE the codes are the means): (steps, C, H, W) float32.
         x1, x2: one image each."""
@@ -438,7 +460,7 @@ class Autoencoder(NativeModel):
         self._call(self._require("aecv_model_interpolate"), a, b, steps, out, out.size)
         return out
 
-    def code_sparsity(self, X, threshold: float = 0.0, batch_size: int = 256) -> float:
+    def code_sparsity(self, X: ArrayLike, threshold: float = 0.0, batch_size: int = 256) -> float:
         """Fraction of the code entries of X with |z| <= threshold (ReLU codes have exact zeros;
         for KL-sparse sigmoid codes use e.g. 0.05), over all of X."""
         X, _ = self._images(X, "X")
@@ -455,4 +477,4 @@ class Autoencoder(NativeModel):
             self._call(fn, self._batch(X[start:stop]), stop - start, threshold,
                        ctypes.byref(fraction))
             total += fraction.value * (stop - start)  # equal codes per example: exact weights
-        return total / n
+        return float(total / n)

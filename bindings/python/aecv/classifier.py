@@ -7,7 +7,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, NoReturn, Union
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from . import _ffi
 from ._arrays import as_float32, check_float_dtype
 from ._model import NativeModel
 from ._progress import progress_bar
+from ._typing import ArrayLike, PathArg
 from .autoencoder import Autoencoder, _check_count, _check_seed, _path_bytes, _spec_text
 from .errors import InvalidArgumentError, NotFittedError, ShapeError, UnsupportedError
 
@@ -58,21 +59,22 @@ _SPEC_DEFAULTS = {"standardize": True, "feature": "code"}
 _DEFAULT_OPTIMIZER = {"name": "adam", "learning_rate": 1e-3}
 
 
-def _head_learning_rate(optimizer) -> float:
+def _head_learning_rate(optimizer: object) -> float:
     """The head's learning rate of a spec's "optimizer" (the library's defaults when absent)."""
     if isinstance(optimizer, dict):
         if "learning_rate" in optimizer:
-            return optimizer["learning_rate"]
+            return float(optimizer["learning_rate"])
         if optimizer.get("name") == "sgd":
             return 1e-2
     return 1e-3
 
 
-def _require(name: str):
+def _require(name: str) -> Callable[..., int]:
     if not _ffi.has(name):
         raise UnsupportedError(f"{name}: the loaded libaecv ({_ffi.library_path}) is too old for "
                                f"aecv.Classifier; use a libaecv with the aecv_classifier_* API")
-    return getattr(_ffi.lib, name)
+    fn: Callable[..., int] = getattr(_ffi.lib, name)
+    return fn
 
 
 class _NativeClassifier(NativeModel):
@@ -80,18 +82,19 @@ class _NativeClassifier(NativeModel):
 
     _free_function = "aecv_classifier_free"
 
-    def __init__(self, handle: int):
+    def __init__(self, handle: int | None) -> None:
         self._adopt(handle)
 
     @property
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         fn = _ffi.lib.aecv_classifier_spec
         with self._lock:
             handle = self._live()
             size = fn(handle, None, 0)
             buffer = ctypes.create_string_buffer(size + 1)
             fn(handle, buffer, size + 1)
-        return json.loads(buffer.value.decode("utf-8"))
+        spec: dict[str, Any] = json.loads(buffer.value.decode("utf-8"))
+        return spec
 
 
 class Classifier:
@@ -134,7 +137,8 @@ class Classifier:
     """
 
     def __init__(self, autoencoder: Autoencoder | None = None, n_classes: int = 10,
-                 hidden=(), freeze_encoder: bool = True, seed: int = 0, **spec_fields: Any):
+                 hidden: Iterable[int] | int | None = (), freeze_encoder: bool = True,
+                 seed: int = 0, **spec_fields: Any) -> None:
         self.autoencoder = autoencoder
         self.n_classes = n_classes
         self.hidden = hidden
@@ -145,14 +149,14 @@ class Classifier:
 
     # ----------------------------------------------------------------------------- sklearn
 
-    def get_params(self, deep: bool = True) -> dict:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's parameters (scikit-learn's estimator API). The autoencoder is
         returned as is (deep has no effect: it is not an estimator)."""
         return {"autoencoder": self.autoencoder, "n_classes": self.n_classes,
                 "hidden": self.hidden, "freeze_encoder": self.freeze_encoder, "seed": self.seed,
                 **self._spec_fields}
 
-    def set_params(self, **params) -> "Classifier":
+    def set_params(self, **params: Any) -> "Classifier":
         """Sets constructor parameters (scikit-learn's estimator API); they apply at the next
         fit(). Returns self."""
         named = ("autoencoder", "n_classes", "hidden", "freeze_encoder", "seed")
@@ -168,7 +172,7 @@ class Classifier:
         # native handle; the classifier only reads it, so the clone shares it.
         return type(self)(**self.get_params())
 
-    def __sklearn_tags__(self):  # scikit-learn >= 1.6: a classifier
+    def __sklearn_tags__(self) -> Any:  # scikit-learn >= 1.6: a classifier
         from sklearn.utils import ClassifierTags, Tags, TargetTags  # noqa: PLC0415
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags())
@@ -180,14 +184,14 @@ class Classifier:
                            if k != "autoencoder")
         return f"Classifier({params})"
 
-    def __getstate__(self):
+    def __getstate__(self) -> NoReturn:
         raise TypeError("Classifier cannot be pickled; use save(path) and Classifier.load(path)")
 
     # ----------------------------------------------------------------------------- internals
 
-    def _spec(self) -> dict:
+    def _spec(self) -> dict[str, Any]:
         n_classes = _check_count(self.n_classes, "n_classes", minimum=2)
-        hidden = self.hidden
+        hidden: Any = self.hidden
         if hidden is None:
             hidden = []
         elif isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
@@ -216,7 +220,7 @@ class Classifier:
             raise NotFittedError("this Classifier is not fitted yet: call fit(X, y) first")
         return self._native
 
-    def _images(self, X, name: str, input_size: int) -> np.ndarray:
+    def _images(self, X: ArrayLike, name: str, input_size: int) -> np.ndarray:
         """X as (n, input_size) float32, C-contiguous (converted once)."""
         X = np.asarray(X)
         check_float_dtype(X, name, allow_uint8=True)
@@ -227,7 +231,7 @@ class Classifier:
                              f"e.g. shape (n, {input_size}), got {X.shape}")
         return as_float32(X).reshape(X.shape[0], input_size)
 
-    def _labels(self, y, n: int, n_classes: int) -> np.ndarray:
+    def _labels(self, y: ArrayLike, n: int, n_classes: int) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -251,7 +255,7 @@ class Classifier:
 
     # ----------------------------------------------------------------------------- training
 
-    def fit(self, X, y, epochs: int = DEFAULT_EPOCHS, batch_size: int = 64,
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = DEFAULT_EPOCHS, batch_size: int = 64,
             progress: bool = True, shuffle: bool = True,
             callback: Callable[[int, float], Any] | None = None,
             anneal: bool = True) -> "Classifier":
@@ -292,7 +296,8 @@ class Classifier:
             raise
         return self
 
-    def partial_fit(self, X, y, classes=None, batch_size: int = 64, progress: bool = False,
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None,
+                    batch_size: int = 64, progress: bool = False,
                     shuffle: bool = True) -> "Classifier":
         """One more epoch over (X, y), continuing from where training stopped (building the
         classifier first if it is not fitted). `classes`, scikit-learn's argument, may be
@@ -314,11 +319,12 @@ class Classifier:
         n = int(native._query(_ffi.lib.aecv_classifier_classes))
         self.classes_ = np.arange(n)
         self.n_features_in_ = int(native._query(_ffi.lib.aecv_classifier_input_size))
-        self.loss_curve_ = []
+        self.loss_curve_: list[float] = []
         self.n_iter_ = 0
         self._rng = np.random.default_rng(seed)
 
-    def _train(self, X, y, batch_sizes: list[int], progress, shuffle, callback) -> None:
+    def _train(self, X: ArrayLike, y: ArrayLike, batch_sizes: list[int], progress: bool,
+               shuffle: bool, callback: Callable[[int, float], Any] | None) -> None:
         """One epoch per entry of batch_sizes, in minibatches of that size."""
         native = self._fitted()
         X = self._images(X, "X", self.n_features_in_)
@@ -354,7 +360,7 @@ class Classifier:
 
     # ----------------------------------------------------------------------------- prediction
 
-    def predict_proba(self, X, batch_size: int = 1024) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities (n, n_classes) float32; each row sums to 1."""
         native = self._fitted()
         batch_size = _check_count(batch_size, "batch_size")
@@ -368,16 +374,18 @@ class Classifier:
             native._call(fn, X[start:stop], stop - start, chunk, chunk.size)
         return out
 
-    def predict_log_proba(self, X, batch_size: int = 1024) -> np.ndarray:
+    def predict_log_proba(self, X: ArrayLike, batch_size: int = 1024) -> np.ndarray:
         """log of predict_proba (float32; -inf where a probability underflows to 0)."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X, batch_size))
+            log: np.ndarray = np.log(self.predict_proba(X, batch_size))
+        return log
 
-    def predict(self, X, batch_size: int = 1024) -> np.ndarray:
+    def predict(self, X: ArrayLike, batch_size: int = 1024) -> np.ndarray:
         """The most probable class of each image: (n,) int64 labels from classes_."""
-        return self.classes_[np.argmax(self.predict_proba(X, batch_size), axis=1)]
+        labels: np.ndarray = self.classes_[np.argmax(self.predict_proba(X, batch_size), axis=1)]
+        return labels
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Accuracy on (X, y): the (weighted) fraction of images whose predicted class is y."""
         self._fitted()
         X = np.asarray(X)
@@ -389,7 +397,7 @@ class Classifier:
 
     # ----------------------------------------------------------------------------- files
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: PathArg) -> None:
         """Writes the fitted classifier (specs, encoder and head weights, feature statistics) to
         path, atomically; Classifier.load(path) predicts exactly the same. The optimizer state
         is not saved. Raises FileIOError (an OSError)."""
@@ -398,7 +406,7 @@ class Classifier:
         native._call(_ffi.lib.aecv_classifier_save, raw, filename=path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Classifier":
+    def load(cls, path: PathArg) -> "Classifier":
         """A fitted classifier from a file written by save(); it needs no autoencoder
         (autoencoder is None; fit() would need one, partial_fit() continues training).
         Raises FileIOError when the file cannot be read, FormatError when it is not a
@@ -430,8 +438,8 @@ class Classifier:
         if native is not None:
             native.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Classifier":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

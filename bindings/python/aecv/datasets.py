@@ -12,8 +12,11 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from typing import Sequence
 
 import numpy as np
+
+from ._typing import ArrayLike
 
 __all__ = ["fashion_mnist", "detection_canvases", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES"]
 
@@ -37,7 +40,8 @@ def _read_idx(path: str) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def fashion_mnist(split: str = "train", directory: str | None = None):
+def fashion_mnist(split: str = "train", directory: str | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(images (n, 28, 28) uint8, labels (n,) int64) of the "train" (60,000) or "test" (10,000)
     split, from `directory` (default $AECV_FASHION_MNIST or /usr/share/datasets/fashion-mnist)."""
     if split not in _FILES:
@@ -56,7 +60,7 @@ def _resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     align_corners=False), edges clamped."""
     h, w = image.shape
 
-    def axis(n_in):
+    def axis(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         coord = (np.arange(size, dtype=np.float64) + 0.5) * (n_in / size) - 0.5
         coord = np.clip(coord, 0, n_in - 1)
         low = np.floor(coord).astype(np.int64)
@@ -67,22 +71,23 @@ def _resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     x0, x1, fx = axis(w)
     top = image[y0][:, x0] * (1 - fx) + image[y0][:, x1] * fx
     bottom = image[y1][:, x0] * (1 - fx) + image[y1][:, x1] * fx
-    return top * (1 - fy[:, None]) + bottom * fy[:, None]
+    resized: np.ndarray = top * (1 - fy[:, None]) + bottom * fy[:, None]
+    return resized
 
 
-def _iou(a, b) -> float:
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:
         return 0.0
     inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    return float(inter) / float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def detection_canvases(images, labels, n: int, seed: int = 0, size: int = 96,
+def detection_canvases(images: ArrayLike, labels: ArrayLike, n: int, seed: int = 0, size: int = 96,
                        min_items: int = 1, max_items: int = 4, min_side: int = 20,
                        max_side: int = 40, max_iou: float = 0.3, threshold: float = 0.05,
-                       attempts: int = 50):
+                       attempts: int = 50) -> tuple[np.ndarray, list[np.ndarray]]:
     """Object-detection canvases: `size` x `size` black images, each with min_items..max_items
     (uniform) items drawn from `images` (uint8 scaled by 1/255, or floats in [0, 1]), each resized
     (bilinear) to a square of min_side..max_side pixels (uniform), placed uniformly fully inside
@@ -108,7 +113,7 @@ def detection_canvases(images, labels, n: int, seed: int = 0, size: int = 96,
     for i in range(n):
         want = int(rng.integers(min_items, max_items + 1))
         canvas = canvases[i, 0]
-        placed = []
+        placed: list[tuple[float, ...]] = []  # (class, x_min, y_min, x_max, y_max)
         tries = 0
         while len(placed) < want and tries < attempts:
             tries += 1

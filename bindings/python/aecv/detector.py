@@ -14,6 +14,7 @@ import ctypes
 import json
 import os
 from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_void_p
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from . import _ffi
 from ._arrays import as_float32, check_float_dtype
 from ._model import NativeModel
 from ._progress import progress_bar
+from ._typing import ArrayLike, PathArg
 from .autoencoder import Autoencoder, _check_count, _check_seed, _path_bytes, _spec_text
 from .errors import InvalidArgumentError, UnsupportedError
 
@@ -57,17 +59,18 @@ for _name, (_restype, _argtypes) in _FUNCTIONS.items():
         _fn.restype, _fn.argtypes = _restype, _argtypes
 
 
-def _require(name: str):
+def _require(name: str) -> Callable[..., int]:
     if not hasattr(_ffi.lib, name):
         raise UnsupportedError(f"{name}: the loaded libaecv ({_ffi.library_path}) has no "
                                f"aecv_detector_* API")
-    return getattr(_ffi.lib, name)
+    fn: Callable[..., int] = getattr(_ffi.lib, name)
+    return fn
 
 
 class _NativeDetector(NativeModel):
     _free_function = "aecv_detector_free"
 
-    def __init__(self, handle: int):
+    def __init__(self, handle: int | None) -> None:
         self._adopt(handle)
 
 
@@ -91,7 +94,7 @@ class Detector:
     """
 
     def __init__(self, backbone: Autoencoder | None = None, n_classes: int = 10,
-                 input_shape=(1, 96, 96), seed: int = 0, **spec):
+                 input_shape: Iterable[int] = (1, 96, 96), seed: int = 0, **spec: Any) -> None:
         shape = [int(v) for v in input_shape]
         if len(shape) == 2:
             shape = [1] + shape
@@ -113,7 +116,7 @@ class Detector:
         self.loss_curve_: list[float] = []
 
     @classmethod
-    def load(cls, path) -> "Detector":
+    def load(cls, path: PathArg) -> "Detector":
         name, raw = _path_bytes(path)
         handle = ctypes.c_void_p()
         _ffi.check(_require("aecv_detector_load")(raw, ctypes.byref(handle)), name)
@@ -135,7 +138,7 @@ class Detector:
         self._per_cell = int(spec.get("classes_per_cell", 1))
 
     @property
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         fn = _ffi.lib.aecv_detector_spec
         n = self._native
         with n._lock:
@@ -143,15 +146,16 @@ class Detector:
             size = fn(handle, None, 0)
             buffer = ctypes.create_string_buffer(size + 1)
             fn(handle, buffer, size + 1)
-        return json.loads(buffer.value.decode("utf-8"))
+        spec: dict[str, Any] = json.loads(buffer.value.decode("utf-8"))
+        return spec
 
     def close(self) -> None:
         self._native.close()
 
-    def __enter__(self):
+    def __enter__(self) -> "Detector":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -159,7 +163,7 @@ class Detector:
 
     # ------------------------------------------------------------------------------ data
 
-    def _images(self, X, name: str = "images") -> np.ndarray:
+    def _images(self, X: ArrayLike, name: str = "images") -> np.ndarray:
         X = np.asarray(X)
         check_float_dtype(X, name, allow_uint8=True)
         n = X.shape[0] if X.ndim >= 1 else 0
@@ -169,7 +173,7 @@ class Detector:
         X = as_float32(X).reshape(n, self.input_size)
         return np.ascontiguousarray(X)
 
-    def _boxes(self, boxes, n: int) -> list[np.ndarray]:
+    def _boxes(self, boxes: Sequence[ArrayLike], n: int) -> list[np.ndarray]:
         if len(boxes) != n:
             raise InvalidArgumentError(f"boxes: expected {n} arrays (one per image), got {len(boxes)}")
         out = []
@@ -187,7 +191,7 @@ class Detector:
 
     # ------------------------------------------------------------------------------ training
 
-    def train_step(self, images, boxes) -> float:
+    def train_step(self, images: ArrayLike, boxes: Sequence[ArrayLike]) -> float:
         """One optimizer step on a batch; returns the loss before the step."""
         X = self._images(images)
         B = self._boxes(boxes, len(X))
@@ -198,7 +202,7 @@ class Detector:
                            ctypes.byref(loss))
         return float(loss.value)
 
-    def fit(self, images, boxes, epochs: int | None = None, batch_size: int = 64,
+    def fit(self, images: ArrayLike, boxes: Sequence[ArrayLike], epochs: int | None = None, batch_size: int = 64,
             progress: bool = True, shuffle: bool = True, lr_decay: bool = True,
             flip: bool = True, shift: int = SHIFT) -> "Detector":
         """Trains for `epochs` (default DEFAULT_EPOCHS) passes over the data in minibatches of
@@ -256,7 +260,7 @@ class Detector:
 
     # ------------------------------------------------------------------------------ inference
 
-    def predict(self, images, score_threshold: float = 0.05, iou_threshold: float = 0.5,
+    def predict(self, images: ArrayLike, score_threshold: float = 0.05, iou_threshold: float = 0.5,
                 batch_size: int = 256) -> list[np.ndarray]:
         """Detections per image after per-class NMS: a list of (k, 6) float32 arrays, rows
         (class, score, x_min, y_min, x_max, y_max), by descending score. With the spec's
@@ -279,8 +283,8 @@ class Detector:
                 offset += c
         return result
 
-    def evaluate(self, images, boxes, iou_threshold: float = 0.5,
-                 score_threshold: float = 0.05) -> dict:
+    def evaluate(self, images: ArrayLike, boxes: Sequence[ArrayLike], iou_threshold: float = 0.5,
+                 score_threshold: float = 0.05) -> dict[str, Any]:
         """{"mAP50": VOC all-point mAP over the classes present in `boxes`,
         "AP50_agnostic": class-agnostic AP}, detections from predict()."""
         predictions = self.predict(images, score_threshold=score_threshold)
@@ -288,12 +292,13 @@ class Detector:
         return {"mAP50": mean_average_precision(predictions, truths, self.n_classes, iou_threshold),
                 "AP50_agnostic": average_precision(predictions, truths, None, iou_threshold)}
 
-    def save(self, path) -> None:
+    def save(self, path: PathArg) -> None:
         name, raw = _path_bytes(path)
         self._native._call(_ffi.lib.aecv_detector_save, raw, filename=name)
 
 
-def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray, shape) -> tuple:
+def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray,
+            shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Copies of a batch with the images where `which` is true mirrored left-right: pixels
     (C, H, W) reversed along W, boxes (class, x0, y0, x1, y1) -> (class, W - x1, y0, W - x0, y1);
     padding rows (class -1) unchanged."""
@@ -308,7 +313,8 @@ def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray, shape) -> 
     return images.reshape(len(images), C * H * W), boxes
 
 
-def _translate(images: np.ndarray, boxes: np.ndarray, draws: np.ndarray, limit: int, shape) -> tuple:
+def _translate(images: np.ndarray, boxes: np.ndarray, draws: np.ndarray, limit: int,
+               shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Copies of a batch with each image moved by whole pixels (dx, dy) in [-limit, limit],
     zero-filled, boxes moved with it. draws: (n, 2) uniforms in [0, 1) choosing dx and dy in the
     range that keeps every box of the image inside it."""
@@ -348,7 +354,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0)
 
 
-def average_precision(predictions, truths, class_index: int | None = None,
+def average_precision(predictions: Sequence[ArrayLike], truths: Sequence[ArrayLike], class_index: int | None = None,
                       iou_threshold: float = 0.5) -> float:
     """VOC all-point AP of one class (class_index None: class-agnostic) over all images.
     predictions[i]: (k, 6) rows (class, score, box); truths[i]: (m, 5) rows (class, box).
@@ -388,7 +394,8 @@ def average_precision(predictions, truths, class_index: int | None = None,
     return float(np.sum((r[changes + 1] - r[changes]) * p[changes + 1]))
 
 
-def mean_average_precision(predictions, truths, n_classes: int, iou_threshold: float = 0.5) -> float:
+def mean_average_precision(predictions: Sequence[ArrayLike], truths: Sequence[ArrayLike],
+                           n_classes: int, iou_threshold: float = 0.5) -> float:
     """Mean of average_precision over the classes that have ground truth."""
     aps = [average_precision(predictions, truths, c, iou_threshold) for c in range(n_classes)]
     aps = [a for a in aps if not np.isnan(a)]

@@ -26,6 +26,8 @@ A status code this binding does not know (added by a newer library) raises plain
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AECVError",
     "InvalidArgumentError",
@@ -100,13 +102,14 @@ class AECVError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status})"
 
-    def __reduce__(self):  # picklable across processes (multiprocessing, concurrent.futures)
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (multiprocessing, concurrent.futures)
         return (_rebuild, (type(self), self.message, self.status, getattr(self, "filename", None)))
 
 
-def _rebuild(cls, message, status, filename):
+def _rebuild(cls: type[AECVError], message: str, status: int | None,
+             filename: str | None) -> AECVError:
     exc = cls(message, status)
-    if filename is not None:
+    if filename is not None and isinstance(exc, OSError):
         exc.filename = filename
     return exc
 

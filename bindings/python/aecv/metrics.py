@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._typing import ArrayLike
+
 __all__ = ["roc_auc"]
 
 
@@ -24,7 +26,7 @@ def _midranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def roc_auc(y_true, scores) -> float:
+def roc_auc(y_true: ArrayLike, scores: ArrayLike) -> float:
     """Area under the ROC curve: the probability that a random positive example scores higher
     than a random negative one, ties counting one half.
 

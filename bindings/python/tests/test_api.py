@@ -54,6 +54,25 @@ def test_spec_dict_json_text_and_preset_forms_build_the_same_model():
     assert not np.array_equal(a.reconstruct(X), d.reconstruct(X))
 
 
+def test_spec_dict_as_first_argument():
+    X = images(4)
+    a = aecv.Autoencoder(spec={"preset": "conv", "input": [1, 28, 28], "seed": 5})
+    b = aecv.Autoencoder({"preset": "conv", "input": [1, 28, 28], "seed": 5})
+    assert a.spec == b.spec
+    np.testing.assert_array_equal(a.reconstruct(X), b.reconstruct(X))
+    # A bad field in a positional dict is the library's message about the field, not a
+    # message about a preset named after the whole dict.
+    with pytest.raises(aecv.ConfigError) as info:
+        aecv.Autoencoder({"preset": "dense", "input": [1, 28, 28], "laten": 3})
+    assert 'unknown key "laten"' in str(info.value) and "{" not in str(info.value)
+    with pytest.raises(TypeError, match="given twice"):
+        aecv.Autoencoder({"preset": "conv", "input": [1, 28, 28]}, spec={"preset": "conv"})
+    with pytest.raises(TypeError, match="either a preset"):
+        aecv.Autoencoder({"preset": "conv", "input": [1, 28, 28]}, latent=3)
+    with pytest.raises(TypeError, match="preset: expected a preset name"):
+        aecv.Autoencoder(42)
+
+
 def test_constructor_misuse():
     with pytest.raises(TypeError):
         aecv.Autoencoder()
