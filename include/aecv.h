@@ -283,6 +283,25 @@ aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate)
 aecv_status aecv_model_compute_gradients(aecv_model *model, const float *inputs, const float *targets,
                                          size_t batch, float *out_loss);
 
+/** aecv_model_compute_gradients_shard():
+ *  aecv_model_compute_gradients on one process's shard of a batch split among processes: the
+ *  `batch` examples at inputs are examples first_example .. first_example + batch - 1 of a
+ *  batch of total_batch. The objective is normalized by total_batch (not batch), and each
+ *  example draws the random noise (denoising corruption, VAE reparameterization) that it draws
+ *  at that position in the whole batch. So when every process holds the same model state (the
+ *  same parameters, optimizer and random state: rank 0's broadcast of a model made from the same
+ *  spec, or the same model file) and the shards partition the batch, the SUM over processes of
+ *  the gradients (MPI_SUM, no division) and of *out_loss equals aecv_model_compute_gradients on
+ *  the whole batch up to float rounding, for uneven shards too (e.g. a last batch of 50 on 4
+ *  ranks: 13, 13, 12, 12). Objectives that do not split over examples (BatchNorm in training
+ *  mode, KL sparsity) use the shard's own statistics, as PyTorch DDP does. The `aecv` tool's
+ *  `train --distributed` and Python's aecv.distributed.fit work this way.
+ *  Returns as aecv_model_compute_gradients, and AECV_ERR_INVALID_ARGUMENT when
+ *  first_example + batch > total_batch. */
+aecv_status aecv_model_compute_gradients_shard(aecv_model *model, const float *inputs, const float *targets,
+                                               size_t batch, size_t first_example, size_t total_batch,
+                                               float *out_loss);
+
 /** aecv_model_gradients():
  *  A view of the model's flat gradient buffer: *out_gradients points to *out_count floats
  *  (aecv_model_parameter_count), laid out as aecv_model_get_parameters. The memory belongs to

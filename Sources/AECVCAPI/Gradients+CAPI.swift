@@ -12,6 +12,20 @@ public func aecv_model_compute_gradients(_ model: OpaquePointer?, _ inputs: Unsa
     }
 }
 
+@_cdecl("aecv_model_compute_gradients_shard")
+public func aecv_model_compute_gradients_shard(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                               _ targets: UnsafePointer<Float>?, _ batch: UInt,
+                                               _ firstExample: UInt, _ totalBatch: UInt,
+                                               _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    trainingBatchCall("aecv_model_compute_gradients_shard", model, inputs, targets, batch, outLoss) {
+        guard totalBatch <= UInt(Int32.max), firstExample <= totalBatch else {
+            throw AECVError.invalidArgument("first_example: \(firstExample) does not lie in a batch of total_batch \(totalBatch)")
+        }
+        return try $0.computeGradients(inputs: $1, targets: $2, batch: $3, firstExample: Int(firstExample),
+                                       totalBatch: Int(totalBatch))
+    }
+}
+
 @_cdecl("aecv_model_gradients")
 public func aecv_model_gradients(_ model: OpaquePointer?,
                                  _ outGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?,
