@@ -248,3 +248,18 @@ clean:
 	rm -rf build
 	$(SWIFT) package --scratch-path $(SCRATCH) clean
 	rm -rf $(TEST_SCRATCH)
+
+# ---------------------------------------------------------------------------------------------
+# MPI: `make cli AECV_MPI=1` builds an `aecv` whose `train --distributed` runs under mpirun
+# (Open MPI: openmpi-bin, libopenmpi-dev). -DAECV_MPI compiles the CLI's MPI code, which imports
+# the system module Sources/CMPI; mpicc supplies the include and library paths. It has its own
+# scratch path (other swiftc flags would otherwise rebuild the shared modules of `lib`), and
+# libaecv.so and the default `aecv` never link libmpi.
+MPI_SCRATCH ?= .build-mpi
+ifeq ($(AECV_MPI),1)
+MPI_COMPILE := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LINK    := $(shell mpicc --showme:link 2>/dev/null)
+CLI_FLAGS   += -Xswiftc -DAECV_MPI $(addprefix -Xcc ,$(filter -I%,$(MPI_COMPILE))) \
+               $(addprefix -Xlinker ,$(filter -L%,$(MPI_LINK)))
+SWIFT_BUILD := $(SWIFT) build --scratch-path $(MPI_SCRATCH)
+endif
