@@ -59,7 +59,7 @@ class DataParallel:
         self._call(_ffi.lib.aecv_model_gradients, ctypes.byref(pointer), ctypes.byref(count))
         if count.value == 0:
             return np.zeros(0, dtype=np.float32)
-        view = np.ctypeslib.as_array(pointer, shape=(count.value,))
+        view = np.ctypeslib.as_array(pointer, shape=(count.value,)).view(np.float32)
         # Keep the model alive as long as the view is.
         return _Owned(view, self)
 

@@ -116,7 +116,7 @@ def fit(model, X, epochs: int = 1, batch_size: int = 64, comm=None, shuffle: boo
             loss = model.compute_gradients(X[rows], None if T is None else T[rows],
                                            first_example=first, total_batch=count)
             g = model.gradients()
-            comm.Allreduce(MPI.IN_PLACE, g, op=MPI.SUM)
+            comm.Allreduce(MPI.IN_PLACE, [g, MPI.FLOAT], op=MPI.SUM)
             model.apply_gradients()
             total += comm.allreduce(loss, op=MPI.SUM) * count
             seen += count
