@@ -2,7 +2,11 @@
 # Exactness of data-parallel training under mpirun (make test-mpi). On one machine (loopback):
 #  - CLI: `aecv train --distributed` with 2 ranks at batch 32 (conv, vae) and 4 ranks at batch
 #    16 (conv) give the parameters of 1 process at batch 64 over the same 50 steps, within
-#    max|a - b| <= 1e-5 max|b|; --resume continues both the same way; the loss decreases; the ranks' parameter
+#    max|a - b| <= 1e-5 max|b|. The single process runs with as many threads as there are ranks,
+#    so that it splits each batch the same way (into 2 or 4 parts whose gradients are summed):
+#    float addition is not associative, and over 50 Adam steps the rounding difference between
+#    an unsplit and a split batch grows from 1e-7 to ~5e-4 (the same between the library's own
+#    1- and 2-thread runs). Against the unsplit 1-thread process, 20 steps are compared. --resume continues both the same way; the loss decreases; the ranks' parameter
 #    checksums agree (checked by the tool, which fails otherwise).
 #  - A rank that fails ends the whole job with a message naming the rank (no hang).
 #  - Python: aecv.distributed.fit on 2 ranks equals Autoencoder.fit on 1, ranks agree bitwise.
@@ -18,26 +22,27 @@ trap 'rm -rf "$work"' EXIT
 # --timeout: mpirun kills the job after 600 s, whatever happens inside it.
 mpirun=(mpirun --oversubscribe --allow-run-as-root --timeout 600 -x AECV_LIBRARY -x PYTHONPATH)
 # 3200 images at a global batch of 64: 50 steps per epoch.
-common=(--data fashion-mnist --limit 3200 --test-limit 64 --threads 1 --seed 0)
+common=(--data fashion-mnist --limit 3200 --test-limit 64 --seed 0)
 passed=0
 ok() { echo "test-mpi: ok: $*"; passed=$((passed + 1)); }
 epoch_loss() { sed -n "s/^epoch $1\/[0-9]*: train loss \([0-9.e+-]*\),.*/\1/p" "$2"; }
 
 for preset in conv vae; do
-    "$aecv" train --preset "$preset" "${common[@]}" --epochs 1 --batch-size 64 --out "$work/$preset-1.aecv" \
-        > "$work/$preset-1.log"
+    "$aecv" train --preset "$preset" "${common[@]}" --threads 2 --epochs 1 --batch-size 64 \
+        --out "$work/$preset-1.aecv" > "$work/$preset-1.log"
     "${mpirun[@]}" -np 2 "$aecv" train --preset "$preset" "${common[@]}" --epochs 1 --batch-size 32 \
-        --distributed --out "$work/$preset-2.aecv" > "$work/$preset-2.log"
+        --threads 1 --distributed --out "$work/$preset-2.aecv" > "$work/$preset-2.log"
     grep -q "ranks agree on the parameters" "$work/$preset-2.log"
     grep -q "batch 32 per rank × 2 ranks = 64" "$work/$preset-2.log"
     "$python" "$here/compare_models.py" "$work/$preset-2.aecv" "$work/$preset-1.aecv" 1e-5 \
-        "cli $preset: 2 ranks x 32 vs 1 x 64, 50 steps"
+        "cli $preset: 2 ranks x 32 vs 1 x 64 (2 threads), 50 steps"
     ok "cli $preset 2 ranks"
     cp "$work/$preset-1.aecv" "$work/$preset-1-epoch1.aecv"
     # --resume: one more epoch each way, still equal; the loss went down.
-    "$aecv" train --resume "$work/$preset-1.aecv" "${common[@]}" --epochs 2 --batch-size 64 > "$work/$preset-1r.log"
+    "$aecv" train --resume "$work/$preset-1.aecv" "${common[@]}" --threads 2 --epochs 2 --batch-size 64 \
+        > "$work/$preset-1r.log"
     "${mpirun[@]}" -np 2 "$aecv" train --resume "$work/$preset-2.aecv" "${common[@]}" --epochs 2 --batch-size 32 \
-        --distributed > "$work/$preset-2r.log"
+        --threads 1 --distributed > "$work/$preset-2r.log"
     "$python" "$here/compare_models.py" "$work/$preset-2.aecv" "$work/$preset-1.aecv" 1e-5 \
         "cli $preset: resumed for a 2nd epoch"
     first=$(epoch_loss 1 "$work/$preset-2.log"); second=$(epoch_loss 2 "$work/$preset-2r.log")
@@ -46,11 +51,22 @@ for preset in conv vae; do
     ok "cli $preset --resume, loss $first -> $second"
 done
 
-"${mpirun[@]}" -np 4 "$aecv" train --preset conv "${common[@]}" --epochs 1 --batch-size 16 \
+"$aecv" train --preset conv "${common[@]}" --threads 4 --epochs 1 --batch-size 64 --out "$work/conv-1t4.aecv" \
+    > "$work/conv-1t4.log"
+"${mpirun[@]}" -np 4 "$aecv" train --preset conv "${common[@]}" --threads 1 --epochs 1 --batch-size 16 \
     --distributed --out "$work/conv-4.aecv" > "$work/conv-4.log"
-"$python" "$here/compare_models.py" "$work/conv-4.aecv" "$work/conv-1-epoch1.aecv" 1e-5 \
-    "cli conv: 4 ranks x 16 vs 1 x 64, 50 steps"
+"$python" "$here/compare_models.py" "$work/conv-4.aecv" "$work/conv-1t4.aecv" 1e-5 \
+    "cli conv: 4 ranks x 16 vs 1 x 64 (4 threads), 50 steps"
 ok "cli conv 4 ranks"
+
+# Against the unsplit batch (1 thread), over 20 steps.
+short=(--data fashion-mnist --limit 1280 --test-limit 16 --seed 0)
+"$aecv" train --preset conv "${short[@]}" --threads 1 --epochs 1 --batch-size 64 --out "$work/short-1.aecv" > /dev/null
+"${mpirun[@]}" -np 2 "$aecv" train --preset conv "${short[@]}" --threads 1 --epochs 1 --batch-size 32 \
+    --distributed --out "$work/short-2.aecv" > /dev/null
+"$python" "$here/compare_models.py" "$work/short-2.aecv" "$work/short-1.aecv" 1e-5 \
+    "cli conv: 2 ranks x 32 vs 1 x 64 (1 thread, unsplit), 20 steps"
+ok "cli conv 2 ranks vs the unsplit batch"
 
 # A failing rank ends the job, naming itself: rank 0 cannot write its checkpoint.
 set +e
