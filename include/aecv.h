@@ -266,7 +266,13 @@ aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate)
  * which is normalized by the batch (a mean over examples). With equal per-rank batches, the mean
  * of the ranks' gradients equals the gradient of one process on the union of the batches, so
  * N ranks at batch B follow one process at batch N·B up to float rounding. Random corruption and
- * reparameterization noise are drawn per rank from the model's own generator.
+ * reparameterization noise are drawn per rank from the model's own generator. For uneven
+ * shards (a last batch of 50 on 4 ranks) or to reproduce one process's noise exactly, use
+ * aecv_model_compute_gradients_shard: its gradients are weighted for the whole batch, so the
+ * ranks' gradients are SUMMED, not averaged. Float sums depend on their order: N ranks equal,
+ * bit for bit or nearly, one process that splits its batch the same way (aecv_set_num_threads
+ * N, parts of at least 16 examples); against an unsplit batch the rounding difference (1e-7)
+ * can grow over many Adam steps, as it does between one process's 1- and 2-thread runs.
  *
  * Buffers (BatchNorm running statistics): each rank updates its own from its local batch, as
  * PyTorch DDP does by default; broadcast rank 0's (aecv_model_get_buffers/set_buffers) when ranks
