@@ -822,6 +822,38 @@ aecv_status aecv_detector_save(aecv_detector *d, const char *path);
  *  file, corrupted or truncated); AECV_ERR_NO_MEMORY. */
 aecv_status aecv_detector_load(const char *path, aecv_detector **out);
 
+/* Data parallelism for the classifier and the detector: the same functions as the aecv_model_*
+ * ones above ("Data parallelism"), on the same shared trainable core, with the same contracts:
+ * compute_gradients is train_step without the update (the gradient of the loss, a mean over
+ * this batch, so equal per-rank batches are averaged: sum / ranks), gradients is a view of the
+ * flat gradient buffer valid until the next call that computes gradients, apply_gradients
+ * commits as train_step does (AECV_ERR_INVALID_ARGUMENT when nothing is pending). The flat
+ * vectors include frozen parameters (e.g. a frozen encoder; their gradients are zero).
+ * Buffers: the classifier's feature standardization statistics ("standardize", each rank's
+ * own, as BatchNorm under DDP; broadcast rank 0's to agree). *_count return 0 for NULL. */
+size_t      aecv_classifier_parameter_count(const aecv_classifier *classifier);
+size_t      aecv_classifier_buffer_count(const aecv_classifier *classifier);
+aecv_status aecv_classifier_compute_gradients(aecv_classifier *classifier, const float *inputs,
+                                              const int32_t *labels, size_t batch, float *out_loss);
+aecv_status aecv_classifier_gradients(aecv_classifier *classifier, float **out_gradients, size_t *out_count);
+aecv_status aecv_classifier_apply_gradients(aecv_classifier *classifier);
+aecv_status aecv_classifier_get_parameters(aecv_classifier *classifier, float *out, size_t capacity);
+aecv_status aecv_classifier_set_parameters(aecv_classifier *classifier, const float *values, size_t count);
+aecv_status aecv_classifier_get_buffers(aecv_classifier *classifier, float *out, size_t capacity);
+aecv_status aecv_classifier_set_buffers(aecv_classifier *classifier, const float *values, size_t count);
+
+size_t      aecv_detector_parameter_count(const aecv_detector *d);
+size_t      aecv_detector_buffer_count(const aecv_detector *d);
+/* Arguments as aecv_detector_train_step. */
+aecv_status aecv_detector_compute_gradients(aecv_detector *d, const float *images, size_t batch,
+                                            const float *boxes, size_t max_boxes, float *out_loss);
+aecv_status aecv_detector_gradients(aecv_detector *d, float **out_gradients, size_t *out_count);
+aecv_status aecv_detector_apply_gradients(aecv_detector *d);
+aecv_status aecv_detector_get_parameters(aecv_detector *d, float *out, size_t capacity);
+aecv_status aecv_detector_set_parameters(aecv_detector *d, const float *values, size_t count);
+aecv_status aecv_detector_get_buffers(aecv_detector *d, float *out, size_t capacity);
+aecv_status aecv_detector_set_buffers(aecv_detector *d, const float *values, size_t count);
+
 /* ============================================================================================
  * Model spec (JSON)
  * ============================================================================================

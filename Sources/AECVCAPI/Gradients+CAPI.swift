@@ -57,14 +57,14 @@ public func aecv_model_buffer_count(_ model: OpaquePointer?) -> UInt {
 }
 
 /// A caller's output vector of `capacity` floats (NULL allowed when nothing is to be written).
-private func vectorOut(_ pointer: UnsafeMutablePointer<Float>?, capacity: UInt, needed: Int) throws
+func vectorOut(_ pointer: UnsafeMutablePointer<Float>?, capacity: UInt, needed: Int) throws
     -> UnsafeMutableBufferPointer<Float> {
     guard capacity <= maxBufferFloats else { throw AECVError.invalidArgument("capacity: \(capacity) is absurd") }
     if needed == 0 { return UnsafeMutableBufferPointer(start: pointer, count: 0) }
     return try outputBuffer(pointer, name: "out", capacity: capacity, needed: needed, batch: 1)
 }
 
-private func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: Int, what: String) throws
+func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: Int, what: String) throws
     -> UnsafeBufferPointer<Float> {
     guard count == UInt(expected) else {
         throw AECVError.shape("count: the model has \(expected) \(what) floats, got \(count)")
