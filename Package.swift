@@ -8,6 +8,7 @@
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
 //   CZlib, AECVData   data sets for hosts and tests (IDX, .npy, PNG, image metrics, plots);
 //                     not part of libaecv.so
+//   CMPI       system library: Open MPI, for `aecv train --distributed` (opt-in build flag)
 //   aecv-cli   the `aecv` command-line tool (a host, on the public Swift API)
 //
 // Shipping flags (-static-stdlib, the export version script, SONAME) are passed by the Makefile,
@@ -33,13 +34,15 @@ let package = Package(
         .target(name: "AECV", dependencies: ["CBLAS", "CKernels"], path: "Sources/AECV"),
         .target(name: "AECVCAPI", dependencies: ["AECV"], path: "Sources/AECVCAPI"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Open MPI, imported by the CLI only under -DAECV_MPI (`make cli AECV_MPI=1`).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
         .target(name: "AECVData", dependencies: ["AECV", "CZlib"], path: "Sources/AECVData"),
         .testTarget(
             name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData", "CKernels"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),
         .executableTarget(
             name: "aecv-cli",
-            dependencies: ["AECV", "AECVData",
+            dependencies: ["AECV", "AECVData", "CMPI",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/aecv-cli"),
         // Runs the built `aecv-cli` binary on small real data and checks what it writes.

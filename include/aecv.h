@@ -275,7 +275,13 @@ aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate)
  * which is normalized by the batch (a mean over examples). With equal per-rank batches, the mean
  * of the ranks' gradients equals the gradient of one process on the union of the batches, so
  * N ranks at batch B follow one process at batch N·B up to float rounding. Random corruption and
- * reparameterization noise are drawn per rank from the model's own generator.
+ * reparameterization noise are drawn per rank from the model's own generator. For uneven
+ * shards (a last batch of 50 on 4 ranks) or to reproduce one process's noise exactly, use
+ * aecv_model_compute_gradients_shard: its gradients are weighted for the whole batch, so the
+ * ranks' gradients are SUMMED, not averaged. Float sums depend on their order: N ranks equal,
+ * bit for bit or nearly, one process that splits its batch the same way (aecv_set_num_threads
+ * N, parts of at least 16 examples); against an unsplit batch the rounding difference (1e-7)
+ * can grow over many Adam steps, as it does between one process's 1- and 2-thread runs.
  *
  * Buffers (BatchNorm running statistics): each rank updates its own from its local batch, as
  * PyTorch DDP does by default; broadcast rank 0's (aecv_model_get_buffers/set_buffers) when ranks
@@ -291,6 +297,25 @@ aecv_status aecv_model_set_learning_rate(aecv_model *model, float learning_rate)
  *  no gradients are pending. Serialized with other calls on the same model. */
 aecv_status aecv_model_compute_gradients(aecv_model *model, const float *inputs, const float *targets,
                                          size_t batch, float *out_loss);
+
+/** aecv_model_compute_gradients_shard():
+ *  aecv_model_compute_gradients on one process's shard of a batch split among processes: the
+ *  `batch` examples at inputs are examples first_example .. first_example + batch - 1 of a
+ *  batch of total_batch. The objective is normalized by total_batch (not batch), and each
+ *  example draws the random noise (denoising corruption, VAE reparameterization) that it draws
+ *  at that position in the whole batch. So when every process holds the same model state (the
+ *  same parameters, optimizer and random state: rank 0's broadcast of a model made from the same
+ *  spec, or the same model file) and the shards partition the batch, the SUM over processes of
+ *  the gradients (MPI_SUM, no division) and of *out_loss equals aecv_model_compute_gradients on
+ *  the whole batch up to float rounding, for uneven shards too (e.g. a last batch of 50 on 4
+ *  ranks: 13, 13, 12, 12). Objectives that do not split over examples (BatchNorm in training
+ *  mode, KL sparsity) use the shard's own statistics, as PyTorch DDP does. The `aecv` tool's
+ *  `train --distributed` and Python's aecv.distributed.fit work this way.
+ *  Returns as aecv_model_compute_gradients, and AECV_ERR_INVALID_ARGUMENT when
+ *  first_example + batch > total_batch. */
+aecv_status aecv_model_compute_gradients_shard(aecv_model *model, const float *inputs, const float *targets,
+                                               size_t batch, size_t first_example, size_t total_batch,
+                                               float *out_loss);
 
 /** aecv_model_gradients():
  *  A view of the model's flat gradient buffer: *out_gradients points to *out_count floats
@@ -821,6 +846,38 @@ aecv_status aecv_detector_save(aecv_detector *d, const char *path);
  *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_IO; AECV_ERR_FORMAT (not a detector
  *  file, corrupted or truncated); AECV_ERR_NO_MEMORY. */
 aecv_status aecv_detector_load(const char *path, aecv_detector **out);
+
+/* Data parallelism for the classifier and the detector: the same functions as the aecv_model_*
+ * ones above ("Data parallelism"), on the same shared trainable core, with the same contracts:
+ * compute_gradients is train_step without the update (the gradient of the loss, a mean over
+ * this batch, so equal per-rank batches are averaged: sum / ranks), gradients is a view of the
+ * flat gradient buffer valid until the next call that computes gradients, apply_gradients
+ * commits as train_step does (AECV_ERR_INVALID_ARGUMENT when nothing is pending). The flat
+ * vectors include frozen parameters (e.g. a frozen encoder; their gradients are zero).
+ * Buffers: the classifier's feature standardization statistics ("standardize", each rank's
+ * own, as BatchNorm under DDP; broadcast rank 0's to agree). *_count return 0 for NULL. */
+size_t      aecv_classifier_parameter_count(const aecv_classifier *classifier);
+size_t      aecv_classifier_buffer_count(const aecv_classifier *classifier);
+aecv_status aecv_classifier_compute_gradients(aecv_classifier *classifier, const float *inputs,
+                                              const int32_t *labels, size_t batch, float *out_loss);
+aecv_status aecv_classifier_gradients(aecv_classifier *classifier, float **out_gradients, size_t *out_count);
+aecv_status aecv_classifier_apply_gradients(aecv_classifier *classifier);
+aecv_status aecv_classifier_get_parameters(aecv_classifier *classifier, float *out, size_t capacity);
+aecv_status aecv_classifier_set_parameters(aecv_classifier *classifier, const float *values, size_t count);
+aecv_status aecv_classifier_get_buffers(aecv_classifier *classifier, float *out, size_t capacity);
+aecv_status aecv_classifier_set_buffers(aecv_classifier *classifier, const float *values, size_t count);
+
+size_t      aecv_detector_parameter_count(const aecv_detector *d);
+size_t      aecv_detector_buffer_count(const aecv_detector *d);
+/* Arguments as aecv_detector_train_step. */
+aecv_status aecv_detector_compute_gradients(aecv_detector *d, const float *images, size_t batch,
+                                            const float *boxes, size_t max_boxes, float *out_loss);
+aecv_status aecv_detector_gradients(aecv_detector *d, float **out_gradients, size_t *out_count);
+aecv_status aecv_detector_apply_gradients(aecv_detector *d);
+aecv_status aecv_detector_get_parameters(aecv_detector *d, float *out, size_t capacity);
+aecv_status aecv_detector_set_parameters(aecv_detector *d, const float *values, size_t count);
+aecv_status aecv_detector_get_buffers(aecv_detector *d, float *out, size_t capacity);
+aecv_status aecv_detector_set_buffers(aecv_detector *d, const float *values, size_t count);
 
 /* ============================================================================================
  * Model spec (JSON)

@@ -12,6 +12,20 @@ public func aecv_model_compute_gradients(_ model: OpaquePointer?, _ inputs: Unsa
     }
 }
 
+@_cdecl("aecv_model_compute_gradients_shard")
+public func aecv_model_compute_gradients_shard(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                               _ targets: UnsafePointer<Float>?, _ batch: UInt,
+                                               _ firstExample: UInt, _ totalBatch: UInt,
+                                               _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    trainingBatchCall("aecv_model_compute_gradients_shard", model, inputs, targets, batch, outLoss) {
+        guard totalBatch <= UInt(Int32.max), firstExample <= totalBatch else {
+            throw AECVError.invalidArgument("first_example: \(firstExample) does not lie in a batch of total_batch \(totalBatch)")
+        }
+        return try $0.computeGradients(inputs: $1, targets: $2, batch: $3, firstExample: Int(firstExample),
+                                       totalBatch: Int(totalBatch))
+    }
+}
+
 @_cdecl("aecv_model_gradients")
 public func aecv_model_gradients(_ model: OpaquePointer?,
                                  _ outGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?,
@@ -43,14 +57,14 @@ public func aecv_model_buffer_count(_ model: OpaquePointer?) -> UInt {
 }
 
 /// A caller's output vector of `capacity` floats (NULL allowed when nothing is to be written).
-private func vectorOut(_ pointer: UnsafeMutablePointer<Float>?, capacity: UInt, needed: Int) throws
+func vectorOut(_ pointer: UnsafeMutablePointer<Float>?, capacity: UInt, needed: Int) throws
     -> UnsafeMutableBufferPointer<Float> {
     guard capacity <= maxBufferFloats else { throw AECVError.invalidArgument("capacity: \(capacity) is absurd") }
     if needed == 0 { return UnsafeMutableBufferPointer(start: pointer, count: 0) }
     return try outputBuffer(pointer, name: "out", capacity: capacity, needed: needed, batch: 1)
 }
 
-private func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: Int, what: String) throws
+func vectorIn(_ pointer: UnsafePointer<Float>?, count: UInt, expected: Int, what: String) throws
     -> UnsafeBufferPointer<Float> {
     guard count == UInt(expected) else {
         throw AECVError.shape("count: the model has \(expected) \(what) floats, got \(count)")

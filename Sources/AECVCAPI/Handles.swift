@@ -115,7 +115,7 @@ extension Classifier: HandleObject {
     static var cTypeName: String { "aecv_classifier" }
     var handleFacts: HandleFacts {
         HandleFacts(inputSize: inputSize, classes: classes, parameterCount: parameterCount,
-                    specUTF8: Array(spec.jsonString().utf8))
+                    bufferCount: bufferCount,                     specUTF8: Array(spec.jsonString().utf8))
     }
 }
 
@@ -123,7 +123,7 @@ extension Detector: HandleObject {
     static var cTypeName: String { "aecv_detector" }
     var handleFacts: HandleFacts {
         HandleFacts(inputSize: inputSize, classes: classes, parameterCount: parameterCount,
-                    specUTF8: Array(spec.jsonString().utf8))
+                    bufferCount: bufferCount,                     specUTF8: Array(spec.jsonString().utf8))
     }
 }
 

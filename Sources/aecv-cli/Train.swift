@@ -60,6 +60,12 @@ struct Train: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
+    @Flag(help: "Data-parallel training under mpirun (an aecv built with `make cli AECV_MPI=1`): each rank trains on its shard of every batch of --batch-size × ranks images, gradients are summed with MPI_Allreduce, rank 0 prints and saves.")
+    var distributed = false
+
+    @Option(help: ArgumentHelp("With --distributed: end the job when no step finishes for this long (a rank died or hangs).", valueName: "seconds"))
+    var stepTimeout: Double = 600
+
     func validate() throws {
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 || batchSize > 65536 { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
@@ -71,12 +77,34 @@ struct Train: ParsableCommand {
         if preset != nil && spec != nil {
             throw ValidationError("give --preset or --spec, not both (a spec names its preset)")
         }
+        if !(stepTimeout > 0) { throw ValidationError("--step-timeout must be positive, got \(stepTimeout)") }
         if let p = preset, ModelSpec.Preset(rawValue: p) == nil {
             throw ValidationError("unknown preset '\(p)'; choose one of \(ModelSpec.Preset.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
     func run() throws {
+        guard distributed else { return try train(group: .single) }
+        let group = try TrainingGroup.joinWorld()
+        do {
+            try train(group: group)
+        } catch let exit as ExitCode {
+            group.leave()
+            throw exit
+        } catch let error as AECVError {
+            group.abort("\(group.name): \(error.message)")
+        } catch let error as CLIError {
+            group.abort("\(group.name): \(error.message)")
+        } catch {
+            group.abort("\(group.name): \(error)")
+        }
+        group.leave()
+    }
+
+    /// The training run of this process; `group` is this process alone unless --distributed.
+    func train(group: TrainingGroup) throws {
+        // Only rank 0 prints; every rank computes the same values.
+        func say(_ line: String) { if group.isLead { Terminal.say(line) } }
         compute.apply()
         Interrupt.install()
         let outPath = out ?? resume ?? "model.aecv"
@@ -113,20 +141,27 @@ struct Train: ParsableCommand {
         }
         if let test = test { try net.requireInputShape(of: test, modelPath: resume ?? "the model") }
         if Interrupt.requested {
-            Terminal.say("interrupted before training started; nothing was saved")
+            say("interrupted before training started; nothing was saved")
             throw ExitCode(130)
         }
 
         let n = trainSet.count
-        let steps = (n + batchSize - 1) / batchSize
+        // A step takes batchSize images per rank; a last batch with fewer images than ranks
+        // is left out of the epoch (every rank must have an example).
+        let globalBatch = batchSize * group.size
+        let steps = n / globalBatch + (n % globalBatch >= group.size ? 1 : 0)
+        if steps == 0 { throw CLIError("--distributed: \(n) images are fewer than the \(group.size) ranks") }
+        try group.broadcastState(of: net)
+        if group.distributed { group.startWatchdog(timeout: stepTimeout) }
         let firstEpoch = net.history.count + 1
-        Terminal.say("\(resume == nil ? "training" : "resuming") a \(net.spec.preset.rawValue) autoencoder "
+        say("\(resume == nil ? "training" : "resuming") a \(net.spec.preset.rawValue) autoencoder "
                      + "(\(TextFormat.grouped(net.parameterCount)) parameters, input \(describeShape(net.inputShape)), "
-                     + "code \(net.latentSize)) on \(n) images of \(train.name), batch \(batchSize), "
+                     + "code \(net.latentSize)) on \(n) images of \(train.name), batch \(batchSize)"
+                     + (group.distributed ? " per rank × \(group.size) ranks = \(globalBatch)" : "") + ", "
                      + "learning rate \(show(net.learningRate))"
                      + (test.map { "; test: \($0.dataset.count) images of \($0.name)" } ?? "; no test set (under 20 images)"))
         if firstEpoch > epochs {
-            Terminal.say("\(outPath): already trained for \(net.history.count) epochs (--epochs \(epochs)); nothing to do")
+            say("\(outPath): already trained for \(net.history.count) epochs (--epochs \(epochs)); nothing to do")
             return
         }
 
@@ -148,20 +183,24 @@ struct Train: ParsableCommand {
             var lossSum = 0.0
             var seen = 0
             for s in 0..<steps {
-                let count = min(batchSize, n - s * batchSize)
+                let count = min(globalBatch, n - s * globalBatch)
+                let shard = group.shard(ofBatch: count)
                 trainSet.images.withUnsafeBufferPointer { src in
                     batch.withUnsafeMutableBufferPointer { dst in
-                        for b in 0..<count {
-                            let from = src.baseAddress! + order[s * batchSize + b] * size
+                        for b in 0..<shard.count {
+                            let from = src.baseAddress! + order[s * globalBatch + shard.first + b] * size
                             (dst.baseAddress! + b * size).update(from: from, count: size)
                         }
                     }
                 }
                 let loss: Float
+                var interrupted = Interrupt.requested
                 do {
-                    loss = try batch.withUnsafeBufferPointer { x in
-                        try net.trainStep(inputs: UnsafeBufferPointer(rebasing: x[0..<(count * size)]),
-                                          targets: nil, batch: count)
+                    let inputs = batch.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[0..<(shard.count * size)]) }
+                    if group.distributed {
+                        (loss, interrupted) = try distributedStep(net, group: group, inputs: inputs, shard: shard, of: count)
+                    } else {
+                        loss = try net.trainStep(inputs: inputs, targets: nil, batch: count)
                     }
                 } catch let error as AECVError {
                     throw CLIError("epoch \(epoch), step \(s + 1): \(error.message); the last checkpoint is \(outPath)")
@@ -169,20 +208,21 @@ struct Train: ParsableCommand {
                 lossSum += Double(loss) * Double(count)
                 seen += count
                 curve.addStep(epoch: epoch, fraction: Double(seen) / Double(n), loss: Double(loss))
-                progress.update(done: seen, loss: lossSum / Double(seen))
-                if Interrupt.requested {
-                    try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle,
+                if group.isLead { progress.update(done: seen, loss: lossSum / Double(seen)) }
+                if interrupted {
+                    try stop(group, net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle,
                              note: "in epoch \(epoch) at \(seen * 100 / n)%")
                 }
             }
-            progress.finish(loss: lossSum / Double(max(1, seen)))
+            if group.isLead { progress.finish(loss: lossSum / Double(max(1, seen))) }
             let trainTime = progress.elapsed
             let trainLoss = lossSum / Double(max(1, seen))
             net.history.append(Float(trainLoss))
             curve.endEpoch(epoch, trainLoss: trainLoss)
 
             var line = "epoch \(epoch)/\(epochs): train loss \(show(trainLoss))"
-            if let test = test {
+            try group.requireAgreement(on: net, "after epoch \(epoch)")
+            if let test = test, group.isLead {
                 let testLoss = try meanLoss(net, test.dataset.images)
                 if !Interrupt.requested {
                     curve.testLosses.append((Double(epoch), testLoss))
@@ -191,20 +231,24 @@ struct Train: ParsableCommand {
             }
             line += ", \(TextFormat.grouped(Int((Double(n) / max(trainTime, 1e-9)).rounded()))) img/s, "
                 + "\(TextFormat.fixed(trainTime, 1)) s"
-            try net.save(to: outPath)
-            try writePNG(curve.plot(title: plotTitle, epochs: epochs), to: plotPath)
-            Terminal.say(line + "; saved \(outPath)")
-            if Interrupt.requested {
-                try stop(net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle, note: "after epoch \(epoch)")
+            if group.isLead {
+                try net.save(to: outPath)
+                try writePNG(curve.plot(title: plotTitle, epochs: epochs), to: plotPath)
+            }
+            say(line + "; saved \(outPath)")
+            if try group.anyInterrupted() {
+                try stop(group, net, outPath: outPath, plotPath: plotPath, curve: curve, title: plotTitle, note: "after epoch \(epoch)")
             }
         }
-        Terminal.say("loss plot: \(plotPath)")
+        say("loss plot: \(plotPath)")
+        if group.distributed { say("ranks agree on the parameters (checksum over \(group.size) ranks)") }
     }
 
     /// Saves after Ctrl-C and ends the process with status 130.
-    func stop(_ model: Autoencoder, outPath: String, plotPath: String, curve: LossCurve, title plotTitle: String,
-              note: String) throws -> Never {
+    func stop(_ group: TrainingGroup, _ model: Autoencoder, outPath: String, plotPath: String, curve: LossCurve,
+              title plotTitle: String, note: String) throws -> Never {
         Terminal.finishProgressLine()
+        guard group.isLead else { throw ExitCode(130) }
         try model.save(to: outPath)
         try? writePNG(curve.plot(title: plotTitle, epochs: epochs), to: plotPath)
         Terminal.say("interrupted \(note): saved \(outPath) (\(model.history.count) complete epochs); "

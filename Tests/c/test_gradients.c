@@ -157,9 +157,64 @@ static void test_errors_leave_the_model_unchanged(void) {
     aecv_model_free(m);
 }
 
+/* Uneven shards (4, 3, 2, 1 of a batch of 10), each weighted for the whole batch and summed,
+   equal one process on the whole batch: gradients and losses, for the conv AE and for the VAE,
+   whose reparameterization noise is drawn per example position, so it must match too. Then the
+   summed gradients applied on each "rank" give the same parameters as the full-batch step. */
+static void test_summed_shards_equal_full_batch(const char *spec) {
+    enum { RANKS = 4 };
+    const size_t sizes[RANKS] = {4, 3, 2, 1}, total = 10;
+    aecv_model *full = make(spec), *ranks[RANKS];
+    for (int r = 0; r < RANKS; r++) ranks[r] = make(spec);
+    size_t in = aecv_model_input_size(full), n = aecv_model_parameter_count(full);
+    float *x = malloc(total * in * sizeof *x), *sum = calloc(n, sizeof *sum);
+    fill(x, total * in, 7);
+    float full_loss = 0, loss_sum = 0;
+    CHECK_STATUS(aecv_model_compute_gradients(full, x, NULL, total, &full_loss), AECV_OK);
+    float *g = NULL; size_t count = 0;
+    CHECK_STATUS(aecv_model_gradients(full, &g, &count), AECV_OK);
+    size_t first = 0;
+    for (int r = 0; r < RANKS; r++) {
+        float loss = 0, *gr = NULL; size_t cr = 0;
+        CHECK_STATUS(aecv_model_compute_gradients_shard(ranks[r], x + first * in, NULL, sizes[r], first, total, &loss),
+                     AECV_OK);
+        CHECK_STATUS(aecv_model_gradients(ranks[r], &gr, &cr), AECV_OK);
+        for (size_t i = 0; i < n; i++) sum[i] += gr[i];
+        loss_sum += loss;
+        first += sizes[r];
+    }
+    CHECK(count == n);
+    CHECK(relative_difference(sum, g, n) < 1e-4);
+    CHECK(fabs(loss_sum - full_loss) <= 1e-5 * fabs(full_loss));
+    /* A shard at the wrong place gives a different gradient (the test can fail). */
+    aecv_model *other = make(spec);
+    float *go = NULL;
+    CHECK_STATUS(aecv_model_compute_gradients_shard(other, x, NULL, 4, 0, 4, NULL), AECV_OK);
+    CHECK_STATUS(aecv_model_gradients(other, &go, &count), AECV_OK);
+    CHECK(relative_difference(go, g, n) > 1e-3);
+    /* Out of range: refused, nothing pending. */
+    CHECK_STATUS(aecv_model_compute_gradients_shard(other, x, NULL, 4, 7, 10, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_compute_gradients_shard(other, x, NULL, 4, 0, 3, NULL), AECV_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(aecv_model_apply_gradients(full), AECV_OK);
+    float *pf = parameters(full);
+    for (int r = 0; r < RANKS; r++) {
+        float *gr = NULL; size_t cr = 0;
+        CHECK_STATUS(aecv_model_gradients(ranks[r], &gr, &cr), AECV_OK);
+        memcpy(gr, sum, n * sizeof *sum);
+        CHECK_STATUS(aecv_model_apply_gradients(ranks[r]), AECV_OK);
+        float *pr = parameters(ranks[r]);
+        CHECK(relative_difference(pr, pf, n) < 1e-5);
+        free(pr);
+        aecv_model_free(ranks[r]);
+    }
+    free(pf); free(x); free(sum);
+    aecv_model_free(full); aecv_model_free(other);
+}
+
 int main(void) {
     for (size_t k = 0; k < sizeof SPECS / sizeof SPECS[0]; k++) test_split_step_equals_train_step(SPECS[k]);
     test_averaged_halves_equal_full_batch();
+    for (size_t k = 0; k < sizeof SPECS / sizeof SPECS[0]; k++) test_summed_shards_equal_full_batch(SPECS[k]);
     test_errors_leave_the_model_unchanged();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

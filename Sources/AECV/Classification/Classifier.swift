@@ -104,6 +104,23 @@ public final class Classifier {
     @discardableResult
     public func trainStep(inputs: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
                           batch: Int) throws -> Float {
+        let loss = try computeGradients(inputs: inputs, labels: labels, batch: batch, what: "train_step")
+        try core.applyGradients("train_step", owner: "classifier")
+        return loss
+    }
+
+    /// `trainStep` without the update: the gradient of the mean cross-entropy over this batch is
+    /// left in the flat gradient buffer (`gradientBuffer`), new standardization statistics stay
+    /// pending until `applyGradients`. A non-finite loss leaves the classifier unchanged.
+    @discardableResult
+    public func computeGradients(inputs: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+                                 batch: Int) throws -> Float {
+        try computeGradients(inputs: inputs, labels: labels, batch: batch, what: "compute_gradients")
+    }
+
+    private func computeGradients(inputs: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+                                  batch: Int, what: String) throws -> Float {
+        core.hasPendingGradients = false
         try checkInputs(inputs, batch: batch)
         if labels.count != batch {
             throw AECVError.shape("labels: batch \(batch) needs \(batch) labels, got \(labels.count)")
@@ -114,8 +131,8 @@ public final class Classifier {
         let x = inputsT.reserve(batch * inputSize)
         transpose(inputs.baseAddress!, rows: batch, columns: inputSize, into: x)
         let loss = lossAndGradients(x, labels: labels.baseAddress!, batch: batch).loss
-        guard loss.isFinite else { throw AECVError.nonFinite("train_step: the loss is \(loss); the classifier was left unchanged") }
-        try core.applyGradients("train_step", owner: "classifier")
+        guard loss.isFinite else { throw AECVError.nonFinite("\(what): the loss is \(loss); the classifier was left unchanged") }
+        core.hasPendingGradients = true
         return loss
     }
 

@@ -141,14 +141,31 @@ public final class Detector {
     @discardableResult
     public func trainStep(images: UnsafeBufferPointer<Float>, boxes: UnsafeBufferPointer<Float>,
                           maxBoxes: Int, batch: Int) throws -> Float {
+        let loss = try computeGradients(images: images, boxes: boxes, maxBoxes: maxBoxes, batch: batch, what: "train_step")
+        try core.applyGradients("train_step", owner: "detector")
+        return loss
+    }
+
+    /// `trainStep` without the update: the gradient of the loss (normalized by this batch) is
+    /// left in the flat gradient buffer (`gradientBuffer`). A non-finite loss leaves the
+    /// detector unchanged.
+    @discardableResult
+    public func computeGradients(images: UnsafeBufferPointer<Float>, boxes: UnsafeBufferPointer<Float>,
+                                 maxBoxes: Int, batch: Int) throws -> Float {
+        try computeGradients(images: images, boxes: boxes, maxBoxes: maxBoxes, batch: batch, what: "compute_gradients")
+    }
+
+    private func computeGradients(images: UnsafeBufferPointer<Float>, boxes: UnsafeBufferPointer<Float>,
+                                  maxBoxes: Int, batch: Int, what: String) throws -> Float {
+        core.hasPendingGradients = false
         try checkImages(images, batch: batch)
         let truth = try groundTruth(boxes: boxes, maxBoxes: maxBoxes, batch: batch)
         store.beginStep()
         let loss = lossAndGradients(images: images.baseAddress!, truth: truth, batch: batch)
         guard loss.isFinite else {
-            throw AECVError.nonFinite("train_step: the loss is \(loss); the detector was left unchanged")
+            throw AECVError.nonFinite("\(what): the loss is \(loss); the detector was left unchanged")
         }
-        try core.applyGradients("train_step", owner: "detector")
+        core.hasPendingGradients = true
         return loss
     }
 

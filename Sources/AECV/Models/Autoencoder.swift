@@ -113,13 +113,35 @@ public final class Autoencoder {
         try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "compute_gradients")
     }
 
+    /// `computeGradients` on a shard of a larger batch: examples `firstExample ..< firstExample +
+    /// batch` of a batch of `totalBatch` split among processes. The objective is normalized by
+    /// `totalBatch` and example i draws the noise (corruption, reparameterization) that example
+    /// `firstExample + i` draws in the whole batch, so the SUM of the shards' gradients (and
+    /// losses) over a partition of the batch is the gradient (and loss) of `computeGradients` on
+    /// the whole batch, for any split, uneven ones included, provided every process has the
+    /// same random state (same seed, same number of steps). Models whose objective does not
+    /// split over examples (BatchNorm, KL sparsity: `canSplitBatch` false) use the shard's
+    /// statistics, as PyTorch DDP does.
+    /// - Throws: `.invalidArgument` unless `0 <= firstExample` and `firstExample + batch <= totalBatch`.
+    @discardableResult
+    public func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                                 batch: Int, firstExample: Int, totalBatch: Int) throws -> Float {
+        guard firstExample >= 0, totalBatch <= Int(Int32.max), batch <= totalBatch,
+              firstExample <= totalBatch - batch else {
+            throw AECVError.invalidArgument("compute_gradients_shard: the shard \(firstExample)..<\(firstExample &+ batch) does not lie in a batch of \(totalBatch)")
+        }
+        return try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "compute_gradients_shard",
+                                    firstExample: firstExample, totalBatch: totalBatch)
+    }
+
     private func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
-                                  batch: Int, what: String) throws -> Float {
+                                  batch: Int, what: String, firstExample: Int = 0, totalBatch: Int? = nil) throws -> Float {
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let x = inputs.baseAddress!
         let t = targets?.baseAddress ?? x
+        let normalization = totalBatch ?? batch
         let savedRandom = random
-        let noise = StepNoise(seed: random.next(), firstExample: 0)
+        let noise = StepNoise(seed: random.next(), firstExample: firstExample)
         let store = self.store
         store.beginStep()
         let parts = replicas.forEachPart(replicas.partCount(batch: batch, splittable: network.canSplitBatch),
@@ -127,7 +149,7 @@ public final class Autoencoder {
             gradients.update(repeating: 0, count: store.count)
             partLosses[part] = net.lossAndGradients(
                 inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
-                normalization: batch, noise: noise.shifted(by: offset))
+                normalization: normalization, noise: noise.shifted(by: offset))
         }
         var loss: Float = 0
         for part in 0..<parts { loss += partLosses[part] }

@@ -13,6 +13,7 @@ import numpy as np
 from . import _ffi
 from ._arrays import as_float32, check_codes, check_float_dtype, image_layout
 from ._model import NativeModel
+from ._parallel import DataParallel
 from ._progress import progress_bar
 from ._safetensors import state_dict_arrays, write_safetensors
 from ._typing import ArrayLike, PathArg
@@ -71,7 +72,7 @@ def _check_seed(seed: object) -> int:
     return seed
 
 
-class Autoencoder(NativeModel):
+class Autoencoder(DataParallel, NativeModel):
     """An autoencoder trained and run by libaecv.
 
     Create one from a preset and spec fields::
