@@ -154,7 +154,8 @@ const char *aecv_last_error(void);
 /** aecv_set_num_threads():
  *  Sets the number of compute threads used by the whole library (OpenBLAS's threads and any of
  *  libaecv's own), process-wide, so they never compete for the cores. `n` >= 1. The default is
- *  OpenBLAS's (typically the number of cores, or OPENBLAS_NUM_THREADS). On small machines or
+ *  one thread per online core (OpenBLAS itself always runs single-threaded inside libaecv's
+ *  threads, so OPENBLAS_NUM_THREADS does not change it). On small machines or
  *  when the host runs several models in parallel threads, 1 is often fastest.
  *  It may be called at any time; calls already running finish with the previous setting (each
  *  call reads the setting once, when it starts).
