@@ -5,10 +5,13 @@ parallelism"). aecv.distributed builds MPI training on them; any other allreduce
 from __future__ import annotations
 
 import ctypes
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _ffi
+from ._model import NativeModel
+from ._typing import ArrayLike, F32Array
 from .errors import InvalidArgumentError, UnsupportedError
 
 
@@ -18,11 +21,19 @@ def _need(name: str) -> None:
                                f"install a newer library")
 
 
-class DataParallel:
-    """Mixed into Autoencoder (needs _call, _query, _images, _batch, _targets)."""
+class DataParallel(NativeModel):
+    """Mixed into Autoencoder, which provides _images, _batch, _targets and parameter_count
+    (declared here for the type checker)."""
 
-    def compute_gradients(self, X, targets=None, first_example: int = 0,
-                          total_batch: int | None = None) -> float:
+    if TYPE_CHECKING:
+        def _images(self, X: ArrayLike, name: str) -> tuple[np.ndarray, tuple[int, ...]]: ...
+        def _batch(self, X: np.ndarray) -> np.ndarray: ...
+        def _targets(self, targets: ArrayLike | None, n: int) -> np.ndarray | None: ...
+        @property
+        def parameter_count(self) -> int: ...
+
+    def compute_gradients(self, X: ArrayLike, targets: ArrayLike | None = None,
+                          first_example: int = 0, total_batch: int | None = None) -> float:
         """Forward and backward on the batch X, leaving the gradient in the model's gradient
         vector (see gradients()); nothing is applied. Returns the loss.
 
@@ -49,7 +60,7 @@ class DataParallel:
                        int(first_example), int(total_batch), ctypes.byref(loss))
         return float(loss.value)
 
-    def gradients(self) -> np.ndarray:
+    def gradients(self) -> F32Array:
         """The model's flat gradient vector, float32 (parameter_count,), WITHOUT a copy: writing
         into it (an allreduce in place) changes what apply_gradients() applies. Valid until the
         model is closed; its contents until the next compute_gradients or train_step."""
@@ -75,28 +86,28 @@ class DataParallel:
         _need("aecv_model_buffer_count")
         return int(self._query(_ffi.lib.aecv_model_buffer_count))
 
-    def get_parameters(self) -> np.ndarray:
+    def get_parameters(self) -> F32Array:
         """A copy of the flat parameter vector (parameter_count,), float32."""
         _need("aecv_model_get_parameters")
         out = np.empty(self.parameter_count, dtype=np.float32)
         self._call(_ffi.lib.aecv_model_get_parameters, out, out.size)
         return out
 
-    def set_parameters(self, values) -> None:
+    def set_parameters(self, values: ArrayLike) -> None:
         """Replaces the flat parameter vector (exactly parameter_count finite values); the
         optimizer state is kept. All or nothing."""
         _need("aecv_model_set_parameters")
         v = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
         self._call(_ffi.lib.aecv_model_set_parameters, v, v.size)
 
-    def get_buffers(self) -> np.ndarray:
+    def get_buffers(self) -> F32Array:
         """A copy of the flat buffer vector (buffer_count,), float32."""
         _need("aecv_model_get_buffers")
         out = np.empty(self.buffer_count, dtype=np.float32)
         self._call(_ffi.lib.aecv_model_get_buffers, out if out.size else None, out.size)
         return out
 
-    def set_buffers(self, values) -> None:
+    def set_buffers(self, values: ArrayLike) -> None:
         """Replaces the flat buffer vector (exactly buffer_count finite values)."""
         _need("aecv_model_set_buffers")
         v = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
@@ -106,10 +117,12 @@ class DataParallel:
 class _Owned(np.ndarray):
     """An ndarray over library memory that holds a reference to its model."""
 
-    def __new__(cls, view: np.ndarray, owner):
+    _owner: Any
+
+    def __new__(cls, view: np.ndarray, owner: Any) -> _Owned:
         obj = view.view(cls)
         obj._owner = owner
         return obj
 
-    def __array_finalize__(self, obj):
+    def __array_finalize__(self, obj: Any) -> None:
         self._owner = getattr(obj, "_owner", None)

@@ -23,31 +23,39 @@ each rank's own (PyTorch DDP's default); rank 0's are broadcast at the start.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ._typing import ArrayLike
 from .errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .autoencoder import Autoencoder
+
+#: An mpi4py communicator (mpi4py is optional, so it is not typed here).
+Comm = Any
 
 __all__ = ["fit", "broadcast_state", "parameters_agree"]
 
 
-def _world(comm):
+def _world(comm: Comm | None) -> Comm:
     if comm is not None:
         return comm
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise ImportError("aecv.distributed needs mpi4py (pip install mpi4py, or Debian's "
                           "python3-mpi4py) or an explicit comm") from exc
     return MPI.COMM_WORLD
 
 
-def _mpi():
-    from mpi4py import MPI
+def _mpi() -> Any:
+    from mpi4py import MPI  # type: ignore[import-not-found,unused-ignore]
     return MPI
 
 
-def broadcast_state(model, comm=None) -> None:
+def broadcast_state(model: Autoencoder, comm: Comm | None = None) -> None:
     """Rank 0's parameters and buffers on every rank of comm."""
     comm = _world(comm)
     p = model.get_parameters()
@@ -59,7 +67,7 @@ def broadcast_state(model, comm=None) -> None:
         model.set_buffers(b)
 
 
-def parameters_agree(model, comm=None) -> bool:
+def parameters_agree(model: Autoencoder, comm: Comm | None = None) -> bool:
     """True when every rank holds bit-identical parameters (a hash compared across ranks)."""
     comm = _world(comm)
     digest = hashlib.sha256(model.get_parameters().tobytes()).hexdigest()
@@ -71,8 +79,9 @@ def shard(count: int, rank: int, size: int) -> tuple[int, int]:
     return rank * count // size, (rank + 1) * count // size
 
 
-def fit(model, X, epochs: int = 1, batch_size: int = 64, comm=None, shuffle: bool = True,
-        targets=None, callback=None) -> list[float]:
+def fit(model: Autoencoder, X: ArrayLike, epochs: int = 1, batch_size: int = 64,
+        comm: Comm | None = None, shuffle: bool = True, targets: ArrayLike | None = None,
+        callback: Callable[[int, float], object] | None = None) -> list[float]:
     """Trains model on X with every rank of comm (default MPI.COMM_WORLD); returns the mean
     training loss of each epoch over the whole data set (the same list on every rank).
 
@@ -101,7 +110,7 @@ def fit(model, X, epochs: int = 1, batch_size: int = 64, comm=None, shuffle: boo
     if steps == 0:
         raise InvalidArgumentError(f"X: {n} examples are fewer than the {size} ranks")
     broadcast_state(model, comm)
-    losses = []
+    losses: list[float] = []
     for epoch in range(1, int(epochs) + 1):
         order = model._rng.permutation(n) if shuffle else np.arange(n)
         order = np.ascontiguousarray(order, dtype=np.int64)
