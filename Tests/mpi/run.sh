@@ -68,10 +68,12 @@ short=(--data fashion-mnist --limit 1280 --test-limit 16 --seed 0)
     "cli conv: 2 ranks x 32 vs 1 x 64 (1 thread, unsplit), 20 steps"
 ok "cli conv 2 ranks vs the unsplit batch"
 
-# A failing rank ends the job, naming itself: rank 0 cannot write its checkpoint.
+# A failing rank ends the job, naming itself: the output's parent is a regular file, so the
+# model cannot be written (train creates a missing directory, so that would not fail).
+: > "$work/not-a-dir"
 set +e
 timeout 300 "${mpirun[@]}" -np 2 "$aecv" train --preset dense --data fashion-mnist --limit 256 --epochs 1 \
-    --threads 1 --distributed --out "$work/no/such/dir/model.aecv" > "$work/fail.log" 2>&1
+    --threads 1 --distributed --out "$work/not-a-dir/model.aecv" > "$work/fail.log" 2>&1
 status=$?
 set -e
 if [ "$status" = 0 ] || [ "$status" = 124 ] || ! grep -q "aecv: error: rank 0 of 2: " "$work/fail.log"; then
