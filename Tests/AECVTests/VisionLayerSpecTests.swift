@@ -132,6 +132,22 @@ final class VisionLayerSpecTests: XCTestCase {
         XCTAssertEqual(m.step, 1)
     }
 
+    /// A model file keeps the running statistics (scalar num_batches_tracked included): the loaded
+    /// model reconstructs bit-identically.
+    func testModelFileKeepsRunningStatistics() throws {
+        let m = try Autoencoder(specJSON: fullSpec)
+        let x = batch(8)
+        for _ in 0..<2 { try m.trainStep(inputs: x) }
+        let path = "/tmp/aecv-vision-\(getpid()).aecv"
+        defer { unlink(path) }
+        try m.save(to: path)
+        let loaded = try Autoencoder(contentsOf: path)
+        XCTAssertEqual(loaded.buffers().map(\.name), m.buffers().map(\.name))
+        XCTAssertEqual(loaded.buffers().map(\.tensor.values), m.buffers().map(\.tensor.values))
+        XCTAssertEqual(loaded.buffers()[2].tensor.values, [2], "num_batches_tracked after 2 steps")
+        XCTAssertEqual(try loaded.reconstruct(x).map(\.bitPattern), try m.reconstruct(x).map(\.bitPattern))
+    }
+
     /// A step rejected for a non-finite update leaves the running statistics bit-identical.
     func testRejectedStepLeavesRunningStatistics() throws {
         let m = try Autoencoder(specJSON: custom(#"{"type": "conv2d", "out": 2, "kernel": 3}, {"type": "batch_norm2d"}"#,

@@ -8,7 +8,8 @@
 /// running_mean ← (1 − m)·running_mean + m·μ, running_var ← (1 − m)·running_var + m·σ²·M/(M − 1)
 /// (unbiased, as PyTorch), num_batches_tracked += 1, committed with the step. Evaluation: μ, σ²
 /// are the running statistics. Parameters (affine): weight γ (C) = 1, bias β (C) = 0.
-/// Buffers: running_mean (C) = 0, running_var (C) = 1, num_batches_tracked (1) = 0.
+/// Buffers: running_mean (C) = 0, running_var (C) = 1, num_batches_tracked (a scalar, shape [] as
+/// in PyTorch) = 0.
 ///
 /// Backward, with x̂ = (x − μ)/√(σ² + ε): dβ += Σ dy, dγ += Σ dy·x̂; in training
 /// dx = γ/√(σ² + ε) · (dy − Σdy/M − x̂·Σ(dy·x̂)/M) (through the batch statistics), in evaluation
@@ -53,7 +54,7 @@ final class BatchNorm: Layer {
     }
 
     var bufferShapes: [(name: String, shape: [Int])] {
-        [("running_mean", [channels]), ("running_var", [channels]), ("num_batches_tracked", [1])]
+        [("running_mean", [channels]), ("running_var", [channels]), ("num_batches_tracked", [])]
     }
     var bufferCount: Int { 2 * channels + 1 }
 
