@@ -66,6 +66,9 @@ L = sum(output * R) for a stored random R (so dL/doutput = R):
   c2   Conv2d(3, 2, kernel 5, stride 3, padding 2):                            input (2,3,7,8) -> (2,2,3,3)
   Tensors per case <p>: <p>.weight, <p>.bias, <p>.input, <p>.output, <p>.R, <p>.grad.weight,
   <p>.grad.bias, <p>.grad.input. The metadata key "<p>" describes the layer.
+
+vision_layers.safetensors, vision_model.safetensors: pooling, upsampling, BatchNorm, GELU/SiLU/ELU,
+  conv2d without bias, residual blocks, and a custom model built from them; see tools/golden_vision.py.
 """
 
 import argparse
@@ -356,6 +359,10 @@ def main():
         tensors += layer_case(prefix, layer, shape)
         meta[prefix] = desc
     save("layers.safetensors", tensors, meta)
+
+    # Vision layers and a model with BatchNorm, pooling, upsampling and a residual block.
+    import golden_vision
+    golden_vision.write_all(save, args.out)
 
     for fname, (size, names) in written.items():
         print(f"{fname}: {size} bytes, {len(names)} tensors")

@@ -14,6 +14,15 @@ final class ArchitectureTests: XCTestCase {
             "relu": #"{"type":"relu"}"#, "sigmoid": #"{"type":"sigmoid"}"#, "tanh": #"{"type":"tanh"}"#,
             "leaky_relu": #"{"type":"leaky_relu","slope":0.3}"#, "flatten": #"{"type":"flatten"}"#,
             "unflatten": #"{"type":"unflatten","shape":[2,3]}"#,
+            "max_pool2d": #"{"type":"max_pool2d","kernel":3,"stride":2,"padding":1}"#,
+            "avg_pool2d": #"{"type":"avg_pool2d","kernel":2,"count_include_pad":false}"#,
+            "global_avg_pool": #"{"type":"global_avg_pool"}"#,
+            "upsample": #"{"type":"upsample","scale":2,"mode":"bilinear"}"#,
+            "batch_norm2d": #"{"type":"batch_norm2d","eps":0.001,"momentum":0.2,"affine":false}"#,
+            "batch_norm1d": #"{"type":"batch_norm1d"}"#,
+            "dropout": #"{"type":"dropout","p":0.25}"#, "dropout2d": #"{"type":"dropout2d","p":0.1}"#,
+            "gelu": #"{"type":"gelu"}"#, "silu": #"{"type":"silu"}"#, "elu": #"{"type":"elu","alpha":0.5}"#,
+            "residual": #"{"type":"residual","layers":[{"type":"conv2d","out":3,"kernel":3,"padding":1,"bias":false},{"type":"batch_norm2d"},{"type":"relu"}]}"#,
         ]
         for name in LayerRegistry.names {
             guard let text = samples[name] else {
@@ -36,7 +45,7 @@ final class ArchitectureTests: XCTestCase {
     func testUnknownLayerKeyListsTheAllowedOnes() {
         XCTAssertThrowsError(try ModelSpec(json: #"{"preset": "custom", "input": [1, 8, 8], "encoder": [{"type": "conv2d", "channels": 4, "kernel": 3}], "decoder": [{"type": "relu"}]}"#)) {
             XCTAssertEqual(($0 as? AECVError)?.message,
-                           #"spec.encoder[0]: unknown key "channels" for conv2d (allowed: out, kernel, stride, padding)"#)
+                           #"spec.encoder[0]: unknown key "channels" for conv2d (allowed: out, kernel, stride, padding, bias)"#)
         }
         XCTAssertThrowsError(try ModelSpec(json: #"{"preset": "custom", "input": [1, 8, 8], "encoder": [{"type": "relu", "slope": 1}], "decoder": [{"type": "relu"}]}"#)) {
             XCTAssertEqual(($0 as? AECVError)?.message, #"spec.encoder[0]: unknown key "slope" for relu (allowed: none)"#)

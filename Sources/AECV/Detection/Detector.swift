@@ -176,7 +176,9 @@ public final class Detector {
         let targets = truth.map { grid.assign($0) }
         let trainBackbone = !spec.freezeBackbone
         let parts = partLosses.withUnsafeMutableBufferPointer { losses in
-            replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, n, part in
+            // BatchNorm's training statistics span the whole batch: then one part.
+            replicas.forEachPart(replicas.partCount(batch: batch, splittable: !network.chainsUseBatchStatistics),
+                                 batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, n, part in
                 gradients.update(repeating: 0, count: count)
                 let out = net.forward(images + offset * inputSize, batch: n)
                 let dOut = net.outputGradient.reserve(n * net.head.outputSize)

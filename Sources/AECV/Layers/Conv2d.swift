@@ -6,10 +6,12 @@
 /// Computed as im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols.
 /// Backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).
+/// `bias: false` (PyTorch's `bias=False`, usual before a BatchNorm) drops b.
 final class Conv2d: Layer {
     let inputShape: [Int]
     let outputShape: [Int]
     let outputChannels: Int
+    let hasBias: Bool
     private let geometry: ConvGeometry
     private var weight: UnsafeMutablePointer<Float>!
     private var bias: UnsafeMutablePointer<Float>!
@@ -25,9 +27,10 @@ final class Conv2d: Layer {
     }
 
     /// inputShape: [Cin, H, W]; the caller has validated that the kernel fits.
-    init(inputShape: [Int], outputChannels: Int, kernelSize: Int, stride: Int, padding: Int) {
+    init(inputShape: [Int], outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, bias: Bool = true) {
         self.inputShape = inputShape
         self.outputChannels = outputChannels
+        hasBias = bias
         let oh = Conv2d.outputSize(input: inputShape[1], kernel: kernelSize, stride: stride,
                                    padding: padding) ?? 0
         let ow = Conv2d.outputSize(input: inputShape[2], kernel: kernelSize, stride: stride,
@@ -38,11 +41,11 @@ final class Conv2d: Layer {
         outputShape = [outputChannels, oh, ow]
     }
 
-    var parameterCount: Int { outputChannels * geometry.rows + outputChannels }
+    var parameterCount: Int { outputChannels * geometry.rows + (hasBias ? outputChannels : 0) }
 
     var parameterShapes: [(name: String, shape: [Int])] {
-        [("weight", [outputChannels, geometry.channels, geometry.kernel, geometry.kernel]),
-         ("bias", [outputChannels])]
+        [("weight", [outputChannels, geometry.channels, geometry.kernel, geometry.kernel])]
+            + (hasBias ? [("bias", [outputChannels])] : [])
     }
 
     func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
@@ -54,7 +57,7 @@ final class Conv2d: Layer {
     func initialize(random: inout RandomSource) {
         let bound = 1 / Float(Double(geometry.rows).squareRoot())
         random.fillUniform(weight, count: outputChannels * geometry.rows, bound: bound)
-        random.fillUniform(bias, count: outputChannels, bound: bound)
+        if hasBias { random.fillUniform(bias, count: outputChannels, bound: bound) }
     }
 
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
@@ -62,9 +65,9 @@ final class Conv2d: Layer {
         let columnCount = g.positions * batch
         let cols = columns.reserve(g.rows * columnCount)
         im2col(input, cols, batch: batch, g)
-        fillRows(with: bias, rows: outputChannels, length: columnCount, into: output)
+        if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
         gemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: g.rows,
-             a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: 1, c: output, ldc: columnCount)
+             a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: hasBias ? 1 : 0, c: output, ldc: columnCount)
     }
 
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
@@ -76,7 +79,7 @@ final class Conv2d: Layer {
         gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
              a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
              beta: 1, c: weightGradient, ldc: g.rows)
-        addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient)
+        if hasBias { addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient) }
         guard let dx = inputGradient else { return }
         // The forward columns are no longer needed: reuse them for dcols.
         gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: outputChannels,
@@ -88,16 +91,18 @@ final class Conv2d: Layer {
 
 // MARK: - Spec
 
-/// `{"type": "conv2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1}` (stride 1 and
-/// padding 0 by default).
+/// `{"type": "conv2d", "out": 16, "kernel": 3, "stride": 2, "padding": 1, "bias": false}`
+/// (stride 1, padding 0 and bias true by default). "bias" is written only when false, so the
+/// JSON of existing specs (and the model files holding it) stays byte-identical.
 struct Conv2dDefinition: LayerDefinition, Equatable {
     static let type = "conv2d"
-    static let keys = ["out", "kernel", "stride", "padding"]
+    static let keys = ["out", "kernel", "stride", "padding", "bias"]
     var outputChannels: Int, kernelSize: Int, stride: Int, padding: Int
+    var bias = true
 
-    init(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int) {
+    init(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int, bias: Bool = true) {
         self.outputChannels = outputChannels; self.kernelSize = kernelSize
-        self.stride = stride; self.padding = padding
+        self.stride = stride; self.padding = padding; self.bias = bias
     }
 
     init(_ fields: LayerFields) throws {
@@ -105,6 +110,7 @@ struct Conv2dDefinition: LayerDefinition, Equatable {
         kernelSize = try fields.requiredInt("kernel", "a positive integer")
         stride = try fields.int("stride", default: 1, "a positive integer")
         padding = try fields.int("padding", default: 0, "a non-negative integer")
+        bias = try fields.bool("bias", default: true)
     }
 
     func validate(path: String) throws {
@@ -117,21 +123,24 @@ struct Conv2dDefinition: LayerDefinition, Equatable {
     var jsonFields: [JSONMember] {
         [JSONMember("out", .int(Int64(outputChannels))), JSONMember("kernel", .int(Int64(kernelSize))),
          JSONMember("stride", .int(Int64(stride))), JSONMember("padding", .int(Int64(padding)))]
+            + (bias ? [] : [JSONMember("bias", .bool(false))])
     }
 
     func build(into builder: inout NetworkBuilder, at path: String) throws {
-        try builder.conv2d(outputChannels, kernel: kernelSize, stride: stride, padding: padding, at: path)
+        try builder.conv2d(outputChannels, kernel: kernelSize, stride: stride, padding: padding, bias: bias, at: path)
     }
 }
 
 extension LayerSpec {
-    public static func conv2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int) -> LayerSpec {
-        LayerSpec(Conv2dDefinition(outputChannels: outputChannels, kernelSize: kernelSize, stride: stride, padding: padding))
+    public static func conv2d(outputChannels: Int, kernelSize: Int, stride: Int, padding: Int,
+                              bias: Bool = true) -> LayerSpec {
+        LayerSpec(Conv2dDefinition(outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+                                   padding: padding, bias: bias))
     }
 }
 
 extension NetworkBuilder {
-    mutating func conv2d(_ channels: Int, kernel: Int, stride: Int, padding: Int,
+    mutating func conv2d(_ channels: Int, kernel: Int, stride: Int, padding: Int, bias: Bool = true,
                          at what: String) throws {
         try checkWidth(channels, what)
         guard shape.count == 3 else {
@@ -146,6 +155,6 @@ extension NetworkBuilder {
         _ = try product([channels, oh, ow], limit: SpecLimits.maxInputSize, what: what)
         let weights = try product([channels, shape[0], kernel, kernel], limit: SpecLimits.maxParameters, what: what)
         try add(Conv2d(inputShape: shape, outputChannels: channels, kernelSize: kernel, stride: stride,
-                       padding: padding), parameters: weights + channels)
+                       padding: padding, bias: bias), parameters: weights + (bias ? channels : 0))
     }
 }

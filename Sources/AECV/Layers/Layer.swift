@@ -37,6 +37,14 @@ protocol Layer: AnyObject {
     /// PyTorch's default initialization for this layer type (parameters and buffers), drawn from
     /// `random`.
     func initialize(random: inout RandomSource)
+    /// The randomness of the coming training forward (dropout masks), per example of the whole
+    /// batch so that it does not depend on how the batch is split among threads.
+    func setNoise(_ noise: StepNoise)
+    /// True when a training forward normalizes with statistics of the whole batch (BatchNorm):
+    /// such a network must not split a training batch among threads.
+    var usesBatchStatistics: Bool { get }
+    /// The smallest training batch the layer accepts (BatchNorm needs 2 values per channel).
+    var minimumTrainingBatch: Int { get }
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
@@ -54,4 +62,7 @@ extension Layer {
     func bind(buffers current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {}
     func setMode(_ mode: LayerMode) {}
     func initialize(random: inout RandomSource) {}
+    func setNoise(_ noise: StepNoise) {}
+    var usesBatchStatistics: Bool { false }
+    var minimumTrainingBatch: Int { 1 }
 }

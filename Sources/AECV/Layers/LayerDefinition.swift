@@ -53,6 +53,14 @@ struct LayerFields {
         return try SpecDecoder.integer(v, "\(path).\(key)", expected: expected)
     }
 
+    func bool(_ key: String, default d: Bool) throws -> Bool {
+        guard let v = value(key) else { return d }
+        guard case .bool(let b) = v else {
+            throw config("\(path).\(key): expected true or false, got \(v.describedForMessage())")
+        }
+        return b
+    }
+
     func float(_ key: String, default d: Float) throws -> Float {
         guard let v = value(key) else { return d }
         return try SpecDecoder.float(v, "\(path).\(key)")
@@ -120,6 +128,9 @@ enum LayerRegistry {
         DenseDefinition.self, Conv2dDefinition.self, ConvTranspose2dDefinition.self,
         ReLU.self, Sigmoid.self, Tanh.self, LeakyReLU.self,
         FlattenDefinition.self, UnflattenDefinition.self,
+        MaxPool2dDefinition.self, AvgPool2dDefinition.self, GlobalAvgPoolDefinition.self, UpsampleDefinition.self,
+        BatchNorm2dDefinition.self, BatchNorm1dDefinition.self, DropoutDefinition.self, Dropout2dDefinition.self,
+        GELU.self, SiLU.self, ELU.self, ResidualDefinition.self,
     ]
 
     static let names: [String] = all.map { $0.type }

@@ -179,4 +179,17 @@ extension ChainPair {
         firstChain.setMode(mode)
         secondChain.setMode(mode)
     }
+
+    /// True when a layer of either chain normalizes with whole-batch statistics in training
+    /// (BatchNorm): such a network trains on the whole batch in one part.
+    var chainsUseBatchStatistics: Bool { firstChain.usesBatchStatistics || secondChain.usesBatchStatistics }
+
+    /// The smallest training batch the chains' layers accept.
+    var minimumTrainingBatch: Int { max(firstChain.minimumTrainingBatch, secondChain.minimumTrainingBatch) }
+
+    /// Gives the two chains independent streams of the step's noise (dropout masks).
+    func setChainNoise(_ noise: StepNoise) {
+        firstChain.setNoise(noise.salted(0x1_0000))
+        secondChain.setNoise(noise.salted(0x2_0000))
+    }
 }

@@ -76,6 +76,17 @@ final class Sequential: StoredNetwork {
         for layer in layers { layer.initialize(random: &random) }
     }
 
+    /// Gives each layer its own stream of the step's noise (salted with its index).
+    func setNoise(_ noise: StepNoise) {
+        for (index, layer) in layers.enumerated() { layer.setNoise(noise.salted(UInt64(index + 1))) }
+    }
+
+    /// True when some layer normalizes with whole-batch statistics in training.
+    var usesBatchStatistics: Bool { layers.contains { $0.usesBatchStatistics } }
+
+    /// The largest of the layers' minimum training batches.
+    var minimumTrainingBatch: Int { layers.reduce(1) { max($0, $1.minimumTrainingBatch) } }
+
     /// Runs the chain; returns the output buffer (owned by this Sequential, valid until the next
     /// call). An empty chain returns its input.
     @discardableResult

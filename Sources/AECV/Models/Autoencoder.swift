@@ -137,6 +137,10 @@ public final class Autoencoder {
     private func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
                                   batch: Int, what: String, firstExample: Int = 0, totalBatch: Int? = nil) throws -> Float {
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
+        let minimum = network.minimumTrainingBatch
+        if batch < minimum {
+            throw AECVError.invalidArgument("\(what): batch normalization over single values needs a training batch of at least \(minimum), got \(batch)")
+        }
         let x = inputs.baseAddress!
         let t = targets?.baseAddress ?? x
         let normalization = totalBatch ?? batch

@@ -26,6 +26,8 @@ protocol AutoencoderNetwork: StoredNetwork {
     /// False when the objective couples the examples of a batch (KL sparsity's batch means), so a
     /// batch cannot be split among threads.
     var canSplitBatch: Bool { get }
+    /// The smallest training batch its layers accept (2 with a BatchNorm on [F] features).
+    var minimumTrainingBatch: Int { get }
     /// The objective without an update (deterministic: no corruption).
     func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float
     func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>)
@@ -40,18 +42,3 @@ extension AutoencoderNetwork {
     var parameterCount: Int { parameterShapes.reduce(0) { $0 + $1.shape.reduce(1, *) } }
 }
 
-/// Training-time randomness of one step: example i of the whole batch draws from a generator
-/// seeded by the step's seed and i, so the draws do not depend on how the batch is split among
-/// threads, and a model is reproducible from its seed whatever the thread count.
-struct StepNoise {
-    let seed: UInt64
-    /// Index in the whole batch of this part's first example.
-    let firstExample: Int
-
-    func generator(forExample i: Int) -> RandomSource {
-        RandomSource(seed: seed ^ (UInt64(firstExample + i) &* 0x9E37_79B9_7F4A_7C15))
-    }
-
-    /// The noise of the examples from `offset` on.
-    func shifted(by offset: Int) -> StepNoise { StepNoise(seed: seed, firstExample: firstExample + offset) }
-}

@@ -56,7 +56,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
 
     var canSplitBatch: Bool {
         if case .kl? = penalty { return false }
-        return true
+        return !chainsUseBatchStatistics
     }
 
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
@@ -64,6 +64,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         let count = batch * inputSize
         let x = batchMinor(inputs, features: inputSize, batch: batch, into: inputsT)
         let t = targets == inputs ? x : batchMinor(targets, features: inputSize, batch: batch, into: targetsT)
+        setChainNoise(noise)
         var encoderInput = x
         if let corruption = corruption {
             // Corrupt example by example (in the caller's layout) with per-example generators.

@@ -65,6 +65,9 @@ enum ModelKinds {
         return names.count == 1 ? "the \(names[0]) preset" : "the \(names.joined(separator: " and ")) presets"
     }
 
+    /// The options of the conv stages (conv, denoising with base conv).
+    static let stageOptions = ["batch_norm", "downsample", "upsample"]
+
     /// The channels of the conv stages: `hidden`, default [16, 32, 64].
     static let convChannels = [16, 32, 64]
 }
@@ -79,14 +82,17 @@ extension ModelSpec {
 /// The seed's ConvAutoEncoder: stride-2 conv stages (`hidden` channels) and a mirrored decoder.
 struct ConvKind: ModelKind {
     let preset = ModelSpec.Preset.conv
-    func accepts(_ field: String, in spec: ModelSpec) -> Bool { field == "hidden" }
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { field == "hidden" || ModelKinds.stageOptions.contains(field) }
     func refusal(_ field: String, in spec: ModelSpec) -> String? {
         field == "latent" ? "spec.latent: does not apply to the conv preset (its code is the output of the last convolution; set the channels with \"hidden\")" : nil
     }
     func fill(_ spec: inout ModelSpec) { spec.hidden = spec.hidden ?? ModelKinds.convChannels }
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try NetworkFactory.convolutional(spec, corruption: nil) }
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
-        ModelCapabilities(isGenerative: false, features: .encoderOutput, convBackbone: spec.hidden ?? ModelKinds.convChannels)
+        // A detector rebuilds the backbone as plain stride-2 conv+ReLU stages: only that encoder is one.
+        let plain = spec.batchNorm != true && (spec.downsample ?? .stride) == .stride
+        return ModelCapabilities(isGenerative: false, features: .encoderOutput,
+                                 convBackbone: plain ? spec.hidden ?? ModelKinds.convChannels : nil)
     }
 }
 
@@ -126,6 +132,7 @@ struct DenoisingKind: ModelKind {
     private func isDense(_ spec: ModelSpec) -> Bool { (spec.base ?? .conv) == .dense }
     func accepts(_ field: String, in spec: ModelSpec) -> Bool {
         ["hidden", "noise", "base"].contains(field) || (field == "latent" && isDense(spec))
+            || (ModelKinds.stageOptions.contains(field) && !isDense(spec))
     }
     func refusal(_ field: String, in spec: ModelSpec) -> String? {
         field == "latent" ? "spec.latent: does not apply to denoising with base conv (its code is the output of the last convolution; set the channels with \"hidden\")" : nil

@@ -24,31 +24,58 @@ enum NetworkFactory {
     /// encoder Conv2d(k3, s2, p1)+ReLU per stage; decoder the mirror image with ConvTranspose2d whose
     /// output padding (per axis) makes each stage restore the encoder's shape exactly:
     /// a stride-2 conv maps h → ⌈h/2⌉, and ConvTranspose maps h' → 2h' − 1 + op, so op = h − (2h' − 1).
+    ///
+    /// Stage options (spec `batch_norm`, `downsample`, `upsample`; the defaults build exactly the
+    /// layers above): with batch_norm every convolution but the decoder's last is followed by a
+    /// BatchNorm2d (and has no bias, which the BatchNorm would cancel); downsample max_pool makes a
+    /// stage Conv2d(k3, s1, p1) [BN] ReLU MaxPool2d(2) (h → ⌊h/2⌋); upsample nearest/bilinear makes
+    /// a decoder stage Upsample(×2) Conv2d(k3, s1, p1) [BN] ReLU. Those two halve/double exactly,
+    /// so they need every stage's input size even (a 64×64 input with 3 stages: 64 → 32 → 16 → 8).
     static func encoderStages(_ spec: ModelSpec) throws -> (NetworkBuilder, [[Int]]) {
         let channels = spec.hidden ?? ModelKinds.convChannels
         if channels.isEmpty { throw AECVError.config("spec.hidden: needs at least one channel count") }
+        let bn = spec.batchNorm ?? false
+        let pool = (spec.downsample ?? .stride) == .maxPool
+        let exact = pool || (spec.upsample ?? .transposed) != .transposed
         var encoder = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
         var shapes = [spec.input]
         for (i, c) in channels.enumerated() {
-            try encoder.conv2d(c, kernel: 3, stride: 2, padding: 1, at: "spec.hidden[\(i)]")
+            let (h, w) = (encoder.shape[1], encoder.shape[2])
+            if exact && (h % 2 != 0 || w % 2 != 0) {
+                let option = pool ? "spec.downsample \"max_pool\"" : "spec.upsample \"\(spec.upsample!.rawValue)\""
+                throw AECVError.config("\(option): stage \(i) gets a \(h)×\(w) input; every stage needs even sizes (the input divisible by \(1 << channels.count)), or use the default stride/transposed stages")
+            }
+            try encoder.conv2d(c, kernel: 3, stride: pool ? 1 : 2, padding: 1, bias: !bn, at: "spec.hidden[\(i)]")
+            if bn { try encoder.add(.batchNorm2d(), at: "spec.batch_norm") }
             try encoder.activation(.relu)
+            if pool { try encoder.add(.maxPool2d(kernel: 2), at: "spec.downsample") }
             shapes.append(encoder.shape)
         }
         return (encoder, shapes)
     }
 
-    /// Mirrored ConvTranspose2d stages from the encoder's output shape back to the input shape.
-    /// `final` is the output activation (Sigmoid for the presets).
-    static func mirroredDecoder(shapes: [[Int]], inputShape: [Int], final: (any ActivationFunction)?) throws
-        -> NetworkBuilder {
+    /// Mirrored stages from the encoder's output shape back to the input shape (see
+    /// `encoderStages` for the options). `final` is the output activation (Sigmoid for the presets).
+    static func mirroredDecoder(shapes: [[Int]], inputShape: [Int], final: (any ActivationFunction)?,
+                                spec: ModelSpec? = nil) throws -> NetworkBuilder {
+        let bn = spec?.batchNorm ?? false
+        let upsample = spec?.upsample ?? .transposed
         var decoder = NetworkBuilder(inputShape: shapes.last!, field: "spec.hidden")
         for stage in stride(from: shapes.count - 1, to: 0, by: -1) {
             let target = shapes[stage - 1]
             let from = shapes[stage]
-            let op = (target[1] - (2 * from[1] - 1), target[2] - (2 * from[2] - 1))
-            try decoder.convTranspose2d(target[0], kernel: 3, stride: 2, padding: 1,
-                                        outputPadding: op, at: "spec.hidden")
-            if stage > 1 {
+            let last = stage == 1
+            switch upsample {
+            case .transposed:
+                let op = (target[1] - (2 * from[1] - 1), target[2] - (2 * from[2] - 1))
+                try decoder.convTranspose2d(target[0], kernel: 3, stride: 2, padding: 1,
+                                            outputPadding: op, at: "spec.hidden")
+            case .nearest, .bilinear:
+                try decoder.add(.upsample(scale: 2, bilinear: upsample == .bilinear), at: "spec.upsample")
+                try decoder.conv2d(target[0], kernel: 3, stride: 1, padding: 1, bias: last || !bn, at: "spec.hidden")
+            }
+            if !last {
+                if bn { try decoder.add(.batchNorm2d(), at: "spec.batch_norm") }
                 try decoder.activation(.relu)
             } else if let final = final {
                 try decoder.activation(final)
@@ -59,7 +86,7 @@ enum NetworkFactory {
 
     static func convolutional(_ spec: ModelSpec, corruption: InputCorruption?) throws -> AutoencoderNetwork {
         let (encoder, shapes) = try encoderStages(spec)
-        let decoder = try mirroredDecoder(shapes: shapes, inputShape: spec.input, final: .sigmoid)
+        let decoder = try mirroredDecoder(shapes: shapes, inputShape: spec.input, final: .sigmoid, spec: spec)
         try checkTotal(encoder.parameterCount, decoder.parameterCount)
         return FeedForwardAutoencoder(encoder: encoder.build(), decoder: decoder.build(),
                                       inputShape: spec.input, loss: reconstructionLoss(spec),

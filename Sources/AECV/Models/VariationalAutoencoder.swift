@@ -170,10 +170,12 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return (Float(loss), zs, logits)
     }
 
-    var canSplitBatch: Bool { true }
+    /// BatchNorm's training statistics span the whole batch.
+    var canSplitBatch: Bool { !chainsUseBatchStatistics }
 
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
                           normalization: Int, noise: StepNoise) -> Float {
+        setChainNoise(noise)
         // ε: (latent, N), column n from example n's own generator.
         let eps = epsilon.reserve(batch * latentSize)
         for n in 0..<batch {

@@ -14,7 +14,7 @@
 /// metadata).
 ///
 /// Import is all-or-nothing. The file must hold exactly the model's tensors: each one with the
-/// model's shape (F32, F64, F16 and BF16 are accepted and converted to float32), and no other
+/// model's shape (F32, F64, F16, BF16 and I64 are accepted and converted to float32), and no other
 /// name. An unknown name is refused rather than ignored, because a tensor that nobody reads
 /// almost always means the file belongs to a different architecture. A refused import leaves
 /// the model bit-identical. An accepted one replaces every parameter and resets the optimizer

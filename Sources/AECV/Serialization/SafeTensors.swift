@@ -4,7 +4,7 @@
 ///
 /// The header maps each tensor name to `{"dtype": "F32", "shape": [..], "data_offsets": [b, e]}`
 /// (byte offsets into the data buffer) and may hold `"__metadata__": {string: string}`.
-/// Reading accepts F32, F64, F16 and BF16 (converted to Float; F16/BF16 exactly) and rejects
+/// Reading accepts F32, F64, F16, BF16 and I64 (converted to Float; F16/BF16 exactly) and rejects
 /// anything malformed with `AECVError.format`, like the reference implementation: the tensors'
 /// byte ranges must tile the data buffer exactly. Writing produces F32 in the given order, the
 /// header padded with spaces to 8-byte alignment, with `"__metadata__": {"format": "pt"}` so that
@@ -124,17 +124,18 @@ public struct SafeTensors: Equatable {
     }
 
     enum DType: String {
-        case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16"
+        /// I64 is accepted for PyTorch's int64 `num_batches_tracked` (a step count).
+        case f32 = "F32", f64 = "F64", f16 = "F16", bf16 = "BF16", i64 = "I64"
         var size: Int {
             switch self {
             case .f32: return 4
-            case .f64: return 8
+            case .f64, .i64: return 8
             case .f16, .bf16: return 2
             }
         }
     }
 
-    static let otherDTypes: Set<String> = ["BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64",
+    static let otherDTypes: Set<String> = ["BOOL", "U8", "I8", "I16", "U16", "I32", "U32",
                                            "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3",
                                            "F6_E3M2", "C64"]
 
@@ -156,7 +157,7 @@ public struct SafeTensors: Equatable {
         }
         guard let dtype = DType(rawValue: dtypeName) else {
             if otherDTypes.contains(dtypeName) {
-                throw format("tensor \"\(name)\": unsupported dtype \(dtypeName) (F32, F64, F16 and BF16 are supported)")
+                throw format("tensor \"\(name)\": unsupported dtype \(dtypeName) (F32, F64, F16, BF16 and I64 are supported)")
             }
             throw format("tensor \"\(name)\": unknown dtype \"\(dtypeName)\"")
         }
@@ -218,6 +219,9 @@ public struct SafeTensors: Equatable {
                     case .bf16:
                         let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self))
                         out[k] = Float(bitPattern: UInt32(bits) << 16)
+                    case .i64:
+                        // Exact up to 2^24 (a step count); rounded beyond, as a float buffer holds it.
+                        out[k] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self)))
                     case .f32:
                         break
                     }

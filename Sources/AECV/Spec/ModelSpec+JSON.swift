@@ -32,7 +32,7 @@ extension ModelSpec {
     }
 
     /// The spec as JSON: every non-nil field, in the order preset, input, seed, latent, hidden,
-    /// loss, optimizer, sparsity, noise, base, beta, encoder, decoder.
+    /// loss, optimizer, sparsity, noise, base, beta, encoder, decoder, batch_norm, downsample, upsample.
     public func jsonValue() -> JSONValue {
         var m: [JSONMember] = []
         m.append(JSONMember("preset", .string(preset.rawValue)))
@@ -73,6 +73,9 @@ extension ModelSpec {
         if let beta { m.append(JSONMember("beta", floatJSON(beta))) }
         if let encoder { m.append(JSONMember("encoder", .array(encoder.map { $0.jsonValue() }))) }
         if let decoder { m.append(JSONMember("decoder", .array(decoder.map { $0.jsonValue() }))) }
+        if let batchNorm { m.append(JSONMember("batch_norm", .bool(batchNorm))) }
+        if let downsample { m.append(JSONMember("downsample", .string(downsample.rawValue))) }
+        if let upsample { m.append(JSONMember("upsample", .string(upsample.rawValue))) }
         return .object(m)
     }
 
@@ -140,6 +143,7 @@ extension ModelSpec {
             ("latent", latent != nil), ("hidden", hidden != nil), ("sparsity", sparsity != nil),
             ("noise", noise != nil), ("base", base != nil), ("beta", beta != nil),
             ("encoder", encoder != nil), ("decoder", decoder != nil),
+            ("batch_norm", batchNorm != nil), ("downsample", downsample != nil), ("upsample", upsample != nil),
         ]
         for (field, isGiven) in given where isGiven && !kind.accepts(field, in: self) {
             throw config(kind.refusal(field, in: self)
@@ -226,7 +230,8 @@ extension OptimizerSpec {
 /// Turns JSON into a typed `ModelSpec`, checking keys and types (not ranges).
 enum SpecDecoder {
     static let topKeys = ["preset", "input", "seed", "latent", "hidden", "loss", "optimizer",
-                          "sparsity", "noise", "base", "beta", "encoder", "decoder"]
+                          "sparsity", "noise", "base", "beta", "encoder", "decoder",
+                          "batch_norm", "downsample", "upsample"]
 
     static func decode(_ value: JSONValue) throws -> ModelSpec {
         guard case .object(let members) = value else {
@@ -284,6 +289,12 @@ enum SpecDecoder {
         if let v = get("beta") { spec.beta = try float(v, "spec.beta") }
         if let v = get("encoder") { spec.encoder = try LayerSpec.decodeList(v, "spec.encoder") }
         if let v = get("decoder") { spec.decoder = try LayerSpec.decodeList(v, "spec.decoder") }
+        if let v = get("batch_norm") {
+            guard case .bool(let b) = v else { throw config("spec.batch_norm: expected true or false, got \(v.describedForMessage())") }
+            spec.batchNorm = b
+        }
+        if let v = get("downsample") { spec.downsample = try choice(v, "spec.downsample") }
+        if let v = get("upsample") { spec.upsample = try choice(v, "spec.upsample") }
         return spec
     }
 

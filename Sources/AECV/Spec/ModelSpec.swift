@@ -40,15 +40,36 @@ public struct ModelSpec: Equatable, Sendable {
     /// custom only.
     public var encoder: [LayerSpec]?
     public var decoder: [LayerSpec]?
+    /// conv and denoising (base conv): a BatchNorm after every convolution but the last
+    /// (`"batch_norm"`); nil means false, the seed's architecture.
+    public var batchNorm: Bool?
+    /// conv and denoising (base conv): how a stage halves the size (`"downsample"`); nil means stride.
+    public var downsample: Downsampling?
+    /// conv and denoising (base conv): how a decoder stage doubles it (`"upsample"`); nil means transposed.
+    public var upsample: Upsampling?
+
+    /// `"stride"`: Conv2d(k3, s2, p1). `"max_pool"`: Conv2d(k3, s1, p1), then MaxPool2d(2).
+    public enum Downsampling: String, Equatable, Sendable, CaseIterable {
+        case stride
+        case maxPool = "max_pool"
+    }
+
+    /// `"transposed"`: ConvTranspose2d(k3, s2, p1). `"nearest"` / `"bilinear"`: Upsample(×2), then
+    /// Conv2d(k3, s1, p1) (no checkerboard artifacts).
+    public enum Upsampling: String, Equatable, Sendable, CaseIterable {
+        case transposed, nearest, bilinear
+    }
 
     public init(preset: Preset, input: [Int], seed: UInt64? = nil, latent: Int? = nil,
                 hidden: [Int]? = nil, loss: Loss? = nil, optimizer: OptimizerSpec? = nil,
                 sparsity: SparsitySpec? = nil, noise: NoiseSpec? = nil, base: Preset? = nil,
-                beta: Float? = nil, encoder: [LayerSpec]? = nil, decoder: [LayerSpec]? = nil) {
+                beta: Float? = nil, encoder: [LayerSpec]? = nil, decoder: [LayerSpec]? = nil,
+                batchNorm: Bool? = nil, downsample: Downsampling? = nil, upsample: Upsampling? = nil) {
         self.preset = preset; self.input = input; self.seed = seed; self.latent = latent
         self.hidden = hidden; self.loss = loss; self.optimizer = optimizer; self.sparsity = sparsity
         self.noise = noise; self.base = base; self.beta = beta; self.encoder = encoder
         self.decoder = decoder
+        self.batchNorm = batchNorm; self.downsample = downsample; self.upsample = upsample
     }
 }
 

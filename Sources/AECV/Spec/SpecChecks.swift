@@ -107,6 +107,8 @@ protocol CaseIterableNames { static var names: [String] { get } }
 extension ModelSpec.Preset: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
 extension ModelSpec.Loss: CaseIterableNames { static var names: [String] { ["mse", "bce"] } }
 extension OptimizerSpec.Name: CaseIterableNames { static var names: [String] { ["adam", "sgd"] } }
+extension ModelSpec.Downsampling: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
+extension ModelSpec.Upsampling: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
 extension SparsitySpec.Reduction: CaseIterableNames { static var names: [String] { ["mean", "sum"] } }
 
 func quotedList(_ names: [String]) -> String {

@@ -31,6 +31,12 @@ func checkLayerGradients(_ layer: Layer, batch: Int, input: [Float]? = nil, seed
     parameters.initialize(repeating: 0, count: pCount)
     gradients.initialize(repeating: 0, count: pCount)
     layer.bind(parameters: parameters, gradients: gradients)
+    // Buffers (running statistics): a current and a next block, as a ParameterStore provides.
+    let bCount = max(layer.bufferCount, 1)
+    let buffers = UnsafeMutablePointer<Float>.allocate(capacity: 2 * bCount)
+    defer { buffers.deallocate() }
+    buffers.initialize(repeating: 0, count: 2 * bCount)
+    layer.bind(buffers: buffers, next: buffers + bCount)
     layer.initialize(random: &random)
     // Larger-than-default weights make the check sensitive to every term.
     for i in 0..<layer.parameterCount { parameters[i] = random.uniform(-1, 1) }

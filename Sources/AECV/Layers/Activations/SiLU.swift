@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `{"type": "silu"}`, PyTorch's `nn.SiLU` (swish): y = x·σ(x);
+/// dy/dx = σ(x)(1 + x(1 − σ(x))).
+struct SiLU: ActivationFunction, Equatable {
+    static let type = "silu"
+    static let keys: [String] = []
+    init() {}
+    init(_ fields: LayerFields) throws {}
+
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] = x[i] / (1 + expf(-x[i])) }
+    }
+
+    func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
+                  count: Int) {
+        for i in 0..<count {
+            let s = 1 / (1 + expf(-x[i]))
+            dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+        }
+    }
+}
+
+extension ActivationFunction where Self == SiLU { static var silu: SiLU { SiLU() } }
+extension LayerSpec { public static let silu = LayerSpec(SiLU()) }

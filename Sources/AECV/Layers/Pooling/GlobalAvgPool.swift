@@ -1,0 +1,51 @@
+/// Global average pooling, PyTorch's `nn.AdaptiveAvgPool2d(1)` followed by `nn.Flatten()`:
+/// x: (C, H, W, N) → y: (C, N), y[c, n] = Σ_{i,j} x[c, i, j, n] / (H·W).
+/// Backward: dx[c, i, j, n] = dy[c, n] / (H·W).
+final class GlobalAvgPool: Layer {
+    let inputShape: [Int]
+    var outputShape: [Int] { [inputShape[0]] }
+
+    init(inputShape: [Int]) { self.inputShape = inputShape }
+
+    private var plane: Int { inputShape[1] * inputShape[2] }
+
+    func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
+        let k = 1 / Float(plane)
+        for c in 0..<inputShape[0] {
+            let out = y + c * n
+            out.update(repeating: 0, count: n)
+            for p in 0..<plane { add(x + (c * plane + p) * n, into: out, count: n) }
+            for e in 0..<n { out[e] *= k }
+        }
+    }
+
+    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                  batch n: Int) {
+        guard let dx = inputGradient else { return }
+        let k = 1 / Float(plane)
+        for c in 0..<inputShape[0] {
+            for p in 0..<plane {
+                let row = dx + (c * plane + p) * n
+                for e in 0..<n { row[e] = dy[c * n + e] * k }
+            }
+        }
+    }
+}
+
+/// `{"type": "global_avg_pool"}`: [C, H, W] → [C].
+struct GlobalAvgPoolDefinition: LayerDefinition, Equatable {
+    static let type = "global_avg_pool"
+    static let keys: [String] = []
+    init() {}
+    init(_ fields: LayerFields) throws {}
+
+    func build(into builder: inout NetworkBuilder, at path: String) throws {
+        guard builder.shape.count == 3 else {
+            throw AECVError.config("\(path): global_avg_pool needs a [C, H, W] input, got \(builder.shape)")
+        }
+        try builder.add(GlobalAvgPool(inputShape: builder.shape), parameters: 0)
+    }
+}
+
+extension LayerSpec { public static let globalAvgPool = LayerSpec(GlobalAvgPoolDefinition()) }

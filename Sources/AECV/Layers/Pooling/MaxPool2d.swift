@@ -1,0 +1,97 @@
+/// 2-D max pooling, PyTorch's `nn.MaxPool2d(kernel, stride, padding)` (floor mode, no dilation),
+/// on batch-minor buffers x: (C, H, W, N) → y: (C, OH, OW, N):
+///
+///     y[c, oh, ow, n] = max_{(i, j) in window(oh, ow)} x[c, i, j, n]
+///
+/// Padding is −∞ (never selected). Backward sends each output's gradient to the FIRST maximal
+/// element of its window in row-major order, as PyTorch does (`val > max` scanning the window),
+/// so ties are broken identically. The winner's window-local index is kept from the forward.
+final class MaxPool2d: Layer {
+    let inputShape: [Int]
+    let outputShape: [Int]
+    let geometry: PoolGeometry
+    /// Window-local index (i·k + j) of each output's maximum, as Float: (C, OH, OW, N).
+    private let winners = Workspace()
+
+    init(inputShape: [Int], kernel: Int, stride: Int, padding: Int) {
+        self.inputShape = inputShape
+        geometry = PoolGeometry(shape: inputShape, kernel: kernel, stride: stride, padding: padding)
+        outputShape = [inputShape[0], geometry.outputHeight, geometry.outputWidth]
+    }
+
+    func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
+        let g = geometry
+        let w = winners.reserve(batch(n))
+        for c in 0..<g.channels {
+            for oh in 0..<g.outputHeight {
+                let rows = g.window(oh, size: g.height)
+                for ow in 0..<g.outputWidth {
+                    let cols = g.window(ow, size: g.width)
+                    let o = ((c * g.outputHeight + oh) * g.outputWidth + ow) * n
+                    let best = y + o, index = w + o
+                    best.update(repeating: -.infinity, count: n)
+                    index.update(repeating: 0, count: n)
+                    for i in rows {
+                        for j in cols {
+                            let row = x + ((c * g.height + i) * g.width + j) * n
+                            let local = Float((i - (oh * g.stride - g.padding)) * g.kernel + j - (ow * g.stride - g.padding))
+                            for e in 0..<n where row[e] > best[e] || row[e].isNaN {
+                                best[e] = row[e]; index[e] = local
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func batch(_ n: Int) -> Int { n * outputSize }
+
+    func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                  batch n: Int) {
+        guard let dx = inputGradient else { return }
+        let g = geometry
+        let w = UnsafePointer(winners.pointer)
+        dx.update(repeating: 0, count: n * inputSize)
+        for c in 0..<g.channels {
+            for oh in 0..<g.outputHeight {
+                for ow in 0..<g.outputWidth {
+                    let o = ((c * g.outputHeight + oh) * g.outputWidth + ow) * n
+                    for e in 0..<n {
+                        let local = Int(w[o + e])
+                        let i = oh * g.stride - g.padding + local / g.kernel
+                        let j = ow * g.stride - g.padding + local % g.kernel
+                        dx[((c * g.height + i) * g.width + j) * n + e] += dy[o + e]
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Spec
+
+/// `{"type": "max_pool2d", "kernel": 2, "stride": 2, "padding": 0}` (stride defaults to the kernel).
+struct MaxPool2dDefinition: LayerDefinition, Equatable {
+    static let type = "max_pool2d"
+    static let keys = ["kernel", "stride", "padding"]
+    var pool: PoolFields
+
+    init(kernel: Int, stride: Int?, padding: Int) { pool = PoolFields(kernel: kernel, stride: stride, padding: padding) }
+    init(_ fields: LayerFields) throws { pool = try PoolFields(fields) }
+    func validate(path: String) throws { try pool.validate(path: path) }
+    var jsonFields: [JSONMember] { pool.jsonFields }
+
+    func build(into builder: inout NetworkBuilder, at path: String) throws {
+        let g = try builder.poolGeometry(pool, type: Self.type, at: path)
+        try builder.add(MaxPool2d(inputShape: builder.shape, kernel: g.kernel, stride: g.stride, padding: g.padding),
+                        parameters: 0)
+    }
+}
+
+extension LayerSpec {
+    public static func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> LayerSpec {
+        LayerSpec(MaxPool2dDefinition(kernel: kernel, stride: stride, padding: padding))
+    }
+}

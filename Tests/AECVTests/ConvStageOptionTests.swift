@@ -1,0 +1,68 @@
+import XCTest
+@testable import AECV
+
+/// The conv preset's stage options: batch_norm, downsample (stride | max_pool), upsample
+/// (transposed | nearest | bilinear); the defaults are the seed's architecture, bit for bit.
+final class ConvStageOptionTests: XCTestCase {
+    private func images(_ n: Int, _ size: Int) -> [Float] {
+        var random = RandomSource(seed: 8)
+        return (0..<(n * size)).map { _ in random.uniform() }
+    }
+
+    func testExplicitDefaultsAreTheSeedArchitecture() throws {
+        let plain = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 28, 28], "seed": 1}"#)
+        let explicit = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 28, 28], "seed": 1, "batch_norm": false, "downsample": "stride", "upsample": "transposed"}"#)
+        XCTAssertEqual(plain.parameters().map(\.name), explicit.parameters().map(\.name))
+        XCTAssertEqual(plain.parameterCount, 46529)
+        let x = images(4, 784)
+        for _ in 0..<2 { XCTAssertEqual(try plain.trainStep(inputs: x).bitPattern, try explicit.trainStep(inputs: x).bitPattern) }
+        XCTAssertEqual(try plain.reconstruct(x).map(\.bitPattern), try explicit.reconstruct(x).map(\.bitPattern))
+        XCTAssertFalse(plain.specJSON.contains("batch_norm"), "the filled spec of a default model is unchanged")
+    }
+
+    func testOptionsBuildTheDocumentedLayers() throws {
+        let spec = try ModelSpec(json: #"{"preset": "conv", "input": [3, 64, 64], "hidden": [8, 16], "batch_norm": true, "downsample": "max_pool", "upsample": "bilinear"}"#)
+        XCTAssertEqual(try ModelSpec(json: spec.jsonString()), spec)
+        let m = try Autoencoder(spec: spec)
+        XCTAssertEqual(m.latentSize, 16 * 16 * 16)
+        let ae = m.network as! FeedForwardAutoencoder
+        XCTAssertEqual(ae.encoder.layers.map { String(describing: type(of: $0)) },
+                       ["Conv2d", "BatchNorm", "Activation", "MaxPool2d", "Conv2d", "BatchNorm", "Activation", "MaxPool2d"])
+        XCTAssertEqual(ae.decoder.layers.map { String(describing: type(of: $0)) },
+                       ["Upsample", "Conv2d", "BatchNorm", "Activation", "Upsample", "Conv2d", "Activation"])
+        XCTAssertEqual(ae.decoder.outputShape, [3, 64, 64])
+        let names = m.parameters().map(\.name)
+        XCTAssertEqual(Array(names.prefix(3)), ["encoder.0.weight", "encoder.1.weight", "encoder.1.bias"], "no conv bias before a BatchNorm")
+        XCTAssertTrue(names.contains("decoder.5.bias"), "the output convolution keeps its bias")
+        XCTAssertNil(m.capabilities.convBackbone, "not a plain stride-2 backbone")
+        // Every combination trains on 16×16 inputs, and the loss goes down.
+        let x = images(8, 256)
+        for down in ["stride", "max_pool"] {
+            for up in ["transposed", "nearest", "bilinear"] {
+                for bn in [false, true] {
+                    let m = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 16, 16], "hidden": [4, 8], "batch_norm": \#(bn), "downsample": "\#(down)", "upsample": "\#(up)", "optimizer": {"name": "adam", "learning_rate": 0.01}}"#)
+                    var losses: [Float] = []
+                    for _ in 0..<15 { losses.append(try m.trainStep(inputs: x)) }
+                    XCTAssertLessThan(losses.last!, losses.first!, "\(down) \(up) bn \(bn): \(losses)")
+                }
+            }
+        }
+        // The denoising preset with base conv takes them too.
+        let d = try Autoencoder(specJSON: #"{"preset": "denoising", "input": [1, 16, 16], "hidden": [4], "batch_norm": true, "upsample": "nearest"}"#)
+        XCTAssertTrue(d.buffers().contains { $0.name == "encoder.1.running_mean" })
+    }
+
+    func testOptionErrors() {
+        func message(_ json: String) -> String {
+            do { _ = try Autoencoder(specJSON: json); return "accepted" } catch let e as AECVError { return e.message } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message(#"{"preset": "dense", "input": [1, 8, 8], "batch_norm": true}"#)
+            .hasPrefix("spec.batch_norm: only applies to the conv and denoising presets, not dense"))
+        XCTAssertTrue(message(#"{"preset": "denoising", "base": "dense", "input": [1, 8, 8], "upsample": "nearest"}"#).hasPrefix("spec.upsample: only applies"))
+        XCTAssertTrue(message(#"{"preset": "conv", "input": [1, 8, 8], "downsample": "pool"}"#)
+            .hasPrefix(#"spec.downsample: expected one of "stride", "max_pool", got "pool""#))
+        XCTAssertTrue(message(#"{"preset": "conv", "input": [1, 8, 8], "batch_norm": "yes"}"#).hasPrefix("spec.batch_norm: expected true or false"))
+        XCTAssertEqual(message(#"{"preset": "conv", "input": [1, 28, 28], "upsample": "nearest"}"#),
+                       #"spec.upsample "nearest": stage 2 gets a 7×7 input; every stage needs even sizes (the input divisible by 8), or use the default stride/transposed stages"#)
+    }
+}

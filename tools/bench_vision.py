@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Training throughput of a conv autoencoder with BatchNorm, max pooling and nearest upsampling
+at 3x64x64 (batch 32): libaecv (Python binding) side by side with PyTorch 1.13 (/usr/bin/python3)
+and PyTorch 2.x (/opt/torch2/bin/python), runs alternated, median of the repeats, ratios and the
+load average printed. Run it under the shared lock (it uses both cores):
+
+    make lib && flock /tmp/aecv-heavy.lock python3 tools/bench_vision.py [--seconds 4] [--repeats 3] [--threads 1,2]
+
+The model is the conv preset with {"hidden": [16, 32, 64], "batch_norm": true,
+"downsample": "max_pool", "upsample": "nearest"}: encoder 3 x [Conv(k3, s1, p1, no bias), BN,
+ReLU, MaxPool(2)], decoder 3 x [Upsample(x2), Conv(k3, s1, p1), BN, ReLU] (the last without BN,
+with Sigmoid), MSE loss, Adam 1e-3. Inputs are uniform random (throughput does not depend on them).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC = {"preset": "conv", "input": [3, 64, 64], "hidden": [16, 32, 64], "batch_norm": True,
+        "downsample": "max_pool", "upsample": "nearest", "seed": 0}
+BATCH = 32
+TORCH = {"torch 1.13": "/usr/bin/python3", "torch 2.x": "/opt/torch2/bin/python"}
+
+
+def worker_aecv(seconds, threads):
+    sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
+    import numpy as np
+    import aecv
+    aecv.set_num_threads(threads)
+    m = aecv.Autoencoder(spec=SPEC)
+    x = np.random.default_rng(0).random((BATCH, 3, 64, 64), dtype=np.float32)
+    for _ in range(3):
+        m.train_step(x)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        m.train_step(x)
+        steps += 1
+    return steps * BATCH / (time.perf_counter() - start)
+
+
+def worker_torch(seconds, threads):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    chans = [3] + SPEC["hidden"]
+    enc, dec = [], []
+    for a, b in zip(chans, chans[1:]):
+        enc += [nn.Conv2d(a, b, 3, 1, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2)]
+    for i in range(len(chans) - 1, 0, -1):
+        last = i == 1
+        dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(chans[i], chans[i - 1], 3, 1, 1, bias=last)]
+        dec += [nn.Sigmoid()] if last else [nn.BatchNorm2d(chans[i - 1]), nn.ReLU()]
+    model = nn.Sequential(*enc, *dec)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(BATCH, 3, 64, 64)
+
+    def step():
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), x)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    return steps * BATCH / (time.perf_counter() - start)
+
+
+def run(side, interpreter, seconds, threads):
+    env = dict(os.environ)
+    env.setdefault("AECV_LIBRARY", os.path.join(REPO, "build", "lib", "libaecv.so"))
+    out = subprocess.run([interpreter, os.path.abspath(__file__), "--worker", side,
+                          "--seconds", str(seconds), "--threads", str(threads)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        return None, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"
+    return float(out.stdout.strip().splitlines()[-1]), None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--worker", choices=["aecv", "torch"])
+    args = ap.parse_args()
+    if args.worker:
+        fn = worker_aecv if args.worker == "aecv" else worker_torch
+        print(fn(args.seconds, int(args.threads)))
+        return
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[:3]
+    sides = [("libaecv", "aecv", sys.executable)] + [(name, "torch", py) for name, py in TORCH.items()]
+    results = {}
+    for threads in [int(t) for t in args.threads.split(",")]:
+        samples = {name: [] for name, _, _ in sides}
+        for _ in range(args.repeats):
+            for name, kind, py in sides:   # alternated: every side sees the same machine state
+                value, error = run(kind, py, args.seconds, threads)
+                if value is None:
+                    print(f"{name} ({threads} thread(s)): {error}", file=sys.stderr)
+                else:
+                    samples[name].append(value)
+        results[threads] = {k: statistics.median(v) for k, v in samples.items() if v}
+    with open("/proc/loadavg") as f:
+        load_after = f.read().split()[:3]
+    print(f"conv AE + BatchNorm + max_pool + nearest upsample, 3x64x64, batch {BATCH}, Adam; "
+          f"images/s (median of {args.repeats} x {args.seconds:g} s)")
+    names = [name for name, _, _ in sides]
+    print("| threads | " + " | ".join(names) + " | " + " | ".join(f"libaecv / {n}" for n in names[1:]) + " |")
+    print("|---" * (1 + 2 * len(names) - 1) + "|")
+    for threads, r in results.items():
+        cells = [f"{r[n]:.0f}" if n in r else "-" for n in names]
+        ratios = [f"{r['libaecv'] / r[n]:.2f}x" if n in r and "libaecv" in r else "-" for n in names[1:]]
+        print(f"| {threads} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    best = {n: max(r[n] for r in results.values() if n in r) for n in names if any(n in r for r in results.values())}
+    if "libaecv" in best:
+        print("best thread setting of each side: " + ", ".join(
+            f"libaecv / {n} = {best['libaecv'] / best[n]:.2f}x" for n in names[1:] if n in best))
+    print(f"load average before {' '.join(load_before)}, after {' '.join(load_after)}")
+    print(json.dumps({"results": results, "load_before": load_before, "load_after": load_after}))
+
+
+if __name__ == "__main__":
+    main()
