@@ -3,17 +3,29 @@
 torch.onnx.export (opset 17, dynamic batch axis), a fixed input batch, PyTorch's
 reconstruction of it, and the reconstruction after 3 Adam steps (lr 1e-3, MSE, mean) on it.
 
-    /usr/bin/python3 tools/make_onnx_fixtures.py   # Debian's torch 1.13
+    /usr/bin/python3 tools/make_onnx_fixtures.py   # Debian's torch 1.13: torch_*
+    ONNX_SITE=$(python3 -c 'import onnx, os; print(os.path.dirname(os.path.dirname(onnx.__file__)))') \
+        /opt/torch2/bin/python tools/make_onnx_fixtures.py   # PyTorch 2.13: torch2_*
+
+(torch 2.x's exporter needs the onnx package; ONNX_SITE appends a site-packages that has it.
+The TorchScript exporter is used, dynamo=False: the torch.export-based one needs onnxscript.)
 
 Files in Tests/AECVTests/Fixtures/onnx/ (float32 little-endian, row-major):
     <name>.onnx  <name>.input.f32 (3, C, H, W)  <name>.expected.f32  <name>.after3.f32
 The tests read them without torch (bindings/python/tests/test_onnx.py, ONNXFixtureTests).
 """
 import os
+import sys
 
-import numpy as np
-import torch
-from torch import nn
+if os.environ.get("ONNX_SITE"):
+    sys.path.append(os.environ["ONNX_SITE"])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+PREFIX = "torch" if torch.__version__.startswith("1.") else "torch" + torch.__version__[0]
+EXTRA = {} if PREFIX == "torch" else {"dynamo": False}
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "AECVTests",
                    "Fixtures", "onnx")
@@ -46,12 +58,14 @@ class DenseAE(nn.Module):
 
 
 def write(name, model, shape):
+    name = name.replace("torch", PREFIX, 1)
     torch.manual_seed(1)
     x = torch.rand((3,) + shape)
     model.eval()
     torch.onnx.export(model, x[:1], os.path.join(OUT, f"{name}.onnx"), opset_version=17,
                       input_names=["input"], output_names=["reconstruction"],
-                      dynamic_axes={"input": {0: "batch"}, "reconstruction": {0: "batch"}})
+                      dynamic_axes={"input": {0: "batch"}, "reconstruction": {0: "batch"}},
+                      **EXTRA)
     with torch.no_grad():
         expected = model(x)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -1,7 +1,8 @@
 import XCTest
 @testable import AECV
 
-/// PyTorch autoencoders exported with torch.onnx.export (tools/make_onnx_fixtures.py, torch 1.13)
+/// PyTorch autoencoders exported with torch.onnx.export (tools/make_onnx_fixtures.py; torch_* by
+/// Debian's torch 1.13, torch2_* by PyTorch 2.13)
 /// import as custom models that reproduce PyTorch's outputs, and 3 Adam steps after the import
 /// match PyTorch's 3 steps on the same weights.
 final class ONNXFixtureTests: XCTestCase {
@@ -27,4 +28,6 @@ final class ONNXFixtureTests: XCTestCase {
 
     func testConvAutoencoderFromPyTorch() throws { try check("torch_conv_ae", latent: 16 * 4 * 4) }
     func testDenseAutoencoderFromPyTorch() throws { try check("torch_dense_ae", latent: 8) }
+    func testConvAutoencoderFromPyTorch2() throws { try check("torch2_conv_ae", latent: 16 * 4 * 4) }
+    func testDenseAutoencoderFromPyTorch2() throws { try check("torch2_dense_ae", latent: 8) }
 }

@@ -231,9 +231,12 @@ def test_failed_export_leaves_the_old_file(tmp_path):
             m.export_onnx(tmp_path / "missing-dir" / "x.onnx")
 
 
-@pytest.mark.parametrize("name,shape", [("torch_conv_ae", (1, 16, 16)), ("torch_dense_ae", (1, 8, 8))])
+@pytest.mark.parametrize("name,shape", [("torch_conv_ae", (1, 16, 16)), ("torch_dense_ae", (1, 8, 8)),
+                                        ("torch2_conv_ae", (1, 16, 16)),
+                                        ("torch2_dense_ae", (1, 8, 8))])
 def test_pytorch_export_imports_and_reproduces_pytorch(name, shape):
-    """Fixtures from tools/make_onnx_fixtures.py (torch 1.13's torch.onnx.export); no torch here."""
+    """Fixtures from tools/make_onnx_fixtures.py (torch.onnx.export of torch 1.13 and 2.13); no
+    torch needed here."""
     base = os.path.join(FIXTURES, name)
     x = np.fromfile(base + ".input.f32", "<f4").reshape((3,) + shape)
     expected = np.fromfile(base + ".expected.f32", "<f4")
