@@ -835,8 +835,9 @@ aecv_status aecv_model_export_onnx(aecv_model *model, const char *path, int32_t 
 
 /** aecv_model_import_onnx():
  *  Reads an ONNX autoencoder (e.g. from torch.onnx.export) into a new custom model that runs
- *  and trains here: a chain of Conv, ConvTranspose, Gemm, Relu, Sigmoid, Tanh, LeakyRelu,
- *  Flatten, Reshape (constant shape) nodes, Identity/Dropout skipped; one input (batch first).
+ *  and trains here: a chain of Conv, ConvTranspose, Gemm, MatMul (+ Add of a bias), Relu,
+ *  Sigmoid, Tanh, LeakyRelu, Flatten, Reshape (constant shape) nodes, Identity/Dropout skipped;
+ *  one input (batch first; a (batch, F) input becomes a [1, 1, F] spec input).
  *  The code is the narrowest point of the chain unless overrides_json names it:
  *  {"code": "<node output name>"}; overrides_json (may be NULL) may also set spec fields such
  *  as "loss", "optimizer", "seed". The optimizer starts fresh.

@@ -137,4 +137,30 @@ final class ONNXTests: XCTestCase {
         XCTAssertEqual(imported.spec.loss, .bce)
         XCTAssertThrowsError(try Autoencoder.importONNX(path: path, overridesJSON: #"{"code":"nope"}"#))
     }
+
+    /// MatMul by (in, out) + Add of a bias (PyTorch's Linear on 3-D inputs) imports as Dense,
+    /// checked against the formula y = σ(W₂ᵀ relu(W₁ᵀ x + b₁) + b₂) computed here.
+    func testMatMulAddImportsAsDense() throws {
+        var g = ONNXGraphBuilder()
+        g.input("x", shape: [4])
+        let w1 = (0..<12).map { Float($0 % 5) / 4 - 0.5 }, b1: [Float] = [0.1, -0.2, 0.3]
+        let w2 = (0..<12).map { Float($0 % 7) / 6 - 0.5 }, b2: [Float] = [0, 0.5, -0.5, 1]
+        var v = g.node("MatMul", ["x", g.initializer("w1", dims: [4, 3], values: w1)], name: "/encoder/0", shape: [3])
+        v = g.node("Add", [v, g.initializer("b1", dims: [3], values: b1)], name: "/encoder/0", shape: [3])
+        v = g.node("Relu", [v], name: "/encoder/1", shape: [3])
+        v = g.node("MatMul", [v, g.initializer("w2", dims: [3, 4], values: w2)], name: "/decoder/0", shape: [4])
+        v = g.node("Add", [g.initializer("b2", dims: [4], values: b2), v].reversed(), name: "/decoder/0", shape: [4])
+        v = g.node("Sigmoid", [v], name: "/decoder/1", shape: [4])
+        g.output(v, as: "y")
+        var model = ONNXModel()
+        model.graph = g.graph
+        let imported = try Autoencoder.importONNX(bytes: ONNXProto.encode(model), overridesJSON: nil)
+        XCTAssertEqual(imported.latentSize, 3)
+        let x: [Float] = [0.2, -1, 0.5, 2]
+        var h = [Float](repeating: 0, count: 3)
+        for o in 0..<3 { h[o] = max(0, b1[o] + (0..<4).reduce(0) { $0 + x[$1] * w1[$1 * 3 + o] }) }
+        var y = [Float](repeating: 0, count: 4)
+        for o in 0..<4 { y[o] = 1 / (1 + exp(-(b2[o] + (0..<3).reduce(0) { $0 + h[$1] * w2[$1 * 4 + o] }))) }
+        XCTAssertLessThanOrEqual(maxAbsoluteDifference(try imported.reconstruct(x), y), 1e-6)
+    }
 }

@@ -113,12 +113,28 @@ extension Dense {
 }
 
 extension DenseDefinition {
-    static var onnxOperators: [String] { ["Gemm"] }
+    /// Gemm, and MatMul by a constant (in, out) matrix (a following Add of a constant bias is
+    /// folded in by the importer, `ONNXImport.foldBias`).
+    static var onnxOperators: [String] { ["Gemm", "MatMul"] }
 
     /// Gemm with alpha = beta = 1, transA = 0, a constant B (transposed or not) and an optional
     /// constant C of `out` values: PyTorch's `nn.Linear` export.
     static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
         let inputs = context.shape.reduce(1, *)
+        if node.opType == "MatMul" {
+            guard context.rank == 1 else {
+                throw context.unsupported(node, "MatMul on a \(context.rank + 1)-D input (only (batch, features))")
+            }
+            let b = try context.constant(node, input: 1, "the weight (input B)")
+            guard b.dataType == ONNXTensor.float32, b.dims.count == 2, b.dims[0] == inputs else {
+                throw context.unsupported(node, "the weight must be a float (\(inputs), out) matrix, got dims \(b.dims)")
+            }
+            let outputs = b.dims[1]
+            var weight = [Float](repeating: 0, count: outputs * inputs)
+            for o in 0..<outputs { for i in 0..<inputs { weight[o * inputs + i] = b.floats[i * outputs + o] } }
+            return ONNXImportedLayer(spec: .dense(outputs: outputs), tensors: [
+                ("weight", [outputs, inputs], weight), ("bias", [outputs], [Float](repeating: 0, count: outputs))])
+        }
         if try node.float("alpha", default: 1) != 1 || node.float("beta", default: 1) != 1 {
             throw context.unsupported(node, "alpha and beta other than 1")
         }

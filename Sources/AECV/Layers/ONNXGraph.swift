@@ -209,8 +209,11 @@ struct ONNXImportedLayer {
 
 /// What a layer type's importer sees: the node, its constant inputs, and the current shape.
 struct ONNXImportContext {
-    /// Per-example shape of the node's data input.
+    /// Per-example shape of the node's data input (a (batch, F) graph input is [1, 1, F] here,
+    /// the spec's image form).
     let shape: [Int]
+    /// Rank of the data input in the ONNX graph, without the batch axis (1 for (batch, F)).
+    var rank: Int
     /// Initializers and Constant nodes' values by name.
     let constants: [String: ONNXTensor]
 

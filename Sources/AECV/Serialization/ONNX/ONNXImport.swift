@@ -112,6 +112,8 @@ enum ONNXImport {
             }
             shape.append(n)
         }
+        var rank = shape.count
+        if shape.count == 1 { shape = [1, 1, shape[0]] }   // the spec's input is [C, H, W]
         var chain = Chain(inputShape: shape)
         var builder = NetworkBuilder(inputShape: shape, field: "onnx")
         var current = input.name
@@ -126,10 +128,11 @@ enum ONNXImport {
                 throw AECVError.format("ONNX \(node.described): has no output")
             }
             if skipped.contains(node.opType) { current = output; continue }
+            if node.opType == "Add", try foldBias(node, into: &chain, constants: constants) { current = output; continue }
             guard let definition = LayerRegistry.definition(onnxOperator: node.opType) else {
                 throw AECVError.unsupported("ONNX operator \(node.opType) (node \"\(node.name)\") is not supported; supported: \((LayerRegistry.onnxOperators + skipped.sorted()).joined(separator: ", "))")
             }
-            let context = ONNXImportContext(shape: builder.shape, constants: constants)
+            let context = ONNXImportContext(shape: builder.shape, rank: rank, constants: constants)
             let layer = try definition.importONNX(node, context)
             let before = builder.shape
             do {
@@ -141,6 +144,7 @@ enum ONNXImport {
             chain.values.append((output, builder.shape))
             chain.nodeNames.append(node.name)
             chain.elementwise.append(layer.tensors.isEmpty && builder.shape == before)
+            if builder.shape != before || !layer.tensors.isEmpty { rank = builder.shape.count }
             current = output
             if chain.layers.count > SpecLimits.maxLayers {
                 throw AECVError.unsupported("ONNX graph: more than \(SpecLimits.maxLayers) layers")
@@ -154,6 +158,19 @@ enum ONNXImport {
         }
         if chain.layers.count < 2 { throw AECVError.unsupported("ONNX graph: an autoencoder needs at least two layers") }
         return chain
+    }
+
+    /// An Add of a constant vector right after a layer with a bias (MatMul + Add, PyTorch's
+    /// Linear on 3-D inputs) adds it to that bias. False when the Add is something else.
+    static func foldBias(_ node: ONNXNode, into chain: inout Chain, constants: [String: ONNXTensor]) throws -> Bool {
+        guard node.inputs.count == 2, let c = constants[node.inputs[1]], c.dataType == ONNXTensor.float32,
+              let k = chain.layers.indices.last,
+              let b = chain.layers[k].tensors.firstIndex(where: { $0.suffix == "bias" }),
+              chain.layers[k].tensors[b].values.count == c.floats.count,
+              c.dims.reduce(1, *) == c.floats.count else { return false }
+        for j in c.floats.indices { chain.layers[k].tensors[b].values[j] += c.floats[j] }
+        chain.values[k].name = node.outputs[0]
+        return true
     }
 
     /// Index of the last encoder layer.
