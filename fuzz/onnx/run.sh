@@ -25,7 +25,8 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV fuzz/onnx -name '*.swift' -ne
     done
     # shellcheck disable=SC2086
     "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV \
-        -I Sources/CBLAS -I "$out/ckernels" $sources fuzz/onnx/Harness.swift $objects -o "$binary.tmp" -lopenblas
+        -I Sources/CBLAS -I "$out/ckernels" $sources fuzz/onnx/Harness.swift $objects -o "$binary.tmp" -lopenblas \
+        > "$out/onnx-build.log" 2>&1 || { grep -v 'Cannot export local symbol' "$out/onnx-build.log" | tail -20; exit 1; }
     mv -f "$binary.tmp" "$binary"
 fi
 log="$out/onnx.log"
