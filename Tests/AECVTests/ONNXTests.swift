@@ -125,6 +125,17 @@ final class ONNXTests: XCTestCase {
         }
     }
 
+    func testNonFiniteWeightIsRefusedNamingTheNode() throws {
+        let model = try makeModel(#"{"preset":"dense","input":[1,4,4],"hidden":[8],"latent":4}"#)
+        var onnx = try model.onnxModel(part: .autoencoder)
+        let k = onnx.graph.initializers.firstIndex { $0.name == "decoder.0.weight" }!
+        onnx.graph.initializers[k].floats[3] = .nan
+        XCTAssertThrowsError(try Autoencoder.importONNX(bytes: ONNXProto.encode(onnx), overridesJSON: nil)) {
+            guard case .nonFinite(let m)? = $0 as? AECVError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("decoder.0/Gemm") && m.contains("index 3"), m)
+        }
+    }
+
     func testCodeOverrideSplitsAtTheNamedValue() throws {
         let model = try makeModel(#"{"preset":"dense","input":[1,4,4],"hidden":[8],"latent":4}"#)
         let path = temporaryPath("split")

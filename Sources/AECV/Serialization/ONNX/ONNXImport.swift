@@ -40,7 +40,12 @@ extension Autoencoder {
         var tensors: [SafeTensors.Tensor] = []
         for (i, layer) in chain.layers.enumerated() {
             let name = i <= split ? "encoder.\(i)" : "decoder.\(i - split - 1)"
-            for t in layer.tensors { tensors.append(.init(name: "\(name).\(t.suffix)", shape: t.dims, values: t.values)) }
+            for t in layer.tensors {
+                if let k = t.values.firstIndex(where: { !$0.isFinite }) {
+                    throw AECVError.nonFinite("ONNX: the weight of \(chain.nodeNames[i]) (\(name).\(t.suffix)) holds \(t.values[k]) at flat index \(k)")
+                }
+                tensors.append(.init(name: "\(name).\(t.suffix)", shape: t.dims, values: t.values))
+            }
         }
         try autoencoder.importSafeTensors(SafeTensors(tensors: tensors))
         return autoencoder
