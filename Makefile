@@ -237,6 +237,12 @@ demo: deps cli
 bench: lib
 	$(PYTHON) tools/bench/run_bench.py $(BENCH_ARGS)
 
+# bench-onnx: libaecv inference vs ONNX Runtime on libaecv's own ONNX export (README, "ONNX").
+.PHONY: bench-onnx
+bench-onnx: lib
+	AECV_LIBRARY=$(CURDIR)/$(BUILD_LIB)/$(LIBNAME) PYTHONPATH=$(CURDIR)/bindings/python \
+	    $(PYTHON) tools/bench/bench_onnx.py $(BENCH_ONNX_ARGS)
+
 # ---------------------------------------------------------------------------------------------
 # fuzz: the parsers of untrusted input (model files, safetensors, specs) under libFuzzer with
 # AddressSanitizer, FUZZ_SECONDS per target (default 60). fuzz/run.sh compiles fuzz/Harness.swift
@@ -248,6 +254,13 @@ SWIFTC       ?= swiftc
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/run.sh
+
+# fuzz-onnx: the ONNX parser and importer (fuzz/onnx/Harness.swift, seeds fuzz/corpus/onnx), its
+# own binary build/fuzz/fuzz_onnx; `make fuzz` runs it too.
+.PHONY: fuzz-onnx
+fuzz: fuzz-onnx
+fuzz-onnx: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/onnx/run.sh
 
 clean:
 	rm -rf build

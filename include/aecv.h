@@ -881,6 +881,51 @@ aecv_status aecv_detector_get_buffers(aecv_detector *d, float *out, size_t capac
 aecv_status aecv_detector_set_buffers(aecv_detector *d, const float *values, size_t count);
 
 /* ============================================================================================
+ * ONNX: export (opset 17, dynamic batch axis) and import of PyTorch-exported autoencoders
+ * ============================================================================================ */
+
+/** What an exported autoencoder graph computes (aecv_model_export_onnx()'s part). */
+typedef enum { AECV_PART_AUTOENCODER = 0, AECV_PART_ENCODER = 1, AECV_PART_DECODER = 2 } aecv_part;
+
+/** aecv_model_export_onnx():
+ *  Writes `part` of the model as an ONNX file (opset 17, IR 8, float32, NCHW), atomically like
+ *  aecv_model_save(). Every input and output has a symbolic first axis "batch".
+ *    AECV_PART_AUTOENCODER  "input" (N, C, H, W) -> "reconstruction" (N, C, H, W)
+ *    AECV_PART_ENCODER      "input" -> "code" (N, code shape); the VAE kinds: "mu", "logvar" (N, latent)
+ *    AECV_PART_DECODER      "code" -> "reconstruction"
+ *  The graph computes what aecv_model_encode/decode/reconstruct compute (evaluation mode);
+ *  weights are initializers named as the PyTorch state_dict; metadata_props hold
+ *  "aecv.version", "aecv.kind", "aecv.part" and "aecv.spec" (the filled spec JSON).
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (NULLs, part out of range); AECV_ERR_UNSUPPORTED
+ *  (a layer type without an ONNX form, named; nothing written); AECV_ERR_IO. */
+aecv_status aecv_model_export_onnx(aecv_model *model, const char *path, int32_t part);
+
+/** aecv_model_import_onnx():
+ *  Reads an ONNX autoencoder (e.g. from torch.onnx.export) into a new custom model that runs
+ *  and trains here: a chain of Conv, ConvTranspose, Gemm, MatMul (+ Add of a bias), Relu,
+ *  Sigmoid, Tanh, LeakyRelu, Flatten, Reshape (constant shape) nodes, Identity/Dropout skipped;
+ *  one input (batch first; a (batch, F) input becomes a [1, 1, F] spec input).
+ *  The code is the narrowest point of the chain unless overrides_json names it:
+ *  {"code": "<node output name>"}; overrides_json (may be NULL) may also set spec fields such
+ *  as "loss", "optimizer", "seed". The optimizer starts fresh.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_IO; AECV_ERR_FORMAT (malformed file);
+ *          AECV_ERR_UNSUPPORTED (an operator or attribute libaecv lacks, naming op and node);
+ *          AECV_ERR_CONFIG (bad overrides, or a graph whose decoder does not reproduce the
+ *          input shape); AECV_ERR_NO_MEMORY. */
+aecv_status aecv_model_import_onnx(const char *path, const char *overrides_json, aecv_model **out_model);
+
+/** aecv_classifier_export_onnx(): "input" (N, C, H, W) -> "logits" (N, classes), the feature
+ *  statistics folded in as constants; softmax(logits) is aecv_classifier_predict(). Atomic.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_UNSUPPORTED; AECV_ERR_IO. */
+aecv_status aecv_classifier_export_onnx(aecv_classifier *classifier, const char *path);
+
+/** aecv_detector_export_onnx(): "input" (N, C, H, W) -> "grid" (N, 5 + classes, H/s, W/s), the
+ *  raw head outputs per cell: objectness logit, tx, ty (logits of the centre within the cell),
+ *  tw, th (log of size / anchor), class logits; the decoding is documented in the README.
+ *  Atomic. Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT; AECV_ERR_UNSUPPORTED; AECV_ERR_IO. */
+aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path);
+
+/* ============================================================================================
  * Model spec (JSON)
  * ============================================================================================
  *

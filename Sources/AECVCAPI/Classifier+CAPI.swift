@@ -135,3 +135,12 @@ public func aecv_classifier_save(_ classifier: OpaquePointer?, _ path: UnsafePoi
         try handle.withLocked { try $0.save(to: path) }
     }
 }
+
+@_cdecl("aecv_classifier_export_onnx")
+public func aecv_classifier_export_onnx(_ classifier: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    withStatus("aecv_classifier_export_onnx") {
+        let handle = try classifierHandle(classifier)
+        let path = try pathArgument(path)
+        try handle.withLocked { try $0.exportONNX(path: path) }
+    }
+}

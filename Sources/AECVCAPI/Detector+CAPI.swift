@@ -147,3 +147,12 @@ public func aecv_detector_save(_ detector: OpaquePointer?, _ path: UnsafePointer
         try handle.withLocked { try $0.save(to: path) }
     }
 }
+
+@_cdecl("aecv_detector_export_onnx")
+public func aecv_detector_export_onnx(_ detector: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    withStatus("aecv_detector_export_onnx") {
+        let handle = try detectorHandle(detector)
+        let path = try pathArgument(path)
+        try handle.withLocked { try $0.exportONNX(path: path) }
+    }
+}

@@ -102,3 +102,17 @@ final class FeatureStandardizer: Layer {
         current[2 * features] = Float(updates)
     }
 }
+
+// MARK: - ONNX
+
+/// Evaluation form: y = (x − μ) · 1/√(σ² + ε), as Sub and Mul with the current statistics.
+extension FeatureStandardizer {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let mean = Array(UnsafeBufferPointer(start: statistics.mean, count: features))
+        let scale = (0..<features).map { inverseDeviation($0) }
+        let m = graph.initializer("\(name).mean", dims: [features], values: mean)
+        let s = graph.initializer("\(name).inverse_deviation", dims: [features], values: scale)
+        let centered = graph.node("Sub", [input, m], name: "\(name).center", shape: [features])
+        return graph.node("Mul", [centered, s], name: "\(name).scale", shape: [features])
+    }
+}

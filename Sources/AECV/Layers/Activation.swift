@@ -8,6 +8,8 @@ protocol ActivationFunction: LayerDefinition {
     func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
                   count: Int)
+    /// The activation's ONNX node(s) on `input`; the default throws "cannot be exported yet".
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String
 }
 
 extension ActivationFunction {
@@ -36,6 +38,10 @@ final class Activation: Layer {
         guard let dx = inputGradient else { return }
         function.backward(input: input, output: output, outputGradient: outputGradient, inputGradient: dx,
                           count: batch * inputSize)
+    }
+
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        try function.exportONNX(&graph, input: input, name: name)
     }
 }
 

@@ -158,3 +158,87 @@ extension NetworkBuilder {
                        padding: padding, bias: bias), parameters: weights + (bias ? channels : 0))
     }
 }
+
+// MARK: - ONNX
+
+/// Conv(x, W, b) with kernel_shape, strides and pads; W as PyTorch stores it (Cout, Cin, k, k).
+extension Conv2d {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let g = geometry, k = g.kernel
+        let w = graph.initializer("\(name).weight", dims: [outputChannels, g.channels, k, k], from: weight)
+        let b = graph.initializer("\(name).bias", dims: [outputChannels], from: bias)
+        return graph.node("Conv", [input, w, b], attributes: ONNXConvAttributes.write(kernel: k, stride: g.stride, padding: g.padding),
+                          name: name, shape: outputShape)
+    }
+}
+
+/// The square-kernel, symmetric-padding, dense (group 1, dilation 1) convolutions libaecv has,
+/// as ONNX attributes, and their checks on import.
+enum ONNXConvAttributes {
+    static func write(kernel: Int, stride: Int, padding: Int) -> [ONNXAttribute] {
+        let (k, s, p) = (Int64(kernel), Int64(stride), Int64(padding))
+        return [ONNXAttribute("kernel_shape", .ints([k, k])), ONNXAttribute("strides", .ints([s, s])),
+                ONNXAttribute("pads", .ints([p, p, p, p])), ONNXAttribute("dilations", .ints([1, 1])),
+                ONNXAttribute("group", .int(1))]
+    }
+
+    /// (kernel, stride, padding) of a Conv/ConvTranspose node, or `.unsupported` naming what differs.
+    static func read(_ node: ONNXNode, weightDims: [Int], _ context: ONNXImportContext) throws
+        -> (kernel: Int, stride: Int, padding: Int) {
+        guard weightDims.count == 4, weightDims[2] == weightDims[3] else {
+            throw context.unsupported(node, "only square 2-D kernels are supported, weight dims \(weightDims)")
+        }
+        let kernel = weightDims[2]
+        if let ks = try node.ints("kernel_shape"), ks != [Int64(kernel), Int64(kernel)] {
+            throw context.unsupported(node, "kernel_shape \(ks) does not match the weight \(weightDims)")
+        }
+        let strides = try node.ints("strides") ?? [1, 1]
+        guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1 else {
+            throw context.unsupported(node, "strides \(strides): only equal strides are supported")
+        }
+        let pads = try node.ints("pads") ?? [0, 0, 0, 0]
+        guard pads.count == 4, Set(pads).count == 1, pads[0] >= 0 else {
+            throw context.unsupported(node, "pads \(pads): only equal padding on every side is supported")
+        }
+        if let d = try node.ints("dilations"), d.contains(where: { $0 != 1 }) {
+            throw context.unsupported(node, "dilations \(d): only 1 is supported")
+        }
+        if try node.int("group", default: 1) != 1 { throw context.unsupported(node, "grouped convolution") }
+        if case .string(let a)? = node.attribute("auto_pad"), a != "NOTSET" {
+            throw context.unsupported(node, "auto_pad \(a)")
+        }
+        return (kernel, Int(strides[0]), Int(pads[0]))
+    }
+
+    /// The weight (input 1) and bias (input 2, zeros when absent) of a conv node.
+    static func weights(_ node: ONNXNode, _ context: ONNXImportContext, biasCount: (ONNXTensor) -> Int) throws
+        -> (weight: ONNXTensor, bias: [Float]) {
+        let w = try context.constant(node, input: 1, "the weight (input W)")
+        guard w.dataType == ONNXTensor.float32, w.dims.count == 4 else {
+            throw context.unsupported(node, "the weight must be a 4-D float tensor, got dims \(w.dims)")
+        }
+        let count = biasCount(w)
+        var bias = [Float](repeating: 0, count: count)
+        if node.inputs.count > 2, !node.inputs[2].isEmpty {
+            let b = try context.constant(node, input: 2, "the bias (input B)")
+            guard b.dataType == ONNXTensor.float32, b.floats.count == count else {
+                throw context.unsupported(node, "the bias must hold \(count) floats, got dims \(b.dims)")
+            }
+            bias = b.floats
+        }
+        return (w, bias)
+    }
+}
+
+extension Conv2dDefinition {
+    static var onnxOperators: [String] { ["Conv"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let (w, bias) = try ONNXConvAttributes.weights(node, context) { $0.dims[0] }
+        let (k, s, p) = try ONNXConvAttributes.read(node, weightDims: w.dims, context)
+        guard context.shape.count == 3, w.dims[1] == context.shape[0] else {
+            throw AECVError.format("ONNX \(node.described): weight dims \(w.dims) do not fit the input shape \(context.shape)")
+        }
+        return ONNXImportedLayer(spec: .conv2d(outputChannels: w.dims[0], kernelSize: k, stride: s, padding: p),
+                                 tensors: [("weight", w.dims, w.floats), ("bias", [w.dims[0]], bias)])
+    }
+}

@@ -171,3 +171,39 @@ extension NetworkBuilder {
                 parameters: weights + channels)
     }
 }
+
+// MARK: - ONNX
+
+/// ConvTranspose(x, W, b) with output_padding; W as PyTorch stores it (Cin, Cout, k, k).
+extension ConvTranspose2d {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let g = geometry, k = g.kernel
+        // out = (in − 1)·s − 2p + k + output_padding, per axis.
+        let ph = outputShape[1] - ((inputShape[1] - 1) * g.stride - 2 * g.padding + k)
+        let pw = outputShape[2] - ((inputShape[2] - 1) * g.stride - 2 * g.padding + k)
+        let w = graph.initializer("\(name).weight", dims: [inputChannels, outputChannels, k, k], from: weight)
+        let b = graph.initializer("\(name).bias", dims: [outputChannels], from: bias)
+        let attributes = ONNXConvAttributes.write(kernel: k, stride: g.stride, padding: g.padding)
+            + [ONNXAttribute("output_padding", .ints([Int64(ph), Int64(pw)]))]
+        return graph.node("ConvTranspose", [input, w, b], attributes: attributes, name: name, shape: outputShape)
+    }
+}
+
+extension ConvTranspose2dDefinition {
+    static var onnxOperators: [String] { ["ConvTranspose"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let (w, bias) = try ONNXConvAttributes.weights(node, context) { $0.dims[1] }
+        let (k, s, p) = try ONNXConvAttributes.read(node, weightDims: w.dims, context)
+        guard context.shape.count == 3, w.dims[0] == context.shape[0] else {
+            throw AECVError.format("ONNX \(node.described): weight dims \(w.dims) do not fit the input shape \(context.shape)")
+        }
+        if try node.ints("output_shape") != nil { throw context.unsupported(node, "output_shape (give output_padding)") }
+        let op = try node.ints("output_padding") ?? [0, 0]
+        guard op.count == 2, op[0] == op[1], op[0] >= 0 else {
+            throw context.unsupported(node, "output_padding \(op): only equal output padding is supported")
+        }
+        return ONNXImportedLayer(
+            spec: .convTranspose2d(outputChannels: w.dims[1], kernelSize: k, stride: s, padding: p, outputPadding: Int(op[0])),
+            tensors: [("weight", w.dims, w.floats), ("bias", [w.dims[1]], bias)])
+    }
+}

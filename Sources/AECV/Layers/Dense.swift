@@ -97,3 +97,70 @@ extension NetworkBuilder {
         try add(Dense(inputShape: shape, outputFeatures: outputs), parameters: weights + outputs)
     }
 }
+
+// MARK: - ONNX
+
+/// Gemm(x, W, b, transB = 1): y = x Wᵀ + b on (N, in), W as PyTorch stores it (out, in). An
+/// image input is flattened first (the NCHW flattening is the features' order here).
+extension Dense {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let x = graph.flattened(input, name: name)
+        let w = graph.initializer("\(name).weight", dims: [outputFeatures, inputFeatures], from: weight)
+        let b = graph.initializer("\(name).bias", dims: [outputFeatures], from: bias)
+        return graph.node("Gemm", [x, w, b], attributes: [ONNXAttribute("transB", .int(1))], name: name,
+                          shape: [outputFeatures])
+    }
+}
+
+extension DenseDefinition {
+    /// Gemm, and MatMul by a constant (in, out) matrix (a following Add of a constant bias is
+    /// folded in by the importer, `ONNXImport.foldBias`).
+    static var onnxOperators: [String] { ["Gemm", "MatMul"] }
+
+    /// Gemm with alpha = beta = 1, transA = 0, a constant B (transposed or not) and an optional
+    /// constant C of `out` values: PyTorch's `nn.Linear` export.
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let inputs = context.shape.reduce(1, *)
+        if node.opType == "MatMul" {
+            guard context.rank == 1 else {
+                throw context.unsupported(node, "MatMul on a \(context.rank + 1)-D input (only (batch, features))")
+            }
+            let b = try context.constant(node, input: 1, "the weight (input B)")
+            guard b.dataType == ONNXTensor.float32, b.dims.count == 2, b.dims[0] == inputs else {
+                throw context.unsupported(node, "the weight must be a float (\(inputs), out) matrix, got dims \(b.dims)")
+            }
+            let outputs = b.dims[1]
+            var weight = [Float](repeating: 0, count: outputs * inputs)
+            for o in 0..<outputs { for i in 0..<inputs { weight[o * inputs + i] = b.floats[i * outputs + o] } }
+            return ONNXImportedLayer(spec: .dense(outputs: outputs), tensors: [
+                ("weight", [outputs, inputs], weight), ("bias", [outputs], [Float](repeating: 0, count: outputs))])
+        }
+        if try node.float("alpha", default: 1) != 1 || node.float("beta", default: 1) != 1 {
+            throw context.unsupported(node, "alpha and beta other than 1")
+        }
+        if try node.int("transA", default: 0) != 0 { throw context.unsupported(node, "transA = 1") }
+        let transposed = try node.int("transB", default: 0) != 0
+        let b = try context.constant(node, input: 1, "the weight (input B)")
+        guard b.dataType == ONNXTensor.float32, b.dims.count == 2 else {
+            throw context.unsupported(node, "the weight must be a 2-D float tensor, got dims \(b.dims)")
+        }
+        let outputs = transposed ? b.dims[0] : b.dims[1]
+        guard (transposed ? b.dims[1] : b.dims[0]) == inputs else {
+            throw AECVError.format("ONNX \(node.described): weight dims \(b.dims) do not fit \(inputs) input features")
+        }
+        var weight = b.floats
+        if !transposed {  // B is (in, out): PyTorch's layout is its transpose
+            for o in 0..<outputs { for i in 0..<inputs { weight[o * inputs + i] = b.floats[i * outputs + o] } }
+        }
+        var bias = [Float](repeating: 0, count: outputs)
+        if node.inputs.count > 2, !node.inputs[2].isEmpty {
+            let c = try context.constant(node, input: 2, "the bias (input C)")
+            guard c.dataType == ONNXTensor.float32, c.floats.count == outputs, c.dims.reduce(1, *) == outputs else {
+                throw context.unsupported(node, "the bias must hold \(outputs) floats, got dims \(c.dims)")
+            }
+            bias = c.floats
+        }
+        return ONNXImportedLayer(spec: .dense(outputs: outputs),
+                                 tensors: [("weight", [outputs, inputs], weight), ("bias", [outputs], bias)])
+    }
+}

@@ -49,6 +49,11 @@ protocol Layer: AnyObject {
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int)
+    /// Appends this layer's ONNX form (evaluation mode) to `graph`, reading `input` (a value of
+    /// shape (N) + inputShape), and returns the name of its output. `name` is the layer's
+    /// state_dict prefix ("encoder.0"), used for node and initializer names. The default (in
+    /// ONNXGraph.swift) throws "layer type X cannot be exported to ONNX yet".
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String
 }
 
 extension Layer {

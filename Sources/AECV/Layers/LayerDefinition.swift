@@ -23,6 +23,11 @@ protocol LayerDefinition: Sendable {
     func build(into builder: inout NetworkBuilder, at path: String) throws
     /// Value equality across existentials (the default compares with `==`).
     func isEqual(to other: any LayerDefinition) -> Bool
+    /// The ONNX operators (op_type) this layer type imports, e.g. ["Conv"]; default none.
+    static var onnxOperators: [String] { get }
+    /// The layer (spec and weights) an ONNX node of one of `onnxOperators` becomes; the default
+    /// throws `.unsupported`. Export is the layer's `Layer.exportONNX`.
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer
 }
 
 extension LayerDefinition {
@@ -138,4 +143,12 @@ enum LayerRegistry {
     static func definition(named type: String) -> (any LayerDefinition.Type)? {
         all.first { $0.type == type }
     }
+
+    /// The layer type that imports the ONNX operator `op`.
+    static func definition(onnxOperator op: String) -> (any LayerDefinition.Type)? {
+        all.first { $0.onnxOperators.contains(op) }
+    }
+
+    /// Every ONNX operator some layer type imports, for error messages.
+    static var onnxOperators: [String] { all.flatMap { $0.onnxOperators } }
 }

@@ -97,3 +97,61 @@ extension NetworkBuilder {
         try add(Reshape(from: shape, to: target), parameters: 0)
     }
 }
+
+// MARK: - ONNX
+
+/// Flatten(axis 1) to a vector, Reshape(x, [0, dims...]) to an image shape.
+extension Reshape {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.reshaped(input, to: outputShape, name: name)
+    }
+}
+
+extension FlattenDefinition {
+    static var onnxOperators: [String] { ["Flatten"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let axis = try node.int("axis", default: 1)
+        if axis != 1 && !(axis == -1 && context.shape.count == 1) {
+            throw context.unsupported(node, "axis \(axis): only axis 1 (keep the batch axis) is supported")
+        }
+        return ONNXImportedLayer(spec: .flatten)
+    }
+}
+
+extension UnflattenDefinition {
+    static var onnxOperators: [String] { ["Reshape"] }
+
+    /// Reshape to a constant shape whose first entry is the batch (0, −1 or a fixed batch) and
+    /// whose others hold the example's values (one −1 allowed among them): to a vector this is a
+    /// flatten, otherwise an unflatten.
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let target = try context.constant(node, input: 1, "the target shape")
+        guard target.dataType == ONNXTensor.int64, target.ints.count >= 2, target.ints.count <= 4 else {
+            throw context.unsupported(node, "the target shape must be 2 to 4 int64 values (batch first)")
+        }
+        let size = context.shape.reduce(1, *)
+        if try node.int("allowzero", default: 0) != 0 && target.ints.dropFirst().contains(0) {
+            throw context.unsupported(node, "allowzero with a zero dimension")
+        }
+        var dims = target.ints.dropFirst().map(Int.init)
+        for (j, d) in dims.enumerated() where d == 0 {
+            guard j + 1 < context.shape.count + 1, j < context.shape.count else {
+                throw context.unsupported(node, "a 0 (copy) dimension past the input's rank")
+            }
+            dims[j] = context.shape[j]
+        }
+        let unknown = dims.indices.filter { dims[$0] == -1 }
+        if unknown.count > 1 || dims.contains(where: { $0 < -1 }) {
+            throw context.unsupported(node, "target shape \(target.ints)")
+        }
+        if let u = unknown.first {
+            let known = dims.filter { $0 != -1 }.reduce(1, *)
+            guard known > 0, size % known == 0 else { throw context.unsupported(node, "target shape \(target.ints) does not fit \(size) values") }
+            dims[u] = size / known
+        }
+        guard dims.reduce(1, *) == size else {
+            throw context.unsupported(node, "target shape \(target.ints) does not fit the \(size) values of each example (the batch must be the first axis)")
+        }
+        return ONNXImportedLayer(spec: dims.count == 1 ? .flatten : .unflatten(shape: dims))
+    }
+}

@@ -35,6 +35,13 @@ protocol AutoencoderNetwork: StoredNetwork {
     func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images: UnsafeMutablePointer<Float>)
     /// Generative kinds decode `count` draws from N(0, I); others return false.
     func sample(count: Int, random: inout RandomSource, images: UnsafeMutablePointer<Float>) -> Bool
+    /// Per-example shape of the code that `decode` takes ([C, H, W] for a conv code).
+    var codeShape: [Int] { get }
+    /// The encoder's ONNX nodes on `input` (what `encode` computes, plus the VAE's log σ²):
+    /// its named outputs, ("code") or ("mu", "logvar").
+    func exportONNXEncoder(_ graph: inout ONNXGraphBuilder, input: String) throws -> [(name: String, value: String)]
+    /// The decoder's ONNX nodes on `code` (what `decode` computes); returns the image value.
+    func exportONNXDecoder(_ graph: inout ONNXGraphBuilder, code: String) throws -> String
 }
 
 extension AutoencoderNetwork {

@@ -125,3 +125,17 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         false
     }
 }
+
+// MARK: - ONNX
+
+extension FeedForwardAutoencoder {
+    var codeShape: [Int] { encoder.outputShape }
+
+    func exportONNXEncoder(_ graph: inout ONNXGraphBuilder, input: String) throws -> [(name: String, value: String)] {
+        [("code", try encoder.exportONNX(&graph, input: input, prefix: "encoder"))]
+    }
+
+    func exportONNXDecoder(_ graph: inout ONNXGraphBuilder, code: String) throws -> String {
+        try decoder.exportONNX(&graph, input: code, prefix: "decoder")
+    }
+}

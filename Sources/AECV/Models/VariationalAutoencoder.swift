@@ -268,3 +268,28 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return true
     }
 }
+
+// MARK: - ONNX
+
+/// Encoder: trunk → heads (one Gemm of 2·latent outputs) → Slice into μ (the first latent
+/// columns) and log σ². Decoder: decoder chain → Sigmoid (decode returns probabilities).
+extension VariationalAutoencoder {
+    var codeShape: [Int] { [latentSize] }
+
+    func exportONNXEncoder(_ graph: inout ONNXGraphBuilder, input: String) throws -> [(name: String, value: String)] {
+        let h = try trunk.exportONNX(&graph, input: input, prefix: "encoder")
+        let both = try heads.exportONNX(&graph, input: h, name: "fc_mu_logvar")
+        let axes = graph.initializer("fc_mu_logvar.axes", ints: [1])
+        func slice(_ from: Int, _ name: String) -> String {
+            let starts = graph.initializer("\(name).starts", ints: [Int64(from)])
+            let ends = graph.initializer("\(name).ends", ints: [Int64(from + latentSize)])
+            return graph.node("Slice", [both, starts, ends, axes], name: name, shape: [latentSize])
+        }
+        return [("mu", slice(0, "fc_mu")), ("logvar", slice(latentSize, "fc_logvar"))]
+    }
+
+    func exportONNXDecoder(_ graph: inout ONNXGraphBuilder, code: String) throws -> String {
+        let logits = try decoder.exportONNX(&graph, input: code, prefix: "decoder")
+        return graph.node("Sigmoid", [logits], name: "decoder.sigmoid", shape: graph.shapes[logits] ?? [])
+    }
+}

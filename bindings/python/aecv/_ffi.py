@@ -152,6 +152,9 @@ _FUNCTIONS: Dict[str, _Signature] = {
     "aecv_classifier_predict": (_status, [_classifier, F32, c_size_t, F32Out, c_size_t], False),
     "aecv_classifier_save": (_status, [_classifier, c_char_p], False),
     "aecv_classifier_load": (_status, [c_char_p, POINTER(c_void_p)], False),
+    "aecv_model_export_onnx": (_status, [_model, c_char_p, c_int32], False),
+    "aecv_model_import_onnx": (_status, [c_char_p, c_char_p, POINTER(c_void_p)], False),
+    "aecv_classifier_export_onnx": (_status, [_classifier, c_char_p], False),
 }
 
 

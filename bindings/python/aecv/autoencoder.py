@@ -158,6 +158,28 @@ class Autoencoder(DataParallel, NativeModel):
         self._describe()
         return self
 
+    @classmethod
+    def import_onnx(cls, path: str | os.PathLike, code: str | None = None,
+                    **spec_overrides) -> "Autoencoder":
+        """Reads an ONNX autoencoder (e.g. written by ``torch.onnx.export``) into a new custom
+        model that runs and trains here. ``code`` names the node output that is the code
+        (default: where the module path changes from the first module, else the narrowest
+        point); other keywords set spec fields (``loss="bce"``, ``optimizer={...}``, ``seed``).
+        Raises UnsupportedError naming an operator or node libaecv lacks, FormatError for a
+        malformed file, FileIOError (an OSError)."""
+        path, raw = _path_bytes(path)
+        overrides = dict(spec_overrides)
+        if code is not None:
+            overrides["code"] = code
+        text = json.dumps(overrides).encode("utf-8") if overrides else None
+        handle = ctypes.c_void_p()
+        fn = _ffi.lib.aecv_model_import_onnx
+        _ffi.check(fn(raw, text, ctypes.byref(handle)), filename=path)
+        self = cls.__new__(cls)
+        self._adopt(handle.value)
+        self._describe()
+        return self
+
     def _describe(self) -> None:
         spec = self.spec
         C, H, W = (int(d) for d in spec["input"])
@@ -376,6 +398,19 @@ class Autoencoder(DataParallel, NativeModel):
         a failed save leaves an existing file intact. Raises FileIOError (an OSError)."""
         path, raw = _path_bytes(path)
         self._call(_ffi.lib.aecv_model_save, raw, filename=path)
+
+    _ONNX_PARTS = {"autoencoder": 0, "encoder": 1, "decoder": 2}
+
+    def export_onnx(self, path: str | os.PathLike, part: str = "autoencoder") -> None:
+        """Writes part ("autoencoder": input -> reconstruction, "encoder": input -> code, or
+        mu and logvar for the VAE kinds, "decoder": code -> reconstruction) as an ONNX file
+        (opset 17, batch axis dynamic, NCHW), atomically. Raises ValueError for an unknown part,
+        UnsupportedError for a layer without an ONNX form, FileIOError (an OSError)."""
+        if part not in self._ONNX_PARTS:
+            raise ValueError(f"part must be one of {sorted(self._ONNX_PARTS)}, got {part!r}")
+        path, raw = _path_bytes(path)
+        self._call(self._require("aecv_model_export_onnx"), raw, self._ONNX_PARTS[part],
+                   filename=path)
 
     # ----------------------------------------------------------------------------- PyTorch
 

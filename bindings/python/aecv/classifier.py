@@ -405,6 +405,13 @@ class Classifier:
         path, raw = _path_bytes(path)
         native._call(_ffi.lib.aecv_classifier_save, raw, filename=path)
 
+    def export_onnx(self, path: str | os.PathLike) -> None:
+        """Writes the fitted classifier as ONNX: "input" (N, C, H, W) -> "logits" (N, classes);
+        softmax(logits) equals predict_proba(). Atomic; raises FileIOError (an OSError)."""
+        native = self._fitted()
+        path, raw = _path_bytes(path)
+        native._call(_ffi.lib.aecv_classifier_export_onnx, raw, filename=path)
+
     @classmethod
     def load(cls, path: PathArg) -> "Classifier":
         """A fitted classifier from a file written by save(); it needs no autoencoder

@@ -52,6 +52,7 @@ _FUNCTIONS = {
     "aecv_detector_save": (c_int32, [c_void_p, c_char_p]),
     "aecv_detector_set_learning_rate": (c_int32, [c_void_p, c_float]),
     "aecv_detector_load": (c_int32, [c_char_p, POINTER(c_void_p)]),
+    "aecv_detector_export_onnx": (c_int32, [c_void_p, c_char_p]),
 }
 for _name, (_restype, _argtypes) in _FUNCTIONS.items():
     if hasattr(_ffi.lib, _name):
@@ -295,6 +296,12 @@ class Detector:
     def save(self, path: PathArg) -> None:
         name, raw = _path_bytes(path)
         self._native._call(_ffi.lib.aecv_detector_save, raw, filename=name)
+
+    def export_onnx(self, path) -> None:
+        """Writes the raw grid network as ONNX: "input" (N, C, H, W) -> "grid"
+        (N, 5 + classes, H/stride, W/stride); README "ONNX" documents the decoding. Atomic."""
+        name, raw = _path_bytes(path)
+        self._native._call(_require("aecv_detector_export_onnx"), raw, filename=name)
 
 
 def _mirror(images: np.ndarray, boxes: np.ndarray, which: np.ndarray,

@@ -31,3 +31,18 @@ extension ActivationFunction where Self == LeakyReLU {
 extension LayerSpec {
     public static func leakyReLU(slope: Float) -> LayerSpec { LayerSpec(LeakyReLU(slope: slope)) }
 }
+
+// MARK: - ONNX
+
+/// LeakyRelu(alpha = slope); ONNX's default alpha is 0.01, PyTorch's default slope too.
+extension LeakyReLU {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("LeakyRelu", [input], attributes: [ONNXAttribute("alpha", .float(slope))], name: name,
+                   shape: graph.shapes[input] ?? [])
+    }
+
+    static var onnxOperators: [String] { ["LeakyRelu"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        ONNXImportedLayer(spec: .leakyReLU(slope: try node.float("alpha", default: 0.01)))
+    }
+}

@@ -18,3 +18,16 @@ struct ReLU: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == ReLU { static var relu: ReLU { ReLU() } }
 extension LayerSpec { public static let relu = LayerSpec(ReLU()) }
+
+// MARK: - ONNX
+
+extension ReLU {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("Relu", [input], name: name, shape: graph.shapes[input] ?? [])
+    }
+
+    static var onnxOperators: [String] { ["Relu"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        ONNXImportedLayer(spec: .relu)
+    }
+}

@@ -18,3 +18,16 @@ struct Sigmoid: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == Sigmoid { static var sigmoid: Sigmoid { Sigmoid() } }
 extension LayerSpec { public static let sigmoid = LayerSpec(Sigmoid()) }
+
+// MARK: - ONNX
+
+extension Sigmoid {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("Sigmoid", [input], name: name, shape: graph.shapes[input] ?? [])
+    }
+
+    static var onnxOperators: [String] { ["Sigmoid"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        ONNXImportedLayer(spec: .sigmoid)
+    }
+}

@@ -18,3 +18,16 @@ struct Tanh: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == Tanh { static var tanh: Tanh { Tanh() } }
 extension LayerSpec { public static let tanh = LayerSpec(Tanh()) }
+
+// MARK: - ONNX
+
+extension Tanh {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("Tanh", [input], name: name, shape: graph.shapes[input] ?? [])
+    }
+
+    static var onnxOperators: [String] { ["Tanh"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        ONNXImportedLayer(spec: .tanh)
+    }
+}

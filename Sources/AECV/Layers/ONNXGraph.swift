@@ -1,0 +1,261 @@
+/// An ONNX graph in memory (the subset of onnx.proto libaecv writes and reads), and the builder
+/// through which each layer type appends its own nodes. Encoding to and from protobuf bytes is in
+/// Serialization/ONNX; this file knows nothing of the wire format, so layers can depend on it.
+///
+/// Values are NCHW with a leading batch axis: a layer of per-example shape [C, H, W] reads a
+/// value of shape (N, C, H, W); the batch axis is the symbolic dimension "batch".
+
+/// A TensorProto: float32 (data type 1) or int64 (data type 7) values, row-major.
+struct ONNXTensor: Equatable {
+    static let float32: Int32 = 1
+    static let int64: Int32 = 7
+
+    var name: String
+    var dims: [Int]
+    var dataType: Int32
+    var floats: [Float] = []
+    var ints: [Int64] = []
+
+    init(name: String, dims: [Int], floats: [Float]) {
+        self.name = name; self.dims = dims; dataType = ONNXTensor.float32; self.floats = floats
+    }
+
+    init(name: String, dims: [Int], ints: [Int64]) {
+        self.name = name; self.dims = dims; dataType = ONNXTensor.int64; self.ints = ints
+    }
+
+    /// Number of elements the dims describe (nil on overflow or a negative dim).
+    var elementCount: Int? {
+        var n = 1
+        for d in dims {
+            guard d >= 0 else { return nil }
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { return nil }
+            n = p
+        }
+        return n
+    }
+}
+
+/// An AttributeProto value.
+enum ONNXAttributeValue: Equatable {
+    case int(Int64)
+    case float(Float)
+    case ints([Int64])
+    case floats([Float])
+    case string(String)
+    case tensor(ONNXTensor)
+}
+
+struct ONNXAttribute: Equatable {
+    var name: String
+    var value: ONNXAttributeValue
+    init(_ name: String, _ value: ONNXAttributeValue) { self.name = name; self.value = value }
+}
+
+/// A NodeProto: one operator application.
+struct ONNXNode: Equatable {
+    var name: String
+    var opType: String
+    var inputs: [String]
+    var outputs: [String]
+    var attributes: [ONNXAttribute] = []
+    var domain: String = ""
+
+    func attribute(_ name: String) -> ONNXAttributeValue? { attributes.first { $0.name == name }?.value }
+
+    /// An INT attribute, or `fallback` when absent; another type is an error naming the node.
+    func int(_ name: String, default fallback: Int64) throws -> Int64 {
+        switch attribute(name) {
+        case nil: return fallback
+        case .int(let v)?: return v
+        default: throw AECVError.format("ONNX node \"\(self.name)\" (\(opType)): attribute \(name) is not an integer")
+        }
+    }
+
+    func float(_ name: String, default fallback: Float) throws -> Float {
+        switch attribute(name) {
+        case nil: return fallback
+        case .float(let v)?: return v
+        default: throw AECVError.format("ONNX node \"\(self.name)\" (\(opType)): attribute \(name) is not a float")
+        }
+    }
+
+    func ints(_ name: String) throws -> [Int64]? {
+        switch attribute(name) {
+        case nil: return nil
+        case .ints(let v)?: return v
+        default: throw AECVError.format("ONNX node \"\(self.name)\" (\(opType)): attribute \(name) is not a list of integers")
+        }
+    }
+
+    /// "node \"/encoder/encoder.0/Conv\" (Conv)", for messages.
+    var described: String { "node \"\(name)\" (\(opType))" }
+}
+
+/// A ValueInfoProto of a float tensor: its dims, each fixed or symbolic.
+struct ONNXValueInfo: Equatable {
+    enum Dimension: Equatable { case fixed(Int), symbolic(String) }
+    var name: String
+    var elementType: Int32 = ONNXTensor.float32
+    var dims: [Dimension]
+}
+
+/// A GraphProto.
+struct ONNXGraph: Equatable {
+    var name = "aecv"
+    var nodes: [ONNXNode] = []
+    var initializers: [ONNXTensor] = []
+    var inputs: [ONNXValueInfo] = []
+    var outputs: [ONNXValueInfo] = []
+}
+
+/// A ModelProto: the graph, its operator sets and metadata.
+struct ONNXModel: Equatable {
+    var irVersion: Int64 = 8
+    /// (domain, version); "" is the default ai.onnx domain.
+    var opsets: [(domain: String, version: Int64)] = [("", 17)]
+    var producerName = "libaecv"
+    var producerVersion = ""
+    var graph = ONNXGraph()
+    var metadata: [(key: String, value: String)] = []
+
+    static func == (a: ONNXModel, b: ONNXModel) -> Bool {
+        a.irVersion == b.irVersion && a.opsets.map(\.domain) == b.opsets.map(\.domain)
+            && a.opsets.map(\.version) == b.opsets.map(\.version) && a.producerName == b.producerName
+            && a.producerVersion == b.producerVersion && a.graph == b.graph
+            && a.metadata.map(\.key) == b.metadata.map(\.key) && a.metadata.map(\.value) == b.metadata.map(\.value)
+    }
+}
+
+/// Appends nodes and initializers to a graph while tracking each value's per-example shape.
+/// Layers call it from `Layer.exportONNX` (each layer type's own file); the model exporters
+/// (Serialization/ONNX) chain the layers and declare the graph's inputs and outputs.
+struct ONNXGraphBuilder {
+    private(set) var graph = ONNXGraph()
+    /// Per-example shape (without the batch axis) of every value produced so far.
+    private(set) var shapes: [String: [Int]] = [:]
+    private var counter = 0
+
+    /// Declares a graph input of per-example `shape`, with the symbolic batch axis first.
+    mutating func input(_ name: String, shape: [Int]) {
+        graph.inputs.append(ONNXValueInfo(name: name, dims: [.symbolic("batch")] + shape.map { .fixed($0) }))
+        shapes[name] = shape
+    }
+
+    /// Declares `value` as a graph output, renaming it to `name` with an Identity node when the
+    /// names differ (ONNX outputs are value names).
+    mutating func output(_ value: String, as name: String) {
+        let shape = shapes[value] ?? []
+        if value != name { _ = node("Identity", [value], name: name, output: name, shape: shape) }
+        graph.outputs.append(ONNXValueInfo(name: name, dims: [.symbolic("batch")] + shape.map { .fixed($0) }))
+    }
+
+    /// A float initializer (a weight); returns its name.
+    @discardableResult
+    mutating func initializer(_ name: String, dims: [Int], values: [Float]) -> String {
+        graph.initializers.append(ONNXTensor(name: name, dims: dims, floats: values))
+        return name
+    }
+
+    /// An int64 initializer (e.g. a Reshape target); returns its name.
+    @discardableResult
+    mutating func initializer(_ name: String, ints: [Int64]) -> String {
+        graph.initializers.append(ONNXTensor(name: name, dims: [ints.count], ints: ints))
+        return name
+    }
+
+    /// Floats copied from a layer's bound parameter memory.
+    mutating func initializer(_ name: String, dims: [Int], from pointer: UnsafePointer<Float>) -> String {
+        let count = dims.reduce(1, *)
+        return initializer(name, dims: dims, values: Array(UnsafeBufferPointer(start: pointer, count: count)))
+    }
+
+    /// Appends one node; its single output gets `output` or a fresh name, with per-example
+    /// `shape`. Returns the output's name.
+    mutating func node(_ op: String, _ inputs: [String], attributes: [ONNXAttribute] = [], name: String,
+                       output: String? = nil, shape: [Int]) -> String {
+        counter += 1
+        let out = output ?? "\(name)/\(op)_output_\(counter)"
+        graph.nodes.append(ONNXNode(name: "\(name)/\(op)", opType: op, inputs: inputs, outputs: [out],
+                                    attributes: attributes))
+        shapes[out] = shape
+        return out
+    }
+
+    /// The value as (N, F): a Flatten(axis 1) when it has spatial axes.
+    mutating func flattened(_ value: String, name: String) -> String {
+        let shape = shapes[value] ?? []
+        guard shape.count > 1 else { return value }
+        return node("Flatten", [value], attributes: [ONNXAttribute("axis", .int(1))], name: name,
+                    shape: [shape.reduce(1, *)])
+    }
+
+    /// The value reshaped to (N, shape...) (a Reshape with 0 = "copy the batch axis").
+    mutating func reshaped(_ value: String, to shape: [Int], name: String) -> String {
+        if shapes[value] == shape { return value }
+        if shape.count == 1 { return flattened(value, name: name) }
+        let target = initializer("\(name).shape", ints: [0] + shape.map { Int64($0) })
+        return node("Reshape", [value, target], name: name, shape: shape)
+    }
+}
+
+/// What an ONNX operator maps to on import: a layer spec and its tensors, with PyTorch's
+/// state_dict suffixes ("weight", "bias") in the layer's parameter order.
+struct ONNXImportedLayer {
+    var spec: LayerSpec
+    var tensors: [(suffix: String, dims: [Int], values: [Float])] = []
+}
+
+/// What a layer type's importer sees: the node, its constant inputs, and the current shape.
+struct ONNXImportContext {
+    /// Per-example shape of the node's data input (a (batch, F) graph input is [1, 1, F] here,
+    /// the spec's image form).
+    let shape: [Int]
+    /// Rank of the data input in the ONNX graph, without the batch axis (1 for (batch, F)).
+    var rank: Int
+    /// Initializers and Constant nodes' values by name.
+    let constants: [String: ONNXTensor]
+
+    /// The node's input `index` as a constant, or an error naming the node.
+    func constant(_ node: ONNXNode, input index: Int, _ what: String) throws -> ONNXTensor {
+        guard index < node.inputs.count, let t = constants[node.inputs[index]] else {
+            throw AECVError.unsupported("ONNX \(node.described): \(what) must be a constant initializer")
+        }
+        return t
+    }
+
+    func unsupported(_ node: ONNXNode, _ why: String) -> AECVError {
+        .unsupported("ONNX \(node.described): \(why)")
+    }
+}
+
+extension Layer {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        throw AECVError.unsupported("layer type \(Self.self) cannot be exported to ONNX yet")
+    }
+}
+
+extension ActivationFunction {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        throw AECVError.unsupported("layer type \(Self.type) cannot be exported to ONNX yet")
+    }
+}
+
+extension LayerDefinition {
+    static var onnxOperators: [String] { [] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        throw context.unsupported(node, "layer type \(type) has no ONNX import")
+    }
+}
+
+extension Sequential {
+    /// Every layer's ONNX form in order, named "\(prefix).<index>"; returns the chain's output.
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, prefix: String) throws -> String {
+        var x = input
+        for (i, layer) in layers.enumerated() {
+            x = try layer.exportONNX(&graph, input: x, name: "\(prefix).\(i)")
+        }
+        return x
+    }
+}
