@@ -857,27 +857,50 @@ aecv_status aecv_detector_load(const char *path, aecv_detector **out);
  * vectors include frozen parameters (e.g. a frozen encoder; their gradients are zero).
  * Buffers: the classifier's feature standardization statistics ("standardize", each rank's
  * own, as BatchNorm under DDP; broadcast rank 0's to agree). *_count return 0 for NULL. */
+/** aecv_classifier_parameter_count(): Floats in the classifier's flat parameter vector (frozen ones included); 0 for NULL. */
 size_t      aecv_classifier_parameter_count(const aecv_classifier *classifier);
+/** aecv_classifier_buffer_count(): Floats in its flat buffer vector (the feature standardization statistics); 0 for NULL. */
 size_t      aecv_classifier_buffer_count(const aecv_classifier *classifier);
+/** aecv_classifier_compute_gradients(): Forward and backward on a labeled batch, leaving the batch-mean gradient in the flat
+ *  gradient buffer; nothing is applied. Arguments and statuses as aecv_classifier_train_step(). */
 aecv_status aecv_classifier_compute_gradients(aecv_classifier *classifier, const float *inputs,
                                               const int32_t *labels, size_t batch, float *out_loss);
+/** aecv_classifier_gradients(): A view of the flat gradient buffer (*out_count floats), writable in place (an allreduce),
+ *  valid until the next call that computes gradients on this classifier. */
 aecv_status aecv_classifier_gradients(aecv_classifier *classifier, float **out_gradients, size_t *out_count);
+/** aecv_classifier_apply_gradients(): The optimizer step on the (possibly rewritten) gradient buffer, committed as train_step
+ *  does; AECV_ERR_INVALID_ARGUMENT when no gradient is pending, AECV_ERR_NONFINITE leaves it unchanged. */
 aecv_status aecv_classifier_apply_gradients(aecv_classifier *classifier);
+/** aecv_classifier_get_parameters(): Copies the flat parameter vector into out (capacity >= parameter_count floats). */
 aecv_status aecv_classifier_get_parameters(aecv_classifier *classifier, float *out, size_t capacity);
+/** aecv_classifier_set_parameters(): Replaces the flat parameter vector (exactly parameter_count finite floats); all or nothing. */
 aecv_status aecv_classifier_set_parameters(aecv_classifier *classifier, const float *values, size_t count);
+/** aecv_classifier_get_buffers(): Copies the flat buffer vector into out (capacity >= buffer_count floats). */
 aecv_status aecv_classifier_get_buffers(aecv_classifier *classifier, float *out, size_t capacity);
+/** aecv_classifier_set_buffers(): Replaces the flat buffer vector (exactly buffer_count finite floats); all or nothing. */
 aecv_status aecv_classifier_set_buffers(aecv_classifier *classifier, const float *values, size_t count);
 
+/** aecv_detector_parameter_count(): Floats in the detector's flat parameter vector (the frozen backbone included); 0 for NULL. */
 size_t      aecv_detector_parameter_count(const aecv_detector *d);
+/** aecv_detector_buffer_count(): Floats in its flat buffer vector (BatchNorm statistics, if any); 0 for NULL. */
 size_t      aecv_detector_buffer_count(const aecv_detector *d);
-/* Arguments as aecv_detector_train_step. */
+/** aecv_detector_compute_gradients(): Forward and backward on a batch with its boxes, leaving the batch-mean gradient in the
+ *  flat gradient buffer; nothing is applied. Arguments and statuses as aecv_detector_train_step(). */
 aecv_status aecv_detector_compute_gradients(aecv_detector *d, const float *images, size_t batch,
                                             const float *boxes, size_t max_boxes, float *out_loss);
+/** aecv_detector_gradients(): A view of the flat gradient buffer (*out_count floats), writable in place, valid until
+ *  the next call that computes gradients on this detector. */
 aecv_status aecv_detector_gradients(aecv_detector *d, float **out_gradients, size_t *out_count);
+/** aecv_detector_apply_gradients(): The optimizer step on the (possibly rewritten) gradient buffer, committed as train_step
+ *  does; AECV_ERR_INVALID_ARGUMENT when no gradient is pending. */
 aecv_status aecv_detector_apply_gradients(aecv_detector *d);
+/** aecv_detector_get_parameters(): Copies the flat parameter vector into out (capacity >= parameter_count floats). */
 aecv_status aecv_detector_get_parameters(aecv_detector *d, float *out, size_t capacity);
+/** aecv_detector_set_parameters(): Replaces the flat parameter vector (exactly parameter_count finite floats); all or nothing. */
 aecv_status aecv_detector_set_parameters(aecv_detector *d, const float *values, size_t count);
+/** aecv_detector_get_buffers(): Copies the flat buffer vector into out (capacity >= buffer_count floats). */
 aecv_status aecv_detector_get_buffers(aecv_detector *d, float *out, size_t capacity);
+/** aecv_detector_set_buffers(): Replaces the flat buffer vector (exactly buffer_count finite floats); all or nothing. */
 aecv_status aecv_detector_set_buffers(aecv_detector *d, const float *values, size_t count);
 
 /* ============================================================================================
