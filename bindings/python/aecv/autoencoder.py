@@ -159,8 +159,8 @@ class Autoencoder(DataParallel, NativeModel):
         return self
 
     @classmethod
-    def import_onnx(cls, path: str | os.PathLike, code: str | None = None,
-                    **spec_overrides) -> "Autoencoder":
+    def import_onnx(cls, path: PathArg, code: str | None = None,
+                    **spec_overrides: Any) -> "Autoencoder":
         """Reads an ONNX autoencoder (e.g. written by ``torch.onnx.export``) into a new custom
         model that runs and trains here. ``code`` names the node output that is the code
         (default: where the module path changes from the first module, else the narrowest
@@ -401,7 +401,7 @@ class Autoencoder(DataParallel, NativeModel):
 
     _ONNX_PARTS = {"autoencoder": 0, "encoder": 1, "decoder": 2}
 
-    def export_onnx(self, path: str | os.PathLike, part: str = "autoencoder") -> None:
+    def export_onnx(self, path: PathArg, part: str = "autoencoder") -> None:
         """Writes part ("autoencoder": input -> reconstruction, "encoder": input -> code, or
         mu and logvar for the VAE kinds, "decoder": code -> reconstruction) as an ONNX file
         (opset 17, batch axis dynamic, NCHW), atomically. Raises ValueError for an unknown part,

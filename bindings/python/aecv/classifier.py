@@ -405,7 +405,7 @@ class Classifier:
         path, raw = _path_bytes(path)
         native._call(_ffi.lib.aecv_classifier_save, raw, filename=path)
 
-    def export_onnx(self, path: str | os.PathLike) -> None:
+    def export_onnx(self, path: PathArg) -> None:
         """Writes the fitted classifier as ONNX: "input" (N, C, H, W) -> "logits" (N, classes);
         softmax(logits) equals predict_proba(). Atomic; raises FileIOError (an OSError)."""
         native = self._fitted()

@@ -297,7 +297,7 @@ class Detector:
         name, raw = _path_bytes(path)
         self._native._call(_ffi.lib.aecv_detector_save, raw, filename=name)
 
-    def export_onnx(self, path) -> None:
+    def export_onnx(self, path: PathArg) -> None:
         """Writes the raw grid network as ONNX: "input" (N, C, H, W) -> "grid"
         (N, 5 + classes, H/stride, W/stride); README "ONNX" documents the decoding. Atomic."""
         name, raw = _path_bytes(path)
