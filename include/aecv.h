@@ -940,6 +940,11 @@ aecv_status aecv_detector_set_buffers(aecv_detector *d, const float *values, siz
  *   "vae"        input -> 400 -> (mu, logvar: latent 20) -> 400 -> input, Bernoulli decoder
  *                (BCE-with-logits summed over pixels + KL); "beta" weights the KL term (1).
  *   "conv_vae"   the conv encoder/decoder with mu/logvar heads (latent 20).
+ *   "cvae"       "vae" conditioned on a class: "classes": K (required; or "conditional":
+ *                {"classes": K}), 2 <= K <= 65536; the encoder reads [x; one_hot(y)], the decoder
+ *                [z; one_hot(y)]. Train with aecv_model_train_step_labeled(), sample a class
+ *                with aecv_model_sample_class(). Unlabeled calls (encode, reconstruct, evaluate)
+ *                use the zero condition; a cvae cannot be a classifier's feature extractor.
  *   "custom"     explicit "encoder" and "decoder" layer lists (below); the code is the
  *                encoder's output.
  *
