@@ -1,12 +1,17 @@
 """Data augmentation by generation: labeled synthetic images from a conditional VAE."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .errors import UnsupportedError
 
+if TYPE_CHECKING:
+    from .autoencoder import Autoencoder
 
-def augment(model, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+
+def augment(model: "Autoencoder", n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """`n_per_class` generated images of each class of a trained cvae model.
 
     Returns (images, labels): images (K * n_per_class, C, H, W) float32 in [0, 1], class by

@@ -6,7 +6,7 @@ import ctypes
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, Union, cast
 
 import numpy as np
 
@@ -303,7 +303,8 @@ class Autoencoder(DataParallel, NativeModel):
         A NonFiniteError raised by a step propagates; that step left the model unchanged.
         """
         if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
-            y, epochs = None, int(y)
+            epochs = int(y)
+            y = None
         X, _ = self._images(X, "X")
         T = self._targets(targets, X.shape[0])
         epochs = _check_count(epochs, "epochs", minimum=0)
@@ -372,7 +373,7 @@ class Autoencoder(DataParallel, NativeModel):
                         batch_size)
         return out.reshape((X.shape[0],) + layout)
 
-    def sample(self, n: int, seed: int = 0, y=None) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, y: ArrayLike | int | None = None) -> np.ndarray:
         """n images (n, C, H, W) decoded from codes drawn from N(0, I) with `seed`; generative
         kinds only (vae, conv_vae, cvae), others raise UnsupportedError. The model's own random
         state is neither used nor changed.
@@ -389,6 +390,7 @@ class Autoencoder(DataParallel, NativeModel):
         if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
             y = np.full(n, int(y))
         labels = self._class_labels(y, n)
+        assert labels is not None  # y was given
         fn = self._require("aecv_model_sample_class")
         for c in np.unique(labels):
             rows = np.flatnonzero(labels == c)
@@ -405,7 +407,7 @@ class Autoencoder(DataParallel, NativeModel):
         k = self.spec.get("classes")
         return None if k is None else int(k)
 
-    def _class_labels(self, y, n: int) -> np.ndarray | None:
+    def _class_labels(self, y: ArrayLike | None, n: int) -> np.ndarray | None:
         """y checked against this model: int32 labels for a cvae, None when y is None for the
         other kinds; raises for a cvae without y, or y given to a model without classes."""
         k = self.n_classes
@@ -418,12 +420,14 @@ class Autoencoder(DataParallel, NativeModel):
             raise UnsupportedError(f"y: a {self.preset} model is not conditional (use the cvae "
                                    "preset with classes=K)")
         from .classifier import Classifier  # the shared label checks (lazy: no import cycle)
-        return Classifier._labels(self, y, n, k)
+        return Classifier._labels(cast(Any, self), y, n, k)  # _labels does not use self
 
-    def _fit_labeled(self, X, labels, epochs, batch_size, shuffle, progress, callback):
+    def _fit_labeled(self, X: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
+                     shuffle: bool, progress: bool,
+                     callback: Callable[[int, float], Any] | None) -> list[float]:
         step = self._require("aecv_model_train_step_labeled")
         n = X.shape[0]
-        losses = []
+        losses: list[float] = []
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(n) if shuffle else np.arange(n)
             bar = progress_bar(progress, n, f"epoch {epoch}/{epochs}")
