@@ -98,6 +98,45 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// The conditional VAE: the vae's computation on [x; one-hot(y)] and [z; one-hot(y)], with
+    /// PyTorch's ε, its gradients and 3 Adam / SGD steps (tools/make_golden_cvae.py).
+    func testCVAE() throws {
+        let fixture = try Fixture("cvae")
+        let input = fixture.values("input"), eps = fixture.values("eps")
+        let labels = fixture.values("labels").map { Int32($0) }
+        let batch = labels.count, classes = 3
+        var onehot = [Float](repeating: 0, count: classes * batch)   // (K, N), batch-minor
+        for (n, y) in labels.enumerated() { onehot[Int(y) * batch + n] = 1 }
+        let x = batchMinor(input, batch: batch) + onehot, e = batchMinor(eps, batch: batch)
+        func step(_ m: Autoencoder) -> Float {
+            (m.network as! VariationalAutoencoder).lossAndGradients(batchMinorInputs: x, targets: x, batch: batch, epsilon: e)
+        }
+        let m = try model(fixture)
+        XCTAssertEqual(m.classCount, classes)
+        m.store.zeroGradients()
+        let loss = step(m)
+        XCTAssertEqual(loss, fixture.values("loss")[0], accuracy: 1e-5 * max(1, abs(loss)), "cvae loss")
+        for entry in m.store.entries {
+            let got = Array(UnsafeBufferPointer(start: m.store.gradients + entry.offset, count: entry.count))
+            XCTAssertLessThan(maxRelativeDifference(got, fixture.values("grad." + entry.name)), Tolerance.goldenGradientRelative,
+                              "cvae grad.\(entry.name)")
+        }
+        for (optimizer, prefix) in [("{\"name\": \"adam\"}", "adam3."),
+                                    ("{\"name\": \"sgd\", \"learning_rate\": 0.01, \"momentum\": 0.9}", "sgd3.")] {
+            let trained = try model(fixture, optimizer: optimizer)
+            var losses: [Float] = []
+            for _ in 0..<3 {
+                trained.store.zeroGradients()
+                losses.append(step(trained))
+                XCTAssertTrue(trained.optimizer.prepare(parameters: trained.store.parameters, gradients: trained.store.gradients,
+                                                        newParameters: trained.store.spare))
+                trained.optimizer.commit(); trained.store.commit()
+            }
+            XCTAssertLessThan(maxRelativeDifference(losses, fixture.values(prefix + "losses")), 1e-6, "cvae \(prefix)losses")
+            assertParameters(trained, fixture, prefix: prefix)
+        }
+    }
+
     /// Single layers with geometries the presets do not use.
     func testLayers() throws {
         let fixture = try Fixture("layers")

@@ -194,7 +194,7 @@ final class SpecJSONTests: XCTestCase {
         assertConfigError(#"{"preset": "conv", "input": [1, 28, 28], "sparsity": {"l1": 0.1}}"#, "spec.sparsity: only applies to the sparse preset, not conv")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "noise": {"gaussian": 0.1}}"#, "spec.noise: only applies to the denoising preset, not dense")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "base": "dense"}"#, "spec.base: only applies to the denoising preset, not dense")
-        assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "beta": 2}"#, "spec.beta: only applies to the vae and conv_vae presets, not dense")
+        assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "beta": 2}"#, "spec.beta: only applies to the vae, conv_vae and cvae presets, not dense")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "encoder": [{"type": "relu"}]}"#, "spec.encoder: only applies to the custom preset, not dense")
         assertConfigError(#"{"preset": "vae", "input": [1, 28, 28], "decoder": [{"type": "relu"}]}"#, "spec.decoder: only applies to the custom preset, not vae")
         assertConfigError(#"{"preset": "custom", "input": [1, 28, 28], "encoder": [{"type": "relu"}]}"#, "spec.decoder: required by the custom preset")

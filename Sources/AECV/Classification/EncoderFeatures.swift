@@ -17,6 +17,10 @@ final class EncoderFeatures {
     private let trunkGradient = Workspace()
 
     init(autoencoderSpec spec: ModelSpec, featureLayers: Int?) throws {
+        // A cvae's encoder reads [x; one-hot(y)]: its features would need the label to predict.
+        if spec.classes != nil {
+            throw AECVError.unsupported("classifier: a cvae model's encoder needs the class as input, so it cannot serve as features (use vae)")
+        }
         let network = try NetworkFactory.make(spec)
         let encoder = network.encoderLayers
         switch spec.kind.capabilities(spec).features {

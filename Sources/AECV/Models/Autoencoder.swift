@@ -134,8 +134,13 @@ public final class Autoencoder {
                                     firstExample: firstExample, totalBatch: totalBatch)
     }
 
-    private func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
-                                  batch: Int, what: String, firstExample: Int = 0, totalBatch: Int? = nil) throws -> Float {
+    /// labels: the conditional kind's class indices (checked by the caller), else nil.
+    func computeGradients(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
+                          batch: Int, what: String, firstExample: Int = 0, totalBatch: Int? = nil,
+                          labels: UnsafePointer<Int32>? = nil) throws -> Float {
+        if labels == nil, let k = spec.classes {
+            throw AECVError.unsupported("\(what): a cvae model (\(k) classes) trains on labeled batches; use train_step_labeled")
+        }
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let minimum = network.minimumTrainingBatch
         if batch < minimum {
@@ -151,9 +156,15 @@ public final class Autoencoder {
         let parts = replicas.forEachPart(replicas.partCount(batch: batch, splittable: network.canSplitBatch),
                                          batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, count, part in
             gradients.update(repeating: 0, count: store.count)
-            partLosses[part] = net.lossAndGradients(
-                inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
-                normalization: normalization, noise: noise.shifted(by: offset))
+            if let labels {
+                partLosses[part] = (net as! VariationalAutoencoder).lossAndGradients(
+                    inputs: x + offset * inputSize, labels: labels + offset, targets: t + offset * inputSize,
+                    batch: count, normalization: normalization, noise: noise.shifted(by: offset))
+            } else {
+                partLosses[part] = net.lossAndGradients(
+                    inputs: x + offset * inputSize, targets: t + offset * inputSize, batch: count,
+                    normalization: normalization, noise: noise.shifted(by: offset))
+            }
         }
         var loss: Float = 0
         for part in 0..<parts { loss += partLosses[part] }

@@ -48,6 +48,7 @@ enum ModelKinds {
         ConvKind(), DenseKind(), SparseKind(), DenoisingKind(),
         VariationalKind(preset: .vae, defaultHidden: [400], convolutional: false),
         VariationalKind(preset: .convVAE, defaultHidden: ModelKinds.convChannels, convolutional: true),
+        ConditionalKind(),
         CustomKind(),
     ]
 
@@ -62,7 +63,8 @@ enum ModelKinds {
             probe.preset = kind.preset
             return kind.accepts(field, in: probe)
         }.map(\.preset.rawValue)
-        return names.count == 1 ? "the \(names[0]) preset" : "the \(names.joined(separator: " and ")) presets"
+        if names.count == 1 { return "the \(names[0]) preset" }
+        return "the \(names.dropLast().joined(separator: ", ")) and \(names.last!) presets"
     }
 
     /// The options of the conv stages (conv, denoising with base conv).
@@ -172,6 +174,22 @@ struct VariationalKind: ModelKind {
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
         try VariationalAutoencoder.make(spec, convolutional: convolutional)
     }
+    func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
+        ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
+    }
+}
+
+/// The conditional VAE (dense): the vae with the class one-hot appended to the encoder's input
+/// and to the code (ConditionalVAE.swift); "classes" K is required.
+struct ConditionalKind: ModelKind {
+    let preset = ModelSpec.Preset.cvae
+    private let base = VariationalKind(preset: .vae, defaultHidden: [400], convolutional: false)
+    func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta", "classes"].contains(field) }
+    func validate(_ spec: ModelSpec) throws {
+        if spec.classes == nil { throw config("spec.classes: required by the cvae preset (the number of classes K, or \"conditional\": {\"classes\": K})") }
+    }
+    func fill(_ spec: inout ModelSpec) { base.fill(&spec) }
+    func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec, convolutional: false) }
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
         ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
     }

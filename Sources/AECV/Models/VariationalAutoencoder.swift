@@ -15,6 +15,16 @@ import Glibc
 /// rows are [W_μ; W_logσ²], laid out so the flat buffer holds fc_mu.weight, fc_logvar.weight,
 /// fc_mu.bias, fc_logvar.bias — PyTorch's separate tensors, each contiguous.
 /// encode returns μ; reconstruct decodes μ through the sigmoid; sample decodes z ~ N(0, I).
+///
+/// Conditional (kind `cvae`, K = `classes` > 0): with c = one-hot(y) ∈ {0,1}^K,
+///
+///     h = trunk([x; c]);  logits = decoder([z; c])
+///
+/// so fc1.weight is (hidden, input + K) and fc3.weight is (hidden, latent + K): PyTorch's
+/// `torch.cat([x, c], 1)` / `torch.cat([z, c], 1)`. Batch-minor, the K one-hot rows simply follow
+/// the pixel (or code) rows. Calls without labels (encode, reconstruct, decode, evaluate) use
+/// c = 0 ("class unknown", a condition never seen in training, for inspection only); unlabeled
+/// sample cycles the classes 0, 1, …, K−1; labeled training is in `lossAndGradients(…labels:…)`.
 final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     let trunk: Sequential
     let heads: Dense
@@ -23,6 +33,8 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     let latentSize: Int
     let beta: Float
     let gaussianDecoder: Bool
+    /// K for the conditional kind; 0 otherwise.
+    let classes: Int
     var encoderLayers: Sequential { trunk }
     var posteriorHeads: Dense? { heads }
     /// Names of the trunk/decoder parameters (PyTorch's module names).
@@ -43,7 +55,8 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     private let dTrunk = Workspace()          // (hidden, N)
 
     private init(trunk: Sequential, heads: Dense, decoder: Sequential, inputShape: [Int], latent: Int,
-                 beta: Float, gaussianDecoder: Bool, names: [String], seed: UInt64) {
+                 beta: Float, gaussianDecoder: Bool, classes: Int, names: [String], seed: UInt64) {
+        self.classes = classes
         self.trunk = trunk; self.heads = heads; self.decoder = decoder
         self.inputShape = inputShape; self.latentSize = latent; self.beta = beta
         self.gaussianDecoder = gaussianDecoder; self.names = names; self.seed = seed
@@ -52,6 +65,8 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     /// `spec` has been filled by its kind (VariationalKind.fill), so latent and hidden are set.
     static func make(_ spec: ModelSpec, convolutional: Bool) throws -> VariationalAutoencoder {
         let latent = spec.latent ?? VariationalKind.defaultLatent
+        let classes = spec.classes ?? 0
+        if classes > 0 && convolutional { throw config("spec.classes: conv_vae is not conditional yet (use the cvae preset)") }
         var trunk: NetworkBuilder
         var decoder: NetworkBuilder
         var names: [String]
@@ -70,12 +85,13 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
                 + trunkNames(mirror.layers, prefix: "decoder")
         } else {
             guard let hidden = spec.hidden else { throw config("spec.hidden: not filled in (build a filled spec)") }
-            trunk = NetworkBuilder(inputShape: spec.input, field: "spec.hidden")
+            trunk = NetworkBuilder(inputShape: classes > 0 ? [spec.input.reduce(1, *) + classes] : spec.input,
+                                   field: "spec.hidden")
             for (i, h) in hidden.enumerated() {
                 try trunk.dense(h, at: "spec.hidden[\(i)]")
                 try trunk.activation(.relu)
             }
-            decoder = NetworkBuilder(inputShape: [latent], field: "spec.hidden")
+            decoder = NetworkBuilder(inputShape: [latent + classes], field: "spec.hidden")
             for (i, h) in hidden.enumerated().reversed() {
                 try decoder.dense(h, at: "spec.hidden[\(i)]")
                 try decoder.activation(.relu)
@@ -94,7 +110,7 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return VariationalAutoencoder(
             trunk: trunk.build(), heads: headsBuilder.layers[0] as! Dense, decoder: decoder.build(),
             inputShape: spec.input, latent: latent, beta: spec.beta ?? 1, gaussianDecoder: gaussian,
-            names: names, seed: spec.seed ?? 0)
+            classes: classes, names: names, seed: spec.seed ?? 0)
     }
 
     /// "prefix.<index>.weight|bias" for the layers that have parameters.
@@ -149,13 +165,15 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
 
     /// Reconstruction + β·KL summed over the batch, then / normalization (the whole batch's size
     /// when this is one part of it); fills the reparameterized z.
+    /// `condition`: the K one-hot rows (K, N) appended to z for the decoder (conditional only).
     private func objective(x: UnsafePointer<Float>, distribution: UnsafePointer<Float>,
-                           eps: UnsafePointer<Float>, batch: Int, normalization: Int)
+                           eps: UnsafePointer<Float>, condition: UnsafePointer<Float>?, batch: Int, normalization: Int)
         -> (loss: Float, z: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>) {
         let count = latentSize * batch
-        let zs = z.reserve(count)
+        let zs = z.reserve(count + classes * batch)
         let kl = GaussianKL.forward(mean: distribution, logVariance: distribution + count, noise: eps,
                                     code: zs, count: count)
+        if classes > 0 { writeCondition(zs + count, from: condition, batch: batch) }
         let logits = decoder.forward(zs, batch: batch)
         let pixels = batch * inputSize
         let reconstruction: Float
@@ -173,8 +191,49 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     /// BatchNorm's training statistics span the whole batch.
     var canSplitBatch: Bool { !chainsUseBatchStatistics }
 
+    /// Copies the K condition rows (K, N) after the pixel or code rows; nil: zeros (no class).
+    private func writeCondition(_ rows: UnsafeMutablePointer<Float>, from condition: UnsafePointer<Float>?, batch: Int) {
+        if let condition { rows.update(from: condition, count: classes * batch) }
+        else { rows.update(repeating: 0, count: classes * batch) }
+    }
+
+    /// One-hot rows (K, N) of caller labels (checked in 0..<K by the caller), into `rows`.
+    private func writeOneHot(_ rows: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) {
+        rows.update(repeating: 0, count: classes * batch)
+        for n in 0..<batch { rows[Int(labels[n]) * batch + n] = 1 }
+    }
+
+    /// The caller's (N, input) batch as batch-minor [x; c] ((input + K), N) in `inputsT`;
+    /// labels nil: c = 0.
+    private func conditionedInputs(_ inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>?, batch: Int)
+        -> UnsafeMutablePointer<Float> {
+        let x = inputsT.reserve(batch * (inputSize + classes))
+        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        if classes > 0 {
+            if let labels { writeOneHot(x + batch * inputSize, labels: labels, batch: batch) }
+            else { writeCondition(x + batch * inputSize, from: nil, batch: batch) }
+        }
+        return x
+    }
+
+    /// Batch-minor codes (latent, N) followed by the condition rows, as the decoder's input.
+    private func conditionedCodes(_ codes: UnsafePointer<Float>, condition: UnsafePointer<Float>?, batch: Int)
+        -> UnsafePointer<Float> {
+        guard classes > 0 else { return codes }
+        let c = codesT.reserve(batch * (latentSize + classes))
+        if UnsafePointer(c) != codes { c.update(from: codes, count: batch * latentSize) }
+        writeCondition(c + batch * latentSize, from: condition, batch: batch)
+        return UnsafePointer(c)
+    }
+
     func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,
                           normalization: Int, noise: StepNoise) -> Float {
+        lossAndGradients(inputs: inputs, labels: nil, targets: targets, batch: batch, normalization: normalization, noise: noise)
+    }
+
+    /// `lossAndGradients` with class labels (conditional kind; nil: c = 0).
+    func lossAndGradients(inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>?, targets: UnsafePointer<Float>,
+                          batch: Int, normalization: Int, noise: StepNoise) -> Float {
         setChainNoise(noise)
         // ε: (latent, N), column n from example n's own generator.
         let eps = epsilon.reserve(batch * latentSize)
@@ -182,23 +241,23 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
             var generator = noise.generator(forExample: n)
             for j in 0..<latentSize { eps[j * batch + n] = generator.normal() }
         }
-        let x = inputsT.reserve(batch * inputSize)
-        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        let x = conditionedInputs(inputs, labels: labels, batch: batch)
         let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
         if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
         return lossAndGradients(batchMinorInputs: x, targets: t, batch: batch, normalization: normalization, epsilon: eps)
     }
 
-    /// The training computation on batch-minor x, t: (input, N) with a given ε: (latent, N);
-    /// tests pass PyTorch's ε.
+    /// The training computation on batch-minor x: (input + K, N) (conditional: the one-hot rows
+    /// after the pixels), t: (input, N), with a given ε: (latent, N); tests pass PyTorch's ε.
     func lossAndGradients(batchMinorInputs x: UnsafePointer<Float>, targets t: UnsafePointer<Float>,
                           batch: Int, normalization: Int? = nil, epsilon eps: UnsafePointer<Float>) -> Float {
         let count = latentSize * batch, pixels = batch * inputSize
         let normalization = normalization ?? batch
         let scale = 1 / Float(normalization)
         let distribution = encodeDistribution(x, batch: batch)
-        let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, batch: batch,
-                                           normalization: normalization)
+        let condition = classes > 0 ? x + pixels : nil
+        let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, condition: condition,
+                                           batch: batch, normalization: normalization)
         let dl = dLogits.reserve(pixels)
         if gaussianDecoder {
             SigmoidSquaredError.backward(output: images.pointer, target: t, gradient: dl, count: pixels, scale: scale)
@@ -206,7 +265,7 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
             ReconstructionLoss.binaryCrossEntropyWithLogits.backward(
                 output: logits, target: t, gradient: dl, count: pixels, scale: scale)
         }
-        let dz = dZ.reserve(count)
+        let dz = dZ.reserve(count + classes * batch)
         decoder.backward(input: zs, outputGradient: dl, inputGradient: dz, batch: batch)
         let dh = dHeads.reserve(2 * count)
         GaussianKL.backward(mean: distribution, logVariance: distribution + count, noise: eps, codeGradient: dz,
@@ -221,25 +280,29 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     /// Negative ELBO per example with ε drawn from a generator seeded by the spec's seed, so the
     /// same batch always gets the same value and the model's own random state is untouched.
     func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float {
+        loss(inputs: inputs, labels: nil, targets: targets, batch: batch)
+    }
+
+    /// `loss` with class labels (conditional kind; nil: c = 0).
+    func loss(inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>?, targets: UnsafePointer<Float>, batch: Int) -> Float {
         var random = RandomSource(seed: seed ^ 0x5EED_E1B0)
         let eps = epsilon.reserve(batch * latentSize)
         random.fillNormal(eps, count: batch * latentSize)
-        let x = inputsT.reserve(batch * inputSize)
-        transpose(inputs, rows: batch, columns: inputSize, into: x)
+        let x = conditionedInputs(inputs, labels: labels, batch: batch)
         let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
         if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
         let distribution = encodeDistribution(x, batch: batch)
-        return objective(x: t, distribution: distribution, eps: eps, batch: batch, normalization: batch).loss
+        return objective(x: t, distribution: distribution, eps: eps, condition: classes > 0 ? x + batch * inputSize : nil,
+                         batch: batch, normalization: batch).loss
     }
 
     /// μ of a caller-layout batch, batch-minor (latent, N), in the heads' output buffer.
     private func means(_ inputs: UnsafePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float> {
-        let x = inputsT.reserve(batch * inputSize)
-        transpose(inputs, rows: batch, columns: inputSize, into: x)
-        return encodeDistribution(x, batch: batch)
+        encodeDistribution(conditionedInputs(inputs, labels: nil, batch: batch), batch: batch)
     }
 
     /// Decodes batch-minor codes (latent, N) to caller-layout images (N, input) in [0, 1].
+    /// Conditional: `codes` holds (latent + K, N), the condition rows included.
     private func decodeBatchMinor(_ codes: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
         let logits = decoder.forward(codes, batch: batch)
         let y = images.reserve(batch * inputSize)
@@ -252,18 +315,29 @@ final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     }
 
     func decode(codes: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
-        let z = codesT.reserve(batch * latentSize)
+        let z = codesT.reserve(batch * (latentSize + classes))
         transpose(codes, rows: batch, columns: latentSize, into: z)
-        decodeBatchMinor(z, batch: batch, images: out)
+        decodeBatchMinor(conditionedCodes(z, condition: nil, batch: batch), batch: batch, images: out)
     }
 
     func reconstruct(inputs: UnsafePointer<Float>, batch: Int, images out: UnsafeMutablePointer<Float>) {
-        decodeBatchMinor(means(inputs, batch: batch), batch: batch, images: out)
+        decodeBatchMinor(conditionedCodes(means(inputs, batch: batch), condition: nil, batch: batch), batch: batch, images: out)
     }
 
     func sample(count: Int, random: inout RandomSource, images out: UnsafeMutablePointer<Float>) -> Bool {
-        let codes = z.reserve(count * latentSize)
+        sample(count: count, classIndex: nil, random: &random, images: out)
+    }
+
+    /// Decodes z ~ N(0, I) with the condition of `classIndex` (conditional kind; nil: draw i
+    /// gets class i mod K, so an unlabeled sample covers the classes evenly).
+    func sample(count: Int, classIndex: Int?, random: inout RandomSource, images out: UnsafeMutablePointer<Float>) -> Bool {
+        let codes = z.reserve(count * (latentSize + classes))
         random.fillNormal(codes, count: count * latentSize)
+        if classes > 0 {
+            let rows = codes + count * latentSize
+            rows.update(repeating: 0, count: classes * count)
+            for n in 0..<count { rows[(classIndex ?? n % classes) * count + n] = 1 }
+        }
         decodeBatchMinor(codes, batch: count, images: out)
         return true
     }

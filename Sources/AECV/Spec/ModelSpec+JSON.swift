@@ -71,6 +71,7 @@ extension ModelSpec {
         }
         if let base { m.append(JSONMember("base", .string(base.rawValue))) }
         if let beta { m.append(JSONMember("beta", floatJSON(beta))) }
+        if let classes { m.append(JSONMember("classes", .int(Int64(classes)))) }
         if let encoder { m.append(JSONMember("encoder", .array(encoder.map { $0.jsonValue() }))) }
         if let decoder { m.append(JSONMember("decoder", .array(decoder.map { $0.jsonValue() }))) }
         if let batchNorm { m.append(JSONMember("batch_norm", .bool(batchNorm))) }
@@ -142,7 +143,7 @@ extension ModelSpec {
         let given: [(String, Bool)] = [
             ("latent", latent != nil), ("hidden", hidden != nil), ("sparsity", sparsity != nil),
             ("noise", noise != nil), ("base", base != nil), ("beta", beta != nil),
-            ("encoder", encoder != nil), ("decoder", decoder != nil),
+            ("classes", classes != nil), ("encoder", encoder != nil), ("decoder", decoder != nil),
             ("batch_norm", batchNorm != nil), ("downsample", downsample != nil), ("upsample", upsample != nil),
         ]
         for (field, isGiven) in given where isGiven && !kind.accepts(field, in: self) {
@@ -185,6 +186,9 @@ extension ModelSpec {
             }
         }
         if let beta { try checkNonNegative(beta, "spec.beta") }
+        if let classes, !(2...SpecLimits.maxClasses).contains(classes) {
+            throw config("spec.classes: must be in 2...\(SpecLimits.maxClasses), got \(classes)")
+        }
         if let encoder { try LayerSpec.validate(encoder, path: "spec.encoder") }
         if let decoder { try LayerSpec.validate(decoder, path: "spec.decoder") }
     }
@@ -230,7 +234,7 @@ extension OptimizerSpec {
 /// Turns JSON into a typed `ModelSpec`, checking keys and types (not ranges).
 enum SpecDecoder {
     static let topKeys = ["preset", "input", "seed", "latent", "hidden", "loss", "optimizer",
-                          "sparsity", "noise", "base", "beta", "encoder", "decoder",
+                          "sparsity", "noise", "base", "beta", "classes", "conditional", "encoder", "decoder",
                           "batch_norm", "downsample", "upsample"]
 
     static func decode(_ value: JSONValue) throws -> ModelSpec {
@@ -287,6 +291,18 @@ enum SpecDecoder {
             spec.base = s == "conv" ? .conv : .dense
         }
         if let v = get("beta") { spec.beta = try float(v, "spec.beta") }
+        if let v = get("classes") { spec.classes = try integer(v, "spec.classes", expected: "an integer K >= 2") }
+        if let v = get("conditional") {
+            guard case .object(let cm) = v else {
+                throw config("spec.conditional: expected {\"classes\": K}, got \(v.describedForMessage())")
+            }
+            try checkKeys(cm, allowed: ["classes"], path: "spec.conditional")
+            guard let k = cm.first(where: { $0.key == "classes" })?.value else {
+                throw config("spec.conditional.classes: required, an integer K >= 2")
+            }
+            if spec.classes != nil { throw config("spec.conditional: give the classes once (\"classes\" or \"conditional\")") }
+            spec.classes = try integer(k, "spec.conditional.classes", expected: "an integer K >= 2")
+        }
         if let v = get("encoder") { spec.encoder = try LayerSpec.decodeList(v, "spec.encoder") }
         if let v = get("decoder") { spec.decoder = try LayerSpec.decodeList(v, "spec.decoder") }
         if let v = get("batch_norm") {

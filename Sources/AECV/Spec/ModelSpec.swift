@@ -8,6 +8,8 @@ public struct ModelSpec: Equatable, Sendable {
     public enum Preset: String, Equatable, Sendable, CaseIterable {
         case conv, dense, sparse, denoising, vae
         case convVAE = "conv_vae"
+        /// Conditional VAE (dense): encoder and decoder see the class as a one-hot.
+        case cvae
         /// Explicit `encoder` / `decoder` layer lists.
         case custom
     }
@@ -37,6 +39,9 @@ public struct ModelSpec: Equatable, Sendable {
     public var base: Preset?
     /// vae/conv_vae only: weight of the KL term (beta-VAE); default 1.
     public var beta: Float?
+    /// cvae only (required): the number of classes K; labels are 0..<K. JSON "classes": K or
+    /// "conditional": {"classes": K}.
+    public var classes: Int?
     /// custom only.
     public var encoder: [LayerSpec]?
     public var decoder: [LayerSpec]?
@@ -122,6 +127,8 @@ public enum SpecLimits {
     public static let maxWidth = 1 << 16
     /// Largest number of parameters of a model, 256 Mi floats (1 GiB).
     public static let maxParameters = 1 << 28
+    /// Largest number of classes of a conditional model.
+    public static let maxClasses = 1 << 16
     /// Largest number of layers in a custom encoder or decoder.
     public static let maxLayers = 256
     /// Deepest JSON nesting accepted.

@@ -27,7 +27,7 @@ struct Fixture {
     /// The spec described by the metadata (preset, input, hidden, latent, loss, beta), plus extras.
     func spec(optimizer: String? = nil) throws -> ModelSpec {
         var fields: [String] = []
-        for key in ["preset", "input", "hidden", "latent", "beta"] {
+        for key in ["preset", "input", "hidden", "latent", "beta", "classes"] {
             if let v = file.metadata[key] { fields.append("\"\(key)\": \(key == "preset" ? "\"\(v)\"" : v)") }
         }
         if let loss = file.metadata["loss"] { fields.append("\"loss\": \"\(loss)\"") }

@@ -15,6 +15,7 @@ The library is found through AECV_LIBRARY, then the copy bundled by pip, then th
 from . import _ffi, datasets, metrics
 from ._version import __version__
 from .anomaly import AnomalyDetector
+from .augment import augment
 from .autoencoder import Autoencoder
 from .classifier import Classifier
 from .detector import Detector
@@ -39,6 +40,7 @@ __all__ = [
     "library_path",
     "set_num_threads",
     "Autoencoder",
+    "augment",
     "Classifier",
     "AnomalyDetector",
     "Detector",

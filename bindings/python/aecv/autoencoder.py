@@ -6,7 +6,7 @@ import ctypes
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, Union, cast
 
 import numpy as np
 
@@ -302,11 +302,16 @@ class Autoencoder(DataParallel, NativeModel):
             total += loss * (stop - start)
         return float(total / n)
 
-    def fit(self, X: ArrayLike, epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
+    def fit(self, X: ArrayLike, y: ArrayLike | int | None = None, epochs: int = 1,
+            batch_size: int = 64, shuffle: bool = True,
             progress: bool = True, callback: Callable[[int, float], Any] | None = None,
             targets: ArrayLike | None = None) -> list[float]:
         """Trains for `epochs` passes over X in minibatches of `batch_size` (the last one may be
         smaller); returns the mean training loss of each epoch.
+
+        y: class labels 0 .. K-1, one per image: required by a cvae model (K = spec "classes"),
+            refused by the other kinds. (An integer here is taken as `epochs`, as in
+            ``fit(X, 5)``.)
 
         shuffle: a new permutation every epoch, from a numpy Generator seeded with the model's
             seed when the object is created or loaded (so runs are reproducible); False keeps
@@ -319,6 +324,9 @@ class Autoencoder(DataParallel, NativeModel):
 
         A NonFiniteError raised by a step propagates; that step left the model unchanged.
         """
+        if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
+            epochs = int(y)
+            y = None
         X, _ = self._images(X, "X")
         T = self._targets(targets, X.shape[0])
         epochs = _check_count(epochs, "epochs", minimum=0)
@@ -327,6 +335,12 @@ class Autoencoder(DataParallel, NativeModel):
         if n == 0:
             raise InvalidArgumentError("X: fit needs at least one example, got 0")
         self._live()
+        labels = self._class_labels(y, n)
+        if labels is not None:
+            if T is not None:
+                raise InvalidArgumentError("targets: a cvae model reconstructs its inputs; "
+                                           "give X and y only")
+            return self._fit_labeled(X, labels, epochs, batch_size, shuffle, progress, callback)
         step = _ffi.lib.aecv_model_train_step
         losses: list[float] = []
         for epoch in range(1, epochs + 1):
@@ -381,15 +395,80 @@ class Autoencoder(DataParallel, NativeModel):
                         batch_size)
         return out.reshape((X.shape[0],) + layout)
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, y: ArrayLike | int | None = None) -> np.ndarray:
         """n images (n, C, H, W) decoded from codes drawn from N(0, I) with `seed`; generative
-        kinds only (vae, conv_vae), others raise UnsupportedError. The model's own random
-        state is neither used nor changed."""
+        kinds only (vae, conv_vae, cvae), others raise UnsupportedError. The model's own random
+        state is neither used nor changed.
+
+        y (cvae only): the class of the images, one int for all n, or n labels. Class c's images
+        are drawn with seed `seed + c`, so they do not depend on the other labels. Without y a
+        cvae gives image i the class i mod K."""
         n = _check_count(n, "n")
         seed = _check_seed(seed)
         out = np.empty((n,) + self.input_shape, dtype=np.float32)
-        self._call(_ffi.lib.aecv_model_sample, n, seed, out, out.size)
+        if y is None:
+            self._call(_ffi.lib.aecv_model_sample, n, seed, out, out.size)
+            return out
+        if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
+            y = np.full(n, int(y))
+        labels = self._class_labels(y, n)
+        assert labels is not None  # y was given
+        fn = self._require("aecv_model_sample_class")
+        for c in np.unique(labels):
+            rows = np.flatnonzero(labels == c)
+            part = np.empty((rows.size,) + self.input_shape, dtype=np.float32)
+            self._call(fn, int(c), rows.size, _check_seed(seed + int(c)), part, part.size)
+            out[rows] = part
         return out
+
+    # ----------------------------------------------------------------------------- conditional
+
+    @property
+    def n_classes(self) -> int | None:
+        """K of a cvae model (spec "classes"); None for the other kinds."""
+        k = self.spec.get("classes")
+        return None if k is None else int(k)
+
+    def _class_labels(self, y: ArrayLike | None, n: int) -> np.ndarray | None:
+        """y checked against this model: int32 labels for a cvae, None when y is None for the
+        other kinds; raises for a cvae without y, or y given to a model without classes."""
+        k = self.n_classes
+        if y is None:
+            if k is not None:
+                raise InvalidArgumentError(f"y: a cvae model ({k} classes) needs the class "
+                                           "labels, fit(X, y)")
+            return None
+        if k is None:
+            raise UnsupportedError(f"y: a {self.preset} model is not conditional (use the cvae "
+                                   "preset with classes=K)")
+        from .classifier import Classifier  # the shared label checks (lazy: no import cycle)
+        return Classifier._labels(cast(Any, self), y, n, k)  # _labels does not use self
+
+    def _fit_labeled(self, X: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int,
+                     shuffle: bool, progress: bool,
+                     callback: Callable[[int, float], Any] | None) -> list[float]:
+        step = self._require("aecv_model_train_step_labeled")
+        n = X.shape[0]
+        losses: list[float] = []
+        for epoch in range(1, epochs + 1):
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            bar = progress_bar(progress, n, f"epoch {epoch}/{epochs}")
+            total = 0.0
+            try:
+                for start in range(0, n, batch_size):
+                    stop = min(start + batch_size, n)
+                    rows = order[start:stop]
+                    loss = ctypes.c_float()
+                    self._call(step, self._batch(X[rows]), np.ascontiguousarray(labels[rows]),
+                               stop - start, ctypes.byref(loss))
+                    total += float(loss.value) * (stop - start)
+                    bar.update(stop - start, total / stop)
+            finally:
+                bar.close()
+            losses.append(total / n)
+            if callback is not None and callback(epoch, losses[-1]) is False:
+                break
+        return losses
 
     # ----------------------------------------------------------------------------- files
 
