@@ -67,6 +67,9 @@ C_LIBS     := -lpthread -lm
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 # Packaging and the API reference (test-packaging, make docs): CMake, dpkg-shlibdeps, Doxygen.
 DEB_PACKAGES += cmake dpkg-dev doxygen
+# Image decoding in AECVData and the CLI (never in libaecv.so): libjpeg-turbo and libpng. The
+# image tests also read skimage's sample photos; tools/make_image_fixtures.py needs Pillow.
+DEB_PACKAGES += libjpeg62-turbo-dev libpng-dev python3-skimage python3-pil python3-numpy
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
         test-python demo clean bench fuzz fuzz-smoke
