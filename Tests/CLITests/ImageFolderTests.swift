@@ -134,4 +134,18 @@ final class ImageFolderTests: XCTestCase {
         let noSize = try CLI.run(["train", "--data", "tree", "--epochs", "1", "--out", "n.aecv", "--skip-bad"], in: directory)
         assertOneLineError(noSize, contains: "--size")
     }
+
+    /// `aecv images DIR`: the count, the classes, decoding at --size, unreadable files.
+    func testImagesCommandChecksAFolder() throws {
+        _ = try makeTree()
+        let r = try CLI.run(["images", "tree", "--size", "8", "--rgb", "--classes"], in: directory)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("tree: 7 images in 2 classes"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("0  cats  3 images") && r.stdout.contains("1  dogs  4 images"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("decoded 7 images to 3×8×8"), r.stdout)
+        try Data([0x89, 0x50, 0x4E, 0x47]).write(to: URL(fileURLWithPath: directory + "/tree/dogs/cut.png"))
+        let bad = try CLI.run(["images", "tree", "--size", "8"], in: directory)
+        assertOneLineError(bad, contains: "1 of 8 images are unreadable (first: ")
+        XCTAssertTrue(bad.stderr.contains("cut.png"), bad.stderr)
+    }
 }
