@@ -423,3 +423,10 @@ test-mpi: lib
 	fi; \
 	$(MAKE) --no-print-directory cli AECV_MPI=1 BUILD_BIN=build/mpi/bin && \
 	Tests/mpi/run.sh build/mpi/bin/aecv "$(PYTHON)" "$(MPI_PYTHON)" $(BUILD_LIB)/$(LIBNAME)
+
+# ---------------------------------------------------------------------------------------------
+# fuzz-images: the JPEG/PNG decoders and the EXIF parser (fuzz/ImageHarness.swift with AECV,
+# AECVData and the instrumented C shim), FUZZ_SECONDS; see fuzz/run_images.sh.
+.PHONY: fuzz-images
+fuzz-images: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/run_images.sh
