@@ -6,7 +6,7 @@ import ctypes
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, Union, cast
 
 import numpy as np
 
@@ -280,7 +280,7 @@ class Autoencoder(DataParallel, NativeModel):
             total += loss * (stop - start)
         return float(total / n)
 
-    def fit(self, X: ArrayLike, epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
+    def fit(self, X: ArrayLike | Iterable[ArrayLike], epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
             progress: bool = True, callback: Callable[[int, float], Any] | None = None,
             targets: ArrayLike | None = None) -> list[float]:
         """Trains for `epochs` passes over X in minibatches of `batch_size` (the last one may be
@@ -303,11 +303,11 @@ class Autoencoder(DataParallel, NativeModel):
 
         A NonFiniteError raised by a step propagates; that step left the model unchanged.
         """
-        if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__iter__"):
+        if not isinstance(X, (np.ndarray, list, tuple)) and isinstance(X, Iterable):
             if targets is not None:
                 raise InvalidArgumentError("targets: not supported when X is an iterable of batches")
             return self._fit_batches(X, _check_count(epochs, "epochs", minimum=0), progress, callback)
-        X, _ = self._images(X, "X")
+        X, _ = self._images(cast(ArrayLike, X), "X")
         T = self._targets(targets, X.shape[0])
         epochs = _check_count(epochs, "epochs", minimum=0)
         batch_size = _check_count(batch_size, "batch_size")
@@ -336,12 +336,13 @@ class Autoencoder(DataParallel, NativeModel):
                 break
         return losses
 
-    def _fit_batches(self, batches, epochs: int, progress: bool, callback) -> list[float]:
+    def _fit_batches(self, batches: Iterable[ArrayLike], epochs: int, progress: bool,
+                     callback: Callable[[int, float], Any] | None) -> list[float]:
         """fit over an iterable of (b, ...) batches, re-iterated every epoch."""
         self._live()
         step = _ffi.lib.aecv_model_train_step
         total_hint = len(getattr(batches, "files", [])) or None
-        losses = []
+        losses: list[float] = []
         for epoch in range(1, epochs + 1):
             bar = progress_bar(progress, total_hint or 0, f"epoch {epoch}/{epochs}")
             total, seen = 0.0, 0
