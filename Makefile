@@ -67,6 +67,9 @@ C_LIBS     := -lpthread -lm
 DEB_PACKAGES := libopenblas-dev zlib1g-dev pkg-config dataset-fashion-mnist binutils gcc g++ make
 # Packaging and the API reference (test-packaging, make docs): CMake, dpkg-shlibdeps, Doxygen.
 DEB_PACKAGES += cmake dpkg-dev doxygen
+# Image decoding in AECVData and the CLI (never in libaecv.so): libjpeg-turbo and libpng. The
+# image tests also read skimage's sample photos; tools/make_image_fixtures.py needs Pillow.
+DEB_PACKAGES += libjpeg62-turbo-dev libpng-dev python3-skimage python3-pil python3-numpy
 
 .PHONY: all deps lib cli check-lib install uninstall stage test test-swift test-c test-header \
         test-python demo clean bench fuzz fuzz-smoke
@@ -433,3 +436,10 @@ test-mpi: lib
 	fi; \
 	$(MAKE) --no-print-directory cli AECV_MPI=1 BUILD_BIN=build/mpi/bin && \
 	Tests/mpi/run.sh build/mpi/bin/aecv "$(PYTHON)" "$(MPI_PYTHON)" $(BUILD_LIB)/$(LIBNAME)
+
+# ---------------------------------------------------------------------------------------------
+# fuzz-images: the JPEG/PNG decoders and the EXIF parser (fuzz/ImageHarness.swift with AECV,
+# AECVData and the instrumented C shim), FUZZ_SECONDS; see fuzz/run_images.sh.
+.PHONY: fuzz-images
+fuzz-images: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/run_images.sh

@@ -6,6 +6,7 @@
 //   CKernels   C loops Swift cannot vectorize (the Adam update's square roots); internal symbols
 //   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
+//   CImageCodecs  C shim over libjpeg-turbo and libpng (errors caught by setjmp)
 //   CZlib, AECVData   data sets for hosts and tests (IDX, .npy, PNG, image metrics, plots);
 //                     not part of libaecv.so
 //   CMPI       system library: Open MPI, for `aecv train --distributed` (opt-in build flag)
@@ -36,7 +37,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Open MPI, imported by the CLI only under -DAECV_MPI (`make cli AECV_MPI=1`).
         .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
-        .target(name: "AECVData", dependencies: ["AECV", "CZlib"], path: "Sources/AECVData"),
+        // JPEG and PNG decoding through libjpeg-turbo and libpng (C, for their setjmp/longjmp
+        // error handling); linked into the data layer and the CLI only, never into libaecv.so.
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "AECVData", dependencies: ["AECV", "CZlib", "CImageCodecs"], path: "Sources/AECVData"),
         .testTarget(
             name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData", "CKernels"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),

@@ -7,7 +7,7 @@ import Darwin
 #endif
 import AECV
 
-/// Loading image sets from .npy files and from PNG images.
+/// Loading image sets from .npy files (folders of JPEG/PNG images: ImageFolder.swift).
 extension ImageDataset {
     /// A .npy array of uint8 (scaled by 1/255) or float32 (taken as is), shaped N×H×W (one
     /// channel) or N×C×H×W. `limit` keeps the first N examples.
@@ -36,40 +36,6 @@ extension ImageDataset {
             }
         }
         return ImageDataset(images: images, labels: [], shape: shape)
-    }
-
-    /// The .png files of a directory (sorted by name), all of the same width and height, as
-    /// examples of `channels` channels (1 or 3; nil: 3 if any image has colour, else 1). Images
-    /// of another size are refused with a message naming both files: nothing is resized.
-    /// Returns the data set and the file names, in order.
-    public static func pngDirectory(path: String, limit: Int? = nil, channels: Int? = nil) throws
-        -> (dataset: ImageDataset, files: [String]) {
-        var names = try Directory.entries(of: path).filter { $0.lowercased().hasSuffix(".png") }
-        guard !names.isEmpty else { throw AECVError.io("\(path): the directory has no .png images") }
-        names.sort()
-        if let limit = limit { names = Array(names.prefix(limit)) }
-        let paths = names.map { Directory.join(path, $0) }
-        return (try pngFiles(paths, channels: channels), paths)
-    }
-
-    /// PNG files of the same size as one data set (see `pngDirectory`).
-    public static func pngFiles(_ paths: [String], channels: Int? = nil) throws -> ImageDataset {
-        var rasters: [RasterImage] = []
-        for p in paths {
-            let image = try PNG.read(path: p)
-            if let first = rasters.first, first.width != image.width || first.height != image.height {
-                throw AECVError.shape("\(p) is \(image.width)×\(image.height) but \(paths[0]) is \(first.width)×\(first.height); all images must have the same size (resize them first)")
-            }
-            rasters.append(image)
-        }
-        let c = channels ?? (rasters.contains { !$0.isGrey } ? 3 : 1)
-        guard c == 1 || c == 3 else {
-            throw AECVError.shape("PNG images can feed 1- or 3-channel models, not \(c) channels")
-        }
-        var images: [Float] = []
-        images.reserveCapacity(rasters.count * c * rasters[0].width * rasters[0].height)
-        for r in rasters { images += r.planarFloats(channels: c) }
-        return ImageDataset(images: images, labels: [], shape: [c, rasters[0].height, rasters[0].width])
     }
 
     /// Examples first..<first+count as a flat array.

@@ -84,8 +84,8 @@ struct LabelOptions: ParsableArguments {
                 }
                 values = floats.map { Int32($0) }
             }
-        case .png:
-            throw CLIError("\(path): a PNG is not a labels file")
+        case .image:
+            throw CLIError("\(path): an image is not a labels file")
         }
         guard values.count >= count else {
             throw CLIError("\(path): \(values.count) labels for \(count) images")

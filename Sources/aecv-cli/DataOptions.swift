@@ -16,7 +16,7 @@ enum Split: String, ExpressibleByArgument, CaseIterable {
 /// --data, --split and --limit, shared by the commands that read images.
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "fashion-mnist, an IDX file (.gz or not), a directory of MNIST-style IDX files, a .npy file, or a directory of PNG images.",
+        "fashion-mnist, an IDX file (.gz or not), a directory of MNIST-style IDX files, a .npy file, a JPEG or PNG image, or a folder of .jpg/.jpeg/.png images (recursive).",
         valueName: "fashion-mnist|path"))
     var data: String
 
@@ -26,13 +26,63 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Use only the first N images.")
     var limit: Int?
 
+    @Option(help: "Images (JPEG/PNG): resize the shorter side to N, then crop the centred N×N square (as torchvision's Resize + CenterCrop; bilinear with antialias, as Pillow).")
+    var size: Int?
+
+    @Flag(help: "Images (JPEG/PNG): convert to grey (1 channel).")
+    var grey = false
+
+    @Flag(help: "Images (JPEG/PNG): convert to RGB (3 channels).")
+    var rgb = false
+
+    @Flag(help: "Images (JPEG/PNG): leave out unreadable images with a warning and a count instead of stopping.")
+    var skipBad = false
+
     func validate() throws {
         if let limit = limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let s = size, s < 1 || s > 8192 { throw ValidationError("--size must be in 1...8192, got \(s)") }
+        if grey && rgb { throw ValidationError("give --grey or --rgb, not both") }
+    }
+
+    /// Channels asked for on the command line (nil: the model's or the images' own).
+    var requestedChannels: Int? { grey ? 1 : (rgb ? 3 : nil) }
+
+    var imageOptions: ImageOptions {
+        ImageOptions(size: size, channels: requestedChannels, skipBad: skipBad)
     }
 
     /// Loads the images (see `DataSource`).
     func load(defaultSplit: Split, limit overrideLimit: Int? = nil, channels: Int? = nil) throws -> LoadedData {
-        try DataSource.load(data, split: split ?? defaultSplit, limit: overrideLimit ?? limit, channels: channels)
+        try DataSource.load(data, split: split ?? defaultSplit, limit: overrideLimit ?? limit,
+                            channels: channels ?? requestedChannels, images: imageOptions)
+    }
+}
+
+/// How JPEG and PNG images are prepared (--size, --grey/--rgb, --skip-bad).
+struct ImageOptions {
+    var size: Int?
+    var channels: Int?
+    var skipBad = false
+
+    /// The preprocessing for `files`: `channels` (the model's) or the requested ones, else 3 if
+    /// the first readable image has colour, else 1.
+    func preprocessing(channels modelChannels: Int?, firstFile: String) throws -> ImagePreprocessing {
+        var c = modelChannels ?? channels
+        if c == nil { c = try ImageFile.read(path: firstFile).isGrey ? 1 : 3 }
+        guard c == 1 || c == 3 else {
+            throw CLIError("images can feed 1- or 3-channel models, not \(c!) channels")
+        }
+        return ImagePreprocessing(channels: c!, resize: size.map { .shorterSideThenCentreCrop($0) } ?? .none)
+    }
+
+    /// Loads image files into memory, warning about skipped ones.
+    func load(_ files: [String], labels: [Int32] = [], channels: Int?, name: String) throws -> ImageDataset {
+        let prep = try preprocessing(channels: channels, firstFile: files[0])
+        let loaded = try ImageDataset.imageFiles(files, labels: labels, preprocessing: prep, skipBad: skipBad)
+        if loaded.skipped > 0 {
+            Terminal.warn("\(name): skipped \(loaded.skipped) unreadable image\(loaded.skipped == 1 ? "" : "s") (first: \(loaded.firstProblem ?? "?"))")
+        }
+        return loaded.dataset
     }
 }
 
@@ -52,8 +102,9 @@ enum DataSource {
 
     /// `channels` converts PNG images to a model's channel count (1 or 3); other formats must
     /// already match (checked by the caller against the model's input shape).
-    static func load(_ argument: String, split: Split, limit: Int?, channels: Int?) throws -> LoadedData {
-        let loaded = try loadAny(argument, split: split, limit: limit, channels: channels)
+    static func load(_ argument: String, split: Split, limit: Int?, channels: Int?,
+                     images: ImageOptions = ImageOptions()) throws -> LoadedData {
+        let loaded = try loadAny(argument, split: split, limit: limit, channels: channels, images: images)
         let shape = loaded.dataset.shape
         if shape.count != 3 || shape.contains(where: { $0 < 1 }) || loaded.dataset.images.isEmpty {
             throw CLIError("\(loaded.name): holds no images (shape \(shape), \(loaded.dataset.images.count) values)")
@@ -61,7 +112,8 @@ enum DataSource {
         return loaded
     }
 
-    private static func loadAny(_ argument: String, split: Split, limit: Int?, channels: Int?) throws -> LoadedData {
+    private static func loadAny(_ argument: String, split: Split, limit: Int?, channels: Int?,
+                                images: ImageOptions) throws -> LoadedData {
         if argument == fashionMNIST {
             let directory = ImageDataset.fashionMNISTDirectory
             guard Directory.kind(of: directory) == .directory else {
@@ -80,14 +132,16 @@ enum DataSource {
                 let data = try ImageDataset.idx(images: images, labels: nil, limit: limit)
                 return LoadedData(dataset: data, name: "\(argument) (\(split.rawValue))", splitSource: (argument, split))
             }
-            let (data, _) = try ImageDataset.pngDirectory(path: argument, limit: limit, channels: channels)
+            let folder = try ImageFolder(path: argument)
+            let files = Array(folder.files.prefix(limit ?? Int.max))
+            let data = try images.load(files, channels: channels, name: argument)
             return LoadedData(dataset: data, name: argument, splitSource: nil)
         case .file:
             let data: ImageDataset
             switch try sniff(argument) {
             case .npy: data = try ImageDataset.npy(path: argument, limit: limit)
             case .idx: data = try ImageDataset.idx(images: argument, labels: nil, limit: limit)
-            case .png: data = try ImageDataset.pngFiles([argument], channels: channels)
+            case .image: data = try images.load([argument], channels: channels, name: argument)
             }
             return LoadedData(dataset: data, name: argument, splitSource: nil)
         }
@@ -105,7 +159,7 @@ enum DataSource {
         return nil
     }
 
-    enum Format { case npy, idx, png }
+    enum Format { case npy, idx, image }
 
     /// The format of a data file from its first bytes.
     static func sniff(_ path: String) throws -> Format {
@@ -118,8 +172,8 @@ enum DataSource {
         if n >= 6 && head[0] == 0x93 && Array(head[1..<6]) == Array("NUMPY".utf8) { return .npy }
         if n >= 2 && head[0] == 0x1F && head[1] == 0x8B { return .idx }  // gzip: IDX inside
         if n >= 3 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 { return .idx }
-        if n == 8 && head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
-        throw CLIError("\(path): not a data file this tool reads (IDX, gzipped IDX, .npy or PNG)")
+        if ImageFile.format(of: Array(head[0..<n])) != nil { return .image }
+        throw CLIError("\(path): not a data file this tool reads (IDX, gzipped IDX, .npy, JPEG or PNG)")
     }
 }
 

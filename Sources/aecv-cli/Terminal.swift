@@ -32,6 +32,12 @@ enum Terminal {
         fflush(stdout)
     }
 
+    /// A warning line on stderr.
+    static func warn(_ line: String) {
+        finishProgressLine()
+        writeError("aecv: warning: \(line)\n")
+    }
+
     /// Ends an open progress line so that the next output starts on a fresh line.
     static func finishProgressLine() {
         if progressLineOpen {

@@ -66,7 +66,18 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("With --distributed: end the job when no step finishes for this long (a rank died or hangs).", valueName: "seconds"))
     var stepTimeout: Double = 600
 
+    @Flag(help: "A folder of JPEG/PNG images (with --size): decode batches on background threads while training instead of holding every image in memory (for sets larger than memory). The file order is reshuffled every epoch.")
+    var stream = false
+
+    @Option(help: "Decoding threads for --stream.")
+    var decodeThreads: Int = 1
+
     func validate() throws {
+        if stream && distributed {
+            throw ValidationError("--stream cannot be combined with --distributed: distributed ranks take slices of in-memory global batches; leave out --stream to load the images into memory, or train in one process")
+        }
+        if stream && data.size == nil { throw ValidationError("--stream needs --size N (every batch must have one shape)") }
+        if decodeThreads < 1 || decodeThreads > 64 { throw ValidationError("--decode-threads must be in 1...64, got \(decodeThreads)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 || batchSize > 65536 { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         if let t = testLimit, t < 1 { throw ValidationError("--test-limit must be at least 1, got \(t)") }
@@ -117,9 +128,33 @@ struct Train: ParsableCommand {
         // The model first when resuming: it decides how PNG images are read (channels).
         var model: Autoencoder? = nil
         if let resume = resume { model = try loadModel(resume) }
-        let train = try data.load(defaultSplit: .train, channels: model?.inputShape[0])
+        // --stream: only the file list (and a small held-out tail) is in memory.
+        var streamFiles: [String]? = nil
+        var streamPrep: ImagePreprocessing? = nil
+        var streamTail: ImageDataset? = nil
+        let train: LoadedData
+        if stream {
+            var files = try ImageFolder(path: data.data).files
+            if let limit = data.limit { files = Array(files.prefix(limit)) }
+            let prep = try data.imageOptions.preprocessing(channels: model?.inputShape[0] ?? data.requestedChannels,
+                                                           firstFile: files[0])
+            if testData == nil && files.count >= 20 {
+                let held = min(256, max(1, files.count / 10))
+                streamTail = try data.imageOptions.load(Array(files.suffix(held)), channels: prep.channels,
+                                                        name: data.data)
+                files.removeLast(held)
+            }
+            streamFiles = files; streamPrep = prep
+            train = LoadedData(dataset: ImageDataset(images: [], labels: [], shape: prep.shape!), name: data.data,
+                               splitSource: nil)
+        } else {
+            train = try data.load(defaultSplit: .train, channels: model?.inputShape[0])
+        }
         var trainSet = train.dataset
-        if let model = model { try model.requireInputShape(of: train, modelPath: resume!) }
+        if let model = model, streamFiles == nil { try model.requireInputShape(of: train, modelPath: resume!) }
+        if let model = model, let shape = streamPrep?.shape, shape != model.inputShape {
+            throw CLIError("\(resume!) was trained on \(describeShape(model.inputShape)) images, but --size/--grey/--rgb give \(describeShape(shape))")
+        }
         if model == nil { model = try makeModel(inputShape: trainSet.shape) }
         let net = model!
         if let lr = lr { try net.setLearningRate(lr) }
@@ -127,11 +162,14 @@ struct Train: ParsableCommand {
         // The test set: the other split, --test-data, or a held-out tail.
         var test: LoadedData?
         let testCount = testLimit ?? data.limit
-        if let path = testData {
-            test = try DataSource.load(path, split: .test, limit: testCount, channels: net.inputShape[0])
+        if let tail = streamTail {
+            test = LoadedData(dataset: tail, name: "the last \(tail.count) images of \(train.name) (held out)", splitSource: nil)
+        } else if let path = testData {
+            test = try DataSource.load(path, split: .test, limit: testCount, channels: net.inputShape[0],
+                                       images: data.imageOptions)
         } else if let (source, split) = train.splitSource {
             test = try DataSource.load(source, split: split.other, limit: testCount, channels: net.inputShape[0])
-        } else if trainSet.count >= 20 {
+        } else if streamFiles == nil && trainSet.count >= 20 {
             let held = max(1, trainSet.count / 10)
             let keep = trainSet.count - held
             let tail = ImageDataset(images: Array(trainSet.images[(keep * trainSet.exampleSize)...]), labels: [],
@@ -145,9 +183,10 @@ struct Train: ParsableCommand {
             throw ExitCode(130)
         }
 
-        let n = trainSet.count
+        let n = streamFiles?.count ?? trainSet.count
         // A step takes batchSize images per rank; a last batch with fewer images than ranks
-        // is left out of the epoch (every rank must have an example).
+        // is left out of the epoch (every rank must have an example). Without --distributed
+        // (the only case --stream allows) this is ceil(n / batchSize) steps.
         let globalBatch = batchSize * group.size
         let steps = n / globalBatch + (n % globalBatch >= group.size ? 1 : 0)
         if steps == 0 { throw CLIError("--distributed: \(n) images are fewer than the \(group.size) ranks") }
@@ -179,17 +218,34 @@ struct Train: ParsableCommand {
                 let j = Int(random.next() % UInt64(i + 1))
                 order.swapAt(i, j)
             }
+            let epochStream = try streamFiles.map {
+                try BatchStream(files: $0, order: order, preprocessing: streamPrep!, batchSize: batchSize,
+                                workers: decodeThreads, capacity: 2 * decodeThreads + 1, skipBad: data.skipBad)
+            }
             var progress = ProgressBar(label: "epoch \(epoch)/\(epochs)", total: n)
             var lossSum = 0.0
             var seen = 0
             for s in 0..<steps {
-                let count = min(globalBatch, n - s * globalBatch)
+                var count = min(globalBatch, n - s * globalBatch)
+                if let epochStream = epochStream {
+                    // --stream (single process only): the decoder hands out whole batches; a
+                    // batch may be short when --skip-bad dropped files.
+                    let next: (images: [Float], count: Int)?
+                    do { next = try epochStream.next() } catch let error as AECVError {
+                        throw CLIError("epoch \(epoch), step \(s + 1): \(error.message); the last checkpoint is \(outPath)")
+                    }
+                    guard let next = next else { break }
+                    count = next.count
+                    batch.replaceSubrange(0..<next.images.count, with: next.images)
+                }
                 let shard = group.shard(ofBatch: count)
-                trainSet.images.withUnsafeBufferPointer { src in
-                    batch.withUnsafeMutableBufferPointer { dst in
-                        for b in 0..<shard.count {
-                            let from = src.baseAddress! + order[s * globalBatch + shard.first + b] * size
-                            (dst.baseAddress! + b * size).update(from: from, count: size)
+                if epochStream == nil {
+                    trainSet.images.withUnsafeBufferPointer { src in
+                        batch.withUnsafeMutableBufferPointer { dst in
+                            for b in 0..<shard.count {
+                                let from = src.baseAddress! + order[s * globalBatch + shard.first + b] * size
+                                (dst.baseAddress! + b * size).update(from: from, count: size)
+                            }
                         }
                     }
                 }
@@ -215,6 +271,15 @@ struct Train: ParsableCommand {
                 }
             }
             if group.isLead { progress.finish(loss: lossSum / Double(max(1, seen))) }
+            if let epochStream = epochStream {
+                let skipped = epochStream.skipped
+                if skipped.count > 0 {
+                    Terminal.warn("epoch \(epoch): skipped \(skipped.count) unreadable images (first: \(skipped.first ?? "?"))")
+                }
+                if epochStream.stallSeconds > 0.05 * max(progress.elapsed, 1e-9) {
+                    say("epoch \(epoch): waited \(TextFormat.c("%.1f", epochStream.stallSeconds)) s for decoding (the decoder is the bottleneck; try --decode-threads)")
+                }
+            }
             let trainTime = progress.elapsed
             let trainLoss = lossSum / Double(max(1, seen))
             net.history.append(Float(trainLoss))

@@ -74,7 +74,9 @@ final class ImageCodecTests: XCTestCase {
         }
     }
 
-    func testPNGRefusesWhatItDoesNotRead() throws {
+    /// What libpng refuses, with its message after the file name (palette, 16-bit and Adam7
+    /// files are read: see ImageDecodeTests).
+    func testPNGRefusesInvalidFiles() throws {
         let base = try PNG.encode(randomImage(width: 4, height: 4, channels: 3))
         func withHeader(_ depth: UInt8, _ colour: UInt8, _ interlace: UInt8) -> [UInt8] {
             var b = base
@@ -83,15 +85,14 @@ final class ImageCodecTests: XCTestCase {
             return b
         }
         let cases: [([UInt8], String)] = [
-            (withHeader(8, 3, 0), "palette"),
-            (withHeader(16, 2, 0), "bit depth 16"),
-            (withHeader(8, 2, 1), "interlaced"),
-            (withHeader(8, 5, 0), "invalid colour type 5"),
+            (withHeader(8, 3, 0), "PLTE"),          // a palette image without its palette
+            (withHeader(8, 5, 0), "IHDR"),    // no colour type 5
+            (withHeader(3, 2, 0), "IHDR"),     // RGB has no 3-bit depth
             (Array("GIF89a not a png".utf8), "not a PNG file"),
         ]
         for (bytes, fragment) in cases {
             XCTAssertThrowsError(try PNG.decode(bytes, name: "x.png")) { error in
-                XCTAssertTrue("\(error)".contains(fragment), "\(error)")
+                XCTAssertTrue("\(error)".lowercased().contains(fragment.lowercased()), "\(error)")
                 XCTAssertTrue("\(error)".hasPrefix("x.png: "), "\(error)")
             }
         }

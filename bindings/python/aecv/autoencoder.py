@@ -302,8 +302,8 @@ class Autoencoder(DataParallel, NativeModel):
             total += loss * (stop - start)
         return float(total / n)
 
-    def fit(self, X: ArrayLike, y: ArrayLike | int | None = None, epochs: int = 1,
-            batch_size: int = 64, shuffle: bool = True,
+    def fit(self, X: ArrayLike | Iterable[ArrayLike], y: ArrayLike | int | None = None,
+            epochs: int = 1, batch_size: int = 64, shuffle: bool = True,
             progress: bool = True, callback: Callable[[int, float], Any] | None = None,
             targets: ArrayLike | None = None) -> list[float]:
         """Trains for `epochs` passes over X in minibatches of `batch_size` (the last one may be
@@ -322,12 +322,22 @@ class Autoencoder(DataParallel, NativeModel):
             returning False stops training early.
         targets: what to reconstruct, shaped like X (default X itself).
 
+        X may also be an iterable of batches instead of an array -- e.g. an
+        aecv.datasets.ImageFolder, which decodes images from disk one batch at a time, or a
+        generator (lists and tuples are taken as arrays of examples); it is iterated once per epoch (a one-shot generator can only serve one epoch;
+        an epoch that yields nothing is an error). batch_size, shuffle and targets then do not
+        apply: the iterable decides.
+
         A NonFiniteError raised by a step propagates; that step left the model unchanged.
         """
         if isinstance(y, (int, np.integer)) and not isinstance(y, bool):
             epochs = int(y)
             y = None
-        X, _ = self._images(X, "X")
+        if not isinstance(X, (np.ndarray, list, tuple)) and isinstance(X, Iterable):
+            if targets is not None or y is not None:
+                raise InvalidArgumentError("targets and y: not supported when X is an iterable of batches")
+            return self._fit_batches(X, _check_count(epochs, "epochs", minimum=0), progress, callback)
+        X, _ = self._images(cast(ArrayLike, X), "X")
         T = self._targets(targets, X.shape[0])
         epochs = _check_count(epochs, "epochs", minimum=0)
         batch_size = _check_count(batch_size, "batch_size")
@@ -358,6 +368,34 @@ class Autoencoder(DataParallel, NativeModel):
             finally:
                 bar.close()
             losses.append(total / n)
+            if callback is not None and callback(epoch, losses[-1]) is False:
+                break
+        return losses
+
+    def _fit_batches(self, batches: Iterable[ArrayLike], epochs: int, progress: bool,
+                     callback: Callable[[int, float], Any] | None) -> list[float]:
+        """fit over an iterable of (b, ...) batches, re-iterated every epoch."""
+        self._live()
+        step = _ffi.lib.aecv_model_train_step
+        total_hint = len(getattr(batches, "files", [])) or None
+        losses: list[float] = []
+        for epoch in range(1, epochs + 1):
+            bar = progress_bar(progress, total_hint or 0, f"epoch {epoch}/{epochs}")
+            total, seen = 0.0, 0
+            try:
+                for batch in batches:
+                    B, _ = self._images(batch, "batch")
+                    loss = self._step(step, self._batch(B), None)
+                    total += loss * B.shape[0]
+                    seen += B.shape[0]
+                    bar.update(B.shape[0], total / seen)
+            finally:
+                bar.close()
+            if seen == 0:
+                raise InvalidArgumentError(f"X: epoch {epoch} got no batches from the iterable "
+                                           "(a generator is used up after one epoch; pass a "
+                                           "re-iterable such as aecv.datasets.ImageFolder)")
+            losses.append(total / seen)
             if callback is not None and callback(epoch, losses[-1]) is False:
                 break
         return losses

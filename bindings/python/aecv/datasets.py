@@ -12,13 +12,15 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from ._typing import ArrayLike
+from ._typing import ArrayLike, F32Array
 
-__all__ = ["fashion_mnist", "detection_canvases", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES"]
+__all__ = ["fashion_mnist", "detection_canvases", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES",
+           "ImageFolder", "image_folder"]
 
 FASHION_MNIST_DIR = os.environ.get("AECV_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -133,3 +135,134 @@ def detection_canvases(images: ArrayLike, labels: ArrayLike, n: int, seed: int =
             placed.append((float(labels[j]),) + tuple(float(v) for v in box))
         all_boxes.append(np.array(placed, np.float32).reshape(-1, 5))
     return canvases, all_boxes
+
+
+# ------------------------------------------------------------------------------ image folders
+# Folders of JPEG/PNG images, decoded with Pillow (python3-pil; an optional dependency: the
+# decoders of the `aecv` CLI live in its data layer, not in libaecv.so). The order, the class
+# labels and the preparation are torchvision's: ImageFolder's sorted walk, Resize(size) (shorter
+# side, bilinear with antialias) + CenterCrop(size), convert("RGB"/"L"); the CLI's
+# `--data DIR --size N` gives the same pixels (compared against Pillow in its tests).
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def _image_files(root: str) -> list[str]:
+    """Image files below root in torchvision's make_dataset order: sorted(os.walk(root)), then
+    sorted names (hidden entries skipped, as the CLI does)."""
+    found: list[str] = []
+    for directory, subdirectories, names in sorted(os.walk(root, followlinks=True)):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        if any(part.startswith(".") for part in os.path.relpath(directory, root).split(os.sep) if part != "."):
+            continue
+        for name in sorted(names):
+            if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(os.path.join(directory, name))
+    return found
+
+
+def _require_pillow() -> None:
+    """Raises a clear ImportError naming the package when Pillow is not installed."""
+    try:
+        import PIL  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the machine
+        raise ImportError("aecv.datasets image folders need Pillow (apt-get install python3-pil, "
+                          "or pip install pillow)") from e
+
+
+class ImageFolder:
+    """A folder of .jpg/.jpeg/.png images (recursive), prepared to (channels, size, size) uint8.
+
+        data = aecv.datasets.ImageFolder("photos/", size=64, channels=3, batch_size=32)
+        model = aecv.Autoencoder("conv", input_shape=(3, 64, 64))
+        model.fit(data, epochs=5)      # decodes one batch at a time: memory does not grow with the set
+        x = data[0]                    # (3, 64, 64) uint8
+
+    classes=True: one subfolder per class (torchvision's ImageFolder); `labels[i]` is the index
+    of image i's class in the sorted `classes`. Iterating yields float32 batches in [0, 1] of
+    shape (b, C, H, W), reshuffled on every pass when shuffle is true (seeded: seed + pass).
+    """
+
+    def __init__(self, root: str, size: int, channels: int = 3, classes: bool = False,
+                 batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels: 1 (grey) or 3 (RGB), got {channels}")
+        if int(size) < 1:
+            raise ValueError(f"size: at least 1, got {size}")
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"{root}: not a directory")
+        self.root, self.size, self.channels = root, int(size), channels
+        self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
+        self._passes = 0
+        self.classes: list[str]
+        self.files: list[str]
+        #: The class index of each image (int64, empty without classes=True).
+        self.labels: npt.NDArray[np.int64]
+        if classes:
+            self.classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+            if not self.classes:
+                raise FileNotFoundError(f"{root}: no class subfolders")
+            self.files = []
+            labels: list[int] = []
+            for k, name in enumerate(self.classes):
+                found = _image_files(os.path.join(root, name))
+                self.files += found
+                labels += [k] * len(found)
+            self.labels = np.asarray(labels, dtype=np.int64)
+        else:
+            self.classes = []
+            self.files = _image_files(root)
+            self.labels = np.zeros(0, dtype=np.int64)
+        if not self.files:
+            raise FileNotFoundError(f"{root}: no .jpg, .jpeg or .png images in the folder or below")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+    def __getitem__(self, i: int) -> npt.NDArray[np.uint8]:
+        """Image i as (C, size, size) uint8: convert, Resize(size), CenterCrop(size)."""
+        _require_pillow()
+        # Debian's python3-pil (9.x) has no type information; Pillow >= 10 from PyPI has.
+        from PIL import Image, ImageOps  # type: ignore[import-untyped, unused-ignore]
+        path = self.files[i]
+        try:
+            with Image.open(path) as opened:
+                im = ImageOps.exif_transpose(opened).convert("RGB" if self.channels == 3 else "L")
+                w, h = im.size
+                short, long = (w, h) if w <= h else (h, w)
+                new_long = int(self.size * long / short)
+                im = im.resize((self.size, new_long) if w <= h else (new_long, self.size),
+                               Image.Resampling.BILINEAR)
+                nw, nh = im.size
+                top, left = int(round((nh - self.size) / 2.0)), int(round((nw - self.size) / 2.0))
+                a = np.asarray(im.crop((left, top, left + self.size, top + self.size)), dtype=np.uint8)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise OSError(f"{path}: {e}") from None
+        return a[None] if a.ndim == 2 else a.transpose(2, 0, 1).copy()
+
+    def __iter__(self) -> Iterator[F32Array]:
+        n = len(self.files)
+        order = (np.random.default_rng(self.seed + self._passes).permutation(n) if self.shuffle
+                 else np.arange(n))
+        self._passes += 1
+        for start in range(0, n, self.batch_size):
+            rows = order[start:start + self.batch_size]
+            batch = np.stack([self[int(i)] for i in rows]).astype(np.float32)
+            batch *= np.float32(1 / 255)
+            yield batch
+
+
+def image_folder(path: str, size: int, channels: int = 3, classes: bool = False
+                 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], list[str]]:
+    """Every image of a folder in memory: (uint8 (N, C, size, size), int64 labels (N,) -- empty
+    without classes -- and the sorted class names). See ImageFolder for the order and the
+    preparation; for sets larger than memory iterate an ImageFolder instead."""
+    folder = ImageFolder(path, size, channels, classes=classes, shuffle=False)
+    X = np.empty((len(folder),) + folder.shape, dtype=np.uint8)
+    for i in range(len(folder)):
+        X[i] = folder[i]
+    return X, folder.labels, list(folder.classes)
