@@ -84,11 +84,14 @@ public func aecv_classifier_spec(_ classifier: OpaquePointer?, _ buffer: UnsafeM
 
 // MARK: - Training and prediction
 
-@_cdecl("aecv_classifier_train_step")
-public func aecv_classifier_train_step(_ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
-                                       _ labels: UnsafePointer<Int32>?, _ batch: UInt,
-                                       _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_classifier_train_step") {
+/// The argument checks shared by aecv_classifier_train_step and aecv_classifier_compute_gradients:
+/// `inputs` (batch × input size floats), `labels` (batch int32, aligned), `out_loss` (optional).
+/// `body` runs with the classifier locked and returns the loss written to `out_loss`.
+func classifierBatchCall(_ function: StaticString, _ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                         _ labels: UnsafePointer<Int32>?, _ batch: UInt, _ outLoss: UnsafeMutablePointer<Float>?,
+                         _ body: (Classifier, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Int32>, Int) throws -> Float)
+    -> Int32 {
+    withStatus(function) {
         let handle = try classifierHandle(classifier)
         let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
         let inputs = try inputBuffer(inputs, name: "inputs", count: count)
@@ -98,10 +101,17 @@ public func aecv_classifier_train_step(_ classifier: OpaquePointer?, _ inputs: U
         }
         let labelBuffer = UnsafeBufferPointer(start: labels, count: Int(batch))
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked {
-            try $0.trainStep(inputs: inputs, labels: labelBuffer, batch: Int(batch))
-        }
+        let loss = try handle.withLocked { try body($0, inputs, labelBuffer, Int(batch)) }
         outLoss?.pointee = loss
+    }
+}
+
+@_cdecl("aecv_classifier_train_step")
+public func aecv_classifier_train_step(_ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
+                                       _ labels: UnsafePointer<Int32>?, _ batch: UInt,
+                                       _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    classifierBatchCall("aecv_classifier_train_step", classifier, inputs, labels, batch, outLoss) {
+        try $0.trainStep(inputs: $1, labels: $2, batch: $3)
     }
 }
 

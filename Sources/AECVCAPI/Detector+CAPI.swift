@@ -71,11 +71,16 @@ public func aecv_detector_spec(_ detector: OpaquePointer?, _ buffer: UnsafeMutab
     return copySpec(handle.specUTF8, into: buffer, capacity: capacity)
 }
 
-@_cdecl("aecv_detector_train_step")
-public func aecv_detector_train_step(_ detector: OpaquePointer?, _ images: UnsafePointer<Float>?,
-                                     _ batch: UInt, _ boxes: UnsafePointer<Float>?, _ maxBoxes: UInt,
-                                     _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_detector_train_step") {
+/// The argument checks shared by aecv_detector_train_step and aecv_detector_compute_gradients:
+/// `images` (batch × input size floats), `boxes` (batch × max_boxes × 5 floats, NULL only when
+/// max_boxes is 0), `out_loss` (optional). `body` runs with the detector locked and returns the
+/// loss written to `out_loss`.
+func detectorBatchCall(_ function: StaticString, _ detector: OpaquePointer?, _ images: UnsafePointer<Float>?,
+                       _ batch: UInt, _ boxes: UnsafePointer<Float>?, _ maxBoxes: UInt,
+                       _ outLoss: UnsafeMutablePointer<Float>?,
+                       _ body: (Detector, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, Int, Int) throws -> Float)
+    -> Int32 {
+    withStatus(function) {
         let handle = try detectorHandle(detector)
         let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "images")
         let images = try inputBuffer(images, name: "images", count: count)
@@ -87,10 +92,17 @@ public func aecv_detector_train_step(_ detector: OpaquePointer?, _ images: Unsaf
         if let boxes { try checkAlignment(boxes, name: "boxes") }
         let boxBuffer = UnsafeBufferPointer(start: boxCount == 0 ? nil : boxes, count: boxCount)
         if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked {
-            try $0.trainStep(images: images, boxes: boxBuffer, maxBoxes: Int(maxBoxes), batch: Int(batch))
-        }
+        let loss = try handle.withLocked { try body($0, images, boxBuffer, Int(maxBoxes), Int(batch)) }
         outLoss?.pointee = loss
+    }
+}
+
+@_cdecl("aecv_detector_train_step")
+public func aecv_detector_train_step(_ detector: OpaquePointer?, _ images: UnsafePointer<Float>?,
+                                     _ batch: UInt, _ boxes: UnsafePointer<Float>?, _ maxBoxes: UInt,
+                                     _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
+    detectorBatchCall("aecv_detector_train_step", detector, images, batch, boxes, maxBoxes, outLoss) {
+        try $0.trainStep(images: $1, boxes: $2, maxBoxes: $3, batch: $4)
     }
 }
 

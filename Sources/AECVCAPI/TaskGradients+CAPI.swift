@@ -77,20 +77,8 @@ public func aecv_classifier_buffer_count(_ classifier: OpaquePointer?) -> UInt {
 public func aecv_classifier_compute_gradients(_ classifier: OpaquePointer?, _ inputs: UnsafePointer<Float>?,
                                               _ labels: UnsafePointer<Int32>?, _ batch: UInt,
                                               _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_classifier_compute_gradients") {
-        let handle = try ClassifierHandle.argument(classifier, "classifier")
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "inputs")
-        let inputs = try inputBuffer(inputs, name: "inputs", count: count)
-        guard let labels else { throw AECVError.invalidArgument("labels: NULL") }
-        guard Int(bitPattern: labels) % MemoryLayout<Int32>.alignment == 0 else {
-            throw AECVError.invalidArgument("labels: pointer \(labels) is not aligned for int32_t (4 bytes)")
-        }
-        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked {
-            try $0.computeGradients(inputs: inputs, labels: UnsafeBufferPointer(start: labels, count: Int(batch)),
-                                    batch: Int(batch))
-        }
-        outLoss?.pointee = loss
+    classifierBatchCall("aecv_classifier_compute_gradients", classifier, inputs, labels, batch, outLoss) {
+        try $0.computeGradients(inputs: $1, labels: $2, batch: $3)
     }
 }
 
@@ -144,22 +132,8 @@ public func aecv_detector_buffer_count(_ detector: OpaquePointer?) -> UInt {
 public func aecv_detector_compute_gradients(_ detector: OpaquePointer?, _ images: UnsafePointer<Float>?,
                                             _ batch: UInt, _ boxes: UnsafePointer<Float>?, _ maxBoxes: UInt,
                                             _ outLoss: UnsafeMutablePointer<Float>?) -> Int32 {
-    withStatus("aecv_detector_compute_gradients") {
-        let handle = try DetectorHandle.argument(detector, "detector")
-        let count = try floatCount(batch: batch, perExample: handle.inputSize, buffer: "images")
-        let images = try inputBuffer(images, name: "images", count: count)
-        guard maxBoxes <= 1 << 20 else {
-            throw AECVError.invalidArgument("max_boxes: must be at most \(1 << 20), got \(maxBoxes)")
-        }
-        let boxCount = maxBoxes == 0 ? 0 : try floatCount(batch: batch, perExample: Int(maxBoxes) * 5, buffer: "boxes")
-        if boxCount > 0 && boxes == nil { throw AECVError.invalidArgument("boxes: NULL with max_boxes \(maxBoxes)") }
-        if let boxes { try checkAlignment(boxes, name: "boxes") }
-        let boxBuffer = UnsafeBufferPointer(start: boxCount == 0 ? nil : boxes, count: boxCount)
-        if let outLoss { try checkAlignment(outLoss, name: "out_loss") }
-        let loss = try handle.withLocked {
-            try $0.computeGradients(images: images, boxes: boxBuffer, maxBoxes: Int(maxBoxes), batch: Int(batch))
-        }
-        outLoss?.pointee = loss
+    detectorBatchCall("aecv_detector_compute_gradients", detector, images, batch, boxes, maxBoxes, outLoss) {
+        try $0.computeGradients(images: $1, boxes: $2, maxBoxes: $3, batch: $4)
     }
 }
 
