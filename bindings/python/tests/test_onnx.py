@@ -76,6 +76,16 @@ NEW_LAYERS = {
          {"type": "batch_norm1d", "momentum": 0.5}, {"type": "dropout", "p": 0.5}],
         [{"type": "dense", "out": 64}, {"type": "batch_norm1d", "affine": False},
          {"type": "dropout", "p": 0.2}, {"type": "relu"}] + DENSE_OUT),
+    "pooling": custom(
+        [{"type": "conv2d", "out": 4, "kernel": 3, "stride": 1, "padding": 1},
+         {"type": "max_pool2d", "kernel": 3, "stride": 2, "padding": 1},
+         {"type": "max_pool2d", "kernel": 2},
+         {"type": "avg_pool2d", "kernel": 3, "stride": 1, "padding": 1},
+         {"type": "avg_pool2d", "kernel": 2, "stride": 1, "padding": 1,
+          "count_include_pad": False},
+         {"type": "conv2d", "out": 8, "kernel": 1},
+         {"type": "global_avg_pool"}, {"type": "dense", "out": 10}],
+        DENSE_OUT3, channels=3),
 }
 
 MODELS = {
