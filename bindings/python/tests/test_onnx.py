@@ -86,6 +86,12 @@ NEW_LAYERS = {
          {"type": "conv2d", "out": 8, "kernel": 1},
          {"type": "global_avg_pool"}, {"type": "dense", "out": 10}],
         DENSE_OUT3, channels=3),
+    "activations": custom(
+        [{"type": "flatten"}, {"type": "dense", "out": 32}, {"type": "elu", "alpha": 0.7},
+         {"type": "dense", "out": 16}, {"type": "silu"}, {"type": "dense", "out": 10},
+         {"type": "gelu"}],
+        [{"type": "dense", "out": 32}, {"type": "elu"}, {"type": "dense", "out": 32},
+         {"type": "gelu"}, {"type": "silu"}] + DENSE_OUT),
 }
 
 MODELS = {
