@@ -92,6 +92,15 @@ NEW_LAYERS = {
          {"type": "gelu"}],
         [{"type": "dense", "out": 32}, {"type": "elu"}, {"type": "dense", "out": 32},
          {"type": "gelu"}, {"type": "silu"}] + DENSE_OUT),
+    "upsample": custom(
+        CONV_IN,
+        [{"type": "dense", "out": 48}, {"type": "relu"},
+         {"type": "unflatten", "shape": [3, 4, 4]},
+         {"type": "upsample", "scale": 2, "mode": "nearest"},
+         {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1},
+         {"type": "upsample", "scale": 2, "mode": "bilinear"},
+         {"type": "upsample", "scale": 1, "mode": "bilinear"},
+         {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "sigmoid"}]),
 }
 
 MODELS = {
