@@ -101,6 +101,23 @@ NEW_LAYERS = {
          {"type": "upsample", "scale": 2, "mode": "bilinear"},
          {"type": "upsample", "scale": 1, "mode": "bilinear"},
          {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "sigmoid"}]),
+    "residual": custom(
+        [{"type": "conv2d", "out": 4, "kernel": 3, "padding": 1},
+         {"type": "residual", "layers": [
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}, {"type": "relu"},
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}]},
+         {"type": "residual", "layers": [
+             {"type": "conv2d", "out": 8, "kernel": 3, "stride": 2, "padding": 1},
+             {"type": "batch_norm2d"}, {"type": "relu"}]},
+         {"type": "flatten"},
+         {"type": "residual", "layers": [{"type": "dense", "out": 32}, {"type": "tanh"}]},
+         {"type": "residual", "layers": [{"type": "dense", "out": 32}, {"type": "relu"}]},
+         {"type": "dense", "out": 10}],
+        [{"type": "dense", "out": 64}, {"type": "relu"},
+         {"type": "unflatten", "shape": [4, 4, 4]},
+         {"type": "upsample", "scale": 4, "mode": "nearest"},
+         {"type": "residual", "layers": [{"type": "dropout2d", "p": 0.5}]},
+         {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "sigmoid"}]),
 }
 
 MODELS = {
