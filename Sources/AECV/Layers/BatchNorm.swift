@@ -139,3 +139,26 @@ final class BatchNorm: Layer {
         }
     }
 }
+
+// MARK: - ONNX
+
+/// BatchNormalization(x, γ, β, running_mean, running_var, epsilon) in evaluation form (ONNX's
+/// default training_mode 0): y = γ·(x − running_mean)/√(running_var + ε) + β per channel (axis 1),
+/// on (N, C, H, W) or (N, C). Without affine, γ = 1 and β = 0 go in as constants. The momentum
+/// only matters in training and is not exported.
+extension BatchNorm {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let scale: String, shift: String
+        if let weight, let bias {
+            scale = graph.initializer("\(name).weight", dims: [channels], from: weight)
+            shift = graph.initializer("\(name).bias", dims: [channels], from: bias)
+        } else {
+            scale = graph.initializer("\(name).weight", dims: [channels], values: [Float](repeating: 1, count: channels))
+            shift = graph.initializer("\(name).bias", dims: [channels], values: [Float](repeating: 0, count: channels))
+        }
+        let mean = graph.initializer("\(name).running_mean", dims: [channels], from: current)
+        let variance = graph.initializer("\(name).running_var", dims: [channels], from: current + channels)
+        return graph.node("BatchNormalization", [input, scale, shift, mean, variance],
+                          attributes: [ONNXAttribute("epsilon", .float(epsilon))], name: name, shape: outputShape)
+    }
+}

@@ -99,3 +99,11 @@ extension LayerSpec {
     public static func dropout(_ p: Float) -> LayerSpec { LayerSpec(DropoutDefinition(probability: p)) }
     public static func dropout2d(_ p: Float) -> LayerSpec { LayerSpec(Dropout2dDefinition(probability: p)) }
 }
+
+// MARK: - ONNX
+
+/// Evaluation mode is the identity, so a dropout (either kind) exports as no node at all: the
+/// next layer reads the input value directly (a graph output gets its Identity from the builder).
+extension Dropout {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String { input }
+}

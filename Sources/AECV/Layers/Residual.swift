@@ -123,3 +123,15 @@ struct ResidualDefinition: LayerDefinition, Equatable {
 extension LayerSpec {
     public static func residual(_ layers: [LayerSpec]) -> LayerSpec { LayerSpec(ResidualDefinition(layers: layers)) }
 }
+
+// MARK: - ONNX
+
+/// The body's nodes ("<name>.body.<j>", as the state_dict), the projection's
+/// ("<name>.projection": a 1×1 Conv or a Gemm) when the shape changes, and Add of the two.
+extension Residual {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let f = try body.exportONNX(&graph, input: input, prefix: "\(name).body")
+        let shortcut = try projection?.exportONNX(&graph, input: input, name: "\(name).projection") ?? input
+        return graph.node("Add", [f, shortcut], name: name, shape: outputShape)
+    }
+}

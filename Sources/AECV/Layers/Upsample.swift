@@ -141,3 +141,27 @@ extension LayerSpec {
         LayerSpec(UpsampleDefinition(scale: scale, mode: bilinear ? .bilinear : .nearest))
     }
 }
+
+// MARK: - ONNX
+
+/// Resize(x, roi = "", scales = [1, 1, s, s]). nearest: coordinate_transformation_mode
+/// asymmetric with nearest_mode floor, i.e. source ⌊i/s⌋ (PyTorch's nearest); bilinear: mode
+/// linear with half_pixel, i.e. source (i + ½)/s − ½ clamped to the edge (PyTorch's
+/// align_corners=False).
+extension Upsample {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let s = Float(scale)
+        let scales = graph.initializer("\(name).scales", dims: [4], values: [1, 1, s, s])
+        let attributes: [ONNXAttribute]
+        switch mode {
+        case .nearest:
+            attributes = [ONNXAttribute("mode", .string("nearest")),
+                          ONNXAttribute("coordinate_transformation_mode", .string("asymmetric")),
+                          ONNXAttribute("nearest_mode", .string("floor"))]
+        case .bilinear:
+            attributes = [ONNXAttribute("mode", .string("linear")),
+                          ONNXAttribute("coordinate_transformation_mode", .string("half_pixel"))]
+        }
+        return graph.node("Resize", [input, "", scales], attributes: attributes, name: name, shape: outputShape)
+    }
+}

@@ -52,6 +52,74 @@ EVERY_LAYER = {
                 {"type": "sigmoid"}],
 }
 
+def custom(encoder, decoder, channels=1, seed=8):
+    return {"preset": "custom", "input": [channels, 16, 16], "seed": seed,
+            "encoder": encoder, "decoder": decoder}
+
+
+CONV_IN = [{"type": "conv2d", "out": 4, "kernel": 3, "stride": 2, "padding": 1},
+           {"type": "relu"}, {"type": "flatten"}, {"type": "dense", "out": 10}]
+DENSE_OUT = [{"type": "dense", "out": 256}, {"type": "sigmoid"},
+             {"type": "unflatten", "shape": [1, 16, 16]}]
+DENSE_OUT3 = [{"type": "dense", "out": 768}, {"type": "sigmoid"},
+              {"type": "unflatten", "shape": [3, 16, 16]}]
+
+# The layers added after the first ONNX export, one group per model; test_new_layers_* trains
+# each a little first, so batch norms export non-trivial running statistics.
+NEW_LAYERS = {
+    "dropout_batch_norm": custom(
+        [{"type": "conv2d", "out": 4, "kernel": 3, "stride": 2, "padding": 1},
+         {"type": "batch_norm2d", "momentum": 0.3}, {"type": "relu"},
+         {"type": "dropout2d", "p": 0.3},
+         {"type": "batch_norm2d", "affine": False, "eps": 1e-3},
+         {"type": "flatten"}, {"type": "dense", "out": 10},
+         {"type": "batch_norm1d", "momentum": 0.5}, {"type": "dropout", "p": 0.5}],
+        [{"type": "dense", "out": 64}, {"type": "batch_norm1d", "affine": False},
+         {"type": "dropout", "p": 0.2}, {"type": "relu"}] + DENSE_OUT),
+    "pooling": custom(
+        [{"type": "conv2d", "out": 4, "kernel": 3, "stride": 1, "padding": 1},
+         {"type": "max_pool2d", "kernel": 3, "stride": 2, "padding": 1},
+         {"type": "max_pool2d", "kernel": 2},
+         {"type": "avg_pool2d", "kernel": 3, "stride": 1, "padding": 1},
+         {"type": "avg_pool2d", "kernel": 2, "stride": 1, "padding": 1,
+          "count_include_pad": False},
+         {"type": "conv2d", "out": 8, "kernel": 1},
+         {"type": "global_avg_pool"}, {"type": "dense", "out": 10}],
+        DENSE_OUT3, channels=3),
+    "activations": custom(
+        [{"type": "flatten"}, {"type": "dense", "out": 32}, {"type": "elu", "alpha": 0.7},
+         {"type": "dense", "out": 16}, {"type": "silu"}, {"type": "dense", "out": 10},
+         {"type": "gelu"}],
+        [{"type": "dense", "out": 32}, {"type": "elu"}, {"type": "dense", "out": 32},
+         {"type": "gelu"}, {"type": "silu"}] + DENSE_OUT),
+    "upsample": custom(
+        CONV_IN,
+        [{"type": "dense", "out": 48}, {"type": "relu"},
+         {"type": "unflatten", "shape": [3, 4, 4]},
+         {"type": "upsample", "scale": 2, "mode": "nearest"},
+         {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1},
+         {"type": "upsample", "scale": 2, "mode": "bilinear"},
+         {"type": "upsample", "scale": 1, "mode": "bilinear"},
+         {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "sigmoid"}]),
+    "residual": custom(
+        [{"type": "conv2d", "out": 4, "kernel": 3, "padding": 1},
+         {"type": "residual", "layers": [
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}, {"type": "relu"},
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}]},
+         {"type": "residual", "layers": [
+             {"type": "conv2d", "out": 8, "kernel": 3, "stride": 2, "padding": 1},
+             {"type": "batch_norm2d"}, {"type": "relu"}]},
+         {"type": "flatten"},
+         {"type": "residual", "layers": [{"type": "dense", "out": 32}, {"type": "tanh"}]},
+         {"type": "residual", "layers": [{"type": "dense", "out": 32}, {"type": "relu"}]},
+         {"type": "dense", "out": 10}],
+        [{"type": "dense", "out": 64}, {"type": "relu"},
+         {"type": "unflatten", "shape": [4, 4, 4]},
+         {"type": "upsample", "scale": 4, "mode": "nearest"},
+         {"type": "residual", "layers": [{"type": "dropout2d", "p": 0.5}]},
+         {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "sigmoid"}]),
+}
+
 MODELS = {
     "conv": dict(preset="conv", seed=1),
     "dense": dict(preset="dense", seed=2),
@@ -66,6 +134,8 @@ MODELS = {
 def make(name):
     if name == "custom":
         return aecv.Autoencoder(spec=EVERY_LAYER)
+    if name in NEW_LAYERS:
+        return aecv.Autoencoder(spec=NEW_LAYERS[name])
     fields = dict(MODELS[name])
     return aecv.Autoencoder(fields.pop("preset"), **fields)
 
@@ -88,35 +158,51 @@ def assert_close(ours, theirs, what):
 @pytest.mark.parametrize("name", list(MODELS) + ["custom"])
 def test_every_part_matches_onnxruntime(name, tmp_path):
     with make(name) as m:
-        shape = m.input_shape
-        for batch in (1, 7):
-            x = images(batch, shape, seed=batch)
-            code = np.asarray(m.transform(x), np.float32)
-            for part in ("autoencoder", "encoder", "decoder"):
-                path = tmp_path / f"{name}-{part}.onnx"
-                m.export_onnx(path, part=part)
-                model, s = session(path)
-                meta = {p.key: p.value for p in model.metadata_props}
-                assert meta["aecv.part"] == part and meta["aecv.version"] == aecv.library_version()
-                assert json.loads(meta["aecv.spec"]) == m.spec
-                assert model.opset_import[0].version == 17
-                batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
-                assert batch_dim.dim_param == "batch"
-                if part == "autoencoder":
-                    (out,) = s.run(["reconstruction"], {"input": x})
-                    assert out.shape == (batch,) + tuple(shape)
-                    assert_close(m.reconstruct(x), out, f"{name} reconstruct batch {batch}")
-                elif part == "encoder":
-                    names = [o.name for o in s.get_outputs()]
-                    outs = s.run(None, {"input": x})
-                    assert names == (["mu", "logvar"] if name in ("vae", "conv_vae") else ["code"])
-                    assert_close(code, outs[0], f"{name} encode batch {batch}")
-                    assert all(np.isfinite(o).all() for o in outs)
-                else:
-                    feed = code.reshape((batch,) + tuple(d.dim_value for d in
-                                        model.graph.input[0].type.tensor_type.shape.dim[1:]))
-                    (out,) = s.run(["reconstruction"], {"code": feed})
-                    assert_close(m.inverse_transform(code), out, f"{name} decode batch {batch}")
+        check_every_part(m, name, tmp_path)
+
+
+@needs_ort
+@pytest.mark.parametrize("name", list(NEW_LAYERS))
+def test_new_layers_match_onnxruntime_after_training(name, tmp_path):
+    """Pooling, upsampling, batch norm (its running statistics), dropout (the identity in
+    evaluation), ELU/SiLU/GELU and residual blocks, in all three parts."""
+    with make(name) as m:
+        x = images(32, m.input_shape, seed=12)
+        m.fit(x, epochs=1, batch_size=16, progress=False)
+        check_every_part(m, name, tmp_path)
+
+
+def check_every_part(m, name, tmp_path):
+    """Every part at batch 1 and 7: metadata, batch axis, outputs within TOLERANCE."""
+    shape = m.input_shape
+    for batch in (1, 7):
+        x = images(batch, shape, seed=batch)
+        code = np.asarray(m.transform(x), np.float32)
+        for part in ("autoencoder", "encoder", "decoder"):
+            path = tmp_path / f"{name}-{part}.onnx"
+            m.export_onnx(path, part=part)
+            model, s = session(path)
+            meta = {p.key: p.value for p in model.metadata_props}
+            assert meta["aecv.part"] == part and meta["aecv.version"] == aecv.library_version()
+            assert json.loads(meta["aecv.spec"]) == m.spec
+            assert model.opset_import[0].version == 17
+            batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+            assert batch_dim.dim_param == "batch"
+            if part == "autoencoder":
+                (out,) = s.run(["reconstruction"], {"input": x})
+                assert out.shape == (batch,) + tuple(shape)
+                assert_close(m.reconstruct(x), out, f"{name} reconstruct batch {batch}")
+            elif part == "encoder":
+                names = [o.name for o in s.get_outputs()]
+                outs = s.run(None, {"input": x})
+                assert names == (["mu", "logvar"] if name in ("vae", "conv_vae") else ["code"])
+                assert_close(code, outs[0], f"{name} encode batch {batch}")
+                assert all(np.isfinite(o).all() for o in outs)
+            else:
+                feed = code.reshape((batch,) + tuple(d.dim_value for d in
+                                    model.graph.input[0].type.tensor_type.shape.dim[1:]))
+                (out,) = s.run(["reconstruction"], {"code": feed})
+                assert_close(m.inverse_transform(code), out, f"{name} decode batch {batch}")
 
 
 @needs_ort

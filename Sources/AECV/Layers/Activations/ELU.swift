@@ -33,3 +33,13 @@ struct ELU: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == ELU { static func elu(alpha: Float) -> ELU { ELU(alpha: alpha) } }
 extension LayerSpec { public static func elu(alpha: Float = 1) -> LayerSpec { LayerSpec(ELU(alpha: alpha)) } }
+
+// MARK: - ONNX
+
+/// Elu(alpha): the same y = x for x > 0, α(eˣ − 1) otherwise.
+extension ELU {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("Elu", [input], attributes: [ONNXAttribute("alpha", .float(alpha))], name: name,
+                   shape: graph.shapes[input] ?? [])
+    }
+}

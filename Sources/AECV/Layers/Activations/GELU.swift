@@ -30,3 +30,22 @@ struct GELU: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == GELU { static var gelu: GELU { GELU() } }
 extension LayerSpec { public static let gelu = LayerSpec(GELU()) }
+
+// MARK: - ONNX
+
+/// Opset 17 has no Gelu (it came in opset 20), so the exact form as PyTorch exports it:
+/// y = 0.5 · x · (1 + Erf(x · (1/√2))), with the constants as one-element initializers. The three
+/// Muls get distinct node names ("<name>/scaled/Mul", …): ONNX requires unique node names.
+extension GELU {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let shape = graph.shapes[input] ?? []
+        let invSqrt2 = graph.initializer("\(name).inv_sqrt2", dims: [1], values: [0.70710678118654752])
+        let one = graph.initializer("\(name).one", dims: [1], values: [1])
+        let half = graph.initializer("\(name).half", dims: [1], values: [0.5])
+        let scaled = graph.node("Mul", [input, invSqrt2], name: "\(name)/scaled", shape: shape)
+        let erf = graph.node("Erf", [scaled], name: name, shape: shape)
+        let phi = graph.node("Add", [erf, one], name: name, shape: shape)
+        let product = graph.node("Mul", [input, phi], name: "\(name)/product", shape: shape)
+        return graph.node("Mul", [product, half], name: name, shape: shape)
+    }
+}

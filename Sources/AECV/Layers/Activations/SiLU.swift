@@ -28,3 +28,14 @@ struct SiLU: ActivationFunction, Equatable {
 
 extension ActivationFunction where Self == SiLU { static var silu: SiLU { SiLU() } }
 extension LayerSpec { public static let silu = LayerSpec(SiLU()) }
+
+// MARK: - ONNX
+
+/// Mul(x, Sigmoid(x)): opset 17 has no SiLU operator (PyTorch exports the same pair).
+extension SiLU {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let shape = graph.shapes[input] ?? []
+        let s = graph.node("Sigmoid", [input], name: name, shape: shape)
+        return graph.node("Mul", [input, s], name: name, shape: shape)
+    }
+}

@@ -103,3 +103,15 @@ extension LayerSpec {
         LayerSpec(AvgPool2dDefinition(kernel: kernel, stride: stride, padding: padding, countIncludePad: countIncludePad))
     }
 }
+
+// MARK: - ONNX
+
+/// AveragePool with the same window and count_include_pad: 1 divides by k² (PyTorch's default),
+/// 0 by the window's in-bounds count.
+extension AvgPool2d {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("AveragePool", [input],
+                   attributes: geometry.onnxAttributes + [ONNXAttribute("count_include_pad", .int(countIncludePad ? 1 : 0))],
+                   name: name, shape: outputShape)
+    }
+}

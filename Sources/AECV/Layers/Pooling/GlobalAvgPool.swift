@@ -49,3 +49,13 @@ struct GlobalAvgPoolDefinition: LayerDefinition, Equatable {
 }
 
 extension LayerSpec { public static let globalAvgPool = LayerSpec(GlobalAvgPoolDefinition()) }
+
+// MARK: - ONNX
+
+/// GlobalAveragePool, (N, C, H, W) → (N, C, 1, 1), then Flatten(axis 1) → (N, C).
+extension GlobalAvgPool {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let pooled = graph.node("GlobalAveragePool", [input], name: name, shape: [inputShape[0], 1, 1])
+        return graph.flattened(pooled, name: name)
+    }
+}

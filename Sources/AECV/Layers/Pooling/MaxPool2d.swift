@@ -95,3 +95,12 @@ extension LayerSpec {
         LayerSpec(MaxPool2dDefinition(kernel: kernel, stride: stride, padding: padding))
     }
 }
+
+// MARK: - ONNX
+
+/// MaxPool with the same window; ONNX pads with −∞ as PyTorch does, so a padded position never wins.
+extension MaxPool2d {
+    func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        graph.node("MaxPool", [input], attributes: geometry.onnxAttributes, name: name, shape: outputShape)
+    }
+}

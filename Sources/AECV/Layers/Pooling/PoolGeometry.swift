@@ -67,3 +67,15 @@ extension NetworkBuilder {
         return PoolGeometry(shape: shape, kernel: f.kernel, stride: f.stride, padding: f.padding)
     }
 }
+
+// MARK: - ONNX
+
+extension PoolGeometry {
+    /// kernel_shape, strides, pads (symmetric) and ceil_mode 0 (PyTorch's floor mode) of
+    /// MaxPool / AveragePool.
+    var onnxAttributes: [ONNXAttribute] {
+        let (k, s, p) = (Int64(kernel), Int64(stride), Int64(padding))
+        return [ONNXAttribute("kernel_shape", .ints([k, k])), ONNXAttribute("strides", .ints([s, s])),
+                ONNXAttribute("pads", .ints([p, p, p, p])), ONNXAttribute("ceil_mode", .int(0))]
+    }
+}
