@@ -12,12 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond) do { if (cond) passed++; else { failed++; \
-    fprintf(stderr, "%s:%d: FAILED: %s (last_error: \"%s\")\n", __FILE__, __LINE__, #cond, aecv_last_error()); } } while (0)
-#define CHECK_STATUS(expr, want) do { aecv_status s_ = (expr); if (s_ == (want)) passed++; else { failed++; \
-    fprintf(stderr, "%s:%d: FAILED: %s returned %s, expected %s (last_error: \"%s\")\n", __FILE__, __LINE__, \
-            #expr, aecv_status_name(s_), aecv_status_name(want), aecv_last_error()); } } while (0)
+#include "check.h"
 
 #define IN 16
 #define BATCH 8
