@@ -30,14 +30,12 @@ extension Autoencoder {
         let what = "train_step_labeled"
         _ = try conditionalNetwork(what)
         try checkLabels(labels, batch: batch, classes: spec.classes!, what: what)
-        let savedRandom = random
-        let loss = try computeGradients(inputs: inputs, targets: nil, batch: batch, what: what,
-                                        labels: labels.baseAddress ?? UnsafePointer(bitPattern: 1))
-        do { try core.applyGradients(what, owner: "model") } catch {
-            random = savedRandom
-            throw error
+        // nil labels mean "unlabeled" to computeGradients; an empty buffer (batch 0) has no base
+        // address, so it gets a non-nil placeholder that is never read (batch 0 is refused there).
+        let labelPointer = labels.baseAddress ?? UnsafePointer(bitPattern: 1)
+        return try transactionalStep(what) {
+            try computeGradients(inputs: inputs, targets: nil, batch: batch, what: what, labels: labelPointer)
         }
-        return loss
     }
 
     /// The labeled objective without an update (fixed ε, as `evaluate`).

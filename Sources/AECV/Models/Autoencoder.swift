@@ -94,9 +94,17 @@ public final class Autoencoder {
     @discardableResult
     public func trainStep(inputs: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>?,
                           batch: Int) throws -> Float {
+        try transactionalStep("train_step") {
+            try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "train_step")
+        }
+    }
+
+    /// `compute` (a computeGradients call) then the optimizer step; when the step fails the
+    /// random state goes back to where it was, so the model is exactly as before the call.
+    func transactionalStep(_ what: String, _ compute: () throws -> Float) throws -> Float {
         let savedRandom = random
-        let loss = try computeGradients(inputs: inputs, targets: targets, batch: batch, what: "train_step")
-        do { try core.applyGradients("train_step", owner: "model") } catch {
+        let loss = try compute()
+        do { try core.applyGradients(what, owner: "model") } catch {
             random = savedRandom
             throw error
         }
@@ -184,10 +192,7 @@ public final class Autoencoder {
     /// - Throws: `.invalidArgument` when no gradients were computed since the last step;
     ///   `.nonFinite` when the update is not finite (the model is left unchanged).
     public func applyGradients() throws {
-        guard core.hasPendingGradients else {
-            throw AECVError.invalidArgument("apply_gradients: no gradients were computed since the last step (call compute_gradients first)")
-        }
-        try core.applyGradients("apply_gradients", owner: "model")
+        try core.applyPendingGradients(owner: "model")
     }
 
     /// The model's objective on a batch, without an update and without training-time corruption

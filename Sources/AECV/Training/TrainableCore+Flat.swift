@@ -78,10 +78,7 @@ extension Classifier {
     /// The optimizer step on the gradient buffer, committing as `trainStep` does.
     /// - Throws: `.invalidArgument` when no gradients are pending; `.nonFinite` (unchanged).
     public func applyGradients() throws {
-        guard core.hasPendingGradients else {
-            throw AECVError.invalidArgument("apply_gradients: no gradients were computed since the last step (call compute_gradients first)")
-        }
-        try core.applyGradients("apply_gradients", owner: "classifier")
+        try core.applyPendingGradients(owner: "classifier")
     }
 }
 
@@ -101,9 +98,6 @@ extension Detector {
     /// The optimizer step on the gradient buffer, committing as `trainStep` does.
     /// - Throws: `.invalidArgument` when no gradients are pending; `.nonFinite` (unchanged).
     public func applyGradients() throws {
-        guard core.hasPendingGradients else {
-            throw AECVError.invalidArgument("apply_gradients: no gradients were computed since the last step (call compute_gradients first)")
-        }
-        try core.applyGradients("apply_gradients", owner: "detector")
+        try core.applyPendingGradients(owner: "detector")
     }
 }

@@ -38,6 +38,15 @@ final class TrainableCore {
         hasPendingGradients = false
     }
 
+    /// `applyGradients` for the public apply_gradients calls, which are only valid after a
+    /// `computeGradients`: `.invalidArgument` when nothing is pending.
+    func applyPendingGradients(owner: String) throws {
+        guard hasPendingGradients else {
+            throw AECVError.invalidArgument("apply_gradients: no gradients were computed since the last step (call compute_gradients first)")
+        }
+        try applyGradients("apply_gradients", owner: owner)
+    }
+
     func setLearningRate(_ learningRate: Float) throws {
         try BatchCheck.learningRate(learningRate)
         optimizer.learningRate = learningRate
