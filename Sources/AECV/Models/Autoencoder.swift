@@ -26,8 +26,11 @@ public final class Autoencoder {
     /// least 16 examples, so the GEMMs stay efficient.
     lazy var replicas = ReplicaSet<AutoencoderNetwork>(
         minimumPart: 16, make: { [spec] in try? NetworkFactory.make(spec) }, stored: { $0 })
-    /// One loss per part of a split batch (no allocation per step).
-    let partLosses = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
+    /// One loss per part of a split batch (no allocation per step). Owned by a Workspace, which
+    /// frees it in its own deinit: a raw allocation here leaked whenever `init` threw, since a
+    /// class whose initializer fails never runs its deinit (found by the ONNX import fuzzer).
+    private let partLossStorage = Workspace(capacity: 1024)
+    private var partLosses: UnsafeMutablePointer<Float> { partLossStorage.pointer }
 
     /// [C, H, W] of one example.
     public var inputShape: [Int] { spec.input }
@@ -44,8 +47,6 @@ public final class Autoencoder {
     /// Optimizer steps taken so far.
     public var step: Int { optimizer.step }
     public var learningRate: Float { optimizer.learningRate }
-
-    deinit { partLosses.deallocate() }
 
     public init(spec: ModelSpec) throws {
         ComputeThreads.configureOnce()

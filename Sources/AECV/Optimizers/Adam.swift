@@ -27,6 +27,9 @@ final class Adam: Optimizer {
         m = try DoubleBuffer(count: count, "Adam's first moments (\(count) floats)")
         v = try DoubleBuffer(count: count, "Adam's second moments (\(count) floats)")
         segments = [ParameterSegment(start: 0, count: count, trainable: true)]
+        // Last, after everything that can throw: a class whose initializer fails never runs
+        // its deinit, so an allocation made before a throw would leak.
+        partFinite = .allocate(capacity: Adam.maxParts)
     }
 
     func prepare(parameters p: UnsafePointer<Float>, gradients g: UnsafePointer<Float>,
@@ -75,8 +78,8 @@ final class Adam: Optimizer {
 
     /// Below this many parameters the update runs on the calling thread (waking a worker costs more).
     static let parallelThreshold = 1 << 16
-    /// One finiteness flag per part (preallocated: no allocation per step).
-    private let partFinite = UnsafeMutablePointer<Int32>.allocate(capacity: Adam.maxParts)
+    /// One finiteness flag per part (preallocated in init: no allocation per step).
+    private let partFinite: UnsafeMutablePointer<Int32>
     static let maxParts = 64
 
     deinit { partFinite.deallocate() }
