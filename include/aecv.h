@@ -538,6 +538,111 @@ aecv_status aecv_model_anomaly_maps(aecv_model *model, const float *inputs, size
                                     int32_t metric, float *out_maps, size_t capacity);
 
 /* ============================================================================================
+ * Inspection: metrics, tiled maps, thresholds stored with the model
+ * ============================================================================================
+ *
+ * Labels, masks and flags are bytes (uint8_t): 0 = normal, anything else = anomalous. Masks and
+ * pixel maps are (count, H, W), one plane per image. The metrics need no model; the other calls
+ * read images (batch, C, height, width) of the model's C channels and any height, width at
+ * least the model's input: a larger image is cut into tiles of the input's size every
+ * tile_stride pixels (0 = half a tile), the last one flush with the border, and the tiles' maps
+ * averaged where they overlap. The pixel map of a tile is the mean over channels of the
+ * metric's map. An image's score is a reduction of its pixel map (aecv_score_reduction). */
+
+/** How an image's score is read off its pixel map. Values never change. */
+typedef enum {
+    /** The mean of the pixel map (untiled: aecv_model_anomaly_scores' score, up to rounding). */
+    AECV_REDUCTION_MEAN = 0,
+    /** The largest pixel. */
+    AECV_REDUCTION_MAX = 1,
+    /** The mean of the ceil(top_fraction * H * W) largest pixels (at least one); 0 < top_fraction <= 1. */
+    AECV_REDUCTION_TOP_MEAN = 2
+} aecv_score_reduction;
+
+/** aecv_roc_auc():
+ *  Area under the ROC curve of `scores` (higher = anomalous) against `labels`: the probability
+ *  that a random anomalous example scores above a random normal one, ties counting one half
+ *  (scikit-learn's roc_auc_score). For pixel AUROC pass every pixel of the maps and masks.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (NULL, count 0, only one class present);
+ *  AECV_ERR_NONFINITE (NaN/Inf score); AECV_ERR_NO_MEMORY. O(count log count). */
+aecv_status aecv_roc_auc(const float *scores, const uint8_t *labels, size_t count, double *out_auc);
+
+/** aecv_best_f1():
+ *  The best F1 = 2TP / (2TP + FP + FN) over all thresholds of the decision "anomalous when
+ *  score > threshold", and (if out_threshold is not NULL) a threshold reaching it: halfway
+ *  between the lowest score flagged and the next lower score. Errors as aecv_roc_auc(). */
+aecv_status aecv_best_f1(const float *scores, const uint8_t *labels, size_t count, double *out_f1,
+                         float *out_threshold);
+
+/** aecv_per_region_overlap():
+ *  PRO as in the MVTec AD evaluation: over thresholds t, PRO(t) = the mean over the
+ *  8-connected regions of the masks (all images pooled) of the fraction of the region with
+ *  map > t, and FPR(t) = the fraction of normal pixels with map > t; out_pro = the area under
+ *  PRO(FPR) from 0 to fpr_limit (trapezoids, interpolated at the limit) / fpr_limit, in [0, 1].
+ *  maps: count*height*width floats; masks: as many bytes. fpr_limit: in (0, 1], usually 0.3.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (NULL, zero sizes, fpr_limit out of range, masks
+ *  without any anomalous or without any normal pixel); AECV_ERR_NONFINITE; AECV_ERR_NO_MEMORY. */
+aecv_status aecv_per_region_overlap(const float *maps, const uint8_t *masks, size_t count, size_t height,
+                                    size_t width, double fpr_limit, double *out_pro);
+
+/** aecv_model_anomaly_pixel_maps():
+ *  One pixel map (height, width) per image, tiled as described above. out_maps: capacity >=
+ *  batch*height*width floats; may be the inputs' buffer.
+ *  Returns AECV_OK; AECV_ERR_INVALID_ARGUMENT (NULL, zero batch/size, image smaller than the
+ *  model's input, bad metric); AECV_ERR_SHAPE (capacity); AECV_ERR_NONFINITE; AECV_ERR_NO_MEMORY. */
+aecv_status aecv_model_anomaly_pixel_maps(aecv_model *model, const float *inputs, size_t batch, size_t height,
+                                          size_t width, int32_t metric, uint32_t tile_stride,
+                                          float *out_maps, size_t capacity);
+
+/** aecv_model_anomaly_image_scores():
+ *  One score per image: reduction (an aecv_score_reduction; top_fraction read for
+ *  AECV_REDUCTION_TOP_MEAN only) of its pixel map. capacity >= batch floats. Errors as
+ *  aecv_model_anomaly_pixel_maps(), plus INVALID_ARGUMENT for a bad reduction or fraction. */
+aecv_status aecv_model_anomaly_image_scores(aecv_model *model, const float *inputs, size_t batch, size_t height,
+                                            size_t width, int32_t metric, int32_t reduction, double top_fraction,
+                                            uint32_t tile_stride, float *out_scores, size_t capacity);
+
+/** aecv_model_anomaly_calibrate():
+ *  Fits the decision thresholds on validation images and stores them, with the scoring
+ *  (metric, reduction, top_fraction, tile_stride), in the model: aecv_model_save() writes them
+ *  and aecv_model_load() reads them back, so every host decides the same way from one file.
+ *  labels NULL (all images good): image threshold = the `quantile` (in [0, 1], numpy's linear
+ *  interpolation) of the image scores, pixel threshold = that quantile of all their pixels.
+ *  labels given (batch bytes, both classes present): image threshold = aecv_best_f1() of the
+ *  scores; pixel threshold = aecv_best_f1() of the pixels when masks (batch*height*width
+ *  bytes) are given, else the quantile of the good images' pixels. masks need labels.
+ *  On failure the model's previous calibration is kept. Errors as
+ *  aecv_model_anomaly_image_scores() and aecv_best_f1(). */
+aecv_status aecv_model_anomaly_calibrate(aecv_model *model, const float *inputs, size_t batch, size_t height,
+                                         size_t width, int32_t metric, int32_t reduction, double top_fraction,
+                                         uint32_t tile_stride, double quantile, const uint8_t *labels,
+                                         const uint8_t *masks);
+
+/** aecv_model_anomaly_calibration():
+ *  The model's calibration as JSON ({"metric", "reduction", "tile_stride", "image":
+ *  {"threshold", "method", ...}, "pixel": {...}, "count"}) with snprintf semantics as
+ *  aecv_model_spec(): returns its length in bytes without the NUL, writes at most capacity
+ *  bytes including the NUL. Returns 0 (and writes "") when the model has no calibration or
+ *  is not a live model. Never fails. */
+size_t aecv_model_anomaly_calibration(aecv_model *model, char *buffer, size_t capacity);
+
+/** aecv_model_anomaly_predict():
+ *  The stored calibration's decision: out_scores[i] = the image score with the stored scoring,
+ *  out_flags[i] = 1 when it is above the image threshold, else 0. capacity >= batch (floats
+ *  for out_scores; out_flags needs batch bytes). Returns AECV_ERR_UNSUPPORTED when the model
+ *  has no calibration; other errors as aecv_model_anomaly_image_scores(). */
+aecv_status aecv_model_anomaly_predict(aecv_model *model, const float *inputs, size_t batch, size_t height,
+                                       size_t width, float *out_scores, uint8_t *out_flags, size_t capacity);
+
+/** aecv_model_anomaly_segment():
+ *  The stored calibration's segmentation: out_maps = the pixel maps with the stored metric and
+ *  tile stride, out_masks[p] = 1 where out_maps[p] is above the pixel threshold, else 0.
+ *  capacity >= batch*height*width (floats for out_maps; out_masks needs as many bytes).
+ *  AECV_ERR_UNSUPPORTED without a calibration; other errors as aecv_model_anomaly_pixel_maps(). */
+aecv_status aecv_model_anomaly_segment(aecv_model *model, const float *inputs, size_t batch, size_t height,
+                                       size_t width, float *out_maps, uint8_t *out_masks, size_t capacity);
+
+/* ============================================================================================
  * Model files
  * ============================================================================================ */
 

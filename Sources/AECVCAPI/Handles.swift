@@ -43,6 +43,8 @@ final class HandleLock {
 /// never wait for a training step running on another thread. Immutable for the object's life.
 struct HandleFacts {
     var inputSize = 0
+    /// Channels of one input example (C of [C, H, W]).
+    var inputChannels = 0
     var latentSize = 0
     var classes = 0
     var parameterCount = 0
@@ -75,6 +77,7 @@ final class Handle<Object: HandleObject>: CHandle {
     }
 
     var inputSize: Int { facts.inputSize }
+    var inputChannels: Int { facts.inputChannels }
     var latentSize: Int { facts.latentSize }
     var classes: Int { facts.classes }
     var parameterCount: Int { facts.parameterCount }
@@ -106,7 +109,7 @@ typealias DetectorHandle = Handle<Detector>
 extension Autoencoder: HandleObject {
     static var cTypeName: String { "aecv_model" }
     var handleFacts: HandleFacts {
-        HandleFacts(inputSize: inputSize, latentSize: latentSize, parameterCount: parameterCount,
+        HandleFacts(inputSize: inputSize, inputChannels: inputShape[0], latentSize: latentSize, parameterCount: parameterCount,
                     bufferCount: bufferCount, isGenerative: isGenerative, specUTF8: Array(specJSON.utf8))
     }
 }

@@ -22,6 +22,8 @@ public final class Autoencoder {
     var random: RandomSource
     /// Mean training loss of each completed epoch, as recorded by hosts (CLI, bindings).
     public var history: [Float] = []
+    /// Anomaly thresholds fitted by `calibrateAnomaly` (or read from the model file), nil until then.
+    public internal(set) var anomalyCalibration: AnomalyCalibration?
     /// Copies of the network for the other threads of a split batch (`ReplicaSet`): parts of at
     /// least 16 examples, so the GEMMs stay efficient.
     lazy var replicas = ReplicaSet<AutoencoderNetwork>(

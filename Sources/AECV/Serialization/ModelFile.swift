@@ -10,6 +10,8 @@
 ///                    name, u64 float count, float32 values (Adam: "adam.m", "adam.v")
 ///   "RAND" optional  4 × u64: the model's generator state
 ///   "HIST" optional  u32 count, count × f32: mean training loss per epoch
+///   "ANOM" optional  the anomaly calibration (`AnomalyCalibration`) as UTF-8 JSON; written only
+///                    when the model has one, and skipped by readers that predate it
 ///
 /// A reader checks the CRC first, then every length against what is left before it allocates, then
 /// the tensors' names and shapes against the model its spec builds. docs/model-format.md has the
@@ -32,6 +34,7 @@ struct ModelFile {
     var optimizerBuffers: [(name: String, values: [Float])] = []
     var randomState: (UInt64, UInt64, UInt64, UInt64)?
     var history: [Float] = []
+    var anomalyCalibration: AnomalyCalibration?
 
     init(spec: ModelSpec) { self.spec = spec }
 
@@ -48,6 +51,7 @@ struct ModelFile {
         }
         randomState = model.random.state
         history = model.history
+        anomalyCalibration = model.anomalyCalibration
     }
 
     // MARK: Writing
@@ -80,6 +84,9 @@ struct ModelFile {
             s.writeUInt32(UInt32(history.count))
             s.writeFloats(history)
         }
+        if let anomalyCalibration {
+            section("ANOM", required: false) { $0.writeString(anomalyCalibration.json.serialized(pretty: false)) }
+        }
         return file.encode(magic: ModelFile.magic, major: ModelFile.major, minor: buffers == nil ? 0 : ModelFile.minor)
     }
 
@@ -100,7 +107,7 @@ struct ModelFile {
 
     static func decode(_ bytes: [UInt8], name: String = "model file") throws -> ModelFile {
         let container = try SectionedFile.decode(bytes, magic: magic, major: major,
-                                                 known: ["SPEC", "PARM", "BUFS", "OPTM", "RAND", "HIST"],
+                                                 known: ["SPEC", "PARM", "BUFS", "OPTM", "RAND", "HIST", "ANOM"],
                                                  name: name, what: "libaecv model file")
         guard let specSection = container.section("SPEC") else {
             throw AECVError.format("\(name): the SPEC section is missing")
@@ -141,6 +148,13 @@ struct ModelFile {
                     throw AECVError.format("\(name): history of \(n) entries is larger than its section")
                 }
                 file.history = try s.readFloats(count: Int(n))
+            case "ANOM":
+                let text = try s.readString(byteCount: section.payload.count)
+                let value: JSONValue
+                do { value = try JSONValue.parse(text) } catch {
+                    throw AECVError.format("\(name): anomaly calibration: not JSON (\(error))")
+                }
+                file.anomalyCalibration = try AnomalyCalibration(json: value, name: name)
             default: break
             }
             if !s.isAtEnd { throw AECVError.format("\(name): section \(section.tag) has \(s.remaining) trailing bytes") }
@@ -203,5 +217,6 @@ struct ModelFile {
         if let lr = learningRate { model.optimizer.learningRate = lr }
         if let r = randomState { model.random = RandomSource(state: r) }
         model.history = history
+        model.anomalyCalibration = anomalyCalibration
     }
 }
