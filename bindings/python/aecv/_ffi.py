@@ -29,7 +29,8 @@ import ctypes
 import ctypes.util
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
-from ctypes import POINTER, c_char_p, c_float, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import (POINTER, c_char_p, c_double, c_float, c_int32, c_size_t, c_uint32, c_uint64,
+                    c_void_p)
 
 import numpy as np
 
@@ -135,6 +136,25 @@ _FUNCTIONS: Dict[str, _Signature] = {
                                   False),
     "aecv_model_anomaly_maps": (_status, [_model, F32, c_size_t, c_int32, F32Out, c_size_t],
                                 False),
+    # Inspection (metrics need no model; byte buffers pass as addresses, see metrics.py).
+    "aecv_roc_auc": (_status, [F32, c_void_p, c_size_t, POINTER(c_double)], False),
+    "aecv_best_f1": (_status, [F32, c_void_p, c_size_t, POINTER(c_double), POINTER(c_float)],
+                     False),
+    "aecv_per_region_overlap": (_status, [F32, c_void_p, c_size_t, c_size_t, c_size_t, c_double,
+                                          POINTER(c_double)], False),
+    "aecv_model_anomaly_pixel_maps": (_status, [_model, F32, c_size_t, c_size_t, c_size_t,
+                                                c_int32, c_uint32, F32Out, c_size_t], False),
+    "aecv_model_anomaly_image_scores": (_status, [_model, F32, c_size_t, c_size_t, c_size_t,
+                                                  c_int32, c_int32, c_double, c_uint32, F32Out,
+                                                  c_size_t], False),
+    "aecv_model_anomaly_calibrate": (_status, [_model, F32, c_size_t, c_size_t, c_size_t,
+                                               c_int32, c_int32, c_double, c_uint32, c_double,
+                                               c_void_p, c_void_p], False),
+    "aecv_model_anomaly_calibration": (c_size_t, [_model, c_char_p, c_size_t], False),
+    "aecv_model_anomaly_predict": (_status, [_model, F32, c_size_t, c_size_t, c_size_t, F32Out,
+                                             c_void_p, c_size_t], False),
+    "aecv_model_anomaly_segment": (_status, [_model, F32, c_size_t, c_size_t, c_size_t, F32Out,
+                                             c_void_p, c_size_t], False),
     "aecv_classifier_create": (_status, [_model, c_char_p, POINTER(c_void_p)], False),
     "aecv_classifier_free": (None, [_classifier], False),
     "aecv_classifier_classes": (c_size_t, [_classifier], False),

@@ -85,8 +85,8 @@ def test_errors(model):
         det.decision_function(X)
     with pytest.raises(aecv.InvalidArgumentError, match="quantile"):
         det.fit(X, quantile=1.5)
-    with pytest.raises(aecv.ShapeError):
-        det.score(images(3, (1, 9, 9)))
+    with pytest.raises(aecv.ShapeError, match="H >= 8"):
+        det.score(images(3, (1, 7, 9)))  # smaller than the input (larger ones are tiled)
     with pytest.raises(aecv.InvalidArgumentError, match="at least one"):
         det.score(X[:0])
     bad = X.copy()
