@@ -382,7 +382,7 @@ enum SpecDecoder {
         let path = "spec.noise"
         let members = try object(value, path)
         let kinds = ["gaussian", "masking", "salt_pepper", "synthetic_anomaly"]
-        try checkKeys(members, allowed: kinds, path: path)
+        try checkKeys(members, allowed: kinds, path: path, context: " (allowed: \(quotedList(kinds)))")
         guard members.count == 1 else {
             throw config("\(path): expected exactly one of {\"gaussian\": sigma}, {\"masking\": p}, {\"salt_pepper\": p} or {\"synthetic_anomaly\": {...}}, got \(value.describedForMessage())")
         }
