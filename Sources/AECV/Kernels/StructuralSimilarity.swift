@@ -1,3 +1,4 @@
+import CKernels
 // Structural similarity (Wang, Bovik, Sheikh & Simoncelli 2004) as a per-pixel map, for anomaly
 // maps and scores. One image plane at a time:
 //
@@ -117,91 +118,116 @@ func ssimSumAndGradient(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, he
     let inverseRowNorm = inverseColumnNorm + width   // 1/n_r, height
     var sum = 0.0
     weights.withUnsafeBufferPointer { w in
-        for c in 0..<width {
-            var norm = 0.0
-            for j in max(0, c - radius)...min(width - 1, c + radius) { norm += Double(w[j - c + radius]) }
-            inverseColumnNorm[c] = 1 / norm
-        }
-        for r in 0..<height {
-            var norm = 0.0
-            for i in max(0, r - radius)...min(height - 1, r + radius) { norm += Double(w[i - r + radius]) }
-            inverseRowNorm[r] = 1 / norm
-        }
-        // Rows: the five moments along each row (as ssimMap computes them).
-        for r in 0..<height {
-            let row = r * width
+    // the taps in Double for the C loops, on the stack (no allocation per call)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: weights.count) { wdBuffer in
+            let wd = wdBuffer.baseAddress!
+            for k in 0..<weights.count { wd[k] = Double(w[k]) }
             for c in 0..<width {
-                let lo = max(0, c - radius), hi = min(width - 1, c + radius)
-                var s = (0.0, 0.0, 0.0, 0.0, 0.0)
-                for j in lo...hi {
-                    let g = Double(w[j - c + radius]), p = Double(x[row + j]), q = Double(y[row + j])
-                    s.0 += g * p; s.1 += g * q; s.2 += g * p * p; s.3 += g * q * q; s.4 += g * p * q
-                }
-                let o = row + c, scale = inverseColumnNorm[c]
-                mx[o] = s.0 * scale; my[o] = s.1 * scale; mxx[o] = s.2 * scale
-                myy[o] = s.3 * scale; mxy[o] = s.4 * scale
+                var norm = 0.0
+                for j in max(0, c - radius)...min(width - 1, c + radius) { norm += Double(w[j - c + radius]) }
+                inverseColumnNorm[c] = 1 / norm
             }
-        }
-        // Columns: accumulate whole rows (vectorizes over c), then SSIM and its coefficients.
-        let s0 = accumulators, s1 = s0 + width, s2 = s1 + width, s3 = s2 + width, s4 = s3 + width
-        for r in 0..<height {
-            let lo = max(0, r - radius), hi = min(height - 1, r + radius)
-            accumulators.update(repeating: 0, count: 5 * width)
-            for i in lo...hi {
-                let g = Double(w[i - r + radius]), o = i * width
+            for r in 0..<height {
+                var norm = 0.0
+                for i in max(0, r - radius)...min(height - 1, r + radius) { norm += Double(w[i - r + radius]) }
+                inverseRowNorm[r] = 1 / norm
+            }
+            // Rows: the five moments along each row (as ssimMap computes them, in the same order:
+            // taps ascending). Interior columns tap by tap over whole rows, which vectorizes.
+            let taps = 2 * radius + 1
+            let interior = width > 2 * radius ? radius..<(width - radius) : 0..<0
+            for r in 0..<height {
+                let row = r * width
+                if !interior.isEmpty {
+                    let o = row + radius
+                    ckernels_ssim_row_moments(interior.count, taps, wd, x + row, y + row,
+                                              mx + o, my + o, mxx + o, myy + o, mxy + o)
+                    for c in interior {
+                        let o = row + c, scale = inverseColumnNorm[c]
+                        mx[o] *= scale; my[o] *= scale; mxx[o] *= scale; myy[o] *= scale; mxy[o] *= scale
+                    }
+                }
+                for c in 0..<width where !interior.contains(c) {
+                    let lo = max(0, c - radius), hi = min(width - 1, c + radius)
+                    var s = (0.0, 0.0, 0.0, 0.0, 0.0)
+                    for j in lo...hi {
+                        let g = Double(w[j - c + radius]), p = Double(x[row + j]), q = Double(y[row + j])
+                        s.0 += g * p; s.1 += g * q; s.2 += g * p * p; s.3 += g * q * q; s.4 += g * p * q
+                    }
+                    let o = row + c, scale = inverseColumnNorm[c]
+                    mx[o] = s.0 * scale; my[o] = s.1 * scale; mxx[o] = s.2 * scale
+                    myy[o] = s.3 * scale; mxy[o] = s.4 * scale
+                }
+            }
+            // Columns: accumulate whole rows (vectorizes over c), then SSIM and its coefficients.
+            let s0 = accumulators, s1 = s0 + width, s2 = s1 + width, s3 = s2 + width, s4 = s3 + width
+            for r in 0..<height {
+                let lo = max(0, r - radius), hi = min(height - 1, r + radius)
+                accumulators.update(repeating: 0, count: 5 * width)
+                for i in lo...hi {
+                    let g = Double(w[i - r + radius]), o = i * width
+                    ckernels_daxpy(width, g, mx + o, s0); ckernels_daxpy(width, g, my + o, s1)
+                    ckernels_daxpy(width, g, mxx + o, s2); ckernels_daxpy(width, g, myy + o, s3)
+                    ckernels_daxpy(width, g, mxy + o, s4)
+                }
+                let scale = inverseRowNorm[r]
                 for c in 0..<width {
-                    s0[c] += g * mx[o + c]; s1[c] += g * my[o + c]; s2[c] += g * mxx[o + c]
-                    s3[c] += g * myy[o + c]; s4[c] += g * mxy[o + c]
+                    let ux = s0[c] * scale, uy = s1[c] * scale
+                    let vx = s2[c] * scale - ux * ux, vy = s3[c] * scale - uy * uy
+                    let cxy = s4[c] * scale - ux * uy
+                    let a = 2 * ux * uy + ssimC1, b = 2 * cxy + ssimC2
+                    let cc = ux * ux + uy * uy + ssimC1, d = vx + vy + ssimC2
+                    let inverse = 1 / (cc * d)
+                    let ssim = a * b * inverse
+                    sum += ssim
+                    let o = r * width + c
+                    aMu[o] = (2 * ux * (b - a) * inverse - 2 * uy * ssim / cc + 2 * uy * ssim / d) * scale
+                    aYY[o] = -ssim / d * scale
+                    aXY[o] = 2 * a * inverse * scale
                 }
             }
-            let scale = inverseRowNorm[r]
-            for c in 0..<width {
-                let ux = s0[c] * scale, uy = s1[c] * scale
-                let vx = s2[c] * scale - ux * ux, vy = s3[c] * scale - uy * uy
-                let cxy = s4[c] * scale - ux * uy
-                let a = 2 * ux * uy + ssimC1, b = 2 * cxy + ssimC2
-                let cc = ux * ux + uy * uy + ssimC1, d = vx + vy + ssimC2
-                let inverse = 1 / (cc * d)
-                let ssim = a * b * inverse
-                sum += ssim
-                let o = r * width + c
-                aMu[o] = (2 * ux * (b - a) * inverse - 2 * uy * ssim / cc + 2 * uy * ssim / d) * scale
-                aYY[o] = -ssim / d * scale
-                aXY[o] = 2 * a * inverse * scale
-            }
-        }
-        guard let gradient else { return }
-        // Gcolᵀ: b[i, c] = Σ_r w[r − i + R] a[r, c] (a already divided by n_r), then divided by
-        // n_c for Growᵀ; into the first three moment planes, which are free now.
-        let bMu = mx, bYY = my, bXY = mxx
-        for i in 0..<height {
-            let lo = max(0, i - radius), hi = min(height - 1, i + radius)
-            let o = i * width
-            for c in 0..<width { bMu[o + c] = 0; bYY[o + c] = 0; bXY[o + c] = 0 }
-            for r in lo...hi {
-                let g = Double(w[r - i + radius]), q = r * width
+            guard let gradient else { return }
+            // Gcolᵀ: b[i, c] = Σ_r w[r − i + R] a[r, c] (a already divided by n_r), then divided by
+            // n_c for Growᵀ; into the first three moment planes, which are free now.
+            let bMu = mx, bYY = my, bXY = mxx
+            for i in 0..<height {
+                let lo = max(0, i - radius), hi = min(height - 1, i + radius)
+                let o = i * width
+                for c in 0..<width { bMu[o + c] = 0; bYY[o + c] = 0; bXY[o + c] = 0 }
+                for r in lo...hi {
+                    let g = Double(w[r - i + radius]), q = r * width
+                    ckernels_daxpy(width, g, aMu + q, bMu + o); ckernels_daxpy(width, g, aYY + q, bYY + o)
+                    ckernels_daxpy(width, g, aXY + q, bXY + o)
+                }
                 for c in 0..<width {
-                    bMu[o + c] += g * aMu[q + c]; bYY[o + c] += g * aYY[q + c]; bXY[o + c] += g * aXY[q + c]
+                    let n = inverseColumnNorm[c]
+                    bMu[o + c] *= n; bYY[o + c] *= n; bXY[o + c] *= n
                 }
             }
-            for c in 0..<width {
-                let n = inverseColumnNorm[c]
-                bMu[o + c] *= n; bYY[o + c] *= n; bXY[o + c] *= n
-            }
-        }
-        // Growᵀ and the chain rule through y² and xy; the loss is −scale · S.
-        let negativeScale = -Double(scale)
-        for r in 0..<height {
-            let row = r * width
-            for j in 0..<width {
-                let lo = max(0, j - radius), hi = min(width - 1, j + radius)
-                var s = (0.0, 0.0, 0.0)
-                for c in lo...hi {
-                    let g = Double(w[c - j + radius])
-                    s.0 += g * bMu[row + c]; s.1 += g * bYY[row + c]; s.2 += g * bXY[row + c]
+            // Growᵀ and the chain rule through y² and xy; the loss is −scale · S.
+            let negativeScale = -Double(scale)
+            let gMu = aMu, gYY = aYY, gXY = aXY  // free again: Growᵀ of the b planes, interior columns
+            for r in 0..<height {
+                let row = r * width
+                if !interior.isEmpty {
+                    ckernels_filter3(interior.count, taps, wd, bMu + row, bYY + row, bXY + row,
+                                     gMu + row + radius, gYY + row + radius, gXY + row + radius)
+                    for j in interior {
+                        let o = row + j
+                        let dS = gMu[o] + 2 * Double(y[o]) * gYY[o] + Double(x[o]) * gXY[o]
+                        gradient[o] = Float(negativeScale * dS)
+                    }
                 }
-                let dS = s.0 + 2 * Double(y[row + j]) * s.1 + Double(x[row + j]) * s.2
-                gradient[row + j] = Float(negativeScale * dS)
+                for j in 0..<width where !interior.contains(j) {
+                    let lo = max(0, j - radius), hi = min(width - 1, j + radius)
+                    var s = (0.0, 0.0, 0.0)
+                    for c in lo...hi {
+                        let g = Double(w[c - j + radius])
+                        s.0 += g * bMu[row + c]; s.1 += g * bYY[row + c]; s.2 += g * bXY[row + c]
+                    }
+                    let dS = s.0 + 2 * Double(y[row + j]) * s.1 + Double(x[row + j]) * s.2
+                    gradient[row + j] = Float(negativeScale * dS)
+                }
             }
         }
     }
