@@ -1109,7 +1109,13 @@ aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path)
  *                "sparsity": {"l1": 1e-3, "reduction": "mean" | "sum"}  (default l1 1e-3, mean)
  *                         or {"kl": {"rho": 0.05, "beta": 3}}.
  *   "denoising"  "conv" (or "base": "dense") trained on corrupted inputs:
- *                "noise": {"gaussian": 0.3} (default), {"masking": 0.25} or {"salt_pepper": 0.1}.
+ *                "noise": {"gaussian": 0.3} (default), {"masking": 0.25}, {"salt_pepper": 0.1}
+ *                or {"synthetic_anomaly": {"probability": 0.5, "area": [0.02, 0.3],
+ *                "opacity": [0.1, 1], "grid": [2, 8], "source": "shifted" | "batch"}}
+ *                (DRAEM-style defects: smooth-noise masks covering a fraction in "area" of
+ *                the image, filled with a blend (weight in "opacity") of the image rolled by
+ *                a random offset or of another example of the batch; every field optional,
+ *                the defaults shown; {"synthetic_anomaly": p} sets only the probability).
  *   "vae"        input -> 400 -> (mu, logvar: latent 20) -> 400 -> input, Bernoulli decoder
  *                (BCE-with-logits summed over pixels + KL); "beta" weights the KL term (1).
  *   "conv_vae"   the conv encoder/decoder with mu/logvar heads (latent 20).
@@ -1128,7 +1134,11 @@ aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path)
  *                                     denoising with base conv, or custom.
  *   "hidden":    integer or [ints]    dense/sparse/vae: hidden widths ([256], vae [400]);
  *                                     conv kinds: channels of the stride-2 stages ([16, 32, 64]).
- *   "loss":      "mse" | "bce"        default "mse" (vae, conv_vae: "bce").
+ *   "loss":      "mse" | "bce" | "ssim" | "mse_ssim"
+ *                                     default "mse" (vae, conv_vae: "bce"). "ssim": 1 - SSIM
+ *                                     (11x11 Gaussian window, sigma 1.5, as the SSIM anomaly
+ *                                     maps); "mse_ssim": MSE + (1 - SSIM), weight 1 each
+ *                                     (DRAEM). Not for the VAE kinds.
  *   "beta":      number >= 0          vae, conv_vae: weight of the KL term, default 1.
  *   "optimizer": {"name": "adam" | "sgd", "learning_rate": number > 0,
  *                 "betas": [b1, b2], "eps": number   (adam only),

@@ -109,7 +109,7 @@ final class SpecJSONTests: XCTestCase {
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "seed": -1}"#, "spec.seed: must be a non-negative integer, got -1")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "hidden": [64, "a"]}"#, "spec.hidden[1]: expected a positive integer")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "hidden": {}}"#, "spec.hidden: expected a positive integer or an array")
-        assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "loss": "l2"}"#, "spec.loss: expected one of \"mse\", \"bce\", got \"l2\"")
+        assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "loss": "l2"}"#, "spec.loss: expected one of \"mse\", \"bce\", \"ssim\", \"mse_ssim\", got \"l2\"")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "optimizer": "adam"}"#, "spec.optimizer: expected an object")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "optimizer": {"name": "adamw"}}"#, "spec.optimizer.name: expected one of \"adam\", \"sgd\"", "did you mean \"adam\"")
         assertConfigError(#"{"preset": "dense", "input": [1, 28, 28], "optimizer": {"lr": 0.1}}"#, "spec.optimizer: unknown key \"lr\"")

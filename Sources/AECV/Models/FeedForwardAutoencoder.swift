@@ -9,7 +9,7 @@
 final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
     let encoder: Sequential
     let decoder: Sequential
-    let reconstructionLoss: ReconstructionLoss
+    let reconstructionLoss: ReconstructionObjective
     let penalty: SparsityPenalty?
     let corruption: InputCorruption?
     let inputShape: [Int]
@@ -23,7 +23,7 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
     private let targetsT = Workspace()
     private let codesT = Workspace()
 
-    init(encoder: Sequential, decoder: Sequential, inputShape: [Int], loss: ReconstructionLoss,
+    init(encoder: Sequential, decoder: Sequential, inputShape: [Int], loss: ReconstructionObjective,
          penalty: SparsityPenalty?, corruption: InputCorruption?) {
         self.encoder = encoder
         self.decoder = decoder
@@ -56,6 +56,8 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
 
     var canSplitBatch: Bool {
         if case .kl? = penalty { return false }
+        // a synthetic defect cut from another example must see the whole batch
+        if corruption?.couplesExamples == true { return false }
         return !chainsUseBatchStatistics
     }
 
@@ -69,19 +71,15 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         if let corruption = corruption {
             // Corrupt example by example (in the caller's layout) with per-example generators.
             let noisy = corrupted.reserve(count)
-            for i in 0..<batch {
-                var generator = noise.generator(forExample: i)
-                corruption.apply(inputs + i * inputSize, noisy + i * inputSize, count: inputSize, random: &generator)
-            }
+            corruption.apply(inputs, noisy, batch: batch, size: inputSize, noise: noise)
             encoderInput = batchMinor(noisy, features: inputSize, batch: batch, into: corruptedT)
         }
         let code = encoder.forward(encoderInput, batch: batch)
         let output = decoder.forward(code, batch: batch)
         let scale = 1 / Float(normalization * inputSize)
-        var loss = reconstructionLoss.forward(output: output, target: t, count: count, scale: scale)
         let dOutput = outputGradient.reserve(count)
-        reconstructionLoss.backward(output: output, target: t, gradient: dOutput, count: count,
-                                    scale: scale)
+        var loss = reconstructionLoss.forwardBackward(output: output, target: t, gradient: dOutput,
+                                                      batch: batch, features: inputSize, scale: scale)
         let dCode = codeGradient.reserve(batch * latentSize)
         decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
         if let penalty = penalty {
@@ -98,8 +96,8 @@ final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         let t = targets == inputs ? x : batchMinor(targets, features: inputSize, batch: batch, into: targetsT)
         let code = encoder.forward(x, batch: batch)
         let output = decoder.forward(code, batch: batch)
-        var loss = reconstructionLoss.forward(output: output, target: t, count: count,
-                                              scale: 1 / Float(count))
+        var loss = reconstructionLoss.forward(output: output, target: t, batch: batch,
+                                              features: inputSize, scale: 1 / Float(count))
         if let penalty = penalty {
             loss += penalty.value(code: code, batch: batch, units: latentSize, normalization: batch)
         }

@@ -1,11 +1,37 @@
 import CKernels
 /// Training-time input corruption of denoising autoencoders, drawn from the model's generator.
 /// x: the clean batch, out: the corrupted copy (the loss still compares with the clean target).
-struct InputCorruption: Equatable {
+/// Example i of the whole batch draws from `StepNoise.generator(forExample: i)`.
+final class InputCorruption {
     let noise: NoiseSpec
+    /// The synthetic-anomaly generator and its scratch (that noise kind only).
+    private let anomaly: SyntheticAnomaly?
 
-    func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int,
-               random: inout RandomSource) {
+    /// shape: [C, H, W] of one example.
+    init(noise: NoiseSpec, shape: [Int]) {
+        self.noise = noise
+        if case .syntheticAnomaly(let options) = noise {
+            anomaly = SyntheticAnomaly(options: options, shape: shape)
+        } else {
+            anomaly = nil
+        }
+    }
+
+    /// Whether an example's corruption reads other examples (then a batch is not split).
+    var couplesExamples: Bool { anomaly?.couplesExamples ?? false }
+
+    /// x, out: (batch, size).
+    func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, batch: Int, size: Int,
+               noise stepNoise: StepNoise) {
+        for i in 0..<batch {
+            var random = stepNoise.generator(forExample: i)
+            apply(x, out + i * size, index: i, batch: batch, size: size, random: &random)
+        }
+    }
+
+    private func apply(_ batchStart: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, index: Int,
+                       batch: Int, size count: Int, random: inout RandomSource) {
+        let x = batchStart + index * count
         switch noise {
         case .gaussian(let sigma):
             // x + N(0, σ²), clipped to [0, 1]; normals drawn two at a time as normalPair() draws
@@ -20,6 +46,8 @@ struct InputCorruption: Equatable {
                 let u = random.uniform()
                 out[i] = u < p ? (u < p / 2 ? 0 : 1) : x[i]
             }
+        case .syntheticAnomaly:
+            anomaly!.apply(batch: batchStart, count: batch, index: index, into: out, random: &random)
         }
     }
 }

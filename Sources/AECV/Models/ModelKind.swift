@@ -17,10 +17,14 @@ protocol ModelKind: Sendable {
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork
     /// What a model of this kind (and filled spec) can do.
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities
+    /// Whether `"loss"` may be ssim or mse_ssim: image losses of a deterministic reconstruction
+    /// (the VAEs' losses are likelihoods of their decoder distribution).
+    var acceptsStructuralLoss: Bool { get }
 }
 
 extension ModelKind {
     func refusal(_ field: String, in spec: ModelSpec) -> String? { nil }
+    var acceptsStructuralLoss: Bool { true }
     func validate(_ spec: ModelSpec) throws {}
 }
 
@@ -145,7 +149,7 @@ struct DenoisingKind: ModelKind {
         if isDense(spec) { DenseKind().fill(&spec) } else { ConvKind().fill(&spec) }
     }
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
-        let corruption = spec.noise.map(InputCorruption.init(noise:))
+        let corruption = spec.noise.map { InputCorruption(noise: $0, shape: spec.input) }
         return isDense(spec)
             ? try NetworkFactory.dense(spec, penalty: nil, corruption: corruption)
             : try NetworkFactory.convolutional(spec, corruption: corruption)
@@ -174,6 +178,7 @@ struct VariationalKind: ModelKind {
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork {
         try VariationalAutoencoder.make(spec, convolutional: convolutional)
     }
+    var acceptsStructuralLoss: Bool { false }
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
         ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
     }
@@ -190,6 +195,7 @@ struct ConditionalKind: ModelKind {
     }
     func fill(_ spec: inout ModelSpec) { base.fill(&spec) }
     func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try VariationalAutoencoder.make(spec, convolutional: false) }
+    var acceptsStructuralLoss: Bool { false }
     func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
         ModelCapabilities(isGenerative: true, features: .posteriorMean, convBackbone: nil)
     }

@@ -5,10 +5,17 @@ enum NetworkFactory {
         try spec.kind.build(spec)
     }
 
-    static func reconstructionLoss(_ spec: ModelSpec) -> ReconstructionLoss {
+    /// The feed-forward kinds' reconstruction term (ReconstructionObjective.swift); images of
+    /// the spec's input shape.
+    static func reconstructionLoss(_ spec: ModelSpec) -> ReconstructionObjective {
         switch spec.loss ?? .mse {
-        case .mse: return .meanSquaredError
-        case .bce: return .binaryCrossEntropy
+        case .mse: return ReconstructionObjective(pixelwise: .meanSquaredError, structural: nil)
+        case .bce: return ReconstructionObjective(pixelwise: .binaryCrossEntropy, structural: nil)
+        case .ssim:
+            return ReconstructionObjective(pixelwise: nil, structural: StructuralSimilarityLoss(shape: spec.input))
+        case .mseSSIM:
+            return ReconstructionObjective(pixelwise: .meanSquaredError,
+                                           structural: StructuralSimilarityLoss(shape: spec.input))
         }
     }
 

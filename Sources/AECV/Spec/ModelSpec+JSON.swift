@@ -61,13 +61,14 @@ extension ModelSpec {
             }
         }
         if let noise {
-            let (key, amount): (String, Float)
+            let member: JSONMember
             switch noise {
-            case .gaussian(let sigma): (key, amount) = ("gaussian", sigma)
-            case .masking(let p): (key, amount) = ("masking", p)
-            case .saltPepper(let p): (key, amount) = ("salt_pepper", p)
+            case .gaussian(let sigma): member = JSONMember("gaussian", floatJSON(sigma))
+            case .masking(let p): member = JSONMember("masking", floatJSON(p))
+            case .saltPepper(let p): member = JSONMember("salt_pepper", floatJSON(p))
+            case .syntheticAnomaly(let a): member = JSONMember("synthetic_anomaly", a.jsonValue())
             }
-            m.append(JSONMember("noise", .object([JSONMember(key, floatJSON(amount))])))
+            m.append(JSONMember("noise", .object([member])))
         }
         if let base { m.append(JSONMember("base", .string(base.rawValue))) }
         if let beta { m.append(JSONMember("beta", floatJSON(beta))) }
@@ -154,6 +155,10 @@ extension ModelSpec {
             throw config("spec.base: expected \"conv\" or \"dense\", got \"\(base.rawValue)\"")
         }
         try kind.validate(self)
+        if let loss, loss == .ssim || loss == .mseSSIM, !kind.acceptsStructuralLoss {
+            let names = ModelKinds.all.filter(\.acceptsStructuralLoss).map(\.preset.rawValue)
+            throw config("spec.loss: \"\(loss.rawValue)\" only applies to the \(names.dropLast().joined(separator: ", ")) and \(names.last!) presets, not \(preset.rawValue) (its losses are \"mse\" (Gaussian decoder) or \"bce\" (Bernoulli))")
+        }
 
         // ranges
         if let latent { try checkWidth(latent, "spec.latent") }
@@ -183,6 +188,7 @@ extension ModelSpec {
             case .gaussian(let sigma): try checkNonNegative(sigma, "spec.noise.gaussian")
             case .masking(let p): try checkProbability(p, "spec.noise.masking")
             case .saltPepper(let p): try checkProbability(p, "spec.noise.salt_pepper")
+            case .syntheticAnomaly(let a): try a.validate(path: "spec.noise.synthetic_anomaly")
             }
         }
         if let beta { try checkNonNegative(beta, "spec.beta") }
@@ -375,12 +381,15 @@ enum SpecDecoder {
     static func noise(_ value: JSONValue) throws -> NoiseSpec {
         let path = "spec.noise"
         let members = try object(value, path)
-        let kinds = ["gaussian", "masking", "salt_pepper"]
-        try checkKeys(members, allowed: kinds, path: path)
+        let kinds = ["gaussian", "masking", "salt_pepper", "synthetic_anomaly"]
+        try checkKeys(members, allowed: kinds, path: path, context: " (allowed: \(quotedList(kinds)))")
         guard members.count == 1 else {
-            throw config("\(path): expected exactly one of {\"gaussian\": sigma}, {\"masking\": p} or {\"salt_pepper\": p}, got \(value.describedForMessage())")
+            throw config("\(path): expected exactly one of {\"gaussian\": sigma}, {\"masking\": p}, {\"salt_pepper\": p} or {\"synthetic_anomaly\": {...}}, got \(value.describedForMessage())")
         }
         let member = members[0]
+        if member.key == "synthetic_anomaly" {
+            return .syntheticAnomaly(try SyntheticAnomalySpec(jsonValue: member.value, path: "\(path).synthetic_anomaly"))
+        }
         let amount = try float(member.value, "\(path).\(member.key)")
         switch member.key {
         case "gaussian": return .gaussian(sigma: amount)

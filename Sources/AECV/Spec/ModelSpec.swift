@@ -14,8 +14,14 @@ public struct ModelSpec: Equatable, Sendable {
         case custom
     }
 
-    public enum Loss: String, Equatable, Sendable {
+    /// The reconstruction loss (Losses/ReconstructionObjective.swift). `ssim` and `mse_ssim`
+    /// apply to the feed-forward kinds (conv, dense, sparse, denoising, custom), not the VAEs.
+    public enum Loss: String, Equatable, Sendable, CaseIterable {
         case mse, bce
+        /// 1 − SSIM (mean over examples, channels and pixels of the SSIM map).
+        case ssim
+        /// DRAEM's reconstructive loss: MSE + (1 − SSIM), weight 1 each.
+        case mseSSIM = "mse_ssim"
     }
 
     public var preset: Preset
@@ -28,7 +34,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// dense/sparse/vae: hidden widths (default [256], vae [400]);
     /// conv/denoising(conv)/conv_vae: channels of the stride-2 stages (default [16, 32, 64]).
     public var hidden: [Int]?
-    /// Reconstruction loss; default mse (vae: bce, i.e. a Bernoulli decoder).
+    /// Reconstruction loss; default mse (vae: bce, i.e. a Bernoulli decoder). ssim and mse_ssim:
+    /// not the VAE kinds.
     public var loss: Loss?
     public var optimizer: OptimizerSpec?
     /// sparse only.
@@ -115,6 +122,9 @@ public enum NoiseSpec: Equatable, Sendable {
     case masking(probability: Float)
     /// A fraction p of the pixels set to 0 or 1 (each with probability p/2).
     case saltPepper(probability: Float)
+    /// DRAEM-style synthetic defects: smooth-noise masks filled with a blend of a source texture
+    /// (Models/SyntheticAnomaly.swift).
+    case syntheticAnomaly(SyntheticAnomalySpec)
 }
 
 /// Limits that make absurd specs a CONFIG error before anything is allocated.

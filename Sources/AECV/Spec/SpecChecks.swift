@@ -105,7 +105,7 @@ extension SpecDecoder {
 /// String-backed enums whose valid names are listed in messages.
 protocol CaseIterableNames { static var names: [String] { get } }
 extension ModelSpec.Preset: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
-extension ModelSpec.Loss: CaseIterableNames { static var names: [String] { ["mse", "bce"] } }
+extension ModelSpec.Loss: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
 extension OptimizerSpec.Name: CaseIterableNames { static var names: [String] { ["adam", "sgd"] } }
 extension ModelSpec.Downsampling: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }
 extension ModelSpec.Upsampling: CaseIterableNames { static var names: [String] { allCases.map(\.rawValue) } }

@@ -36,6 +36,19 @@ int ckernels_adam_update(size_t count, const float *p, const float *grad, const 
 /// (no libm call per pixel), within a few float ulps of libm's.
 void ckernels_gaussian_corrupt(uint64_t state[4], const float *x, float *out, size_t count, float sigma);
 
+/// SSIM loss, interior columns of the row pass: for c < n, with taps k ascending,
+///     mx[c] = Σ_k w[k]·x[c+k], my = Σ w·y, mxx = Σ w·x², myy = Σ w·y², mxy = Σ w·x·y
+/// (x, y point at the leftmost tap of the first column; outputs must not overlap anything).
+void ckernels_ssim_row_moments(size_t n, size_t taps, const double *w, const float *x, const float *y,
+                               double *mx, double *my, double *mxx, double *myy, double *mxy);
+
+/// o_i[j] = Σ_k w[k]·a_i[j+k] for j < n, i = 0, 1, 2 (the SSIM gradient's adjoint row pass).
+void ckernels_filter3(size_t n, size_t taps, const double *w, const double *a0, const double *a1,
+                      const double *a2, double *o0, double *o1, double *o2);
+
+/// y[i] += g·x[i] for i < n (x and y must not overlap).
+void ckernels_daxpy(size_t n, double g, const double *x, double *y);
+
 /// The library's compute-thread setting, stored atomically (0: not set yet). A call reads it
 /// once (ComputeThreads.forCall) so a concurrent aecv_set_num_threads never changes a call
 /// half-way.

@@ -81,6 +81,8 @@ class Autoencoder(DataParallel, NativeModel):
         m = aecv.Autoencoder("dense", input_shape=(1, 28, 28), latent=32, hidden=[512],
                              optimizer={"name": "adam", "learning_rate": 1e-3})
         m = aecv.Autoencoder("denoising", noise={"gaussian": 0.3})
+        m = aecv.Autoencoder("denoising", input_shape=(3, 64, 64), loss="mse_ssim",
+                             noise={"synthetic_anomaly": {"probability": 0.5}})
 
     or from a complete spec (a dict, or JSON text)::
 
@@ -89,7 +91,11 @@ class Autoencoder(DataParallel, NativeModel):
 
     The spec fields are those of the C API (include/aecv.h, "Model spec"): ``latent``,
     ``hidden``, ``loss``, ``optimizer``, ``sparsity``, ``noise``, ``base``, ``beta``, ``encoder``,
-    ``decoder``. An invalid spec raises ConfigError naming the field.
+    ``decoder``. An invalid spec raises ConfigError naming the field. ``loss`` is "mse", "bce",
+    "ssim" (1 − SSIM) or "mse_ssim" (MSE + 1 − SSIM, DRAEM's); the ``noise`` of a denoising
+    model is {"gaussian": σ}, {"masking": p}, {"salt_pepper": p} or {"synthetic_anomaly":
+    {"probability": 0.5, "area": [0.02, 0.3], "opacity": [0.1, 1], "grid": [2, 8],
+    "source": "shifted" | "batch"}} (DRAEM-style synthetic defects; defaults shown).
 
     Images may be (n, C, H, W), (n, H, W) when C == 1, or (n, C*H*W), of any floating dtype or
     uint8 (scaled by 1/255), in any memory layout; outputs are float32 and keep the input's
