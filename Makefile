@@ -277,6 +277,49 @@ fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(FUZZ_SMOKE_SECONDS),20)
 
 # ---------------------------------------------------------------------------------------------
+# tsan: the library built with ThreadSanitizer (swiftc -sanitize=thread, in its own scratch
+# folder) and the concurrency tests run against it; any data race fails (halt_on_error=1):
+#   test_concurrency.c  four handles trained while a thread changes aecv_set_num_threads, and
+#                       four threads inspecting one handle;
+#   test_capi.c         among the rest: four threads on one handle, free during use;
+#   Python threads      bindings/python/tests/test_threads.py + test_parallel.py, with the TSan
+#                       runtime preloaded into the (uninstrumented) interpreter.
+# The toolchain's clang links the C tests; its TSan runtime also intercepts libdispatch, hence
+# -ldispatch -lBlocksRuntime from the toolchain's Swift runtime folder.
+TSAN_SCRATCH ?= .build-tsan
+TSAN_DIR     := build/tsan
+SWIFT_BIN    := $(dir $(shell command -v $(SWIFT) 2>/dev/null))
+TSAN_CLANG   ?= $(SWIFT_BIN)clang
+SWIFT_RT     := $(abspath $(SWIFT_BIN)../lib/swift/linux)
+TSAN_RUNTIME  = $(firstword $(wildcard $(abspath $(SWIFT_BIN)../lib/clang/*/lib/linux/libclang_rt.tsan-x86_64.so)))
+TSAN_OPTIONS_RUN := halt_on_error=1 second_deadlock_stack=1
+TSAN_C_TESTS := test_concurrency test_capi
+
+.PHONY: tsan
+tsan: deps
+	$(SWIFT) build --scratch-path $(TSAN_SCRATCH) -c release --product aecv --disable-local-rpath \
+	    -Xswiftc -sanitize=thread -Xswiftc -use-ld=lld \
+	    -Xlinker --version-script=$(CURDIR)/packaging/aecv.map -Xlinker -soname=$(SONAME)
+	@mkdir -p $(TSAN_DIR)
+	@bin=$$($(SWIFT) build --scratch-path $(TSAN_SCRATCH) -c release --show-bin-path) && \
+	    cp -f "$$bin/libaecv.so" $(TSAN_DIR)/.tmp.so && mv -f $(TSAN_DIR)/.tmp.so $(TSAN_DIR)/$(SONAME) && \
+	    ln -sf $(SONAME) $(TSAN_DIR)/libaecv.so
+	@for t in $(TSAN_C_TESTS); do \
+	    $(TSAN_CLANG) -fsanitize=thread -g -O1 -std=c99 -Wall -Werror -Iinclude Tests/c/$$t.c \
+	        -o $(TSAN_DIR)/$$t -L$(TSAN_DIR) -laecv -Wl,-rpath,$(CURDIR)/$(TSAN_DIR) \
+	        -L$(SWIFT_RT) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_RT) -lpthread -lm || exit 1; \
+	    echo "---- tsan: $$t"; \
+	    (cd $(TSAN_DIR) && TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" ./$$t) || { echo "tsan: FAILED: $$t"; exit 1; }; \
+	done
+	@echo "---- tsan: Python threads"
+	@test -n "$(TSAN_RUNTIME)" || { echo "tsan: no libclang_rt.tsan-x86_64.so in the toolchain"; exit 1; }
+	LD_PRELOAD="$(TSAN_RUNTIME) $(SWIFT_RT)/libBlocksRuntime.so $(SWIFT_RT)/libdispatch.so" \
+	    TSAN_OPTIONS="$(TSAN_OPTIONS_RUN)" AECV_LIBRARY=$(CURDIR)/$(TSAN_DIR)/$(SONAME) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests/test_threads.py \
+	        bindings/python/tests/test_parallel.py
+	@echo "tsan: no data race in $(TSAN_C_TESTS) and the Python thread tests"
+
+# ---------------------------------------------------------------------------------------------
 # Packaging beyond a clone (docs/packaging.md): a binary wheel, CMake's find_package, Debian
 # packages, the Swift package example, the API reference.
 #

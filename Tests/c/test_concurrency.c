@@ -49,11 +49,12 @@ static void *train_main(void *arg) {
     return NULL;
 }
 
-static volatile int stop_toggling;
+/* Set by the main thread, read by the toggler: an atomic (a plain volatile is a data race). */
+static int stop_toggling;
 
 static void *toggle_main(void *arg) {
     int *changes = arg;
-    for (int n = 1; !stop_toggling; n = n % 4 + 1) {
+    for (int n = 1; !__atomic_load_n(&stop_toggling, __ATOMIC_ACQUIRE); n = n % 4 + 1) {
         if (aecv_set_num_threads(n) == AECV_OK) (*changes)++;
     }
     return NULL;
@@ -77,11 +78,11 @@ static void test_handles_while_the_thread_count_changes(void) {
         trainers[i] = (struct trainer){NULL, x, NAN, 0};
         CHECK_STATUS(aecv_model_create(spec, &trainers[i].model), AECV_OK);
     }
-    stop_toggling = 0;
+    __atomic_store_n(&stop_toggling, 0, __ATOMIC_RELEASE);
     CHECK(pthread_create(&toggler, NULL, toggle_main, &changes) == 0);
     for (int i = 0; i < HANDLES; i++) CHECK(pthread_create(&threads[i], NULL, train_main, &trainers[i]) == 0);
     for (int i = 0; i < HANDLES; i++) pthread_join(threads[i], NULL);
-    stop_toggling = 1;
+    __atomic_store_n(&stop_toggling, 1, __ATOMIC_RELEASE);
     pthread_join(toggler, NULL);
     CHECK(changes > 0);
     for (int i = 0; i < HANDLES; i++) {
