@@ -265,6 +265,14 @@ fuzz: fuzz-onnx
 fuzz-onnx: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/onnx/run.sh
 
+# fuzz-capi: sequences of C API calls (create, train, gradients, encode, sample, save, corrupt,
+# load, free, stale handles, thread counts, parameters, inspection) with hostile sizes, under
+# ASan, with invariants (a refused call leaves the model as it was); fuzz/capi/Harness.swift.
+.PHONY: fuzz-capi
+fuzz: fuzz-capi
+fuzz-capi: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/capi/run.sh
+
 clean:
 	rm -rf build
 	$(SWIFT) package --scratch-path $(SCRATCH) clean
