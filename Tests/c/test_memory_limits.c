@@ -114,6 +114,32 @@ static void child_openblas_buffers(void) {
     _exit(0);
 }
 
+/* A batch of 100k images (313 MB in, 313 MB out) with room for little more than the two
+ * buffers: inference runs in chunks, so no batch-sized workspace is needed, and reconstruct and
+ * encode succeed. (Before chunking this needed ~550 MB of activations and failed.) */
+static void child_large_batch(void) {
+    enum { N = 100000, SIZE = 784 };
+    aecv_model *m = NULL;
+    aecv_status s;
+    float *x, *out;
+    mallopt(M_ARENA_MAX, 1);
+    CHILD_CHECK(aecv_set_num_threads(1) == AECV_OK, "set_num_threads");
+    s = aecv_model_create("{\"preset\":\"dense\",\"input\":[1,28,28]}", &m);
+    CHILD_CHECK(s == AECV_OK, "create: %d", s);
+    x = malloc((size_t)N * SIZE * sizeof(float));
+    out = malloc((size_t)N * SIZE * sizeof(float));
+    CHILD_CHECK(x != NULL && out != NULL, "the test's own buffers");
+    for (size_t i = 0; i < (size_t)N * SIZE; i++) x[i] = (float)(i % 251) / 251.0f;
+    limit_to(vm_size() + (160LL << 20));
+    s = aecv_model_reconstruct(m, x, N, out, (size_t)N * SIZE);
+    CHILD_CHECK(s == AECV_OK, "reconstruct of 100k images: %d", s);
+    CHILD_CHECK(out[0] >= 0 && out[0] <= 1 && out[(size_t)N * SIZE - 1] >= 0, "outputs are sigmoids");
+    s = aecv_model_encode(m, x, N, out, (size_t)N * 64);
+    CHILD_CHECK(s == AECV_OK, "encode of 100k images: %d", s);
+    aecv_model_free(m);
+    _exit(0);
+}
+
 static void run_case(const char *name, void (*body)(const char *), const char *dir) {
     pid_t pid = fork();
     int status = 0, waited;
@@ -143,6 +169,7 @@ static void run_case(const char *name, void (*body)(const char *), const char *d
 
 static void create_case(const char *dir) { (void)dir; child_create_too_large(); }
 static void openblas_case(const char *dir) { (void)dir; child_openblas_buffers(); }
+static void large_batch_case(const char *dir) { (void)dir; child_large_batch(); }
 
 int main(void) {
     char dir[] = "/tmp/aecv-memlimit-XXXXXX";
@@ -150,6 +177,7 @@ int main(void) {
     run_case("create of a 3 GiB model under a 1.5 GiB limit", create_case, dir);
     run_case("save with no room for the file's bytes", child_save_too_large, dir);
     run_case("OpenBLAS buffers checked at create (bounded time)", openblas_case, dir);
+    run_case("reconstruct and encode a batch of 100k images in 160 MB more than its buffers", large_batch_case, dir);
     rmdir(dir);
     if (failures) { fprintf(stderr, "test_memory_limits: %d FAILED\n", failures); return 1; }
     printf("test_memory_limits: all passed\n");

@@ -223,7 +223,7 @@ public final class Autoencoder {
         try BatchCheck.examples("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
+        forEachInferencePart(batch: batch) { net, offset, count in
             net.encode(inputs: x + offset * inputSize, batch: count, codes: z + offset * l)
         }
     }
@@ -235,7 +235,7 @@ public final class Autoencoder {
         try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("codes", codes)
         let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
+        forEachInferencePart(batch: batch) { net, offset, count in
             net.decode(codes: z + offset * l, batch: count, images: y + offset * inputSize)
         }
     }
@@ -247,8 +247,32 @@ public final class Autoencoder {
         try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, y) = (inputs.baseAddress!, images.baseAddress!)
-        replicas.forEachPart(replicas.partCount(batch: batch), batch: batch, primary: network, store: store, mode: .evaluation) { net, _, offset, count, _ in
+        forEachInferencePart(batch: batch) { net, offset, count in
             net.reconstruct(inputs: x + offset * inputSize, batch: count, images: y + offset * inputSize)
+        }
+    }
+
+    /// Examples that inference (encode, decode, reconstruct) runs at once: at most 1024 and about
+    /// 4 Mi input floats (16 MiB), at least 32. A larger batch runs chunk after chunk, so the
+    /// networks' workspaces never grow with the caller's batch (a batch of 100k images needs its
+    /// input and output, not 100k examples of activations).
+    static func inferenceChunk(exampleFloats: Int) -> Int {
+        max(32, min(1024, (1 << 22) / max(1, exampleFloats)))
+    }
+
+    /// body(network, offset, count) over `batch` examples in chunks of `inferenceChunk`, each
+    /// split among the threads; the thread setting is read once for the whole call.
+    private func forEachInferencePart(batch: Int, _ body: (AutoencoderNetwork, Int, Int) -> Void) {
+        let chunk = Self.inferenceChunk(exampleFloats: max(inputSize, latentSize))
+        let threads = ComputeThreads.current
+        var start = 0
+        while start < batch {
+            let n = min(chunk, batch - start)
+            replicas.forEachPart(replicas.partCount(batch: n, threads: threads), batch: n, primary: network,
+                                 store: store, mode: .evaluation) { net, _, offset, count, _ in
+                body(net, start + offset, count)
+            }
+            start += n
         }
     }
 

@@ -29,9 +29,9 @@ final class ReplicaSet<Network> {
     var count: Int { replicas.count }
 
     /// One part per thread, each of at least `minimumPart` examples; 1 when not splittable.
-    func partCount(batch: Int, splittable: Bool = true) -> Int {
+    func partCount(batch: Int, splittable: Bool = true, threads: Int = ComputeThreads.current) -> Int {
         guard splittable else { return 1 }
-        return max(1, min(ComputeThreads.current, batch / minimumPart, 1024))
+        return max(1, min(threads, batch / minimumPart, 1024))
     }
 
     /// Runs body(network, gradients, offset, count, part) for each part of `batch`, part 0 on the
