@@ -333,23 +333,7 @@ struct Train: ParsableCommand {
         } catch let error as JSONError {
             throw CLIError("\(specPath): invalid JSON: \(error)")
         }
-        guard case .object(var members) = value else { throw CLIError("\(specPath): a spec is a JSON object") }
-        // The data decides the input shape and --seed the seed, unless the spec says otherwise.
-        if !members.contains(where: { $0.key == "input" }) {
-            members.append(JSONMember("input", .array(inputShape.map { .int(Int64($0)) })))
-        }
-        if !members.contains(where: { $0.key == "seed" }) {
-            members.append(JSONMember("seed", .int(Int64(truncatingIfNeeded: seed))))
-        }
-        do {
-            let spec = try ModelSpec(jsonValue: .object(members))
-            if spec.input != inputShape {
-                throw CLIError("\(specPath): the spec's input is \(describeShape(spec.input)) but the data has \(describeShape(inputShape)) images")
-            }
-            return try Autoencoder(spec: spec)
-        } catch let error as AECVError {
-            throw CLIError("\(specPath): \(error.message)")
-        }
+        return try SpecFile.model(value, name: specPath, inputShape: inputShape, seed: seed)
     }
 
     /// model.aecv -> model.loss.png; other names get ".loss.png" appended.
