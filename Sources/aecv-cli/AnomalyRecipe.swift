@@ -7,9 +7,10 @@ import AECV
 /// values (an autoencoder that can copy its input reconstructs defects too), scored with the
 /// SSIM metric (structure, not brightness: robust to a slight global blur of the
 /// reconstruction), images scored by the mean of their top 1 % pixels (a small defect is drowned
-/// by the mean and the max sees noise). A recipe with `"loss": "mse_ssim"` and `"noise":
-/// {"type": "synthetic_anomaly", …}` (denoising preset, base conv) can replace `spec` as soon
-/// as the core reads it; `--spec` already passes any spec JSON through.
+/// by the mean and the max sees noise). The core also reads the DRAEM-style recipe
+/// (`"preset": "denoising", "base": "conv", "loss": "mse_ssim", "noise": {"synthetic_anomaly":
+/// {…}}`); `--spec` passes it (or any spec) through, and it becomes the default here once
+/// measured on MVTec AD to do better.
 struct AnomalyRecipe {
     /// A spec without "input" and "seed" (the data and --seed fill them in).
     var spec: JSONValue

@@ -89,12 +89,19 @@ final class AnomalyInspectionCommandTests: XCTestCase {
         XCTAssertEqual(json["reduction"]?.asString, "top_mean:0.01")
         XCTAssertEqual(json["spec"]?["input"], .array([.int(1), .int(16), .int(16)]))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory + "/run/overlays").count, 2)
-        // A spec passed inline is used as given (here the dense preset).
-        let d = try CLI.run(["anomaly", "bench", s.root, "--size", "32", "--epochs", "1", "--overlays", "0",
-                             "--spec", "{\"preset\": \"dense\", \"hidden\": [32], \"latent\": 8}", "--json", "dense.json",
-                             "--out", "dense"], in: directory)
-        XCTAssertEqual(d.status, 0, d.stderr)
-        XCTAssertEqual(try readJSON(directory + "/dense.json")["spec"]?["preset"]?.asString, "dense")
+        // A spec passed inline is used as given: the DRAEM-style recipe (denoising on synthetic
+        // defects, MSE + SSIM loss) and a dense model.
+        let recipe = "{\"preset\": \"denoising\", \"base\": \"conv\", \"loss\": \"mse_ssim\", "
+            + "\"noise\": {\"synthetic_anomaly\": {\"probability\": 0.5}}}"
+        for (spec, name) in [(recipe, "denoising"), ("{\"preset\": \"dense\", \"hidden\": [32], \"latent\": 8}", "dense")] {
+            let d = try CLI.run(["anomaly", "bench", s.root, "--size", "32", "--patch", "16", "--epochs", "1", "--overlays", "0",
+                                 "--spec", spec, "--json", "\(name).json", "--out", name], in: directory)
+            XCTAssertEqual(d.status, 0, d.stderr)
+            let json = try readJSON(directory + "/\(name).json")
+            XCTAssertEqual(json["spec"]?["preset"]?.asString, name)
+            XCTAssertNotNil(json["image_auroc"]?.asDouble)
+        }
+        XCTAssertEqual(try readJSON(directory + "/denoising.json")["spec"]?["loss"]?.asString, "mse_ssim")
     }
 
     func testBenchErrors() throws {
