@@ -104,6 +104,27 @@ final class AnomalyInspectionCommandTests: XCTestCase {
         XCTAssertEqual(try readJSON(directory + "/denoising.json")["spec"]?["loss"]?.asString, "mse_ssim")
     }
 
+    /// `train --spec FILE` and `bench --spec FILE` share one reader (SpecFile): the file's fields
+    /// are kept, the input comes from the data, and a bad file is named in the error.
+    func testSpecFilesForTrainAndBench() throws {
+        let s = try SyntheticMVTec.write(root: directory + "/cat", trainCount: 8, goodCount: 2, defectCount: 2)
+        try "{\"preset\": \"conv\", \"hidden\": [8, 4]}".write(toFile: directory + "/spec.json", atomically: true, encoding: .utf8)
+        let t = try CLI.run(["train", "--spec", "spec.json", "--data", s.root + "/train/good", "--epochs", "1",
+                             "--out", "t.aecv"], in: directory)
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let trained = try Autoencoder(contentsOf: directory + "/t.aecv")
+        XCTAssertEqual(trained.spec.hidden, [8, 4])
+        XCTAssertEqual(trained.inputShape, [1, 32, 32])
+        let b = try CLI.run(["anomaly", "bench", s.root, "--size", "32", "--epochs", "1", "--spec", "spec.json",
+                             "--overlays", "0", "--out", "b"], in: directory)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertEqual(try Autoencoder(contentsOf: directory + "/b/model.aecv").spec.hidden, [8, 4])
+        try "{\"preset\": ".write(toFile: directory + "/bad.json", atomically: true, encoding: .utf8)
+        for command in [["train", "--data", s.root + "/train/good"], ["anomaly", "bench", s.root, "--size", "32"]] {
+            assertOneLineError(try CLI.run(command + ["--spec", "bad.json"], in: directory), contains: "bad.json: invalid JSON")
+        }
+    }
+
     func testBenchErrors() throws {
         let s = try SyntheticMVTec.write(root: directory + "/cat", trainCount: 2, goodCount: 1, defectCount: 1)
         try FileManager.default.removeItem(atPath: s.root + "/ground_truth/line/000_mask.png")
