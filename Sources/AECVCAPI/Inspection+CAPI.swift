@@ -87,20 +87,32 @@ private func scoring(_ metric: Int32, _ reduction: Int32, _ topFraction: Double,
                        tileStride: Int(tileStride))
 }
 
+/// The shared frame of the calls that map images to a float output: images checked, the output
+/// (`perPixel`: batch × height × width floats, else batch floats) within `capacity`, a private
+/// copy of the inputs if the two overlap, and `body(model, inputs, height, width, output)` under
+/// the model's lock.
+private func imageCall(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ batch: UInt, _ height: UInt,
+                       _ width: UInt, output: UnsafeMutablePointer<Float>?, outputName: String, perPixel: Bool,
+                       capacity: UInt,
+                       _ body: (Autoencoder, UnsafeBufferPointer<Float>, Int, Int, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+    let handle = try modelHandle(model)
+    let (x, h, w) = try images(handle, inputs, batch, height, width)
+    let needed = perPixel ? try floatCount(batch: batch, perExample: h * w, buffer: outputName) : Int(batch)
+    let out = try outputBuffer(output, name: outputName, capacity: capacity, needed: needed, batch: batch)
+    try withDisjointInputs(x, from: out) { x in
+        try handle.withLocked { try body($0, x, h, w, out) }
+    }
+}
+
 @_cdecl("aecv_model_anomaly_pixel_maps")
 public func aecv_model_anomaly_pixel_maps(_ model: OpaquePointer?, _ inputs: UnsafePointer<Float>?, _ batch: UInt,
                                           _ height: UInt, _ width: UInt, _ metric: Int32, _ tileStride: UInt32,
                                           _ outMaps: UnsafeMutablePointer<Float>?, _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_anomaly_pixel_maps") {
-        let handle = try modelHandle(model)
         let scoring = try scoring(metric, ScoreReduction.Kind.mean.rawValue, 1, tileStride)
-        let (x, h, w) = try images(handle, inputs, batch, height, width)
-        let maps = try outputBuffer(outMaps, name: "out_maps", capacity: capacity,
-                                    needed: try floatCount(batch: batch, perExample: h * w, buffer: "out_maps"), batch: batch)
-        try withDisjointInputs(x, from: maps) { x in
-            try handle.withLocked {
-                try $0.anomalyPixelMaps(inputs: x, batch: Int(batch), height: h, width: w, scoring: scoring, into: maps)
-            }
+        try imageCall(model, inputs, batch, height, width, output: outMaps, outputName: "out_maps", perPixel: true,
+                      capacity: capacity) {
+            try $0.anomalyPixelMaps(inputs: $1, batch: Int(batch), height: $2, width: $3, scoring: scoring, into: $4)
         }
     }
 }
@@ -111,14 +123,10 @@ public func aecv_model_anomaly_image_scores(_ model: OpaquePointer?, _ inputs: U
                                             _ topFraction: Double, _ tileStride: UInt32,
                                             _ outScores: UnsafeMutablePointer<Float>?, _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_anomaly_image_scores") {
-        let handle = try modelHandle(model)
         let scoring = try scoring(metric, reduction, topFraction, tileStride)
-        let (x, h, w) = try images(handle, inputs, batch, height, width)
-        let scores = try outputBuffer(outScores, name: "out_scores", capacity: capacity, needed: Int(batch), batch: batch)
-        try withDisjointInputs(x, from: scores) { x in
-            try handle.withLocked {
-                try $0.anomalyImageScores(inputs: x, batch: Int(batch), height: h, width: w, scoring: scoring, into: scores)
-            }
+        try imageCall(model, inputs, batch, height, width, output: outScores, outputName: "out_scores", perPixel: false,
+                      capacity: capacity) {
+            try $0.anomalyImageScores(inputs: $1, batch: Int(batch), height: $2, width: $3, scoring: scoring, into: $4)
         }
     }
 }
@@ -160,15 +168,11 @@ public func aecv_model_anomaly_predict(_ model: OpaquePointer?, _ inputs: Unsafe
                                        _ height: UInt, _ width: UInt, _ outScores: UnsafeMutablePointer<Float>?,
                                        _ outFlags: UnsafeMutablePointer<UInt8>?, _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_anomaly_predict") {
-        let handle = try modelHandle(model)
-        let (x, h, w) = try images(handle, inputs, batch, height, width)
-        let scores = try outputBuffer(outScores, name: "out_scores", capacity: capacity, needed: Int(batch), batch: batch)
         guard let outFlags else { throw AECVError.invalidArgument("out_flags: NULL") }
-        let flags = UnsafeMutableBufferPointer(start: outFlags, count: Int(batch))
-        try withDisjointInputs(x, from: scores) { x in
-            try handle.withLocked {
-                try $0.anomalyPredict(inputs: x, batch: Int(batch), height: h, width: w, scores: scores, flags: flags)
-            }
+        try imageCall(model, inputs, batch, height, width, output: outScores, outputName: "out_scores", perPixel: false,
+                      capacity: capacity) {
+            try $0.anomalyPredict(inputs: $1, batch: Int(batch), height: $2, width: $3, scores: $4,
+                                  flags: UnsafeMutableBufferPointer(start: outFlags, count: $4.count))
         }
     }
 }
@@ -178,16 +182,11 @@ public func aecv_model_anomaly_segment(_ model: OpaquePointer?, _ inputs: Unsafe
                                        _ height: UInt, _ width: UInt, _ outMaps: UnsafeMutablePointer<Float>?,
                                        _ outMasks: UnsafeMutablePointer<UInt8>?, _ capacity: UInt) -> Int32 {
     withStatus("aecv_model_anomaly_segment") {
-        let handle = try modelHandle(model)
-        let (x, h, w) = try images(handle, inputs, batch, height, width)
-        let needed = try floatCount(batch: batch, perExample: h * w, buffer: "out_maps")
-        let maps = try outputBuffer(outMaps, name: "out_maps", capacity: capacity, needed: needed, batch: batch)
         guard let outMasks else { throw AECVError.invalidArgument("out_masks: NULL") }
-        let masks = UnsafeMutableBufferPointer(start: outMasks, count: needed)
-        try withDisjointInputs(x, from: maps) { x in
-            try handle.withLocked {
-                try $0.anomalySegment(inputs: x, batch: Int(batch), height: h, width: w, maps: maps, masks: masks)
-            }
+        try imageCall(model, inputs, batch, height, width, output: outMaps, outputName: "out_maps", perPixel: true,
+                      capacity: capacity) {
+            try $0.anomalySegment(inputs: $1, batch: Int(batch), height: $2, width: $3, maps: $4,
+                                  masks: UnsafeMutableBufferPointer(start: outMasks, count: $4.count))
         }
     }
 }

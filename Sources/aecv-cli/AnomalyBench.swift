@@ -52,8 +52,9 @@ struct AnomalyBench: ParsableCommand {
     @Option(help: ArgumentHelp("mse, ssim or blurred_mse (default: the recipe's).", valueName: "metric"))
     var metric: AnomalyMetric?
 
-    @Option(help: ArgumentHelp("Image score from the pixel map: mean, max, top_mean or top_mean:F (default: the recipe's).", valueName: "reduction"))
-    var reduction: String?
+    @Option(help: ArgumentHelp("Image score from the pixel map: mean, max, top_mean or top_mean:F (default: the recipe's).", valueName: "reduction"),
+            transform: ScoreReduction.argument)
+    var reduction: ScoreReduction?
 
     @Option(help: "Pixels between tile origins when scoring by tiles (0: half a tile).")
     var tileStride: Int = 0
@@ -98,7 +99,6 @@ struct AnomalyBench: ParsableCommand {
         if let p = preset, ModelSpec.Preset(rawValue: p) == nil {
             throw ValidationError("unknown preset '\(p)'; choose one of \(ModelSpec.Preset.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let r = reduction { do { _ = try ScoreReduction(name: r) } catch let e as AECVError { throw ValidationError("--reduction: \(e.message)") } }
         if tileStride < 0 { throw ValidationError("--tile-stride must be 0 or positive, got \(tileStride)") }
         if let q = quantile, !(q >= 0 && q <= 1) { throw ValidationError("--quantile must be in [0, 1], got \(q)") }
         if !(validation > 0 && validation < 1) { throw ValidationError("--validation must be in (0, 1), got \(validation)") }
@@ -117,7 +117,7 @@ struct AnomalyBench: ParsableCommand {
         let inputShape = [channels, side, side]
         let recipe = AnomalyRecipe.recommended(inputShape: inputShape)
         let scoring = try AnomalyScoring(metric: metric ?? recipe.metric,
-                                         reduction: try reduction.map(ScoreReduction.init(name:)) ?? recipe.reduction,
+                                         reduction: reduction ?? recipe.reduction,
                                          tileStride: tileStride)
 
         // Held-out good images for the thresholds: a seeded random subset, at least one.

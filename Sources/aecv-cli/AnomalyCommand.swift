@@ -28,25 +28,31 @@ extension AnomalyMetric: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.name) }
 }
 
+extension ScoreReduction {
+    /// The `transform` of every --reduction option: the core's parser, its message as the
+    /// option's error (ArgumentParser's own "is invalid" would not say what is allowed).
+    static func argument(_ text: String) throws -> ScoreReduction {
+        do { return try ScoreReduction(name: text) } catch let error as AECVError {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
 /// --metric, --reduction and --tile-stride: how maps and scores are computed.
 struct ScoringOptions: ParsableArguments {
     @Option(help: ArgumentHelp("mse, ssim or blurred_mse (default: the model's calibration, else mse).", valueName: "metric"))
     var metric: AnomalyMetric?
 
-    @Option(help: ArgumentHelp("Image score from its pixel map: mean, max, top_mean (1%) or top_mean:F (default: the model's calibration, else mean).", valueName: "reduction"))
-    var reduction: String?
+    @Option(help: ArgumentHelp("Image score from its pixel map: mean, max, top_mean (1%) or top_mean:F (default: the model's calibration, else mean).", valueName: "reduction"),
+            transform: ScoreReduction.argument)
+    var reduction: ScoreReduction?
 
     @Option(help: ArgumentHelp("Images larger than the model's input: pixels between tile origins, 0 = half a tile (default: the model's calibration, else 0).", valueName: "pixels"))
     var tileStride: Int?
 
     func validate() throws {
-        if let r = reduction {
-            do { _ = try ScoreReduction(name: r) } catch let error as AECVError { throw ValidationError("--reduction: \(error.message)") }
-        }
         if let t = tileStride, t < 0 { throw ValidationError("--tile-stride must be 0 (half a tile) or positive, got \(t)") }
     }
-
-    var parsedReduction: ScoreReduction? { reduction.flatMap { try? ScoreReduction(name: $0) } }
 
     /// True when none of the three was given.
     var isDefault: Bool { metric == nil && reduction == nil && tileStride == nil }
@@ -59,11 +65,11 @@ struct ScoringOptions: ParsableArguments {
                 CLIError("\(option) \(given) does not match the calibration stored in \(modelPath) (\(saved)); leave it out, or calibrate again with 'aecv anomaly fit'")
             }
             if let m = metric, m != stored.metric { throw mismatch("--metric", m.name, stored.metric.name) }
-            if let r = parsedReduction, r != stored.reduction { throw mismatch("--reduction", r.name, stored.reduction.name) }
+            if let r = reduction, r != stored.reduction { throw mismatch("--reduction", r.name, stored.reduction.name) }
             if let t = tileStride, t != stored.tileStride { throw mismatch("--tile-stride", "\(t)", "\(stored.tileStride)") }
             return stored
         }
-        return try AnomalyScoring(metric: metric ?? .mse, reduction: parsedReduction ?? .mean, tileStride: tileStride ?? 0)
+        return try AnomalyScoring(metric: metric ?? .mse, reduction: reduction ?? .mean, tileStride: tileStride ?? 0)
     }
 }
 

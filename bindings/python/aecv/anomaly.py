@@ -166,11 +166,15 @@ class AnomalyDetector:
             raise InvalidArgumentError("X: at least one image is needed, got 0")
         return X, int(X.shape[2]), int(X.shape[3])
 
-    def _chunks(self, n: int, H: int, W: int) -> range:
-        """Chunk starts: batch_size images, fewer for large images (about 64 Mi floats)."""
+    def _each_chunk(self, X: np.ndarray, H: int, W: int,
+                    call: Callable[[np.ndarray, int, int], None]) -> None:
+        """call(inputs, start, stop) for consecutive chunks of X as float32: batch_size images,
+        fewer for large images (about 64 Mi floats, so a uint8 batch is not converted whole)."""
         per_image = self.autoencoder.input_shape[0] * H * W
         step = max(1, min(self.batch_size, (1 << 26) // per_image))
-        return range(0, n, step)
+        for start in range(0, X.shape[0], step):
+            stop = min(start + step, X.shape[0])
+            call(as_float32(X[start:stop], "X"), start, stop)
 
     def _scoring(self) -> tuple[int, int, float, int]:
         kind, fraction = self._reduction
@@ -238,11 +242,8 @@ class AnomalyDetector:
         fn = self._function("aecv_model_anomaly_image_scores")
         metric, kind, fraction, stride = self._scoring()
         out = np.empty(X.shape[0], dtype=np.float32)
-        for start in self._chunks(X.shape[0], H, W):
-            inputs = as_float32(X[start:start + self.batch_size], "X")
-            chunk = out[start:start + inputs.shape[0]]
-            self.autoencoder._call(fn, inputs, inputs.shape[0], H, W, metric, kind, fraction,
-                                   stride, chunk, chunk.size)
+        self._each_chunk(X, H, W, lambda x, a, b: self.autoencoder._call(
+            fn, x, b - a, H, W, metric, kind, fraction, stride, out[a:b], b - a))
         return out
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
@@ -256,11 +257,8 @@ class AnomalyDetector:
         fn = self._function("aecv_model_anomaly_pixel_maps")
         metric, _, _, stride = self._scoring()
         out = np.empty((X.shape[0], H, W), dtype=np.float32)
-        for start in self._chunks(X.shape[0], H, W):
-            inputs = as_float32(X[start:start + self.batch_size], "X")
-            chunk = out[start:start + inputs.shape[0]]
-            self.autoencoder._call(fn, inputs, inputs.shape[0], H, W, metric, stride, chunk,
-                                   chunk.size)
+        self._each_chunk(X, H, W, lambda x, a, b: self.autoencoder._call(
+            fn, x, b - a, H, W, metric, stride, out[a:b], (b - a) * H * W))
         return out
 
     def heatmap(self, X: ArrayLike) -> np.ndarray:
@@ -290,11 +288,8 @@ class AnomalyDetector:
         fn = self._function("aecv_model_anomaly_predict")
         flags = np.zeros(X.shape[0], dtype=np.uint8)
         scores = np.empty(X.shape[0], dtype=np.float32)
-        for start in self._chunks(X.shape[0], H, W):
-            inputs = as_float32(X[start:start + self.batch_size], "X")
-            n = inputs.shape[0]
-            self.autoencoder._call(fn, inputs, n, H, W, scores[start:start + n],
-                                   flags[start:].ctypes.data, n)
+        self._each_chunk(X, H, W, lambda x, a, b: self.autoencoder._call(
+            fn, x, b - a, H, W, scores[a:b], flags[a:].ctypes.data, b - a))
         return flags.astype(bool)
 
     def segment(self, X: ArrayLike) -> np.ndarray:
@@ -304,11 +299,8 @@ class AnomalyDetector:
         fn = self._function("aecv_model_anomaly_segment")
         masks = np.zeros((X.shape[0], H, W), dtype=np.uint8)
         maps = np.empty((X.shape[0], H, W), dtype=np.float32)
-        for start in self._chunks(X.shape[0], H, W):
-            inputs = as_float32(X[start:start + self.batch_size], "X")
-            n = inputs.shape[0]
-            self.autoencoder._call(fn, inputs, n, H, W, maps[start:start + n],
-                                   masks[start:].ctypes.data, n * H * W)
+        self._each_chunk(X, H, W, lambda x, a, b: self.autoencoder._call(
+            fn, x, b - a, H, W, maps[a:b], masks[a:].ctypes.data, (b - a) * H * W))
         return masks.astype(bool)
 
     def evaluate(self, X: ArrayLike, y: ArrayLike, masks: ArrayLike | None = None) -> dict[str, float]:
