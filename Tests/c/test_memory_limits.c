@@ -140,6 +140,43 @@ static void child_large_batch(void) {
     _exit(0);
 }
 
+/* A TRAINING batch of 100k conv images under the same kind of limit: a step takes its batch whole
+ * (its workspaces -- activations, im2col columns -- grow with it; about 255 KB per example here,
+ * 24 GB in all), so the step is refused with AECV_ERR_NO_MEMORY naming the workspaces before
+ * anything runs, the parameters are bit-identical, and a normal batch then trains. (Before the
+ * workspace probe the step died of SIGABRT "failed to allocate".) */
+static void child_large_training_batch(void) {
+    enum { N = 100000, SIZE = 784, SMALL = 64 };
+    aecv_model *m = NULL;
+    aecv_status s;
+    float *x, *before, *after, loss = -1;
+    size_t count, i;
+    mallopt(M_ARENA_MAX, 1);
+    CHILD_CHECK(aecv_set_num_threads(1) == AECV_OK, "set_num_threads");
+    s = aecv_model_create("{\"preset\":\"conv\",\"input\":[1,28,28]}", &m);
+    CHILD_CHECK(s == AECV_OK, "create: %d", s);
+    count = aecv_model_parameter_count(m);
+    x = malloc((size_t)N * SIZE * sizeof(float));
+    before = malloc(count * sizeof(float));
+    after = malloc(count * sizeof(float));
+    CHILD_CHECK(x != NULL && before != NULL && after != NULL, "the test's own buffers");
+    for (i = 0; i < (size_t)N * SIZE; i++) x[i] = (float)(i % 251) / 251.0f;
+    CHILD_CHECK(aecv_model_get_parameters(m, before, count) == AECV_OK, "get_parameters");
+    limit_to(vm_size() + (400LL << 20));
+    s = aecv_model_train_step(m, x, NULL, N, &loss);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY, "train_step of 100k images returned %d, expected AECV_ERR_NO_MEMORY", s);
+    CHILD_CHECK(strstr(aecv_last_error(), "workspaces") != NULL && strstr(aecv_last_error(), "100000") != NULL,
+                "the message names neither the workspaces nor the batch");
+    s = aecv_model_evaluate(m, x, NULL, N, &loss);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY, "evaluate of 100k images returned %d", s);
+    CHILD_CHECK(aecv_model_get_parameters(m, after, count) == AECV_OK, "get_parameters after");
+    CHILD_CHECK(memcmp(before, after, count * sizeof(float)) == 0, "the refused step changed the parameters");
+    s = aecv_model_train_step(m, x, NULL, SMALL, &loss);
+    CHILD_CHECK(s == AECV_OK && loss > 0, "a batch of %d after the refusal: %d", SMALL, s);
+    aecv_model_free(m);
+    _exit(0);
+}
+
 static void run_case(const char *name, void (*body)(const char *), const char *dir) {
     pid_t pid = fork();
     int status = 0, waited;
@@ -170,6 +207,7 @@ static void run_case(const char *name, void (*body)(const char *), const char *d
 static void create_case(const char *dir) { (void)dir; child_create_too_large(); }
 static void openblas_case(const char *dir) { (void)dir; child_openblas_buffers(); }
 static void large_batch_case(const char *dir) { (void)dir; child_large_batch(); }
+static void large_training_batch_case(const char *dir) { (void)dir; child_large_training_batch(); }
 
 int main(void) {
     char dir[] = "/tmp/aecv-memlimit-XXXXXX";
@@ -178,6 +216,7 @@ int main(void) {
     run_case("save with no room for the file's bytes", child_save_too_large, dir);
     run_case("OpenBLAS buffers checked at create (bounded time)", openblas_case, dir);
     run_case("reconstruct and encode a batch of 100k images in 160 MB more than its buffers", large_batch_case, dir);
+    run_case("a training batch of 100k images refused (its workspaces), the model unchanged", large_training_batch_case, dir);
     rmdir(dir);
     if (failures) { fprintf(stderr, "test_memory_limits: %d FAILED\n", failures); return 1; }
     printf("test_memory_limits: all passed\n");

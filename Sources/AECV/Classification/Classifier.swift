@@ -23,6 +23,8 @@ public final class Classifier {
     /// Whether the encoder is fine-tuned (its gradients are computed).
     var trainsEncoder: Bool { !spec.freezeEncoder }
 
+    /// Checks memory before a batch larger than any before grows the workspaces.
+    private var workspaceProbe = WorkspaceProbe()
     private let inputsT = Workspace()
     private let standardized = Workspace()
     private let probabilities = Workspace()
@@ -82,6 +84,9 @@ public final class Classifier {
 
     private func checkInputs(_ inputs: UnsafeBufferPointer<Float>, batch: Int) throws {
         try BatchCheck.inputs("inputs", inputs, batch: batch, perExample: inputSize)
+        let perExample = network.features.layers.trainingFloatsPerExample + network.head.trainingFloatsPerExample
+            + 4 * (inputSize + featureSize)
+        try workspaceProbe.require(batch: batch, floatsPerExample: perExample, what: "inputs")
     }
 
     /// Features → (standardized) → head; returns the standardized features and the logits

@@ -29,6 +29,8 @@ public final class Detector {
     /// Store, optimizer and transactional commit (shared with the autoencoders); with
     /// `freeze_backbone` the backbone's entries are marked frozen in the store.
     let core: TrainableCore
+    /// Checks memory before a batch larger than any before grows the workspaces.
+    private var workspaceProbe = WorkspaceProbe()
     var store: ParameterStore { core.store }
     var optimizer: Optimizer { core.optimizer }
     /// Copies of the network for the other threads of a split batch (`ReplicaSet`).
@@ -94,6 +96,8 @@ public final class Detector {
 
     func checkImages(_ images: UnsafeBufferPointer<Float>, batch: Int) throws {
         try BatchCheck.inputs("images", images, batch: batch, perExample: inputSize)
+        try workspaceProbe.require(batch: batch, floatsPerExample: network.trainingFloatsPerExample + 4 * inputSize,
+                                   what: "images")
     }
 
     /// Ground truth of a batch from rows of (class, x_min, y_min, x_max, y_max); class −1 rows are

@@ -60,6 +60,9 @@ final class Conv2d: Layer {
         if hasBias { random.fillUniform(bias, count: outputChannels, bound: bound) }
     }
 
+    /// The im2col columns (Cin·k² rows × OH·OW positions per example).
+    var scratchFloatsPerExample: Int { geometry.rows * geometry.positions }
+
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch

@@ -45,6 +45,11 @@ protocol Layer: AnyObject {
     var usesBatchStatistics: Bool { get }
     /// The smallest training batch the layer accepts (BatchNorm needs 2 values per channel).
     var minimumTrainingBatch: Int { get }
+    /// Floats of scratch per example that a training forward and backward grow beyond the
+    /// layer's output (a convolution's im2col columns: Cin·k² × OH·OW). The training entry points
+    /// check that batch × the network's total can be allocated before a batch larger than any
+    /// before grows the workspaces (`Sequential.trainingFloatsPerExample`).
+    var scratchFloatsPerExample: Int { get }
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
@@ -70,4 +75,5 @@ extension Layer {
     func setNoise(_ noise: StepNoise) {}
     var usesBatchStatistics: Bool { false }
     var minimumTrainingBatch: Int { 1 }
+    var scratchFloatsPerExample: Int { 0 }
 }

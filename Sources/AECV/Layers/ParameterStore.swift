@@ -187,6 +187,10 @@ extension ChainPair {
     /// The smallest training batch the chains' layers accept.
     var minimumTrainingBatch: Int { max(firstChain.minimumTrainingBatch, secondChain.minimumTrainingBatch) }
 
+    /// Floats per example that a training step of both chains keeps (see
+    /// `Sequential.trainingFloatsPerExample`).
+    var trainingFloatsPerExample: Int { firstChain.trainingFloatsPerExample + secondChain.trainingFloatsPerExample }
+
     /// Gives the two chains independent streams of the step's noise (dropout masks).
     func setChainNoise(_ noise: StepNoise) {
         firstChain.setNoise(noise.salted(0x1_0000))

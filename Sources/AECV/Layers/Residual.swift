@@ -40,6 +40,8 @@ final class Residual: Layer {
     func setNoise(_ noise: StepNoise) { body.setNoise(noise) }
     var usesBatchStatistics: Bool { body.usesBatchStatistics }
     var minimumTrainingBatch: Int { body.minimumTrainingBatch }
+    /// The body's activations and gradients, and the projection and body-gradient buffers.
+    var scratchFloatsPerExample: Int { body.trainingFloatsPerExample + inputSize + 2 * outputSize }
 
     func initialize(random: inout RandomSource) {
         body.initialize(random: &random)

@@ -87,6 +87,13 @@ final class Sequential: StoredNetwork {
     /// The largest of the layers' minimum training batches.
     var minimumTrainingBatch: Int { layers.reduce(1) { max($0, $1.minimumTrainingBatch) } }
 
+    /// Floats per example that a training step of this chain keeps: every layer's output
+    /// (activations), its scratch, and the two ping-pong gradient buffers of the widest layer.
+    var trainingFloatsPerExample: Int {
+        let widest = layers.reduce(0) { max($0, $1.inputSize, $1.outputSize) }
+        return layers.reduce(2 * widest) { $0 + $1.outputSize + $1.scratchFloatsPerExample }
+    }
+
     /// Runs the chain; returns the output buffer (owned by this Sequential, valid until the next
     /// call). An empty chain returns its input.
     @discardableResult

@@ -33,6 +33,8 @@ public final class Autoencoder {
     /// class whose initializer fails never runs its deinit (found by the ONNX import fuzzer).
     private let partLossStorage = Workspace(capacity: 1024)
     private var partLosses: UnsafeMutablePointer<Float> { partLossStorage.pointer }
+    /// Checks memory before a training batch larger than any before grows the workspaces.
+    private var workspaceProbe = WorkspaceProbe()
 
     /// [C, H, W] of one example.
     public var inputShape: [Int] { spec.input }
@@ -89,6 +91,10 @@ public final class Autoencoder {
             try BatchCheck.finite("targets", targets)
         }
         try BatchCheck.finite("inputs", inputs)
+        // The chains' workspaces plus the input-sized buffers of the kinds (corrupted inputs,
+        // output gradient, the VAE's targets and images).
+        try workspaceProbe.require(batch: batch, floatsPerExample: network.trainingFloatsPerExample + 4 * inputSize,
+                                   what: "inputs")
     }
 
     /// One optimizer step on one batch; returns the loss before the update.

@@ -28,6 +28,8 @@ protocol AutoencoderNetwork: StoredNetwork {
     var canSplitBatch: Bool { get }
     /// The smallest training batch its layers accept (2 with a BatchNorm on [F] features).
     var minimumTrainingBatch: Int { get }
+    /// Floats per example of the workspaces a training step grows (`ChainPair` sums its chains').
+    var trainingFloatsPerExample: Int { get }
     /// The objective without an update (deterministic: no corruption).
     func loss(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int) -> Float
     func encode(inputs: UnsafePointer<Float>, batch: Int, codes: UnsafeMutablePointer<Float>)
