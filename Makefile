@@ -490,7 +490,9 @@ test-mpi: lib
 
 # ---------------------------------------------------------------------------------------------
 # fuzz-images: the JPEG/PNG decoders and the EXIF parser (fuzz/ImageHarness.swift with AECV,
-# AECVData and the instrumented C shim), FUZZ_SECONDS; see fuzz/run_images.sh.
+# AECVData and the instrumented C shim), FUZZ_SECONDS; see fuzz/run_images.sh. `make fuzz` (and
+# so fuzz-smoke in CI) runs it too.
 .PHONY: fuzz-images
+fuzz: fuzz-images
 fuzz-images: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFTC=$(SWIFTC) fuzz/run_images.sh
