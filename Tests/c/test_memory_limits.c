@@ -177,6 +177,75 @@ static void child_large_training_batch(void) {
     _exit(0);
 }
 
+/* The thread count raised AFTER the model was made: the call, not only aecv_model_create, must
+ * check OpenBLAS's buffers for the count in force. With room for one more 128 MiB buffer but not
+ * two, a train step, a reconstruct and a classifier at 3 threads are refused as NO_MEMORY naming
+ * OpenBLAS (before, the step hung in OpenBLAS's mmap retry loop), the parameters are unchanged,
+ * and at 1 thread again the model trains. */
+static void child_threads_raised_after_create(void) {
+    enum { SIZE = 784, N = 8 };
+    aecv_model *m = NULL;
+    aecv_classifier *c = (aecv_classifier *)1;
+    aecv_status s;
+    float x[N * SIZE], y[N * SIZE], loss = -1, *before, *after;
+    size_t count, i;
+    mallopt(M_ARENA_MAX, 1);
+    CHILD_CHECK(aecv_set_num_threads(1) == AECV_OK, "set_num_threads(1)");
+    s = aecv_model_create("{\"preset\":\"conv\",\"input\":[1,28,28]}", &m);
+    CHILD_CHECK(s == AECV_OK, "create: %d", s);
+    for (i = 0; i < N * SIZE; i++) x[i] = (float)(i % 97) / 97.0f;
+    count = aecv_model_parameter_count(m);
+    before = malloc(count * sizeof(float));
+    after = malloc(count * sizeof(float));
+    CHILD_CHECK(before != NULL && after != NULL, "the test's own buffers");
+    CHILD_CHECK(aecv_model_get_parameters(m, before, count) == AECV_OK, "get_parameters");
+    limit_to(vm_size() + (200LL << 20));
+    CHILD_CHECK(aecv_set_num_threads(3) == AECV_OK, "set_num_threads(3)");
+    s = aecv_model_train_step(m, x, NULL, N, &loss);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY, "train_step at 3 threads returned %d, want NO_MEMORY", s);
+    CHILD_CHECK(strstr(aecv_last_error(), "OpenBLAS") != NULL, "the message does not name OpenBLAS");
+    s = aecv_model_reconstruct(m, x, N, y, N * SIZE);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY, "reconstruct at 3 threads returned %d, want NO_MEMORY", s);
+    s = aecv_classifier_create(m, "{\"classes\":10}", &c);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY && c == NULL, "classifier_create at 3 threads returned %d", s);
+    CHILD_CHECK(aecv_model_get_parameters(m, after, count) == AECV_OK, "get_parameters after");
+    CHILD_CHECK(memcmp(before, after, count * sizeof(float)) == 0, "a refused call changed the parameters");
+    CHILD_CHECK(aecv_set_num_threads(1) == AECV_OK, "set_num_threads(1) again");
+    s = aecv_model_train_step(m, x, NULL, N, &loss);
+    CHILD_CHECK(s == AECV_OK && loss > 0, "train_step at 1 thread after the refusals: %d", s);
+    aecv_model_free(m);
+    _exit(0);
+}
+
+/* A classifier on the encoder of a 4096 -> 2048 -> 64 dense model (8.5M parameters, 34 MB;
+ * saving holds about 3 copies) with room for less than one copy: the save is NO_MEMORY, no file
+ * is left, and the classifier still predicts. */
+static void child_classifier_save_too_large(const char *dir) {
+    aecv_model *m = NULL;
+    aecv_classifier *c = NULL;
+    aecv_status s;
+    char path[512];
+    struct stat st;
+    static float x[64 * 64], probabilities[10];
+    mallopt(M_ARENA_MAX, 1);
+    CHILD_CHECK(aecv_set_num_threads(1) == AECV_OK, "set_num_threads");
+    s = aecv_model_create("{\"preset\":\"dense\",\"input\":[1,64,64],\"hidden\":[2048],\"latent\":64}", &m);
+    CHILD_CHECK(s == AECV_OK, "create: %d", s);
+    s = aecv_classifier_create(m, "{\"classes\":10}", &c);
+    CHILD_CHECK(s == AECV_OK, "classifier_create: %d", s);
+    aecv_model_free(m);
+    snprintf(path, sizeof path, "%s/big.aecvc", dir);
+    limit_to(vm_size() + (30LL << 20));
+    s = aecv_classifier_save(c, path);
+    CHILD_CHECK(s == AECV_ERR_NO_MEMORY, "classifier save under the limit returned %d, want NO_MEMORY", s);
+    CHILD_CHECK(strstr(aecv_last_error(), "saving the classifier") != NULL, "the message does not say what failed");
+    CHILD_CHECK(stat(path, &st) != 0, "a failed save created the file");
+    s = aecv_classifier_predict(c, x, 1, probabilities, 10);
+    CHILD_CHECK(s == AECV_OK, "predict after the failed save: %d", s);
+    aecv_classifier_free(c);
+    _exit(0);
+}
+
 static void run_case(const char *name, void (*body)(const char *), const char *dir) {
     pid_t pid = fork();
     int status = 0, waited;
@@ -208,6 +277,7 @@ static void create_case(const char *dir) { (void)dir; child_create_too_large(); 
 static void openblas_case(const char *dir) { (void)dir; child_openblas_buffers(); }
 static void large_batch_case(const char *dir) { (void)dir; child_large_batch(); }
 static void large_training_batch_case(const char *dir) { (void)dir; child_large_training_batch(); }
+static void threads_raised_case(const char *dir) { (void)dir; child_threads_raised_after_create(); }
 
 int main(void) {
     char dir[] = "/tmp/aecv-memlimit-XXXXXX";
@@ -217,6 +287,8 @@ int main(void) {
     run_case("OpenBLAS buffers checked at create (bounded time)", openblas_case, dir);
     run_case("reconstruct and encode a batch of 100k images in 160 MB more than its buffers", large_batch_case, dir);
     run_case("a training batch of 100k images refused (its workspaces), the model unchanged", large_training_batch_case, dir);
+    run_case("threads raised after create: OpenBLAS's buffers checked per call", threads_raised_case, dir);
+    run_case("classifier save with no room for its copies", child_classifier_save_too_large, dir);
     rmdir(dir);
     if (failures) { fprintf(stderr, "test_memory_limits: %d FAILED\n", failures); return 1; }
     printf("test_memory_limits: all passed\n");

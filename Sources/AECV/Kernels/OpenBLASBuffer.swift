@@ -23,6 +23,13 @@ enum OpenBLASBuffer {
     private static var lock = pthread_mutex_t()
     private static let lockInitialized: Bool = { pthread_mutex_init(&lock, nil); return true }()
 
+    /// The check for the running call's thread count (`ComputeThreads.current`): model
+    /// constructors and every compute entry call it, because `aecv_set_num_threads` may have
+    /// raised the count since the model was made. Cheap once warmed: a lock and a comparison.
+    static func reserveForCall() throws {
+        try reserve(threads: ComputeThreads.current)
+    }
+
     /// Throws `AECVError.noMemory` unless `threads` OpenBLAS buffers fit; warms them once.
     static func reserve(threads: Int) throws {
         _ = lockInitialized

@@ -55,7 +55,7 @@ public final class Autoencoder {
     public init(spec: ModelSpec) throws {
         ComputeThreads.configureOnce()
         // Before OpenBLAS's first use by this model: its buffers must fit, or it would hang.
-        try OpenBLASBuffer.reserve(threads: ComputeThreads.current)
+        try OpenBLASBuffer.reserveForCall()
         let filled = try spec.filled()
         self.spec = filled
         capabilities = filled.kind.capabilities(filled)
@@ -229,7 +229,7 @@ public final class Autoencoder {
         try BatchCheck.examples("codes", count: codes.count, batch: batch, perExample: latentSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, z, l) = (inputs.baseAddress!, codes.baseAddress!, latentSize)
-        forEachInferencePart(batch: batch) { net, offset, count in
+        try forEachInferencePart(batch: batch) { net, offset, count in
             net.encode(inputs: x + offset * inputSize, batch: count, codes: z + offset * l)
         }
     }
@@ -241,7 +241,7 @@ public final class Autoencoder {
         try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("codes", codes)
         let (z, y, l) = (codes.baseAddress!, images.baseAddress!, latentSize)
-        forEachInferencePart(batch: batch) { net, offset, count in
+        try forEachInferencePart(batch: batch) { net, offset, count in
             net.decode(codes: z + offset * l, batch: count, images: y + offset * inputSize)
         }
     }
@@ -253,7 +253,7 @@ public final class Autoencoder {
         try BatchCheck.examples("images", count: images.count, batch: batch, perExample: inputSize, exact: false)
         try BatchCheck.finite("inputs", inputs)
         let (x, y) = (inputs.baseAddress!, images.baseAddress!)
-        forEachInferencePart(batch: batch) { net, offset, count in
+        try forEachInferencePart(batch: batch) { net, offset, count in
             net.reconstruct(inputs: x + offset * inputSize, batch: count, images: y + offset * inputSize)
         }
     }
@@ -267,8 +267,10 @@ public final class Autoencoder {
     }
 
     /// body(network, offset, count) over `batch` examples in chunks of `inferenceChunk`, each
-    /// split among the threads; the thread setting is read once for the whole call.
-    private func forEachInferencePart(batch: Int, _ body: (AutoencoderNetwork, Int, Int) -> Void) {
+    /// split among the threads; the thread setting is read once for the whole call, and its
+    /// OpenBLAS buffers checked.
+    private func forEachInferencePart(batch: Int, _ body: (AutoencoderNetwork, Int, Int) -> Void) throws {
+        try OpenBLASBuffer.reserveForCall()
         let chunk = Self.inferenceChunk(exampleFloats: max(inputSize, latentSize))
         let threads = ComputeThreads.current
         var start = 0
@@ -288,6 +290,7 @@ public final class Autoencoder {
             throw AECVError.unsupported("sample: a \(spec.preset.rawValue) model is not generative (use vae or conv_vae)")
         }
         try BatchCheck.examples("images", count: images.count, batch: count, perExample: inputSize, exact: false)
+        try OpenBLASBuffer.reserveForCall()
         var generator = RandomSource(seed: seed)
         network.setMode(.evaluation)
         _ = network.sample(count: count, random: &generator, images: images.baseAddress!)

@@ -19,7 +19,10 @@ struct WorkspaceProbe {
 
     /// Throws `AECVError.noMemory` naming `what`, the batch and the bytes unless the
     /// workspaces of `batch` examples can be allocated.
+    /// OpenBLAS's work buffers for the call's thread count are checked first (see
+    /// `OpenBLASBuffer.reserveForCall`).
     mutating func require(batch: Int, floatsPerExample: Int, what: String) throws {
+        try OpenBLASBuffer.reserveForCall()
         guard batch > checkedBatch else { return }
         let perExample = try MemoryCheck.bytes(floatsPerExample, MemoryLayout<Float>.stride, what)
         let total = try MemoryCheck.bytes(batch, perExample, "\(what): the workspaces of a batch of \(batch)")
