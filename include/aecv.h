@@ -1067,7 +1067,11 @@ aecv_status aecv_model_export_onnx(aecv_model *model, const char *path, int32_t 
 /** aecv_model_import_onnx():
  *  Reads an ONNX autoencoder (e.g. from torch.onnx.export) into a new custom model that runs
  *  and trains here: a chain of Conv, ConvTranspose, Gemm, MatMul (+ Add of a bias), Relu,
- *  Sigmoid, Tanh, LeakyRelu, Flatten, Reshape (constant shape) nodes, Identity/Dropout skipped;
+ *  Sigmoid, Tanh, LeakyRelu, Elu, SiLU (x * Sigmoid(x)), GELU (its Erf form), MaxPool,
+ *  AveragePool (also as zero Pad + AveragePool), GlobalAveragePool, Resize (nearest or
+ *  align_corners=False linear, integer scale), BatchNormalization (inference form; imported
+ *  affine, momentum = 1 - ONNX's), Flatten, Reshape (constant shape) nodes and residual blocks
+ *  (f(x) + x or f(x) + a 1x1 projection, joined by Add, nested), Identity/Dropout skipped;
  *  one input (batch first; a (batch, F) input becomes a [1, 1, F] spec input).
  *  The code is the narrowest point of the chain unless overrides_json names it:
  *  {"code": "<node output name>"}; overrides_json (may be NULL) may also set spec fields such

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Writes the ONNX import fixtures: two small PyTorch autoencoders exported with
+"""Writes the ONNX import fixtures: four small PyTorch autoencoders exported with
 torch.onnx.export (opset 17, dynamic batch axis), a fixed input batch, PyTorch's
-reconstruction of it, and the reconstruction after 3 Adam steps (lr 1e-3, MSE, mean) on it.
+reconstruction of it, and the reconstruction after 3 Adam steps (lr 1e-3, MSE, mean) on it
+(in training mode: BatchNorm normalizes with the batch and updates its running statistics).
 
     /usr/bin/python3 tools/make_onnx_fixtures.py   # Debian's torch 1.13: torch_*
     ONNX_SITE=$(python3 -c 'import onnx, os; print(os.path.dirname(os.path.dirname(onnx.__file__)))') \
@@ -57,10 +58,73 @@ class DenseAE(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class Residual(nn.Module):
+    """x + body(x), or body(x) + projection(x) when the body changes the shape."""
+    def __init__(self, body, projection=None):
+        super().__init__()
+        self.body = body
+        self.projection = projection
+
+    def forward(self, x):
+        return self.body(x) + (x if self.projection is None else self.projection(x))
+
+
+class VisionAE(nn.Module):
+    """The issue-14 layers as PyTorch writes them: BatchNorm (after a ReLU, so the exporter
+    cannot fold it into the conv), max and average pooling, an identity and a projected
+    residual block, nearest and bilinear upsampling."""
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 1, 1), nn.ReLU(), nn.BatchNorm2d(8), nn.MaxPool2d(2),
+            Residual(nn.Sequential(nn.Conv2d(8, 8, 3, 1, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1))),
+            nn.AvgPool2d(2),
+            Residual(nn.Sequential(nn.Conv2d(8, 16, 3, 2, 1), nn.ReLU()), nn.Conv2d(8, 16, 1, 2)))
+        self.decoder = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(16, 8, 3, 1, 1), nn.ReLU(),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(8, 8, 3, 1, 1), nn.ELU(),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(8, 3, 3, 1, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class Image8(nn.Module):
+    """(N, 64) → (N, 1, 8, 8); nn.Unflatten has no ONNX export in torch 1.13."""
+    def forward(self, x):
+        return x.reshape(-1, 1, 8, 8)
+
+
+class PooledAE(nn.Module):
+    """Global average pooling and BatchNorm1d in the encoder, a dense decoder.
+
+    Tanh, not ReLU, before the BatchNorm: behind a ReLU that is active for the whole batch the
+    Linear's bias gradient is zero in exact arithmetic (BatchNorm removes any shift), so its
+    float value is rounding noise, and Adam's first step, lr * g / |g|, turns that noise into a
+    full-size update whose sign differs between any two implementations."""
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(1, 6, 3, 1, 1), nn.ReLU(),
+                                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 8),
+                                     nn.Tanh(), nn.BatchNorm1d(8))
+        self.decoder = nn.Sequential(nn.Linear(8, 64), nn.Sigmoid(), Image8())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
 def write(name, model, shape):
     name = name.replace("torch", PREFIX, 1)
     torch.manual_seed(1)
     x = torch.rand((3,) + shape)
+    # Running statistics away from their initial 0 and 1, so that the import must carry them
+    # (a separate generator: x and the weights stay what they were before this warm-up).
+    warm = torch.Generator().manual_seed(2)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.rand((8,) + shape, generator=warm) * 2)
     model.eval()
     torch.onnx.export(model, x[:1], os.path.join(OUT, f"{name}.onnx"), opset_version=17,
                       input_names=["input"], output_names=["reconstruction"],
@@ -69,11 +133,16 @@ def write(name, model, shape):
     with torch.no_grad():
         expected = model(x)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # Training mode for the steps, as a train step here runs (BatchNorm: batch statistics, and
+    # its running statistics move), evaluation mode for the outputs.
+    model.train()
     for _ in range(3):
         optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), x.reshape(3, -1).reshape(model(x).shape))
+        y = model(x)  # once per step: each training-mode forward moves BatchNorm's statistics
+        loss = nn.functional.mse_loss(y, x.reshape(y.shape))
         loss.backward()
         optimizer.step()
+    model.eval()
     with torch.no_grad():
         after = model(x)
     for suffix, t in (("input", x), ("expected", expected), ("after3", after)):
@@ -87,3 +156,7 @@ if __name__ == "__main__":
     write("torch_conv_ae", ConvAE(), (1, 16, 16))
     torch.manual_seed(0)
     write("torch_dense_ae", DenseAE(), (1, 8, 8))
+    torch.manual_seed(0)
+    write("torch_vision_ae", VisionAE(), (3, 16, 16))
+    torch.manual_seed(0)
+    write("torch_pooled_ae", PooledAE(), (1, 8, 8))

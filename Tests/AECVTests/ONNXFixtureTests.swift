@@ -30,4 +30,28 @@ final class ONNXFixtureTests: XCTestCase {
     func testDenseAutoencoderFromPyTorch() throws { try check("torch_dense_ae", latent: 8) }
     func testConvAutoencoderFromPyTorch2() throws { try check("torch2_conv_ae", latent: 16 * 4 * 4) }
     func testDenseAutoencoderFromPyTorch2() throws { try check("torch2_dense_ae", latent: 8) }
+
+    /// BatchNorm2d (running statistics carried), MaxPool, AvgPool (torch 1.13 writes it as
+    /// Pad + AveragePool), an identity and a projected residual block, nearest and bilinear
+    /// Resize; the 3 steps run BatchNorm in training mode on both sides.
+    func testVisionLayersFromPyTorch() throws { try check("torch_vision_ae", latent: 16 * 2 * 2) }
+    func testVisionLayersFromPyTorch2() throws { try check("torch2_vision_ae", latent: 16 * 2 * 2) }
+    /// GlobalAveragePool + Flatten, BatchNorm1d, Reshape.
+    func testPooledAutoencoderFromPyTorch() throws { try check("torch_pooled_ae", latent: 8) }
+    func testPooledAutoencoderFromPyTorch2() throws { try check("torch2_pooled_ae", latent: 8) }
+
+    /// The imported layers are the spec's own types (trainable as such), not just numbers that
+    /// happen to agree: BatchNorm stays a batch_norm2d with PyTorch's momentum, the two
+    /// residual blocks are residual layers (the second with its 1×1 projection's weights).
+    func testImportedVisionSpecHoldsTheLayers() throws {
+        let model = try Autoencoder.importONNX(path: Fixture.directory + "/onnx/torch2_vision_ae.onnx", overridesJSON: nil)
+        let types = (model.spec.encoder ?? []).map(\.type)
+        XCTAssertEqual(types, ["conv2d", "relu", "batch_norm2d", "max_pool2d", "residual", "avg_pool2d", "residual"])
+        XCTAssertEqual((model.spec.decoder ?? []).map(\.type), ["upsample", "conv2d", "relu", "upsample", "conv2d", "elu",
+                                                          "upsample", "conv2d", "sigmoid"])
+        let json = model.spec.encoder![2].jsonValue().serialized()
+        XCTAssertTrue(json.contains("\"momentum\":0.1"), json)
+        let names = model.store.entries.map(\.name)
+        XCTAssertTrue(names.contains("encoder.6.projection.weight") && names.contains("encoder.4.body.2.weight"), "\(names)")
+    }
 }

@@ -159,6 +159,9 @@ extension BatchNorm {
         let mean = graph.initializer("\(name).running_mean", dims: [channels], from: current)
         let variance = graph.initializer("\(name).running_var", dims: [channels], from: current + channels)
         return graph.node("BatchNormalization", [input, scale, shift, mean, variance],
-                          attributes: [ONNXAttribute("epsilon", .float(epsilon))], name: name, shape: outputShape)
+                          attributes: [ONNXAttribute("epsilon", .float(epsilon)),
+                                       // ONNX's momentum weighs the old statistic: 1 − PyTorch's.
+                                       ONNXAttribute("momentum", .float(1 - momentum))],
+                          name: name, shape: outputShape)
     }
 }

@@ -75,3 +75,45 @@ extension LayerSpec {
         LayerSpec(BatchNorm1dDefinition(BatchNormFields(epsilon: eps, momentum: momentum, affine: affine)))
     }
 }
+
+// MARK: - ONNX import
+
+/// BatchNormalization in inference form (training_mode 0): inputs X, scale γ, B β, the running
+/// mean and variance, all constants. A (N, C, H, W) input becomes batch_norm2d, (N, C)
+/// batch_norm1d. ONNX's momentum weighs the OLD statistic (default 0.9), PyTorch's the new one:
+/// momentum = 1 − ONNX momentum (rounded to 1e-6). The layer is imported affine (γ, β trainable, as PyTorch's
+/// default), even when γ = 1 and β = 0: a graph cannot tell affine=False from a fresh affine
+/// layer. num_batches_tracked starts at 0.
+extension BatchNorm2dDefinition {
+    static var onnxOperators: [String] { ["BatchNormalization"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        if try node.int("training_mode", default: 0) != 0 {
+            throw context.unsupported(node, "training_mode 1 (export the model in eval mode)")
+        }
+        let shape1d = context.rank == 1 && context.shape.count == 1
+        guard (context.rank == 3 && context.shape.count == 3) || shape1d, let channels = context.shape.first else {
+            throw context.unsupported(node, "needs a (N, C, H, W) or (N, C) input, got per-example shape \(context.shape)")
+        }
+        var tensors: [(suffix: String, dims: [Int], values: [Float])] = []
+        for (k, name) in ["weight", "bias", "running_mean", "running_var"].enumerated() {
+            let t = try context.constant(node, input: k + 1, "the \(name) (input \(k + 1))")
+            guard t.dataType == ONNXTensor.float32, t.floats.count == channels else {
+                throw context.unsupported(node, "the \(name) must hold \(channels) floats, got dims \(t.dims)")
+            }
+            tensors.append((name, [channels], t.floats))
+        }
+        if let i = tensors[3].values.firstIndex(where: { $0 < 0 }) {
+            throw AECVError.format("ONNX \(node.described): running variance \(tensors[3].values[i]) at channel \(i) is negative")
+        }
+        tensors.append(("num_batches_tracked", [], [0]))
+        let epsilon = try node.float("epsilon", default: 1e-5)
+        // 1 − 0.9f is 0.100000024 in float; rounded to 1e-6 it is PyTorch's 0.1 again.
+        let momentum = Float(((1 - Double(try node.float("momentum", default: 0.9))) * 1e6).rounded() / 1e6)
+        guard epsilon.isFinite, epsilon > 0, momentum.isFinite, momentum >= 0, momentum <= 1 else {
+            throw context.unsupported(node, "epsilon \(epsilon) or momentum \(1 - momentum) out of range")
+        }
+        let spec: LayerSpec = shape1d ? .batchNorm1d(eps: epsilon, momentum: momentum)
+                                      : .batchNorm2d(eps: epsilon, momentum: momentum)
+        return ONNXImportedLayer(spec: spec, tensors: tensors)
+    }
+}

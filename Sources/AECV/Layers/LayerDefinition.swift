@@ -149,6 +149,9 @@ enum LayerRegistry {
         all.first { $0.onnxOperators.contains(op) }
     }
 
+    /// The layer types ONNX writes as a fork-and-join pattern (SiLU, GELU).
+    static let forkImporters: [any ONNXForkImportable.Type] = all.compactMap { $0 as? any ONNXForkImportable.Type }
+
     /// Every ONNX operator some layer type imports, for error messages.
     static var onnxOperators: [String] { all.flatMap { $0.onnxOperators } }
 }

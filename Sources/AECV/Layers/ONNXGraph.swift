@@ -89,6 +89,14 @@ struct ONNXNode: Equatable {
         }
     }
 
+    func string(_ name: String, default fallback: String) throws -> String {
+        switch attribute(name) {
+        case nil: return fallback
+        case .string(let v)?: return v
+        default: throw AECVError.format("ONNX node \"\(self.name)\" (\(opType)): attribute \(name) is not a string")
+        }
+    }
+
     /// "node \"/encoder/encoder.0/Conv\" (Conv)", for messages.
     var described: String { "node \"\(name)\" (\(opType))" }
 }
@@ -227,6 +235,46 @@ struct ONNXImportContext {
 
     func unsupported(_ node: ONNXNode, _ why: String) -> AECVError {
         .unsupported("ONNX \(node.described): \(why)")
+    }
+}
+
+/// A layer that ONNX writes not as one operator but as a small graph that forks from its input
+/// and joins again, e.g. SiLU's x · Sigmoid(x). The importer offers each such layer type the
+/// fork (the input value and the node where the branches join); a type that recognizes its
+/// pattern returns its spec and the value the pattern ends at.
+protocol ONNXForkImportable: LayerDefinition {
+    static func importONNXFork(_ fork: ONNXFork) throws -> (spec: LayerSpec, output: String)?
+}
+
+/// What a fork pattern sees: the fork's input, the joining node, and the graph around them.
+struct ONNXFork {
+    /// The value both branches start from.
+    let value: String
+    /// The node where they join (it reads both branches).
+    let join: ONNXNode
+    /// The node that computes a value (nil for the graph input and constants).
+    let producer: (String) -> ONNXNode?
+    /// The nodes that read a value.
+    let consumers: (String) -> [ONNXNode]
+    let constants: [String: ONNXTensor]
+
+    /// The single float of a one-element constant, or nil.
+    func scalar(_ name: String) -> Float? {
+        guard let t = constants[name], t.dataType == ONNXTensor.float32, t.floats.count == 1 else { return nil }
+        return t.floats[0]
+    }
+
+    /// The other input of a two-input node when one of its inputs is `name`.
+    func other(_ node: ONNXNode, than name: String) -> String? {
+        guard node.inputs.count == 2 else { return nil }
+        if node.inputs[0] == name { return node.inputs[1] }
+        if node.inputs[1] == name { return node.inputs[0] }
+        return nil
+    }
+
+    /// The constant scalar operand of a two-input node whose other input is `name`.
+    func scalarOperand(_ node: ONNXNode, of name: String) -> Float? {
+        other(node, than: name).flatMap(scalar)
     }
 }
 

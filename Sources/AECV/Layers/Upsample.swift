@@ -165,3 +165,61 @@ extension Upsample {
         return graph.node("Resize", [input, "", scales], attributes: attributes, name: name, shape: outputShape)
     }
 }
+
+// MARK: - ONNX import
+
+/// Resize (opset 11+: X, roi, scales, sizes) with constant scales [1, 1, s, s] (or constant sizes
+/// [N, C, s·H, s·W]) for an integer s, and the forms PyTorch's nn.Upsample exports: nearest with
+/// coordinate_transformation_mode asymmetric and nearest_mode floor; linear with half_pixel or
+/// pytorch_half_pixel (align_corners=False; the two differ only for an output of length 1). The
+/// opset-9 Upsample (X, scales) is read for nearest only: its linear mode is asymmetric.
+extension UpsampleDefinition {
+    static var onnxOperators: [String] { ["Resize", "Upsample"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        guard context.shape.count == 3 else {
+            throw context.unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(context.shape)")
+        }
+        let resize = node.opType == "Resize"
+        let scaleInput = resize ? 2 : 1
+        var scale: Float?
+        if scaleInput < node.inputs.count, !node.inputs[scaleInput].isEmpty {
+            let t = try context.constant(node, input: scaleInput, "the scales")
+            if t.dataType == ONNXTensor.float32, !t.floats.isEmpty {
+                guard t.floats.count == 4, t.floats[0] == 1, t.floats[1] == 1, t.floats[2] == t.floats[3] else {
+                    throw context.unsupported(node, "scales \(t.floats): only [1, 1, s, s] is supported")
+                }
+                scale = t.floats[2]
+            }
+        }
+        if scale == nil, resize, node.inputs.count > 3, !node.inputs[3].isEmpty {
+            let t = try context.constant(node, input: 3, "the sizes")
+            let (h, w) = (context.shape[1], context.shape[2])
+            guard t.dataType == ONNXTensor.int64, t.ints.count == 4, t.ints[1] == Int64(context.shape[0]),
+                  t.ints[2] % Int64(h) == 0, t.ints[2] / Int64(h) == t.ints[3] / Int64(w), t.ints[3] % Int64(w) == 0 else {
+                throw context.unsupported(node, "sizes must be [N, C, s·H, s·W] for an integer s")
+            }
+            scale = Float(t.ints[2] / Int64(h))
+        }
+        guard let s = scale, s >= 1, s <= 16, s == s.rounded() else {
+            throw context.unsupported(node, "the scale must be a constant integer in 1...16, got \(scale.map { "\($0)" } ?? "none")")
+        }
+        let mode = try node.string("mode", default: "nearest")
+        let transform = try node.string("coordinate_transformation_mode", default: "half_pixel")
+        if resize, try node.int("antialias", default: 0) != 0 { throw context.unsupported(node, "antialias 1") }
+        switch mode {
+        case "nearest":
+            // With an integer scale, asymmetric + floor picks input ⌊o/s⌋ (nn.Upsample's nearest).
+            if resize {
+                let rounding = try node.string("nearest_mode", default: "round_prefer_floor")
+                guard transform == "asymmetric", rounding == "floor" else {
+                    throw context.unsupported(node, "nearest with coordinate_transformation_mode \(transform) and nearest_mode \(rounding); only asymmetric + floor (PyTorch's) is supported")
+                }
+            }
+            return ONNXImportedLayer(spec: .upsample(scale: Int(s)))
+        case "linear" where resize && (transform == "half_pixel" || transform == "pytorch_half_pixel"):
+            return ONNXImportedLayer(spec: .upsample(scale: Int(s), bilinear: true))
+        default:
+            throw context.unsupported(node, "mode \(mode) with coordinate_transformation_mode \(transform); supported: nearest (asymmetric, floor) and linear (half_pixel, i.e. align_corners=False)")
+        }
+    }
+}

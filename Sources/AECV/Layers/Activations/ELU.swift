@@ -43,3 +43,10 @@ extension ELU {
                    shape: graph.shapes[input] ?? [])
     }
 }
+
+extension ELU {
+    static var onnxOperators: [String] { ["Elu"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        ONNXImportedLayer(spec: LayerSpec(ELU(alpha: try node.float("alpha", default: 1))))
+    }
+}

@@ -49,3 +49,28 @@ extension GELU {
         return graph.node("Mul", [product, half], name: name, shape: shape)
     }
 }
+
+/// Import: the Erf form as PyTorch and libaecv write it, Mul(Mul(x, Add(Erf(x / √2), 1)), 0.5)
+/// (x / √2 as Div by √2 or Mul by 1/√2; either operand order). The branches join at the inner
+/// Mul; the pattern ends at the Mul by 0.5 that must be its only reader.
+extension GELU: ONNXForkImportable {
+    static func importONNXFork(_ fork: ONNXFork) throws -> (spec: LayerSpec, output: String)? {
+        func near(_ a: Float?, _ b: Float) -> Bool { a.map { abs($0 - b) <= 1e-6 * max(1, abs(b)) } ?? false }
+        let x = fork.value
+        guard fork.join.opType == "Mul", let phi = fork.other(fork.join, than: x),
+              let add = fork.producer(phi), add.opType == "Add", add.inputs.count == 2 else { return nil }
+        guard let erfValue = add.inputs.first(where: { fork.producer($0)?.opType == "Erf" }),
+              near(fork.scalarOperand(add, of: erfValue), 1),
+              let erf = fork.producer(erfValue), let scaledValue = erf.inputs.first,
+              let scaled = fork.producer(scaledValue), scaled.inputs.first == x else { return nil }
+        switch scaled.opType {
+        case "Div": guard near(fork.scalar(scaled.inputs[1]), 1.41421356) else { return nil }
+        case "Mul": guard near(fork.scalarOperand(scaled, of: x), 0.70710678) else { return nil }
+        default: return nil
+        }
+        let readers = fork.consumers(fork.join.outputs[0])
+        guard readers.count == 1, readers[0].opType == "Mul",
+              near(fork.scalarOperand(readers[0], of: fork.join.outputs[0]), 0.5) else { return nil }
+        return (.gelu, readers[0].outputs[0])
+    }
+}

@@ -39,3 +39,12 @@ extension SiLU {
         return graph.node("Mul", [input, s], name: name, shape: shape)
     }
 }
+
+/// Import: Mul(x, Sigmoid(x)), either operand order.
+extension SiLU: ONNXForkImportable {
+    static func importONNXFork(_ fork: ONNXFork) throws -> (spec: LayerSpec, output: String)? {
+        guard fork.join.opType == "Mul", let s = fork.other(fork.join, than: fork.value),
+              let sigmoid = fork.producer(s), sigmoid.opType == "Sigmoid", sigmoid.inputs == [fork.value] else { return nil }
+        return (.silu, fork.join.outputs[0])
+    }
+}

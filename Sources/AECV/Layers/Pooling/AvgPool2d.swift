@@ -115,3 +115,42 @@ extension AvgPool2d {
                    name: name, shape: outputShape)
     }
 }
+
+extension AvgPool2dDefinition {
+    static var onnxOperators: [String] { ["AveragePool"] }
+    /// count_include_pad is ONNX's (default 0); PyTorch writes it explicitly.
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let f = try PoolFields.importONNX(node, context)
+        let include = try node.int("count_include_pad", default: 0) != 0
+        return ONNXImportedLayer(spec: .avgPool2d(kernel: f.kernel, stride: f.stride, padding: f.padding,
+                                                  countIncludePad: include))
+    }
+}
+
+/// torch.onnx.export of torch 1.13 writes AvgPool2d(count_include_pad=True) as Pad (zeros) +
+/// AveragePool with no pads, even for padding 0. `onnxPadding` reads such a Pad: its spatial
+/// padding p, or nil when it is something else (a mode other than constant, a non-zero fill,
+/// padding of the batch or channel axes, or unequal sides).
+extension AvgPool2dDefinition {
+    static func onnxPadding(_ node: ONNXNode, _ context: ONNXImportContext) throws -> Int? {
+        guard node.opType == "Pad", try node.string("mode", default: "constant") == "constant",
+              context.shape.count == 3 else { return nil }
+        let pads = try context.constant(node, input: 1, "the pads")
+        guard pads.dataType == ONNXTensor.int64, pads.ints.count == 8,
+              pads.ints[0] == 0, pads.ints[1] == 0, pads.ints[4] == 0, pads.ints[5] == 0,
+              Set([pads.ints[2], pads.ints[3], pads.ints[6], pads.ints[7]]).count == 1, pads.ints[2] >= 0 else { return nil }
+        if node.inputs.count > 2, !node.inputs[2].isEmpty {
+            let fill = try context.constant(node, input: 2, "the constant value")
+            guard fill.dataType == ONNXTensor.float32, fill.floats.allSatisfy({ $0 == 0 }) else { return nil }
+        }
+        return Int(pads.ints[2])
+    }
+
+    /// Pad(p) + AveragePool(pads 0) as one avg_pool2d with padding p, count_include_pad true.
+    static func importONNX(pad p: Int, pool node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let f = try PoolFields.importONNX(node, context)
+        guard f.padding == 0 else { throw context.unsupported(node, "pads after a Pad node") }
+        if 2 * p > f.kernel { throw context.unsupported(node, "a Pad of \(p) before a kernel of \(f.kernel)") }
+        return ONNXImportedLayer(spec: .avgPool2d(kernel: f.kernel, stride: f.stride, padding: p, countIncludePad: true))
+    }
+}

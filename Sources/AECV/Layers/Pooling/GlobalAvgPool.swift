@@ -59,3 +59,16 @@ extension GlobalAvgPool {
         return graph.flattened(pooled, name: name)
     }
 }
+
+/// GlobalAveragePool imports as global_avg_pool, whose output is already the (N, C) that the
+/// Flatten PyTorch writes after it would make (that Flatten, of an (N, C) value, is skipped). A
+/// node after it that needs (N, C, 1, 1) is refused by its own shape check.
+extension GlobalAvgPoolDefinition {
+    static var onnxOperators: [String] { ["GlobalAveragePool"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        guard context.shape.count == 3 else {
+            throw context.unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(context.shape)")
+        }
+        return ONNXImportedLayer(spec: .globalAvgPool)
+    }
+}

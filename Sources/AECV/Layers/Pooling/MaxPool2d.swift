@@ -104,3 +104,11 @@ extension MaxPool2d {
         graph.node("MaxPool", [input], attributes: geometry.onnxAttributes, name: name, shape: outputShape)
     }
 }
+
+extension MaxPool2dDefinition {
+    static var onnxOperators: [String] { ["MaxPool"] }
+    static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
+        let f = try PoolFields.importONNX(node, context)
+        return ONNXImportedLayer(spec: .maxPool2d(kernel: f.kernel, stride: f.stride, padding: f.padding))
+    }
+}
