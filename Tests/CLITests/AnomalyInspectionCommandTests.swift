@@ -86,7 +86,9 @@ final class AnomalyInspectionCommandTests: XCTestCase {
             XCTAssertTrue(v >= 0 && v <= 1, "\(key) = \(v)")
         }
         XCTAssertEqual(json["metric"]?.asString, "ssim")
-        XCTAssertEqual(json["reduction"]?.asString, "top_mean:0.01")
+        XCTAssertEqual(json["reduction"]?.asString, "top_mean:0.02")
+        XCTAssertEqual(json["spec"]?["preset"]?.asString, "denoising")
+        XCTAssertEqual(json["spec"]?["loss"]?.asString, "mse_ssim")
         XCTAssertEqual(json["spec"]?["input"], .array([.int(1), .int(16), .int(16)]))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory + "/run/overlays").count, 2)
         // A spec passed inline is used as given: the DRAEM-style recipe (denoising on synthetic
