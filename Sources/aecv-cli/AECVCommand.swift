@@ -25,7 +25,7 @@ struct AECVCommand: ParsableCommand {
         version: "libaecv \(LibraryVersion.string)",
         subcommands: [Train.self, Evaluate.self, Reconstruct.self, Sample.self, Interpolate.self,
                       Encode.self, Denoise.self, Info.self, Classify.self, Anomaly.self, Detect.self,
-                      Export.self, Augment.self, Images.self])
+                      Export.self, Import.self, Augment.self, Images.self])
 
     static func main() {
         let exitCode = runCommand(CommandLine.arguments.dropFirst().map { $0 })
