@@ -195,22 +195,9 @@ enum ONNXConvAttributes {
         if let ks = try node.ints("kernel_shape"), ks != [Int64(kernel), Int64(kernel)] {
             throw context.unsupported(node, "kernel_shape \(ks) does not match the weight \(weightDims)")
         }
-        let strides = try node.ints("strides") ?? [1, 1]
-        guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1 else {
-            throw context.unsupported(node, "strides \(strides): only equal strides are supported")
-        }
-        let pads = try node.ints("pads") ?? [0, 0, 0, 0]
-        guard pads.count == 4, Set(pads).count == 1, pads[0] >= 0 else {
-            throw context.unsupported(node, "pads \(pads): only equal padding on every side is supported")
-        }
-        if let d = try node.ints("dilations"), d.contains(where: { $0 != 1 }) {
-            throw context.unsupported(node, "dilations \(d): only 1 is supported")
-        }
+        let window = try node.squareWindow(context)
         if try node.int("group", default: 1) != 1 { throw context.unsupported(node, "grouped convolution") }
-        if case .string(let a)? = node.attribute("auto_pad"), a != "NOTSET" {
-            throw context.unsupported(node, "auto_pad \(a)")
-        }
-        return (kernel, Int(strides[0]), Int(pads[0]))
+        return (kernel, window.stride, window.padding)
     }
 
     /// The weight (input 1) and bias (input 2, zeros when absent) of a conv node.

@@ -97,6 +97,29 @@ struct ONNXNode: Equatable {
         }
     }
 
+    /// (stride, padding) of a Conv, ConvTranspose, MaxPool or AveragePool node: equal strides
+    /// (default 1, as ONNX), equal pads on every side, no dilation, NOTSET auto_pad; anything
+    /// else is `.unsupported` naming the attribute (the kernel is the caller's to check).
+    func squareWindow(_ context: ONNXImportContext) throws -> (stride: Int, padding: Int) {
+        let strides = try ints("strides") ?? [1, 1]
+        guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1 else {
+            throw context.unsupported(self, "strides \(strides): only equal strides are supported")
+        }
+        let pads = try ints("pads") ?? [0, 0, 0, 0]
+        guard pads.count == 4, Set(pads).count == 1, pads[0] >= 0 else {
+            throw context.unsupported(self, "pads \(pads): only equal padding on every side is supported")
+        }
+        if let d = try ints("dilations"), d.contains(where: { $0 != 1 }) {
+            throw context.unsupported(self, "dilations \(d): only 1 is supported")
+        }
+        let autoPad = try string("auto_pad", default: "NOTSET")
+        if autoPad != "NOTSET" { throw context.unsupported(self, "auto_pad \(autoPad)") }
+        guard strides[0] <= Int64(Int32.max), pads[0] <= Int64(Int32.max) else {
+            throw context.unsupported(self, "strides \(strides), pads \(pads): too large")
+        }
+        return (Int(strides[0]), Int(pads[0]))
+    }
+
     /// "node \"/encoder/encoder.0/Conv\" (Conv)", for messages.
     var described: String { "node \"\(name)\" (\(opType))" }
 }

@@ -91,24 +91,12 @@ extension PoolFields {
         guard let ks = try node.ints("kernel_shape"), ks.count == 2, ks[0] == ks[1], ks[0] >= 1 else {
             throw context.unsupported(node, "only square 2-D kernel_shape is supported")
         }
-        let strides = try node.ints("strides") ?? [1, 1]
-        guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1 else {
-            throw context.unsupported(node, "strides \(strides): only equal strides are supported")
-        }
-        let pads = try node.ints("pads") ?? [0, 0, 0, 0]
-        guard pads.count == 4, Set(pads).count == 1, pads[0] >= 0 else {
-            throw context.unsupported(node, "pads \(pads): only equal padding on every side is supported")
-        }
+        let window = try node.squareWindow(context)
         if try node.int("ceil_mode", default: 0) != 0 { throw context.unsupported(node, "ceil_mode 1 (only floor mode)") }
-        if let d = try node.ints("dilations"), d.contains(where: { $0 != 1 }) {
-            throw context.unsupported(node, "dilations \(d): only 1 is supported")
-        }
-        let autoPad = try node.string("auto_pad", default: "NOTSET")
-        if autoPad != "NOTSET" { throw context.unsupported(node, "auto_pad \(autoPad)") }
         if node.outputs.count > 1 && !node.outputs[1].isEmpty {
             throw context.unsupported(node, "the Indices output is not supported")
         }
-        let (k, st, p) = (Int(ks[0]), Int(strides[0]), Int(pads[0]))
+        let (k, st, p) = (Int(ks[0]), window.stride, window.padding)
         if 2 * p > k { throw context.unsupported(node, "pads \(p) larger than half the kernel \(k)") }
         return PoolFields(kernel: k, stride: st, padding: p)
     }
