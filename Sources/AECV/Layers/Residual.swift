@@ -97,6 +97,29 @@ struct ResidualDefinition: LayerDefinition, Equatable {
 
     var jsonFields: [JSONMember] { [JSONMember("layers", .array(layers.map { $0.jsonValue() }))] }
 
+    /// The shortcut of a block mapping `from` to `to` (shapes that differ): a 1×1 convolution
+    /// with stride s when both are [C, H, W] and H and W are divided by the same integer s, a
+    /// dense layer when both are [F]; nil when no projection fits. The ONNX import checks a
+    /// graph's shortcut against the same answer.
+    enum Projection: Equatable { case convolution(stride: Int), dense }
+
+    static func projection(from: [Int], to: [Int]) -> Projection? {
+        if from.count == 3, to.count == 3, to[1] > 0, to[2] > 0, from[1] % to[1] == 0,
+           from[1] / to[1] == from[2] / to[2], from[2] % to[2] == 0 {
+            return .convolution(stride: from[1] / to[1])
+        }
+        return from.count == 1 && to.count == 1 ? .dense : nil
+    }
+
+    /// The projection as the layer spec an import must find for it.
+    static func projectionSpec(from: [Int], to: [Int]) -> LayerSpec? {
+        switch projection(from: from, to: to) {
+        case .convolution(let s)?: return .conv2d(outputChannels: to[0], kernelSize: 1, stride: s, padding: 0)
+        case .dense?: return .dense(outputs: to[0])
+        case nil: return nil
+        }
+    }
+
     func build(into builder: inout NetworkBuilder, at path: String) throws {
         try validate(path: path)
         var inner = NetworkBuilder(inputShape: builder.shape, field: builder.field)
@@ -105,15 +128,14 @@ struct ResidualDefinition: LayerDefinition, Equatable {
         var projection: Layer?
         var projectionCount = 0
         if from != to {
-            if from.count == 3, to.count == 3, to[1] > 0, to[2] > 0, from[1] % to[1] == 0,
-               from[1] / to[1] == from[2] / to[2], from[2] % to[2] == 0 {
-                let s = from[1] / to[1]
+            switch Self.projection(from: from, to: to) {
+            case .convolution(let s)?:
                 projection = Conv2d(inputShape: from, outputChannels: to[0], kernelSize: 1, stride: s, padding: 0)
                 projectionCount = to[0] * from[0] + to[0]
-            } else if from.count == 1, to.count == 1 {
+            case .dense?:
                 projection = Dense(inputShape: from, outputFeatures: to[0])
                 projectionCount = try builder.product([from[0], to[0]], limit: SpecLimits.maxParameters, what: path) + to[0]
-            } else {
+            case nil:
                 throw AECVError.config("\(path): the block maps \(from) to \(to); a projection needs both [C, H, W] with the size divided by one integer stride, or both [F]")
             }
         }

@@ -339,9 +339,9 @@ enum ONNXImport {
                 let context = ONNXImportContext(shape: from, rank: rank, constants: constants)
                 let definition = LayerRegistry.definition(onnxOperator: nodes[p].opType)!
                 let projection = try definition.importONNX(nodes[p], context)
-                let expected: LayerSpec = from.count == 3
-                    ? .conv2d(outputChannels: to[0], kernelSize: 1, stride: to[1] > 0 ? from[1] / to[1] : 1, padding: 0)
-                    : .dense(outputs: to[0])
+                guard let expected = ResidualDefinition.projectionSpec(from: from, to: to) else {
+                    throw AECVError.unsupported("ONNX \(add.described): the block maps \(from) to \(to), which no projection shortcut fits")
+                }
                 guard projection.spec == expected else {
                     throw AECVError.unsupported("ONNX \(nodes[p].described): the shortcut must be the projection \(expected.jsonValue().serialized()) for \(from) → \(to), got \(projection.spec.jsonValue().serialized())")
                 }
