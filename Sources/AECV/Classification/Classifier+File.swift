@@ -12,11 +12,7 @@ extension Classifier {
     public func parameters() -> [(name: String, tensor: Tensor)] { core.parameterTensors() }
 
     public func save(to path: String) throws {
-        // The tensor arrays, their encoded section and the file's bytes: about three copies of
-        // the parameters and buffers at the peak, checked first (NO_MEMORY, nothing written).
-        let floats = store.count + store.bufferCount
-        try MemoryCheck.require(try MemoryCheck.bytes(floats, 12, "saving the classifier"),
-                                "saving the classifier to \(path) (3 copies of \(floats) floats)")
+        try MemoryCheck.requireSaving("the classifier", floats: store.count + store.bufferCount, to: path)
         var file = SectionedFile()
         file.sections.append(.init(tag: "CSPC", required: true, payload: Array(spec.jsonString().utf8)))
         file.sections.append(.init(tag: "ASPC", required: true, payload: Array(autoencoderSpec.jsonString().utf8)))

@@ -56,7 +56,6 @@ public final class Classifier {
 
     /// The architecture with freshly initialized weights (the head from the spec's seed).
     init(autoencoderSpec: ModelSpec, spec: ClassifierSpec) throws {
-        ComputeThreads.configureOnce()
         // Before OpenBLAS's first use by this classifier: its buffers must fit, or it would hang.
         try OpenBLASBuffer.reserveForCall()
         try spec.validate()

@@ -8,10 +8,7 @@ extension Detector {
     static let fileMagic: [UInt8] = Array("AECVDETF".utf8)
 
     public func save(to path: String) throws {
-        // About three copies of the parameters and buffers at the peak (see Classifier.save).
-        let floats = store.count + store.bufferCount
-        try MemoryCheck.require(try MemoryCheck.bytes(floats, 12, "saving the detector"),
-                                "saving the detector to \(path) (3 copies of \(floats) floats)")
+        try MemoryCheck.requireSaving("the detector", floats: store.count + store.bufferCount, to: path)
         var file = SectionedFile()
         file.sections.append(.init(tag: "DSPC", required: true, payload: Array(spec.jsonString().utf8)))
         var w = ByteWriter()

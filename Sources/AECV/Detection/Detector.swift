@@ -48,7 +48,6 @@ public final class Detector {
 
     /// A detector with a randomly initialized backbone (from the spec's seed).
     public init(spec: DetectorSpec) throws {
-        ComputeThreads.configureOnce()
         // Before OpenBLAS's first use by this detector: its buffers must fit, or it would hang.
         try OpenBLASBuffer.reserveForCall()
         try spec.validate()

@@ -108,7 +108,4 @@ public enum ComputeThreads {
         pthread_key_create(&key, nil)
         return key
     }()
-
-    /// Applies the default the first time the library computes.
-    static func configureOnce() { _ = stored }
 }

@@ -25,7 +25,8 @@ enum OpenBLASBuffer {
 
     /// The check for the running call's thread count (`ComputeThreads.current`): model
     /// constructors and every compute entry call it, because `aecv_set_num_threads` may have
-    /// raised the count since the model was made. Cheap once warmed: a lock and a comparison.
+    /// raised the count since the model was made. Reading the count applies the default (one
+    /// thread per online core) on first use. Cheap once warmed: a lock and a comparison.
     static func reserveForCall() throws {
         try reserve(threads: ComputeThreads.current)
     }

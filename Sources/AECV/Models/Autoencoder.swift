@@ -53,7 +53,6 @@ public final class Autoencoder {
     public var learningRate: Float { optimizer.learningRate }
 
     public init(spec: ModelSpec) throws {
-        ComputeThreads.configureOnce()
         // Before OpenBLAS's first use by this model: its buffers must fit, or it would hang.
         try OpenBLASBuffer.reserveForCall()
         let filled = try spec.filled()
@@ -300,12 +299,10 @@ public final class Autoencoder {
 
     /// Writes the model file atomically: a failed save leaves an existing file intact.
     public func save(to path: String) throws {
-        // The snapshot, its encoded sections and the file's bytes: about three copies of the
-        // parameters, buffers and optimizer state at the peak. Checked first, so that a model
-        // too large to save in this address space fails with AECV_ERR_NO_MEMORY, unchanged.
-        let floats = store.count + store.bufferCount + optimizer.stateBuffers.count * store.count
-        try MemoryCheck.require(try MemoryCheck.bytes(floats, 12, "saving the model"),
-                                "saving the model to \(path) (3 copies of \(floats) floats)")
+        // The parameters, buffers and optimizer state; a model too large to save in this
+        // address space fails with AECV_ERR_NO_MEMORY, unchanged.
+        try MemoryCheck.requireSaving("the model", floats: store.count + store.bufferCount + optimizer.stateBuffers.count * store.count,
+                                      to: path)
         try ModelFile(model: self).write(path: path)
     }
 }

@@ -75,6 +75,14 @@ public enum MemoryCheck {
         munmap(p, bytes)
     }
 
+    /// The check before saving `what` ("the model", "the classifier") with `floats` floats of
+    /// tensors to `path`: the tensor arrays, their encoded sections and the file's bytes are
+    /// about three copies (12 bytes per float) at the peak. Checked first, so that a save too
+    /// large for this address space fails as NO_MEMORY before anything is written.
+    static func requireSaving(_ what: String, floats: Int, to path: String) throws {
+        try require(try bytes(floats, 12, "saving \(what)"), "saving \(what) to \(path) (3 copies of \(floats) floats)")
+    }
+
     /// `count` × `size` bytes, or `AECVError.noMemory` on overflow.
     public static func bytes(_ count: Int, _ size: Int, _ what: String) throws -> Int {
         let (n, overflow) = max(count, 0).multipliedReportingOverflow(by: size)
