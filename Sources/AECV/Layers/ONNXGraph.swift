@@ -259,6 +259,13 @@ struct ONNXImportContext {
     func unsupported(_ node: ONNXNode, _ why: String) -> AECVError {
         .unsupported("ONNX \(node.described): \(why)")
     }
+
+    /// Refuses `node` unless its data input is an image, (N, C, H, W).
+    func requireImageInput(_ node: ONNXNode) throws {
+        guard shape.count == 3 else {
+            throw unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(shape)")
+        }
+    }
 }
 
 /// A layer that ONNX writes not as one operator but as a small graph that forks from its input

@@ -176,9 +176,7 @@ extension Upsample {
 extension UpsampleDefinition {
     static var onnxOperators: [String] { ["Resize", "Upsample"] }
     static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
-        guard context.shape.count == 3 else {
-            throw context.unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(context.shape)")
-        }
+        try context.requireImageInput(node)
         let resize = node.opType == "Resize"
         let scaleInput = resize ? 2 : 1
         var scale: Float?

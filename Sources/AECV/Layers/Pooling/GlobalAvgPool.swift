@@ -66,9 +66,7 @@ extension GlobalAvgPool {
 extension GlobalAvgPoolDefinition {
     static var onnxOperators: [String] { ["GlobalAveragePool"] }
     static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> ONNXImportedLayer {
-        guard context.shape.count == 3 else {
-            throw context.unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(context.shape)")
-        }
+        try context.requireImageInput(node)
         return ONNXImportedLayer(spec: .globalAvgPool)
     }
 }

@@ -85,9 +85,7 @@ extension PoolFields {
     /// (default 1, as ONNX) and equal pads on every side, floor mode (ceil_mode 0), no dilation,
     /// NOTSET auto_pad; anything else is `.unsupported` naming the attribute.
     static func importONNX(_ node: ONNXNode, _ context: ONNXImportContext) throws -> PoolFields {
-        guard context.shape.count == 3 else {
-            throw context.unsupported(node, "needs a (N, C, H, W) input, got per-example shape \(context.shape)")
-        }
+        try context.requireImageInput(node)
         guard let ks = try node.ints("kernel_shape"), ks.count == 2, ks[0] == ks[1], ks[0] >= 1 else {
             throw context.unsupported(node, "only square 2-D kernel_shape is supported")
         }
