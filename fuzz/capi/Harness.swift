@@ -67,6 +67,21 @@ private final class Buffer {
     deinit { pointer.deallocate() }
 }
 
+/// The inputs of a batch call: `batch` examples of `perExample` floats, with a buffer that holds
+/// them all whenever the library may legitimately read them. A hostile batch is passed as is
+/// only when the library must refuse it before reading (the count overflows or exceeds the C
+/// API's limit of 2^31 floats, `maxBufferFloats`); a legal batch too large to allocate here
+/// (e.g. 2^31 − 1 images of 1×1) is cut to what the buffer holds, because a C caller that
+/// states more floats than it passes is outside the contract, and the library rightly read them.
+private func batchInputs(_ batch: UInt, perExample: UInt, _ program: inout Program) -> (batch: UInt, x: Buffer) {
+    let (total, overflow) = batch.multipliedReportingOverflow(by: max(1, perExample))
+    if batch == 0 || overflow || total > 1 << 31 || total <= 1 << 16 {
+        return (batch, Buffer(overflow ? UInt.max : total, fill: { _ in program.float() }))
+    }
+    let fitting = max(1, (1 << 16) / max(1, perExample))
+    return (fitting, Buffer(fitting * max(1, perExample), fill: { _ in program.float() }))
+}
+
 /// Small specs, (C, H, W) from the input; the channel choices each kind accepts.
 private let specs: [(channels: [Int], json: (Int, Int, Int) -> String)] = [
     ([1], { _, h, w in #"{"preset": "dense", "input": [1, \#(h), \#(w)], "hidden": [8], "latent": 3}"# }),
@@ -119,8 +134,7 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             precondition((s == 0) == (created != nil), "create: out_model disagrees with the status")
             if s == 0 { aecv_model_free(slots[slot]); slots[slot] = created }
         case 1, 2:  // train step / compute + apply gradients, which must not change a model they refuse
-            let batch = program.count(4)
-            let x = Buffer(batch &* UInt(max(1, inputSize)), fill: { _ in program.float() })
+            let (batch, x) = batchInputs(program.count(4), perExample: UInt(max(1, inputSize)), &program)
             let before = parameters(model)
             var loss: Float = 0
             let s = op == 1
@@ -132,8 +146,7 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
                 if a != 0 { precondition(sameBits(before, parameters(model)), "a refused apply changed the model") }
             }
         case 3:  // encode / reconstruct with a fuzzed capacity
-            let batch = program.count(3)
-            let x = Buffer(batch &* UInt(max(1, inputSize)), fill: { _ in program.float() })
+            let (batch, x) = batchInputs(program.count(3), perExample: UInt(max(1, inputSize)), &program)
             let out = Buffer(program.count(64), fill: { _ in 0 })
             _ = checked(program.byte() % 2 == 0
                 ? aecv_model_encode(model, x.pointer, batch, out.pointer, UInt(out.count))
@@ -178,11 +191,11 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
                 precondition(sameBits(before, parameters(model)), "refused set_parameters changed the model")
             }
         case 10:  // anomaly scores, calibration, predict on possibly larger images
-            let batch = program.count(3)
+            let requested = program.count(3)
             let grow = UInt(program.byte() % 5)
             let spec = specShape(model)
             let h = UInt(spec.1) + grow, w = UInt(spec.2) + grow
-            let x = Buffer(batch &* UInt(spec.0) &* h &* w, fill: { _ in program.float() })
+            let (batch, x) = batchInputs(requested, perExample: UInt(spec.0) * h * w, &program)
             let scores = Buffer(program.count(4), fill: { _ in 0 })
             var flags = [UInt8](repeating: 0, count: scores.count)
             switch program.byte() % 3 {
@@ -200,8 +213,7 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
                 }, "predict")
             }
         default:  // evaluate
-            let batch = program.count(4)
-            let x = Buffer(batch &* UInt(max(1, inputSize)), fill: { _ in program.float() })
+            let (batch, x) = batchInputs(program.count(4), perExample: UInt(max(1, inputSize)), &program)
             var loss: Float = 0
             _ = checked(aecv_model_evaluate(model, x.pointer, nil, batch, &loss), "evaluate")
         }
