@@ -249,7 +249,7 @@ bench-onnx: lib
 # ---------------------------------------------------------------------------------------------
 # fuzz: the parsers of untrusted input (model files, safetensors, specs) under libFuzzer with
 # AddressSanitizer, FUZZ_SECONDS per target (default 60). fuzz/run.sh compiles fuzz/Harness.swift
-# together with Sources/AECV (swiftc -sanitize=fuzzer,address) into build/fuzz/fuzz_aecv, runs
+# together with the core (fuzz/core_sources.sh; swiftc -sanitize=fuzzer,address) into build/fuzz/fuzz_aecv, runs
 # each target on the seed corpus fuzz/corpus/<target>, prints executions and exec/s, and fails
 # on any crash (input saved in build/fuzz/crashes/<target>/). See docs/model-format.md.
 FUZZ_SECONDS ?= 60

@@ -4,7 +4,12 @@
 // Targets, in layering order (docs/ARCHITECTURE.md):
 //   CBLAS      system library: OpenBLAS's cblas.h (only Kernels/ imports it)
 //   CKernels   C loops Swift cannot vectorize (the Adam update's square roots); internal symbols
-//   AECV       the core: kernels, tensors, layers, losses, optimizers, models, serialization
+//   AECVKernels  the core's lowest layer: errors, memory checks, GEMM and loops, worker threads
+//   AECVNN       tensors, layers (the registry), losses, optimizers, JSON readers
+//   AECVModels   specs, model kinds, autoencoders, the trainable core
+//   AECVTasks    classifier, detector, inspection metrics and anomaly calibration
+//   AECVIO       model files, safetensors, ONNX
+//   AECV       the public Swift API: the five above, re-exported
 //   AECVCAPI   the C ABI (@_cdecl entry points declared in include/aecv.h); builds libaecv.so
 //   CImageCodecs  C shim over libjpeg-turbo and libpng (errors caught by setjmp)
 //   CZlib, AECVData   data sets for hosts and tests (IDX, .npy, PNG, image metrics, plots);
@@ -32,7 +37,15 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CKernels", path: "Sources/CKernels"),
-        .target(name: "AECV", dependencies: ["CBLAS", "CKernels"], path: "Sources/AECV"),
+        // The core, in layers; each target may import only the ones above it (the compiler
+        // enforces it: a target cannot see what it does not depend on).
+        .target(name: "AECVKernels", dependencies: ["CBLAS", "CKernels"], path: "Sources/AECVKernels"),
+        .target(name: "AECVNN", dependencies: ["AECVKernels", "CKernels"], path: "Sources/AECVNN"),
+        .target(name: "AECVModels", dependencies: ["AECVNN", "CKernels"], path: "Sources/AECVModels"),
+        .target(name: "AECVTasks", dependencies: ["AECVModels"], path: "Sources/AECVTasks"),
+        .target(name: "AECVIO", dependencies: ["AECVTasks"], path: "Sources/AECVIO"),
+        // `import AECV`: all of the above, re-exported as one public API.
+        .target(name: "AECV", dependencies: ["AECVIO"], path: "Sources/AECV"),
         .target(name: "AECVCAPI", dependencies: ["AECV"], path: "Sources/AECVCAPI"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Open MPI, imported by the CLI only under -DAECV_MPI (`make cli AECV_MPI=1`).
@@ -43,7 +56,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "AECVData", dependencies: ["AECV", "CZlib", "CImageCodecs"], path: "Sources/AECVData"),
         .testTarget(
-            name: "AECVTests", dependencies: ["AECV", "AECVCAPI", "AECVData", "CKernels"], path: "Tests/AECVTests",
+            name: "AECVTests", dependencies: ["AECV", "AECVKernels", "AECVNN", "AECVModels", "AECVTasks", "AECVIO", "AECVCAPI", "AECVData", "CKernels"], path: "Tests/AECVTests",
             exclude: ["Fixtures"]),
         .executableTarget(
             name: "aecv-cli",

@@ -6,8 +6,8 @@
 #
 # Environment: FUZZ_SECONDS, SWIFTC (default swiftc), FUZZ_BUILD (default build/fuzz).
 #
-# The binary is the harness (fuzz/Harness.swift) compiled TOGETHER with Sources/AECV as one
-# module with `swiftc -sanitize=fuzzer,address`: libFuzzer's coverage and ASan instrument the
+# The binary is the harness (fuzz/Harness.swift) compiled TOGETHER with the core (its five
+# targets, see fuzz/core_sources.sh) as one module with `swiftc -sanitize=fuzzer,address`: libFuzzer's coverage and ASan instrument the
 # Swift code itself, and the harness calls internal API (ModelFile.decode) without exporting it
 # from libaecv.so. New inputs go to $FUZZ_BUILD/corpus/<target> (the seeds in
 # fuzz/corpus/<target> are only read); crashes to $FUZZ_BUILD/crashes/<target>/. The exit status
@@ -22,9 +22,9 @@ binary=$out/fuzz_aecv
 targets=${*:-model_file safetensors spec}
 mkdir -p "$out"
 
-sources=$(find Sources/AECV -name '*.swift' | LC_ALL=C sort)
-if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/CKernels fuzz/Harness.swift -newer "$binary" | head -1)" ]; then
+if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CKernels fuzz/Harness.swift -newer "$binary" | head -1)" ]; then
     echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address; about a minute)"
+    sources=$(fuzz/core_sources.sh "$out/aecv")
     # AECV imports CKernels (C loops): compile its .c files with the same sanitizers and give
     # swiftc a module map for its header (SwiftPM makes one itself; swiftc needs it spelled out).
     ck="$out/ckernels"
@@ -38,7 +38,7 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/CKernels fuzz/Harness
         objects="$objects $o"
     done
     # shellcheck disable=SC2086
-    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV \
+    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV -package-name aecv \
         -I Sources/CBLAS -I "$ck" $sources fuzz/Harness.swift $objects -o "$binary.tmp" -lopenblas
     mv -f "$binary.tmp" "$binary"
 fi

@@ -1,5 +1,6 @@
 #!/bin/sh
 # Builds and runs one libFuzzer harness compiled TOGETHER with the core as one module
+# (fuzz/core_sources.sh)
 # (-sanitize=fuzzer,address), for FUZZ_SECONDS (default 60):
 #
 #   fuzz/run_harness.sh NAME HARNESS.swift [EXTRA_SOURCE_DIR ...]
@@ -17,9 +18,10 @@ swiftc=${SWIFTC:-swiftc}
 out=${FUZZ_BUILD:-build/fuzz}
 binary=$out/fuzz_$name
 mkdir -p "$out/corpus/$name" "$out/crashes/$name"
-sources=$(find Sources/AECV "$@" -name '*.swift' | LC_ALL=C sort)
-if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/CKernels "$@" "$harness" -newer "$binary" | head -1)" ]; then
+if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CKernels "$@" "$harness" -newer "$binary" | head -1)" ]; then
     echo "fuzz-$name: building $binary (swiftc -sanitize=fuzzer,address; about a minute)"
+    # The core's five targets as one module (fuzz/core_sources.sh), with the extra dirs.
+    sources=$(fuzz/core_sources.sh "$out/$name" "$@")
     # The C kernels (Sources/CKernels) as objects, with a module map for `import CKernels`.
     mkdir -p "$out/ckernels"
     printf 'module CKernels {\n  header "%s/Sources/CKernels/include/ckernels.h"\n  export *\n}\n' "$(pwd)" \
@@ -31,7 +33,7 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/CKernels "$@" "$harne
         objects="$objects $o"
     done
     # shellcheck disable=SC2086
-    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV \
+    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV -package-name aecv \
         -I Sources/CBLAS -I "$out/ckernels" $sources "$harness" $objects -o "$binary.tmp" -lopenblas \
         > "$out/$name-build.log" 2>&1 || { grep -v 'Cannot export local symbol' "$out/$name-build.log" | tail -20; exit 1; }
     mv -f "$binary.tmp" "$binary"

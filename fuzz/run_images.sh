@@ -19,9 +19,10 @@ mkdir -p "$out/images-module" "$out/corpus/images" "$out/crashes/images"
 # CKernels (the core's C loops) the same way.
 printf 'module CImageCodecs [system] {\n    header "%s/Sources/CImageCodecs/include/aecv_image_codecs.h"\n    export *\n}\nmodule CKernels [system] {\n    header "%s/Sources/CKernels/include/ckernels.h"\n    export *\n}\n' \
     "$(pwd)" "$(pwd)" > "$out/images-module/module.modulemap"
-sources=$(find Sources/AECV Sources/AECVData -name '*.swift' | LC_ALL=C sort)
-if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/AECVData Sources/CImageCodecs Sources/CKernels fuzz/ImageHarness.swift -newer "$binary" | head -1)" ]; then
+if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CImageCodecs Sources/CKernels fuzz/ImageHarness.swift -newer "$binary" | head -1)" ]; then
     echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address; a minute or two)"
+    # The core's five targets and the data layer as one module (fuzz/core_sources.sh).
+    sources=$(fuzz/core_sources.sh "$out/images" Sources/AECVData)
     objects=""
     for c in Sources/CImageCodecs/*.c Sources/CKernels/*.c; do
         o="$out/images-$(basename "$c" .c).o"
@@ -30,7 +31,7 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV Sources/AECVData Sources/CIma
         objects="$objects $o"
     done
     # shellcheck disable=SC2086
-    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV \
+    "$swiftc" -O -parse-as-library -sanitize=fuzzer,address -module-name AECV -package-name aecv \
         -I Sources/CBLAS -I Sources/CZlib -I "$out/images-module" $sources fuzz/ImageHarness.swift \
         $objects -o "$binary.tmp" -lopenblas -lz -ljpeg -lpng16 -lm
     mv -f "$binary.tmp" "$binary"

@@ -1,4 +1,4 @@
-// The inner loops of the SSIM loss (Sources/AECV/Kernels/StructuralSimilarity.swift): the
+// The inner loops of the SSIM loss (Sources/AECVKernels/Kernels/StructuralSimilarity.swift): the
 // window's taps over whole rows, in Double. Swift cannot prove that its five output planes do not
 // alias the inputs, so it ran them scalar; with restrict clang vectorizes them. Each sum adds the
 // taps in ascending order, as the Swift code it replaces did.

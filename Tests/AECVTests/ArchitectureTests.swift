@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The pieces the architecture stands on: the layer registry, model-kind capabilities, the
 /// store's trainable mask, buffers that commit with the step, and the optimizer factory.

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The cvae preset: spec, argument checks, transactional labeled steps, per-class sampling,
 /// a finite-difference check of its objective and a small convergence test.

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The conv preset's stage options: batch_norm, downsample (stride | max_pool), upsample
 /// (transposed | nearest | bilinear); the defaults are the seed's architecture, bit for bit.

@@ -1,6 +1,11 @@
 import XCTest
 import Foundation
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The grid detector: loss gradients by finite differences, NMS and AP on hand-made cases with
 /// known answers, spec and box validation, transfer from an autoencoder, files, and a short

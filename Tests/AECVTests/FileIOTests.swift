@@ -2,7 +2,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// A fresh directory under /tmp, removed (with its files) by `remove()`.
 struct IOTestDirectory {

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Files written by the format-1.0 code (commit 529c846, by FormatFixtureWriter) still load:
 /// - saving a loaded file again gives the same bytes (every tensor, the spec and the optimizer

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Golden values from PyTorch (tools/make_golden.py): the same weights and inputs must give the
 /// same outputs, loss, gradients and parameters after 3 Adam and 3 SGD steps.

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Inference over a batch larger than `Autoencoder.inferenceChunk` runs chunk by chunk (bounded
 /// workspaces): the results must equal those of the same examples run in small batches.

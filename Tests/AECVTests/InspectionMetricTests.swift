@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The inspection metrics (Inspection/InspectionMetrics.swift, PerRegionOverlap.swift) against
 /// brute-force references written as directly as the definitions: AUROC by counting all pairs,

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Tiled pixel maps, image scores and the calibration stored with the model
 /// (Inspection/AnomalyScoring.swift, AnomalyCalibration.swift, the model file's ANOM section).

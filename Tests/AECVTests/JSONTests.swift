@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 final class JSONTests: XCTestCase {
     private func parse(_ text: String, maxDepth: Int = SpecLimits.maxJSONDepth) throws -> JSONValue {

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Finite-difference checks of every loss and penalty, in Double against the float32 kernels.
 final class LossGradientTests: XCTestCase {

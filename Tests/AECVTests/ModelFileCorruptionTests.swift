@@ -2,7 +2,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Every malformed model file is refused with a format error (AECV_ERR_FORMAT), never a crash
 /// and never a silently wrong model, checked exhaustively on a tiny model: every truncation and

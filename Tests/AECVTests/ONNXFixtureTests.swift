@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// PyTorch autoencoders exported with torch.onnx.export (tools/make_onnx_fixtures.py; torch_* by
 /// Debian's torch 1.13, torch2_* by PyTorch 2.13)

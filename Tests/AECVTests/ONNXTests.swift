@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The protobuf writer/reader and the ONNX message layer, checked against bytes worked out by
 /// hand from the protobuf encoding rules; export → decode → import round trips.

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The Adam update kernel (C, split among threads for large models) against the scalar formula
 /// written out in Swift, bit for bit, and its finiteness flag in every part.

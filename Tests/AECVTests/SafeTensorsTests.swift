@@ -2,7 +2,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 final class SafeTensorsTests: XCTestCase {
     /// A file laid out by hand per the safetensors spec: u64 LE header length, JSON header,

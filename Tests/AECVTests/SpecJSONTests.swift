@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 final class SpecJSONTests: XCTestCase {
     private func assertConfigError(_ json: String, _ fragments: String...,

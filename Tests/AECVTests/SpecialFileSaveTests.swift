@@ -2,7 +2,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Saving respects the file system (issue 19): special files are refused and left alone, a
 /// symbolic link is followed and its target replaced, and a legal long name saves.

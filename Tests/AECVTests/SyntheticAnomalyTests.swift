@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The `synthetic_anomaly` noise of denoising models: mask areas, untouched pixels, the fill,
 /// determinism, the spec and its errors, training and model files.

@@ -2,7 +2,12 @@ import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The worker pool is capped and shrinks (issue 19: after set(1024), 1024 threads lived on).
 final class ThreadCapTests: XCTestCase {

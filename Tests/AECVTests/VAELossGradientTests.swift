@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Finite-difference checks of the VAE's loss pieces (Losses/GaussianKL.swift,
 /// Losses/SigmoidSquaredError.swift) and of the scalar BCE and column softmax CE that detection

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Golden values from PyTorch for the vision layers and a model built from them
 /// (tools/golden_vision.py, run by tools/make_golden.py; torch 2.x reproduces them to float32 rounding,

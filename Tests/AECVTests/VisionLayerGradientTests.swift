@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Finite-difference gradient checks for the vision layers (pooling, upsampling, BatchNorm,
 /// dropout, residual blocks, GELU/SiLU/ELU, conv2d without bias), input and parameter gradients.

@@ -1,5 +1,10 @@
 import XCTest
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// The vision layers in specs and models: defaults, shape inference, clear errors, JSON round
 /// trips, BatchNorm's whole-batch statistics and transactional running statistics, dropout's

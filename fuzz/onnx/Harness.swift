@@ -1,6 +1,6 @@
 // libFuzzer entry point for the ONNX parser (Serialization/ONNX): the protobuf reader, the
 // ModelProto subset, and the import that turns a graph into a model. Compiled like
-// fuzz/Harness.swift (together with Sources/AECV as one module, -sanitize=fuzzer,address) into
+// fuzz/Harness.swift (together with the core as one module, -sanitize=fuzzer,address) into
 // its own binary by `make fuzz-onnx` (fuzz/onnx/run.sh); seeds in fuzz/corpus/onnx.
 //
 // Every input must be refused with an AECVError or accepted; a crash, a trap, an ASan report or

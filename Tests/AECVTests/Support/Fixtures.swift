@@ -1,4 +1,9 @@
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Golden fixtures written by tools/make_golden.py (PyTorch); see that script for their contents.
 struct Fixture {

@@ -1,4 +1,9 @@
-@testable import AECV
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+@testable import AECVTasks
+@testable import AECVIO
+import AECV
 
 /// Finite-difference gradient checks (as kann's kad_check_grad, ggml's test-backend-ops):
 /// the loss is Σ f(x)·R for a fixed random R, so every output element matters.

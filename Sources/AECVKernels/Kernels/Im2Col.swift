@@ -1,0 +1,160 @@
+// Activations between layers are stored BATCH-MINOR: an image batch is (C, H, W, N) and a vector
+// batch is (F, N), the example index varying fastest. With this layout (as in cuda-convnet):
+// - a convolution's GEMM output (Cout, OH·OW·N) IS the next layer's input, with no transpose;
+// - im2col and col2im move contiguous runs of N floats instead of single pixels;
+// - a Dense layer is y (out, N) = W (out, in) · x (in, N), one GEMM for the batch.
+// The model transposes user buffers (N, C·H·W) once on the way in and once on the way out.
+
+/// Convolution geometry of one layer, as seen from the "image" side (the larger, strided grid)
+/// and the "column" side (one column per output position of a Conv2d, times the batch).
+///
+/// For Conv2d the image is the input and columns index its output positions; for ConvTranspose2d
+/// the image is the OUTPUT and columns index the input positions (the transposed convolution is
+/// the adjoint of a convolution).
+package struct ConvGeometry: Equatable {
+    package var channels: Int        // C of the image
+    package var height: Int          // H of the image
+    package var width: Int           // W of the image
+    package var kernel: Int
+    package var stride: Int
+    package var padding: Int
+    package var columnHeight: Int    // OH: positions along H
+    package var columnWidth: Int     // OW: positions along W
+
+    package init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int,
+                 columnHeight: Int, columnWidth: Int) {
+        (self.channels, self.height, self.width) = (channels, height, width)
+        (self.kernel, self.stride, self.padding) = (kernel, stride, padding)
+        (self.columnHeight, self.columnWidth) = (columnHeight, columnWidth)
+    }
+
+    /// Rows of the column matrix: C·k·k, in the order of a (Cout, C, k, k) weight.
+    package var rows: Int { channels * kernel * kernel }
+    package var imageSize: Int { channels * height * width }
+    package var positions: Int { columnHeight * columnWidth }
+}
+
+/// The output positions o in 0..<count whose input coordinate o·s − p + j falls inside 0..<size:
+/// o in lower..<upper. Hoisting this range out of the inner loops leaves them branch-free.
+@inline(__always)
+func validRange(offset j: Int, stride s: Int, padding p: Int, size: Int, count: Int) -> (Int, Int) {
+    // o·s − p + j ≥ 0  ⇔  o ≥ ⌈(p − j)/s⌉;   o·s − p + j ≤ size − 1  ⇔  o ≤ ⌊(size − 1 + p − j)/s⌋
+    let low = p - j <= 0 ? 0 : (p - j + s - 1) / s
+    let highNumerator = size - 1 + p - j
+    let high = highNumerator < 0 ? 0 : highNumerator / s + 1
+    return (min(low, count), min(max(high, low), count))
+}
+
+/// Lays out the receptive fields of a batch as columns, in the batch-minor layout:
+///
+///     cols[(c·k + i)·k + j, (oh·OW + ow)·N + n] = x[c, oh·s − p + i, ow·s − p + j, n]   (0 outside)
+///
+/// x: (C, H, W, N); cols: (C·k·k, OH·OW·N), row-major.
+package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch n: Int,
+            _ g: ConvGeometry) {
+    let (k, s, p) = (g.kernel, g.stride, g.padding)
+    let (oh, ow) = (g.columnHeight, g.columnWidth)
+    let rowLength = g.positions * n
+    let lineLength = ow * n            // one output row of positions, all examples
+    let imageLine = g.width * n        // one input row, all examples
+    for c in 0..<g.channels {
+        let plane = x + c * g.height * imageLine
+        for i in 0..<k {
+            let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
+            for j in 0..<k {
+                let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
+                let row = cols + ((c * k + i) * k + j) * rowLength
+                if yLow > 0 { row.update(repeating: 0, count: yLow * lineLength) }
+                for y in yLow..<yHigh {
+                    let dst = row + y * lineLength
+                    let src = plane + (y * s - p + i) * imageLine
+                    if xLow > 0 { dst.update(repeating: 0, count: xLow * n) }
+                    if s == 1 {
+                        (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else if n == 1 {
+                        // One image (latency): single floats, without a memmove call each.
+                        let base = src - p + j
+                        for xo in xLow..<xHigh { dst[xo] = base[xo * s] }
+                    } else {
+                        for xo in xLow..<xHigh {
+                            (dst + xo * n).update(from: src + (xo * s - p + j) * n, count: n)
+                        }
+                    }
+                    if xHigh < ow { (dst + xHigh * n).update(repeating: 0, count: (ow - xHigh) * n) }
+                }
+                if yHigh < oh { (row + yHigh * lineLength).update(repeating: 0, count: (oh - yHigh) * lineLength) }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: scatters columns back onto the image grid, ADDING into x.
+/// Callers zero x (or fill it with a bias) first. cols: (C·k·k, OH·OW·N); x: (C, H, W, N).
+package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch n: Int,
+            _ g: ConvGeometry) {
+    let (k, s, p) = (g.kernel, g.stride, g.padding)
+    let (oh, ow) = (g.columnHeight, g.columnWidth)
+    let rowLength = g.positions * n
+    let lineLength = ow * n
+    let imageLine = g.width * n
+    for c in 0..<g.channels {
+        let plane = x + c * g.height * imageLine
+        for i in 0..<k {
+            let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
+            for j in 0..<k {
+                let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
+                let row = cols + ((c * k + i) * k + j) * rowLength
+                for y in yLow..<yHigh {
+                    let src = row + y * lineLength
+                    let dst = plane + (y * s - p + i) * imageLine
+                    if s == 1 {
+                        add(src + xLow * n, into: dst + (xLow - p + j) * n, count: (xHigh - xLow) * n)
+                    } else if n == 1 {
+                        let base = dst - p + j
+                        for xo in xLow..<xHigh { base[xo * s] += src[xo] }
+                    } else {
+                        for xo in xLow..<xHigh {
+                            add(src + xo * n, into: dst + (xo * s - p + j) * n, count: n)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// y[i] += x[i], 8 lanes at a time.
+@inline(__always)
+package func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var q = 0
+    while q + 8 <= count {
+        store(UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self)
+              + UnsafeRawPointer(y + q).loadUnaligned(as: SIMD8<Float>.self), y + q)
+        q += 8
+    }
+    while q < count { y[q] += x[q]; q += 1 }
+}
+
+/// dst (columns × rows) = srcᵀ for src (rows × columns), in cache-sized tiles.
+/// Converts between the caller's (N, features) buffers and the batch-minor (features, N) layout.
+package func transpose(_ src: UnsafePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>) {
+    if rows == 1 || columns == 1 {
+        dst.update(from: src, count: rows * columns)
+        return
+    }
+    let tile = 32
+    var r0 = 0
+    while r0 < rows {
+        let r1 = min(r0 + tile, rows)
+        var c0 = 0
+        while c0 < columns {
+            let c1 = min(c0 + tile, columns)
+            for r in r0..<r1 {
+                let line = src + r * columns
+                for c in c0..<c1 { dst[c * rows + r] = line[c] }
+            }
+            c0 = c1
+        }
+        r0 = r1
+    }
+}

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The library's own threads: `threads − 1` persistent workers that run the parts of a split
+/// batch next to the calling thread. Each part runs single-threaded OpenBLAS GEMMs, so the two
+/// kinds of threads never compete for cores (ComputeThreads keeps OpenBLAS at 1 thread).
+///
+/// `run` is used by one caller at a time; a second caller that finds the pool busy (another
+/// model on another thread) runs its parts itself, one after another, rather than wait.
+package final class WorkerPool {
+    package static let shared = WorkerPool()
+
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var finished = pthread_cond_t()
+    private var runLock = pthread_mutex_t()
+    private var workers: [WorkerContext] = []
+    private var generation = 0
+    private var pending = 0
+    private var taskCount = 0
+    private var job: ((Int) -> Void)?
+
+    private init() {
+        initializeLocks()
+        // A forked child has only the forking thread: forget the parent's workers (the child
+        // starts its own when it next needs them) so `run` never waits for threads that are gone.
+        pthread_atfork(nil, nil) { WorkerPool.shared.resetInForkedChild() }
+    }
+
+    private func initializeLocks() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_mutex_init(&runLock, nil)
+        pthread_cond_init(&wake, nil)
+        pthread_cond_init(&finished, nil)
+    }
+
+    private func resetInForkedChild() {
+        workers = []
+        generation = 0
+        pending = 0
+        taskCount = 0
+        job = nil
+        initializeLocks()
+    }
+
+    /// Number of parts `run` executes in parallel (workers + the caller). Read under runLock.
+    private var width: Int { workers.count + 1 }
+
+    /// Resizes the pool to `count` workers unless a `run` is in progress (the next `run`
+    /// resizes then).
+    func resizeIfIdle(_ count: Int) {
+        guard pthread_mutex_trylock(&runLock) == 0 else { return }
+        defer { pthread_mutex_unlock(&runLock) }
+        resize(count)
+    }
+
+    /// Workers currently in the pool (retired ones may still be exiting). For tests.
+    var workerCount: Int {
+        pthread_mutex_lock(&runLock)
+        defer { pthread_mutex_unlock(&runLock) }
+        return workers.count
+    }
+
+    /// Grows or shrinks the pool to `count` workers; called with runLock held. Retired workers
+    /// are woken and exit; a thread that cannot be created leaves the pool smaller.
+    private func resize(_ count: Int) {
+        if workers.count > count {
+            pthread_mutex_lock(&mutex)
+            for w in workers[count...] { w.retired = true }
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            workers.removeSubrange(count...)
+        }
+        while workers.count < count {
+            // The worker starts from the current generation: no run is in progress (runLock),
+            // so it must not mistake the last finished run for a new one.
+            pthread_mutex_lock(&mutex)
+            let context = WorkerContext(pool: self, index: workers.count + 1, generation: generation)
+            pthread_mutex_unlock(&mutex)
+            var thread = pthread_t()
+            let raw = Unmanaged.passRetained(context).toOpaque()
+            guard pthread_create(&thread, nil, { raw in
+                let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                context.pool.workerLoop(context)
+                return nil
+            }, raw) == 0 else {
+                Unmanaged<WorkerContext>.fromOpaque(raw).release()
+                return
+            }
+            pthread_detach(thread)
+            workers.append(context)
+        }
+    }
+
+    /// Runs body(0..<tasks), part 0 on the calling thread; returns when all are done.
+    package func run(_ tasks: Int, _ body: (Int) -> Void) {
+        if tasks <= 1 { if tasks == 1 { body(0) }; return }
+        guard pthread_mutex_trylock(&runLock) == 0 else {
+            for k in 0..<tasks { body(k) }
+            return
+        }
+        defer { pthread_mutex_unlock(&runLock) }
+        resize(ComputeThreads.stored - 1)
+        let parallel = min(tasks, width)
+        withoutActuallyEscaping(body) { body in
+            pthread_mutex_lock(&mutex)
+            job = body
+            taskCount = parallel
+            pending = parallel - 1
+            generation &+= 1
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            body(0)
+            pthread_mutex_lock(&mutex)
+            while pending > 0 { pthread_cond_wait(&finished, &mutex) }
+            job = nil
+            pthread_mutex_unlock(&mutex)
+        }
+        // Parts beyond the pool's width run on the caller.
+        for k in parallel..<tasks { body(k) }
+    }
+
+    private func workerLoop(_ context: WorkerContext) {
+        let index = context.index
+        var seen = context.startGeneration
+        while true {
+            pthread_mutex_lock(&mutex)
+            while generation == seen && !context.retired { pthread_cond_wait(&wake, &mutex) }
+            if context.retired { pthread_mutex_unlock(&mutex); return }
+            seen = generation
+            let mine = index < taskCount
+            pthread_mutex_unlock(&mutex)
+            guard mine else { continue }
+            // Called through the property, without a local copy: `run` checks that its
+            // non-escaping closure is unreferenced once every part has reported. `job` cannot
+            // change before this part reports, so reading it outside the lock is safe.
+            job?(index)
+            pthread_mutex_lock(&mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(&finished) }
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+}
+
+/// One worker: its part index and whether it has been retired (set under the pool's mutex).
+private final class WorkerContext {
+    let pool: WorkerPool
+    let index: Int
+    let startGeneration: Int
+    var retired = false
+    init(pool: WorkerPool, index: Int, generation: Int) {
+        self.pool = pool; self.index = index; startGeneration = generation
+    }
+}

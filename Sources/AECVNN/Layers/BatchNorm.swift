@@ -1,0 +1,167 @@
+/// Batch normalization, PyTorch's `nn.BatchNorm1d` (input [C]) and `nn.BatchNorm2d` (input
+/// [C, H, W]), on batch-minor buffers (C, P, N) with P = H·W (1 for 1-D), M = N·P values per channel:
+///
+///     y = γ · (x − μ) / √(σ² + ε) + β
+///
+/// Training: μ, σ² are the batch's mean and biased variance per channel, over the WHOLE batch
+/// (a network with this layer never splits a training batch among threads); the next buffers get
+/// running_mean ← (1 − m)·running_mean + m·μ, running_var ← (1 − m)·running_var + m·σ²·M/(M − 1)
+/// (unbiased, as PyTorch), num_batches_tracked += 1, committed with the step. Evaluation: μ, σ²
+/// are the running statistics. Parameters (affine): weight γ (C) = 1, bias β (C) = 0.
+/// Buffers: running_mean (C) = 0, running_var (C) = 1, num_batches_tracked (a scalar, shape [] as
+/// in PyTorch) = 0.
+///
+/// Backward, with x̂ = (x − μ)/√(σ² + ε): dβ += Σ dy, dγ += Σ dy·x̂; in training
+/// dx = γ/√(σ² + ε) · (dy − Σdy/M − x̂·Σ(dy·x̂)/M) (through the batch statistics), in evaluation
+/// dx = γ/√(σ² + ε) · dy.
+package final class BatchNorm: Layer {
+    package let inputShape: [Int]
+    package var outputShape: [Int] { inputShape }
+    package let channels: Int
+    package let epsilon: Float
+    package let momentum: Float
+    package let affine: Bool
+    private var weight: UnsafeMutablePointer<Float>?
+    private var bias: UnsafeMutablePointer<Float>?
+    private var weightGradient: UnsafeMutablePointer<Float>?
+    private var biasGradient: UnsafeMutablePointer<Float>?
+    private var current: UnsafeMutablePointer<Float>!
+    private var next: UnsafeMutablePointer<Float>!
+    private var mode = LayerMode.evaluation
+    /// μ (C) and 1/√(σ² + ε) (C) of the last forward, and whether it used batch statistics.
+    private let statistics = Workspace()
+    private var forwardTrained = false
+
+    package init(inputShape: [Int], epsilon: Float, momentum: Float, affine: Bool) {
+        self.inputShape = inputShape
+        channels = inputShape[0]
+        self.epsilon = epsilon
+        self.momentum = momentum
+        self.affine = affine
+    }
+
+    private var plane: Int { inputSize / channels }
+
+    package var parameterCount: Int { affine ? 2 * channels : 0 }
+    package var parameterShapes: [(name: String, shape: [Int])] {
+        affine ? [("weight", [channels]), ("bias", [channels])] : []
+    }
+
+    package func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        guard affine else { return }
+        weight = parameters; bias = parameters + channels
+        weightGradient = gradients; biasGradient = gradients + channels
+    }
+
+    package var bufferShapes: [(name: String, shape: [Int])] {
+        [("running_mean", [channels]), ("running_var", [channels]), ("num_batches_tracked", [])]
+    }
+    package var bufferCount: Int { 2 * channels + 1 }
+
+    package func bind(buffers current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {
+        self.current = current
+        self.next = next
+    }
+
+    package func setMode(_ mode: LayerMode) { self.mode = mode }
+    package var usesBatchStatistics: Bool { true }
+    package var minimumTrainingBatch: Int { plane > 1 ? 1 : 2 }
+
+    package func initialize(random: inout RandomSource) {
+        if affine {
+            weight!.update(repeating: 1, count: channels)
+            bias!.update(repeating: 0, count: channels)
+        }
+        current.update(repeating: 0, count: channels)
+        (current + channels).update(repeating: 1, count: channels)
+        current[2 * channels] = 0
+    }
+
+    package func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
+        let length = plane * n
+        let s = statistics.reserve(2 * channels)
+        forwardTrained = mode == .training
+        for c in 0..<channels {
+            let row = x + c * length
+            let mean: Float, variance: Float
+            if forwardTrained {
+                // Two passes in Double: the variance of nearly constant channels stays exact.
+                var sum = 0.0
+                for i in 0..<length { sum += Double(row[i]) }
+                let m = sum / Double(length)
+                var squares = 0.0
+                for i in 0..<length { let d = Double(row[i]) - m; squares += d * d }
+                mean = Float(m)
+                variance = Float(squares / Double(length))
+                let unbiased = length > 1 ? Float(squares / Double(length - 1)) : variance
+                next[c] = (1 - momentum) * current[c] + momentum * mean
+                next[channels + c] = (1 - momentum) * current[channels + c] + momentum * unbiased
+            } else {
+                mean = current[c]
+                variance = current[channels + c]
+            }
+            let inverse = 1 / (variance + epsilon).squareRoot()
+            s[c] = mean; s[channels + c] = inverse
+            let scale = (weight?[c] ?? 1) * inverse
+            let shift = (bias?[c] ?? 0) - mean * scale
+            let out = y + c * length
+            for i in 0..<length { out[i] = row[i] * scale + shift }
+        }
+        if forwardTrained { next[2 * channels] = current[2 * channels] + 1 }
+    }
+
+    package func backward(input x: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                  outputGradient dy: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                  batch n: Int) {
+        let length = plane * n
+        let s = UnsafePointer(statistics.pointer)
+        for c in 0..<channels {
+            let row = x + c * length, g = dy + c * length
+            let (mean, inverse) = (s[c], s[channels + c])
+            var sumG: Float = 0, sumGX: Float = 0
+            for i in 0..<length {
+                sumG += g[i]
+                sumGX += g[i] * (row[i] - mean) * inverse
+            }
+            weightGradient?[c] += sumGX
+            biasGradient?[c] += sumG
+            guard let dx = inputGradient else { continue }
+            let scale = (weight?[c] ?? 1) * inverse
+            let out = dx + c * length
+            if forwardTrained {
+                let (meanG, meanGX) = (sumG / Float(length), sumGX / Float(length))
+                for i in 0..<length {
+                    out[i] = scale * (g[i] - meanG - (row[i] - mean) * inverse * meanGX)
+                }
+            } else {
+                for i in 0..<length { out[i] = scale * g[i] }
+            }
+        }
+    }
+}
+
+// MARK: - ONNX
+
+/// BatchNormalization(x, γ, β, running_mean, running_var, epsilon) in evaluation form (ONNX's
+/// default training_mode 0): y = γ·(x − running_mean)/√(running_var + ε) + β per channel (axis 1),
+/// on (N, C, H, W) or (N, C). Without affine, γ = 1 and β = 0 go in as constants. The momentum
+/// only matters in training and is not exported.
+extension BatchNorm {
+    package func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
+        let scale: String, shift: String
+        if let weight, let bias {
+            scale = graph.initializer("\(name).weight", dims: [channels], from: weight)
+            shift = graph.initializer("\(name).bias", dims: [channels], from: bias)
+        } else {
+            scale = graph.initializer("\(name).weight", dims: [channels], values: [Float](repeating: 1, count: channels))
+            shift = graph.initializer("\(name).bias", dims: [channels], values: [Float](repeating: 0, count: channels))
+        }
+        let mean = graph.initializer("\(name).running_mean", dims: [channels], from: current)
+        let variance = graph.initializer("\(name).running_var", dims: [channels], from: current + channels)
+        return graph.node("BatchNormalization", [input, scale, shift, mean, variance],
+                          attributes: [ONNXAttribute("epsilon", .float(epsilon)),
+                                       // ONNX's momentum weighs the old statistic: 1 − PyTorch's.
+                                       ONNXAttribute("momentum", .float(1 - momentum))],
+                          name: name, shape: outputShape)
+    }
+}
