@@ -405,6 +405,9 @@ test-deb: deb
 # compile; swift-symbolgraph-extract + docc from the toolchain, no network), pdoc for Python
 # (its import of aecv loads build/lib's library; -W error turns Python warnings into failures).
 DOCS := build/docs
+# AECV re-exports the five core targets; the symbol graph of AECV includes their public API.
+comma := ,
+CORE_TARGETS_COMMA := $(subst $(eval) ,$(comma),AECVKernels AECVNN AECVModels AECVTasks AECVIO)
 
 docs: lib
 	@command -v doxygen >/dev/null || { echo "docs: doxygen is missing: apt-get install doxygen"; exit 1; }
@@ -416,6 +419,7 @@ docs: lib
 	    swift-symbolgraph-extract -module-name AECV -I $$bin/Modules -I Sources/CBLAS \
 	        -Xcc -fmodule-map-file=$$bin/CKernels.build/module.modulemap \
 	        -target $$(uname -m)-unknown-linux-gnu -minimum-access-level public \
+	        -experimental-allowed-reexported-modules=$(CORE_TARGETS_COMMA) \
 	        -output-dir $(DOCS)/symbolgraph
 	docc convert --additional-symbol-graph-dir $(DOCS)/symbolgraph --output-path $(DOCS)/swift \
 	    --fallback-display-name AECV --fallback-bundle-identifier org.libaecv.AECV \

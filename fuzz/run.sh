@@ -25,6 +25,9 @@ mkdir -p "$out"
 if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CKernels fuzz/Harness.swift -newer "$binary" | head -1)" ]; then
     echo "fuzz: building $binary (swiftc -sanitize=fuzzer,address; about a minute)"
     sources=$(fuzz/core_sources.sh "$out/aecv")
+    # C is also built with UBSan in trap mode (undefined behaviour executes ud2, which
+    # libFuzzer reports as a crash; no runtime needed). Swift has no UBSan on Linux, and
+    # needs none: its overflow, bounds and nil checks trap in -O builds already.
     # AECV imports CKernels (C loops): compile its .c files with the same sanitizers and give
     # swiftc a module map for its header (SwiftPM makes one itself; swiftc needs it spelled out).
     ck="$out/ckernels"
@@ -34,7 +37,7 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CKernels fuzz/Harnes
     objects=""
     for c in Sources/CKernels/*.c; do
         o="$ck/$(basename "$c" .c).o"
-        ${CC:-clang} -O2 -fsanitize=fuzzer-no-link,address -I Sources/CKernels/include -c "$c" -o "$o"
+        ${CC:-clang} -O2 -fsanitize=fuzzer-no-link,address,undefined -fsanitize-trap=undefined -I Sources/CKernels/include -c "$c" -o "$o"
         objects="$objects $o"
     done
     # shellcheck disable=SC2086

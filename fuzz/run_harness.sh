@@ -23,13 +23,16 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CKernels "$@" "$harn
     # The core's five targets as one module (fuzz/core_sources.sh), with the extra dirs.
     sources=$(fuzz/core_sources.sh "$out/$name" "$@")
     # The C kernels (Sources/CKernels) as objects, with a module map for `import CKernels`.
+    # C is also built with UBSan in trap mode (undefined behaviour executes ud2, which
+    # libFuzzer reports as a crash; no runtime needed). Swift has no UBSan on Linux, and
+    # needs none: its overflow, bounds and nil checks trap in -O builds already.
     mkdir -p "$out/ckernels"
     printf 'module CKernels {\n  header "%s/Sources/CKernels/include/ckernels.h"\n  export *\n}\n' "$(pwd)" \
         > "$out/ckernels/module.modulemap"
     objects=""
     for c in Sources/CKernels/*.c; do
         o="$out/ckernels/$(basename "$c" .c).o"
-        ${CC:-clang} -O2 -fsanitize=fuzzer-no-link,address -ISources/CKernels/include -c "$c" -o "$o"
+        ${CC:-clang} -O2 -fsanitize=fuzzer-no-link,address,undefined -fsanitize-trap=undefined -ISources/CKernels/include -c "$c" -o "$o"
         objects="$objects $o"
     done
     # shellcheck disable=SC2086

@@ -26,7 +26,7 @@ if [ ! -x "$binary" ] || [ -n "$(find Sources/AECV* Sources/CImageCodecs Sources
     objects=""
     for c in Sources/CImageCodecs/*.c Sources/CKernels/*.c; do
         o="$out/images-$(basename "$c" .c).o"
-        "$cc" -O1 -g -fsanitize=fuzzer-no-link,address -I Sources/CImageCodecs/include \
+        "$cc" -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fsanitize-trap=undefined -I Sources/CImageCodecs/include \
             -I Sources/CKernels/include -c "$c" -o "$o"
         objects="$objects $o"
     done
