@@ -53,7 +53,7 @@ struct AnomalyBench: ParsableCommand {
     var metric: AnomalyMetric?
 
     @Option(help: ArgumentHelp("Image score from the pixel map: mean, max, top_mean or top_mean:F (default: the recipe's).", valueName: "reduction"),
-            transform: ScoreReduction.argument)
+            transform: { try ScoreReduction.argument($0) })
     var reduction: ScoreReduction?
 
     @Option(help: "Pixels between tile origins when scoring by tiles (0: half a tile).")

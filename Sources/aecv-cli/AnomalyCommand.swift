@@ -44,7 +44,7 @@ struct ScoringOptions: ParsableArguments {
     var metric: AnomalyMetric?
 
     @Option(help: ArgumentHelp("Image score from its pixel map: mean, max, top_mean (1%) or top_mean:F (default: the model's calibration, else mean).", valueName: "reduction"),
-            transform: ScoreReduction.argument)
+            transform: { try ScoreReduction.argument($0) })
     var reduction: ScoreReduction?
 
     @Option(help: ArgumentHelp("Images larger than the model's input: pixels between tile origins, 0 = half a tile (default: the model's calibration, else 0).", valueName: "pixels"))
