@@ -22,6 +22,24 @@ extension Train {
     }
 }
 
+extension Train {
+    /// The files this rank decodes in an epoch of `steps` global batches under --stream: for each
+    /// step s its shard (`TrainingGroup.shard(ofBatch:)`) of order[s·G ..< s·G + count], G =
+    /// batch size × ranks, in step order. Every shard is one --batch-size batch except the last
+    /// step's, so `BatchStream` over these indices yields exactly this rank's batches, with the
+    /// example positions (and so the noise) of the in-memory path.
+    func shardOrder(_ order: [Int], steps: Int, group: TrainingGroup) -> [Int] {
+        let global = batchSize * group.size
+        var mine: [Int] = []
+        mine.reserveCapacity(steps * batchSize)
+        for s in 0..<steps {
+            let shard = group.shard(ofBatch: min(global, order.count - s * global))
+            mine.append(contentsOf: order[(s * global + shard.first)..<(s * global + shard.first + shard.count)])
+        }
+        return mine
+    }
+}
+
 extension TrainingGroup {
     /// Whether Ctrl-C reached any rank (the same answer on every rank).
     func anyInterrupted() throws -> Bool {

@@ -66,15 +66,15 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("With --distributed: end the job when no step finishes for this long (a rank died or hangs).", valueName: "seconds"))
     var stepTimeout: Double = 600
 
-    @Flag(help: "A folder of JPEG/PNG images (with --size): decode batches on background threads while training instead of holding every image in memory (for sets larger than memory). The file order is reshuffled every epoch.")
+    @Flag(help: "A folder of JPEG/PNG images (with --size): decode batches on background threads while training instead of holding every image in memory (for sets larger than memory). The file order is reshuffled every epoch. With --distributed each rank decodes only its shards.")
     var stream = false
 
     @Option(help: "Decoding threads for --stream.")
     var decodeThreads: Int = 1
 
     func validate() throws {
-        if stream && distributed {
-            throw ValidationError("--stream cannot be combined with --distributed: distributed ranks take slices of in-memory global batches; leave out --stream to load the images into memory, or train in one process")
+        if stream && distributed && data.skipBad {
+            throw ValidationError("--skip-bad cannot be combined with --stream --distributed: every rank must decode exactly its shard of each global batch; check the folder first with `aecv images DIR --size N` and remove the files it names")
         }
         if stream && data.size == nil { throw ValidationError("--stream needs --size N (every batch must have one shape)") }
         if decodeThreads < 1 || decodeThreads > 64 { throw ValidationError("--decode-threads must be in 1...64, got \(decodeThreads)") }
@@ -139,9 +139,12 @@ struct Train: ParsableCommand {
             let prep = try data.imageOptions.preprocessing(channels: model?.inputShape[0] ?? data.requestedChannels,
                                                            firstFile: files[0])
             if testData == nil && files.count >= 20 {
+                // Every rank holds the tail out of training; only rank 0 evaluates it.
                 let held = min(256, max(1, files.count / 10))
-                streamTail = try data.imageOptions.load(Array(files.suffix(held)), channels: prep.channels,
-                                                        name: data.data)
+                if group.isLead {
+                    streamTail = try data.imageOptions.load(Array(files.suffix(held)), channels: prep.channels,
+                                                            name: data.data)
+                }
                 files.removeLast(held)
             }
             streamFiles = files; streamPrep = prep
@@ -186,7 +189,7 @@ struct Train: ParsableCommand {
         let n = streamFiles?.count ?? trainSet.count
         // A step takes batchSize images per rank; a last batch with fewer images than ranks
         // is left out of the epoch (every rank must have an example). Without --distributed
-        // (the only case --stream allows) this is ceil(n / batchSize) steps.
+        // this is ceil(n / batchSize) steps.
         let globalBatch = batchSize * group.size
         let steps = n / globalBatch + (n % globalBatch >= group.size ? 1 : 0)
         if steps == 0 { throw CLIError("--distributed: \(n) images are fewer than the \(group.size) ranks") }
@@ -218,8 +221,11 @@ struct Train: ParsableCommand {
                 let j = Int(random.next() % UInt64(i + 1))
                 order.swapAt(i, j)
             }
+            // --stream decodes only this rank's shards of the epoch's global batches (all of them
+            // in one process), so each rank reads 1/size of the files.
             let epochStream = try streamFiles.map {
-                try BatchStream(files: $0, order: order, preprocessing: streamPrep!, batchSize: batchSize,
+                try BatchStream(files: $0, order: group.distributed ? shardOrder(order, steps: steps, group: group) : order,
+                                preprocessing: streamPrep!, batchSize: batchSize,
                                 workers: decodeThreads, capacity: 2 * decodeThreads + 1, skipBad: data.skipBad)
             }
             var progress = ProgressBar(label: "epoch \(epoch)/\(epochs)", total: n)
@@ -228,14 +234,20 @@ struct Train: ParsableCommand {
             for s in 0..<steps {
                 var count = min(globalBatch, n - s * globalBatch)
                 if let epochStream = epochStream {
-                    // --stream (single process only): the decoder hands out whole batches; a
-                    // batch may be short when --skip-bad dropped files.
+                    // --stream: the decoder hands out this rank's batches in order; in one
+                    // process a batch may be short when --skip-bad dropped files.
                     let next: (images: [Float], count: Int)?
                     do { next = try epochStream.next() } catch let error as AECVError {
-                        throw CLIError("epoch \(epoch), step \(s + 1): \(error.message); the last checkpoint is \(outPath)")
+                        throw CLIError("\(group.distributed ? "\(group.name): " : "")epoch \(epoch), step \(s + 1): \(error.message); the last checkpoint is \(outPath)")
                     }
-                    guard let next = next else { break }
-                    count = next.count
+                    // Ranks must all take every step (their collectives pair up), so a rank
+                    // whose shard came out short is an error, never an early end.
+                    let expected = group.shard(ofBatch: count).count
+                    guard let next = next, !group.distributed || next.count == expected else {
+                        if !group.distributed { break }
+                        throw CLIError("\(group.name): epoch \(epoch), step \(s + 1): decoded \(next?.count ?? 0) images for its shard of \(expected)")
+                    }
+                    if !group.distributed { count = next.count }
                     batch.replaceSubrange(0..<next.images.count, with: next.images)
                 }
                 let shard = group.shard(ofBatch: count)
