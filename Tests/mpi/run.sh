@@ -8,7 +8,10 @@
 #    an unsplit and a split batch grows from 1e-7 to ~5e-4 (the same between the library's own
 #    1- and 2-thread runs). Against the unsplit 1-thread process, 20 steps are compared. --resume continues both the same way; the loss decreases; the ranks' parameter
 #    checksums agree (checked by the tool, which fails otherwise).
-#  - A rank that fails ends the whole job with a message naming the rank (no hang).
+#  - --stream: 2 ranks that each decode only their shards of an image folder (PNG and JPEG)
+#    train exactly as 2 ranks on the same folder loaded into memory (bit for bit).
+#  - A rank that fails ends the whole job with a message naming the rank (no hang); so does a
+#    rank killed outright (SIGKILL) in the middle of an epoch, and the last checkpoint loads.
 #  - Python: aecv.distributed.fit on 2 ranks equals Autoencoder.fit on 1, ranks agree bitwise.
 # Usage: Tests/mpi/run.sh AECV_BINARY PYTHON MPI_PYTHON LIBAECV
 #   PYTHON: with numpy (compares model files); MPI_PYTHON: with numpy and mpi4py, or "" (then
@@ -68,6 +71,34 @@ short=(--data fashion-mnist --limit 1280 --test-limit 16 --seed 0)
     "cli conv: 2 ranks x 32 vs 1 x 64 (1 thread, unsplit), 20 steps"
 ok "cli conv 2 ranks vs the unsplit batch"
 
+# --stream --distributed: each rank decodes only its shards of the folder. The same folder in
+# memory gives the same examples at the same batch positions, so the models must be identical.
+# --test-data keeps both from holding out a tail (the two paths hold out different amounts).
+"$python" - "$work/photos" "$work/photos-test" <<'PY'
+import sys, numpy as np
+from PIL import Image
+rng = np.random.default_rng(0)
+for folder, count in ((sys.argv[1], 150), (sys.argv[2], 8)):
+    import os; os.makedirs(folder)
+    for i in range(count):
+        # smooth colour gradients plus noise, 40x36 so that --size 32 resizes and crops
+        y, x = np.mgrid[0:36, 0:40] / 40.0
+        c = rng.uniform(0, 1, (3, 3))
+        img = np.stack([c[k, 0] * x + c[k, 1] * y + c[k, 2] for k in range(3)], -1)
+        img = np.clip(img / img.max() + rng.normal(0, 0.05, img.shape), 0, 1)
+        im = Image.fromarray((img * 255).astype(np.uint8))
+        im.save(os.path.join(folder, f"{i:03d}." + ("png" if i % 2 else "jpg")), quality=90)
+PY
+photos=(--preset conv --data "$work/photos" --size 32 --rgb --test-data "$work/photos-test" --seed 0
+        --epochs 2 --batch-size 8 --threads 1 --distributed)
+"${mpirun[@]}" -np 2 "$aecv" train "${photos[@]}" --out "$work/photos-memory.aecv" > "$work/photos-memory.log"
+"${mpirun[@]}" -np 2 "$aecv" train "${photos[@]}" --stream --decode-threads 2 --out "$work/photos-stream.aecv" \
+    > "$work/photos-stream.log"
+grep -q "on 150 images of" "$work/photos-stream.log"
+"$python" "$here/compare_models.py" "$work/photos-stream.aecv" "$work/photos-memory.aecv" 0 \
+    "cli conv: 2 ranks streaming their shards vs 2 ranks in memory, 2 epochs of 10 steps"
+ok "cli --stream --distributed, 2 ranks"
+
 # A failing rank ends the job, naming itself: the output's parent is a regular file, so the
 # model cannot be written (train creates a missing directory, so that would not fail).
 : > "$work/not-a-dir"
@@ -81,6 +112,30 @@ if [ "$status" = 0 ] || [ "$status" = 124 ] || ! grep -q "aecv: error: rank 0 of
     cat "$work/fail.log"; exit 1
 fi
 ok "a failing rank ends the job (status $status): $(grep -m1 'aecv: error: rank' "$work/fail.log")"
+
+# A rank killed outright (SIGKILL, no chance to report) in the middle of epoch 2: mpirun ends
+# the job naming the rank, within the timeout, and epoch 1's checkpoint still loads.
+set +e
+timeout 300 "${mpirun[@]}" -np 2 "$aecv" train --preset dense --data fashion-mnist --limit 6400 --epochs 100 \
+    --threads 1 --distributed --out "$work/killed.aecv" > "$work/killed.log" 2>&1 &
+job=$!
+for _ in $(seq 600); do [ -s "$work/killed.aecv" ] && break; sleep 0.1; done
+sleep 0.3
+victim=""
+for pid in $(pgrep -f "train --preset dense --data fashion-mnist --limit 6400"); do
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; fi
+done
+[ -n "$victim" ] && kill -KILL "$victim"
+wait "$job"
+status=$?
+set -e
+if [ -z "$victim" ] || [ "$status" = 0 ] || [ "$status" = 124 ] || ! grep -qi "rank 1" "$work/killed.log"; then
+    echo "test-mpi: FAILED: a killed rank should end the job naming it (victim '${victim}', status $status):"
+    cat "$work/killed.log"; exit 1
+fi
+"$python" -c "import aecv, sys; m = aecv.Autoencoder.load(sys.argv[1]); assert m.parameter_count > 0" "$work/killed.aecv" \
+    || { echo "test-mpi: FAILED: the checkpoint left by the killed job does not load"; exit 1; }
+ok "a killed rank ends the job (status $status): $(grep -i -m1 'rank 1' "$work/killed.log" | cut -c1-120)"
 
 # Python: aecv.distributed.fit on 2 ranks x 32 against Autoencoder.fit at 64. `-m mpi4py`
 # turns an uncaught exception on any rank into MPI_Abort (no hang).
