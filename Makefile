@@ -474,7 +474,8 @@ SWIFT_BUILD := $(SWIFT) build --scratch-path $(MPI_SCRATCH)
 endif
 
 # test-mpi: Tests/mpi/run.sh under mpirun on this machine (loopback): `aecv train --distributed`
-# with 2 and 4 ranks against 1 process, --resume, a failing rank, and aecv.distributed.fit
+# with 2 and 4 ranks against 1 process, --resume, --stream shards against in-memory ranks, a
+# failing and a killed rank, and aecv.distributed.fit
 # (mpi4py). Part of `make test` when mpirun is installed; skipped loudly otherwise.
 DEB_PACKAGES += openmpi-bin libopenmpi-dev python3-mpi4py python3-numpy
 # A Python with mpi4py and numpy: $(PYTHON) if it has them, else Debian's (python3-mpi4py).
