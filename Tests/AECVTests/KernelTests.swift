@@ -181,6 +181,46 @@ final class SingleImagePathTests: XCTestCase {
     }
 }
 
+/// The one-image im2col and col2im (C loops) against the formula, over strides, paddings and
+/// kernels larger than the image: every element of cols, and col2im as im2col's exact adjoint
+/// (<im2col(x), c> = <x, col2im(c)>, here with small integers so the sums are exact).
+final class SingleImageIm2ColTests: XCTestCase {
+    func testAgainstTheFormulaAndAdjoint() {
+        var random = RandomSource(seed: 21)
+        var cases = 0
+        for channels in [1, 2] { for height in [1, 2, 5, 7] { for width in [1, 3, 6] {
+            for kernel in [1, 2, 3, 5] { for stride in [1, 2, 3] { for padding in [0, 1, 2] {
+                let oh = (height + 2 * padding - kernel) / stride + 1, ow = (width + 2 * padding - kernel) / stride + 1
+                guard height + 2 * padding >= kernel, width + 2 * padding >= kernel else { continue }
+                let g = ConvGeometry(channels: channels, height: height, width: width, kernel: kernel, stride: stride,
+                                     padding: padding, columnHeight: oh, columnWidth: ow)
+                let x = (0..<g.imageSize).map { _ in Float(Int(random.next() % 9) - 4) }
+                var cols = [Float](repeating: .nan, count: g.rows * g.positions)
+                x.withUnsafeBufferPointer { xp in cols.withUnsafeMutableBufferPointer { cp in
+                    im2col(xp.baseAddress!, cp.baseAddress!, batch: 1, g)
+                } }
+                var mismatches = 0
+                for c in 0..<channels { for i in 0..<kernel { for j in 0..<kernel { for oy in 0..<oh { for ox in 0..<ow {
+                    let (iy, ix) = (oy * stride - padding + i, ox * stride - padding + j)
+                    let expected = iy >= 0 && iy < height && ix >= 0 && ix < width ? x[(c * height + iy) * width + ix] : 0
+                    if cols[((c * kernel + i) * kernel + j) * g.positions + oy * ow + ox] != expected { mismatches += 1 }
+                } } } } }
+                XCTAssertEqual(mismatches, 0, "im2col C\(channels) \(height)x\(width) k\(kernel) s\(stride) p\(padding)")
+                let c = (0..<cols.count).map { _ in Float(Int(random.next() % 9) - 4) }
+                var back = [Float](repeating: 0, count: g.imageSize)
+                c.withUnsafeBufferPointer { cp in back.withUnsafeMutableBufferPointer { bp in
+                    col2im(cp.baseAddress!, bp.baseAddress!, batch: 1, g)
+                } }
+                let lhs = zip(cols, c).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                let rhs = zip(x, back).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                XCTAssertEqual(lhs, rhs, "col2im adjoint C\(channels) \(height)x\(width) k\(kernel) s\(stride) p\(padding)")
+                cases += 1
+            } } }
+        } } }
+        XCTAssertGreaterThan(cases, 200)
+    }
+}
+
 final class RandomSourceTests: XCTestCase {
     /// Both branches of the Box–Muller pair are standard normal and uncorrelated.
     func testNormalPairMoments() {

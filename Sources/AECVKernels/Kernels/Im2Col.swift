@@ -1,3 +1,5 @@
+import CKernels
+
 // Activations between layers are stored BATCH-MINOR: an image batch is (C, H, W, N) and a vector
 // batch is (F, N), the example index varying fastest. With this layout (as in cuda-convnet):
 // - a convolution's GEMM output (Cout, OH·OW·N) IS the next layer's input, with no transpose;
@@ -52,6 +54,12 @@ func validRange(offset j: Int, stride s: Int, padding p: Int, size: Int, count: 
 /// x: (C, H, W, N); cols: (C·k·k, OH·OW·N), row-major.
 package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch n: Int,
             _ g: ConvGeometry) {
+    if n == 1 {
+        // One image (latency): the C loops, without the batched path's per-row overhead.
+        ckernels_im2col_single(x, cols, g.channels, g.height, g.width, g.kernel, g.stride, g.padding,
+                               g.columnHeight, g.columnWidth)
+        return
+    }
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
     let rowLength = g.positions * n
@@ -71,10 +79,6 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
                     if xLow > 0 { dst.update(repeating: 0, count: xLow * n) }
                     if s == 1 {
                         (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
-                    } else if n == 1 {
-                        // One image (latency): single floats, without a memmove call each.
-                        let base = src - p + j
-                        for xo in xLow..<xHigh { dst[xo] = base[xo * s] }
                     } else {
                         for xo in xLow..<xHigh {
                             (dst + xo * n).update(from: src + (xo * s - p + j) * n, count: n)
@@ -92,6 +96,11 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
 /// Callers zero x (or fill it with a bias) first. cols: (C·k·k, OH·OW·N); x: (C, H, W, N).
 package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch n: Int,
             _ g: ConvGeometry) {
+    if n == 1 {
+        ckernels_col2im_single(cols, x, g.channels, g.height, g.width, g.kernel, g.stride, g.padding,
+                               g.columnHeight, g.columnWidth)
+        return
+    }
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
     let rowLength = g.positions * n
@@ -109,9 +118,6 @@ package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Floa
                     let dst = plane + (y * s - p + i) * imageLine
                     if s == 1 {
                         add(src + xLow * n, into: dst + (xLow - p + j) * n, count: (xHigh - xLow) * n)
-                    } else if n == 1 {
-                        let base = dst - p + j
-                        for xo in xLow..<xHigh { base[xo * s] += src[xo] }
                     } else {
                         for xo in xLow..<xHigh {
                             add(src + xo * n, into: dst + (xo * s - p + j) * n, count: n)

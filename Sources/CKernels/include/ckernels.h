@@ -4,6 +4,7 @@
 // scalar sqrtss plus a call on the slow path), so an Adam update written in Swift runs one scalar
 // square root per parameter; here clang's __builtin_elementwise_sqrt compiles to sqrtps. The
 // Gaussian corruption's log, sin and cos were libm calls per pixel; here they are inline.
+// im2col/col2im of one image are here for their per-row overhead (im2col_single.c).
 // Everything else stays in Swift.
 #ifndef AECV_CKERNELS_H
 #define AECV_CKERNELS_H
@@ -48,6 +49,17 @@ void ckernels_filter3(size_t n, size_t taps, const double *w, const double *a0, 
 
 /// y[i] += g·x[i] for i < n (x and y must not overlap).
 void ckernels_daxpy(size_t n, double g, const double *x, double *y);
+
+/// im2col of ONE image (C, H, W) into cols (C·k·k, OH·OW), row-major:
+///     cols[(c·k + i)·k + j, oy·OW + ox] = x[c, oy·s − p + i, ox·s − p + j]   (0 outside)
+/// x and cols must not overlap.
+void ckernels_im2col_single(const float *x, float *cols, long channels, long height, long width,
+                            long k, long s, long p, long out_height, long out_width);
+
+/// The adjoint of ckernels_im2col_single: x[c, oy·s − p + i, ox·s − p + j] += cols[(c·k + i)·k + j,
+/// oy·OW + ox] over the positions inside the image. cols and x must not overlap.
+void ckernels_col2im_single(const float *cols, float *x, long channels, long height, long width,
+                            long k, long s, long p, long out_height, long out_width);
 
 /// The library's compute-thread setting, stored atomically (0: not set yet). A call reads it
 /// once (ComputeThreads.forCall) so a concurrent aecv_set_num_threads never changes a call
