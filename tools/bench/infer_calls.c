@@ -14,7 +14,9 @@ int main(int argc, char **argv) {
     aecv_model *m = NULL;
     if (aecv_model_create(spec, &m) != AECV_OK) { fprintf(stderr, "create failed: %s\n", aecv_last_error()); return 1; }
     size_t latent = aecv_model_latent_size(m);
-    float *x = malloc(sizeof(float) * batch * dim), *y = malloc(sizeof(float) * batch * dim);
+    // Codes may be longer than images (the conv preset's code is 64x4x4 = 1024 floats for 784).
+    size_t out = latent > dim ? latent : dim;
+    float *x = malloc(sizeof(float) * batch * dim), *y = malloc(sizeof(float) * batch * out);
     srand(1); for (size_t i = 0; i < batch * dim; i++) x[i] = (float)rand() / RAND_MAX;
     for (int c = 0; c < calls; c++) {
         aecv_status s = encode ? aecv_model_encode(m, x, batch, y, batch * latent)
