@@ -15,7 +15,7 @@ The library is found through AECV_LIBRARY, then the copy bundled by pip, then th
 from . import _ffi, datasets, metrics
 from ._version import __version__
 from .anomaly import AnomalyDetector
-from .augment import augment
+from .augment import augment, latent_mixup
 from .autoencoder import Autoencoder
 from .classifier import Classifier
 from .detector import Detector
@@ -41,6 +41,7 @@ __all__ = [
     "set_num_threads",
     "Autoencoder",
     "augment",
+    "latent_mixup",
     "Classifier",
     "AnomalyDetector",
     "Detector",
