@@ -12,7 +12,10 @@ condition (--steps), so only the data differ:
   2. + classic augmentation (random horizontal flip, random shift of up to 2 pixels), on the fly;
   3. + cVAE samples: an aecv "cvae" (hidden 400, latent 20) trained on the SAME labeled images
      only (no unlabeled data), --synthetic images per class, mixed with the real ones;
-  4. + both (augmentation applied to the real images only).
+  4. + both (augmentation applied to the real images only);
+  5. + latent mixup: an unconditional aecv "vae" (the same hidden and latent) trained on the
+     same labeled images, --synthetic images per class decoded between the codes of two
+     examples of the class (aecv.latent_mixup, t ~ U(0, 1)), mixed with the real ones.
 Test accuracy on the 10k test set, mean ± std over the seeds. Sample quality: an "oracle" MLP
 trained 3 epochs on all 60k real labeled images, applied to the generated images of each class
 (per-class accuracy). Prints the load average it ran under.
@@ -97,10 +100,10 @@ def main():
     oracle = train_classifier(Xtr_t, ytr_t, steps=3 * 60000 // 64, seed=100)
     print(f"oracle MLP (60k real labels, 3 epochs): test accuracy {accuracy(oracle, Xte_t, yte_t):.4f}")
 
-    names = ["labeled only", "+ classic aug", "+ cVAE samples", "+ both"]
+    names = ["labeled only", "+ classic aug", "+ cVAE samples", "+ both", "+ latent mixup"]
     for n in [int(v) for v in args.labels.split(",")]:
         results = {k: [] for k in names}
-        quality = []
+        quality, quality_mix = [], []
         for seed in [int(v) for v in args.seeds.split(",")]:
             idx = balanced(ytr, n, seed)
             X, y = Xtr_t[idx], ytr_t[idx]
@@ -112,6 +115,12 @@ def main():
             Xs_t, ys_t = torch.tensor(Xs), torch.tensor(ys)
             per_class = [accuracy(oracle, Xs_t[ys_t == c], ys_t[ys_t == c]) for c in range(10)]
             quality.append(per_class)
+            vae = aecv.Autoencoder("vae", input_shape=(1, 28, 28), hidden=[400], latent=20, seed=seed)
+            vae.fit(X.numpy(), epochs=epochs, batch_size=64, progress=False)
+            Xm, ym = aecv.latent_mixup(vae, X.numpy(), y.numpy(), args.synthetic, seed=seed)
+            Xm_t, ym_t = torch.tensor(Xm), torch.tensor(ym)
+            quality_mix.append([accuracy(oracle, Xm_t[ym_t == c], ym_t[ym_t == c]) for c in range(10)])
+            mix_X, mix_y = torch.cat([X, Xm_t]), torch.cat([y, ym_t])
             both_X, both_y = torch.cat([X, Xs_t]), torch.cat([y, ys_t])
             real_mask = torch.cat([torch.ones(n, dtype=torch.bool), torch.zeros(len(ys), dtype=torch.bool)])
             models = {
@@ -119,6 +128,7 @@ def main():
                 "+ classic aug": train_classifier(X, y, args.steps, seed, torch.ones(n, dtype=torch.bool)),
                 "+ cVAE samples": train_classifier(both_X, both_y, args.steps, seed),
                 "+ both": train_classifier(both_X, both_y, args.steps, seed, real_mask),
+                "+ latent mixup": train_classifier(mix_X, mix_y, args.steps, seed),
             }
             for k, m in models.items():
                 results[k].append(accuracy(m, Xte_t, yte_t))
@@ -128,9 +138,10 @@ def main():
         for k in names:
             a = np.array(results[k]) * 100
             print(f"| {k} | {a.mean():.2f} ± {a.std(ddof=1) if len(a) > 1 else 0:.2f} |")
-        q = np.mean(quality, axis=0) * 100
-        print("oracle accuracy on the generated images, per class: "
-              + " ".join(f"{c}:{v:.0f}" for c, v in enumerate(q)) + f"  (mean {q.mean():.1f})")
+        for label, qs in (("cVAE samples", quality), ("latent mixup", quality_mix)):
+            q = np.mean(qs, axis=0) * 100
+            print(f"oracle accuracy on the {label}, per class: "
+                  + " ".join(f"{c}:{v:.0f}" for c, v in enumerate(q)) + f"  (mean {q.mean():.1f})")
     print(f"\nload average: {open('/proc/loadavg').read().split()[:3]}; {time.time() - t0:.0f} s")
 
 
