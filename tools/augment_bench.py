@@ -10,8 +10,12 @@ PyTorch MLP 784-256-10 (ReLU, Adam 1e-3, batch 64) trained for the SAME number o
 condition (--steps), so only the data differ:
   1. labeled images only;
   2. + classic augmentation (random horizontal flip, random shift of up to 2 pixels), on the fly;
-  3. + cVAE samples: an aecv "cvae" (hidden 400, latent 20) trained on the SAME labeled images
-     only (no unlabeled data), --synthetic images per class, mixed with the real ones;
+  3. + cVAE samples: an aecv "cvae" (hidden 400, latent 20, KL weight --cvae-beta) trained on
+     the SAME labeled images only (no unlabeled data), --synthetic images per class, mixed with
+     the real ones. beta defaults to 4: at beta 1 the code carries the class, the decoder learns
+     to ignore its condition, and samples from the prior often show another class (an MLP
+     trained on all 60k images recognised 51 % of a beta-1 cvae's samples after 3 epochs on all
+     60k labels, 90 % at beta 4, 32 % at beta 0.25);
   4. + both (augmentation applied to the real images only);
   5. + latent mixup: an unconditional aecv "vae" (the same hidden and latent) trained on the
      same labeled images, --synthetic images per class decoded between the codes of two
@@ -88,6 +92,7 @@ def main():
     ap.add_argument("--steps", type=int, default=2000, help="classifier steps in every condition")
     ap.add_argument("--cvae-epochs", type=int, default=0, help="default: about 60k examples seen")
     ap.add_argument("--synthetic", type=int, default=600, help="generated images per class")
+    ap.add_argument("--cvae-beta", type=float, default=4.0, help="the cvae's KL weight (see above)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -108,7 +113,7 @@ def main():
             idx = balanced(ytr, n, seed)
             X, y = Xtr_t[idx], ytr_t[idx]
             cvae = aecv.Autoencoder("cvae", input_shape=(1, 28, 28), classes=10, hidden=[400], latent=20,
-                                    seed=seed)
+                                    seed=seed, beta=args.cvae_beta)
             epochs = args.cvae_epochs or max(1, 60000 // n)
             cvae.fit(X.numpy(), y.numpy(), epochs=epochs, batch_size=64, progress=False)
             Xs, ys = aecv.augment(cvae, args.synthetic, seed=seed)
@@ -132,7 +137,7 @@ def main():
             }
             for k, m in models.items():
                 results[k].append(accuracy(m, Xte_t, yte_t))
-        print(f"\n{n} labels, seeds {args.seeds}, cVAE {epochs} epochs on the labeled images only, "
+        print(f"\n{n} labels, seeds {args.seeds}, cVAE (beta {args.cvae_beta:g}) {epochs} epochs on the labeled images only, "
               f"{args.synthetic} samples/class, classifier {args.steps} steps")
         print("| condition | test accuracy (mean ± std) |\n|---|---|")
         for k in names:
