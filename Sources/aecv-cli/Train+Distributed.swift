@@ -23,11 +23,11 @@ extension Train {
 }
 
 extension Train {
-    /// The files this rank decodes in an epoch of `steps` global batches under --stream: for each
-    /// step s its shard (`TrainingGroup.shard(ofBatch:)`) of order[s·G ..< s·G + count], G =
-    /// batch size × ranks, in step order. Every shard is one --batch-size batch except the last
-    /// step's, so `BatchStream` over these indices yields exactly this rank's batches, with the
-    /// example positions (and so the noise) of the in-memory path.
+    /// The examples this rank trains on in an epoch of `steps` global batches, in step order: for
+    /// each step s its shard (`TrainingGroup.shard(ofBatch:)`) of order[s·G ..< s·G + count],
+    /// G = batch size × ranks; in one process, `order` itself. Every shard is one --batch-size
+    /// batch except the last step's, so `BatchStream` over these indices yields exactly this
+    /// rank's batches, and the in-memory path reads them in the same order.
     func shardOrder(_ order: [Int], steps: Int, group: TrainingGroup) -> [Int] {
         let global = batchSize * group.size
         var mine: [Int] = []

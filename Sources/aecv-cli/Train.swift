@@ -221,11 +221,13 @@ struct Train: ParsableCommand {
                 let j = Int(random.next() % UInt64(i + 1))
                 order.swapAt(i, j)
             }
-            // --stream decodes only this rank's shards of the epoch's global batches (all of them
-            // in one process), so each rank reads 1/size of the files.
+            // This rank's examples of the epoch, step after step: its shard of every global batch
+            // (in one process, the whole order). --stream decodes only these files, so each rank
+            // reads 1/size of them; in memory they are gathered from the training set.
+            let mine = shardOrder(order, steps: steps, group: group)
+            var taken = 0
             let epochStream = try streamFiles.map {
-                try BatchStream(files: $0, order: group.distributed ? shardOrder(order, steps: steps, group: group) : order,
-                                preprocessing: streamPrep!, batchSize: batchSize,
+                try BatchStream(files: $0, order: mine, preprocessing: streamPrep!, batchSize: batchSize,
                                 workers: decodeThreads, capacity: 2 * decodeThreads + 1, skipBad: data.skipBad)
             }
             var progress = ProgressBar(label: "epoch \(epoch)/\(epochs)", total: n)
@@ -255,11 +257,12 @@ struct Train: ParsableCommand {
                     trainSet.images.withUnsafeBufferPointer { src in
                         batch.withUnsafeMutableBufferPointer { dst in
                             for b in 0..<shard.count {
-                                let from = src.baseAddress! + order[s * globalBatch + shard.first + b] * size
+                                let from = src.baseAddress! + mine[taken + b] * size
                                 (dst.baseAddress! + b * size).update(from: from, count: size)
                             }
                         }
                     }
+                    taken += shard.count
                 }
                 let loss: Float
                 var interrupted = Interrupt.requested
