@@ -49,8 +49,9 @@ package func leakyReLUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Fl
     for i in 0..<count { dx[i] = x[i] > 0 ? dy[i] : slope * dy[i] }
 }
 
-/// y = 1 / (1 + e^(−x)), computed without overflow for large |x|.
-@inline(__always) package func sigmoid(_ x: Float) -> Float {
+/// y = 1 / (1 + e^(−x)), computed without overflow for large |x|. Inlinable: the other targets
+/// call it per element (detection decoding), and a call per value would cost more than it.
+@inlinable @inline(__always) package func sigmoid(_ x: Float) -> Float {
     if x >= 0 { return 1 / (1 + expf(-x)) }
     let e = expf(x)
     return e / (1 + e)
@@ -170,7 +171,7 @@ package func tanhBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
 }
 
 /// Stores a SIMD vector to unaligned memory.
-@inline(__always)
-func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>) {
+@inlinable @inline(__always)
+package func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }

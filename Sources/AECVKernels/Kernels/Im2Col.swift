@@ -129,8 +129,9 @@ package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Floa
     }
 }
 
-/// y[i] += x[i], 8 lanes at a time.
-@inline(__always)
+/// y[i] += x[i], 8 lanes at a time. Inlinable: pooling and upsampling (AECVNN) call it per
+/// pixel with runs of N floats; across targets it was an out-of-line call each time.
+@inlinable @inline(__always)
 package func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
     var q = 0
     while q + 8 <= count {
