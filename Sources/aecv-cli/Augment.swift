@@ -94,7 +94,8 @@ struct Augment: ParsableCommand {
         try net.requireInputShape(of: loaded, modelPath: model)
         try labelOptions.attach(to: &loaded, source: path, split: split)
         let labels = Array(loaded.dataset.labels.prefix(loaded.dataset.count))
-        let classes = Array(Set(labels)).sorted()
+        let byClass = Dictionary(grouping: labels.indices, by: { labels[$0] })
+        let classes = byClass.keys.sorted()
         guard let last = classes.last, last <= 255, classes[0] >= 0 else {
             throw CLIError("\(loaded.name): labels must be in 0...255 (the labels .npy is uint8), got \(classes.first ?? 0)...\(classes.last ?? 0)")
         }
@@ -106,7 +107,7 @@ struct Augment: ParsableCommand {
         images.reserveCapacity(total * net.inputSize)
         var out: [UInt8] = []
         for c in classes {
-            let members = labels.indices.filter { labels[$0] == c }
+            let members = byClass[c]!
             guard members.count >= 2 else {
                 throw CLIError("\(loaded.name): class \(c) has \(members.count) image; latent mixup needs at least two per class")
             }

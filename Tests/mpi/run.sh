@@ -75,11 +75,11 @@ ok "cli conv 2 ranks vs the unsplit batch"
 # memory gives the same examples at the same batch positions, so the models must be identical.
 # --test-data keeps both from holding out a tail (the two paths hold out different amounts).
 "$python" - "$work/photos" "$work/photos-test" <<'PY'
-import sys, numpy as np
+import os, sys, numpy as np
 from PIL import Image
 rng = np.random.default_rng(0)
 for folder, count in ((sys.argv[1], 150), (sys.argv[2], 8)):
-    import os; os.makedirs(folder)
+    os.makedirs(folder)
     for i in range(count):
         # smooth colour gradients plus noise, 40x36 so that --size 32 resizes and crops
         y, x = np.mgrid[0:36, 0:40] / 40.0
