@@ -105,6 +105,8 @@ final class VisionLayerSpecTests: XCTestCase {
             let m = try Autoencoder(specJSON: fullSpec)
             var losses: [Float] = []
             for _ in 0..<4 { losses.append(try m.trainStep(inputs: x)) }
+            // The batch really was split: one replica per extra thread ran a part.
+            XCTAssertEqual(m.replicas.count, threads - 1, "\(threads) threads")
             results.append(losses + m.buffers().flatMap(\.tensor.values) + (try m.reconstruct(x)))
         }
         for r in results.dropFirst() { XCTAssertLessThan(maxRelativeDifference(r, results[0]), 1e-4) }

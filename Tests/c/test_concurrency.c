@@ -22,6 +22,9 @@
 enum { HANDLES = 4, STEPS = 12, BATCH = 48, SIZE = 784 };
 
 static const char *spec = "{\"preset\": \"conv\", \"input\": [1, 28, 28], \"seed\": 11}";
+/* With BatchNorm, the parts of a split batch meet mid-pass to combine their statistics: they
+ * must run together, or fall back to one part when the pool is busy with another handle. */
+static const char *bn_spec = "{\"preset\": \"conv\", \"input\": [1, 28, 28], \"seed\": 11, \"batch_norm\": true}";
 
 static void make_batch(float *x, int n, int seed) {
     unsigned s = (unsigned)seed * 2654435761u + 1;
@@ -60,7 +63,7 @@ static void *toggle_main(void *arg) {
     return NULL;
 }
 
-static void test_handles_while_the_thread_count_changes(void) {
+static void test_handles_while_the_thread_count_changes(const char *spec) {
     static float x[BATCH * SIZE];
     make_batch(x, BATCH, 1);
     /* The reference: one handle alone, 2 threads. */
@@ -148,7 +151,8 @@ static void test_one_handle_inspected_by_four_threads(void) {
 }
 
 int main(void) {
-    test_handles_while_the_thread_count_changes();
+    test_handles_while_the_thread_count_changes(spec);
+    test_handles_while_the_thread_count_changes(bn_spec);
     test_one_handle_inspected_by_four_threads();
     printf("test_concurrency: %d passed, %d failed\n", passed, failed);
     return failed != 0;

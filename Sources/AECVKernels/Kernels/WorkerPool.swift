@@ -102,6 +102,24 @@ package final class WorkerPool {
         }
         defer { pthread_mutex_unlock(&runLock) }
         resize(ComputeThreads.stored - 1)
+        dispatch(tasks, body)
+    }
+
+    /// Runs body(0..<tasks) with every part on its own thread at the same time, so that parts may
+    /// wait for each other (`PartRendezvous`). Returns false, having run nothing, when the pool
+    /// cannot give each part a thread now (it is busy with another caller, or has fewer workers).
+    package func runTogether(_ tasks: Int, _ body: (Int) -> Void) -> Bool {
+        if tasks <= 1 { if tasks == 1 { body(0) }; return true }
+        guard pthread_mutex_trylock(&runLock) == 0 else { return false }
+        defer { pthread_mutex_unlock(&runLock) }
+        resize(ComputeThreads.stored - 1)
+        guard tasks <= width else { return false }
+        dispatch(tasks, body)
+        return true
+    }
+
+    /// The parallel part of `run`; called with runLock held.
+    private func dispatch(_ tasks: Int, _ body: (Int) -> Void) {
         let parallel = min(tasks, width)
         withoutActuallyEscaping(body) { body in
             pthread_mutex_lock(&mutex)

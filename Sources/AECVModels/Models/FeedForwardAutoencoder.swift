@@ -60,8 +60,8 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
     package var canSplitBatch: Bool {
         if case .kl? = penalty { return false }
         // a synthetic defect cut from another example must see the whole batch
-        if corruption?.couplesExamples == true { return false }
-        return !chainsUseBatchStatistics
+        // (BatchNorm's statistics need no such care: the parts combine them, `BatchPartition`.)
+        return corruption?.couplesExamples != true
     }
 
     package func lossAndGradients(inputs: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int,

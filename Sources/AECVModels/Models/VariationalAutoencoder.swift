@@ -190,8 +190,9 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return (Float(loss), zs, logits)
     }
 
-    /// BatchNorm's training statistics span the whole batch.
-    package var canSplitBatch: Bool { !chainsUseBatchStatistics }
+    /// Every term of the objective is a sum over examples; BatchNorm's statistics are combined
+    /// across the parts (`BatchPartition`).
+    package var canSplitBatch: Bool { true }
 
     /// Copies the K condition rows (K, N) after the pixel or code rows; nil: zeros (no class).
     private func writeCondition(_ rows: UnsafeMutablePointer<Float>, from condition: UnsafePointer<Float>?, batch: Int) {

@@ -6,7 +6,8 @@ import AECVKernels
 ///     y = γ · (x − μ) / √(σ² + ε) + β
 ///
 /// Training: μ, σ² are the batch's mean and biased variance per channel, over the WHOLE batch
-/// (a network with this layer never splits a training batch among threads); the next buffers get
+/// (when the batch is split among threads, the parts combine their sums through a
+/// `BatchPartition`, so the thread count changes only float rounding); the next buffers get
 /// running_mean ← (1 − m)·running_mean + m·μ, running_var ← (1 − m)·running_var + m·σ²·M/(M − 1)
 /// (unbiased, as PyTorch), num_batches_tracked += 1, committed with the step. Evaluation: μ, σ²
 /// are the running statistics. Parameters (affine): weight γ (C) = 1, bias β (C) = 0.
@@ -33,6 +34,13 @@ package final class BatchNorm: Layer {
     /// μ (C) and 1/√(σ² + ε) (C) of the last forward, and whether it used batch statistics.
     private let statistics = Workspace()
     private var forwardTrained = false
+    /// The part of a split training batch this replica runs (nil: the whole batch, or one part).
+    private var partition: BatchPartition?
+    /// This part's sums, shared with the other parts: per channel (n_p, m_p, M2_p) in a training
+    /// forward, and in `sums` (n_p, Σdy, Σdy·x̂) in backward. Two buffers, because another part may
+    /// still read the forward's after this one has gone on to backward.
+    private let moments: UnsafeMutablePointer<Double>
+    private var sums: UnsafeMutablePointer<Double> { moments + 3 * channels }
 
     package init(inputShape: [Int], epsilon: Float, momentum: Float, affine: Bool) {
         self.inputShape = inputShape
@@ -40,7 +48,11 @@ package final class BatchNorm: Layer {
         self.epsilon = epsilon
         self.momentum = momentum
         self.affine = affine
+        moments = .allocate(capacity: 6 * inputShape[0])
+        moments.initialize(repeating: 0, count: 6 * inputShape[0])
     }
+
+    deinit { moments.deallocate() }
 
     private var plane: Int { inputSize / channels }
 
@@ -79,37 +91,68 @@ package final class BatchNorm: Layer {
         current[2 * channels] = 0
     }
 
+    package func setPartition(_ partition: BatchPartition?) {
+        self.partition = partition.flatMap { $0.parts > 1 ? $0 : nil }
+    }
+
     package func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
         let length = plane * n
         let s = statistics.reserve(2 * channels)
         forwardTrained = mode == .training
+        if forwardTrained { batchStatistics(x, length: length, into: s) }
         for c in 0..<channels {
-            let row = x + c * length
-            let mean: Float, variance: Float
-            if forwardTrained {
-                // Two passes in Double: the variance of nearly constant channels stays exact.
-                var sum = 0.0
-                for i in 0..<length { sum += Double(row[i]) }
-                let m = sum / Double(length)
-                var squares = 0.0
-                for i in 0..<length { let d = Double(row[i]) - m; squares += d * d }
-                mean = Float(m)
-                variance = Float(squares / Double(length))
-                let unbiased = length > 1 ? Float(squares / Double(length - 1)) : variance
-                next[c] = (1 - momentum) * current[c] + momentum * mean
-                next[channels + c] = (1 - momentum) * current[channels + c] + momentum * unbiased
-            } else {
-                mean = current[c]
-                variance = current[channels + c]
+            if !forwardTrained {
+                s[c] = current[c]
+                s[channels + c] = 1 / (current[channels + c] + epsilon).squareRoot()
             }
-            let inverse = 1 / (variance + epsilon).squareRoot()
-            s[c] = mean; s[channels + c] = inverse
+            let (mean, inverse) = (s[c], s[channels + c])
             let scale = (weight?[c] ?? 1) * inverse
             let shift = (bias?[c] ?? 0) - mean * scale
-            let out = y + c * length
+            let row = x + c * length, out = y + c * length
             for i in 0..<length { out[i] = row[i] * scale + shift }
         }
-        if forwardTrained { next[2 * channels] = current[2 * channels] + 1 }
+    }
+
+    /// s[c] = μ and s[C + c] = 1/√(σ² + ε) of channel c over the whole training batch, and the
+    /// next running statistics. Each part computes its values' count n_p, mean m_p and
+    /// M2_p = Σ(x − m_p)², two passes in Double so that the variance of nearly constant channels
+    /// stays exact; split parts then combine them in part order (Chan et al.), so every part gets
+    /// the same numbers: n = Σ n_p, μ = Σ n_p·m_p / n, M2 = Σ M2_p + n_p·(m_p − μ)², σ² = M2/n.
+    private func batchStatistics(_ x: UnsafePointer<Float>, length: Int, into s: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            let row = x + c * length
+            var sum = 0.0
+            for i in 0..<length { sum += Double(row[i]) }
+            let m = sum / Double(length)
+            var squares = 0.0
+            for i in 0..<length { let d = Double(row[i]) - m; squares += d * d }
+            (moments[3 * c], moments[3 * c + 1], moments[3 * c + 2]) = (Double(length), m, squares)
+        }
+        let table = partition?.exchange(moments)
+        let parts = partition?.parts ?? 1
+        for c in 0..<channels {
+            var (count, mean, squares) = (moments[3 * c], moments[3 * c + 1], moments[3 * c + 2])
+            if let table {
+                count = 0
+                var weighted = 0.0
+                for p in 0..<parts { let t = table[p]!; count += t[3 * c]; weighted += t[3 * c] * t[3 * c + 1] }
+                mean = weighted / count
+                squares = 0
+                for p in 0..<parts {
+                    let t = table[p]!, d = t[3 * c + 1] - mean
+                    squares += t[3 * c + 2] + t[3 * c] * d * d
+                }
+            }
+            let variance = Float(squares / count)
+            s[c] = Float(mean)
+            s[channels + c] = 1 / (variance + epsilon).squareRoot()
+            // Every part has the same statistics: one writes the shared next buffers.
+            guard partition?.part ?? 0 == 0 else { continue }
+            let unbiased = count > 1 ? Float(squares / (count - 1)) : variance
+            next[c] = (1 - momentum) * current[c] + momentum * Float(mean)
+            next[channels + c] = (1 - momentum) * current[channels + c] + momentum * unbiased
+        }
+        if partition?.part ?? 0 == 0 { next[2 * channels] = current[2 * channels] + 1 }
     }
 
     package func backward(input x: UnsafePointer<Float>, output: UnsafePointer<Float>,
@@ -117,27 +160,63 @@ package final class BatchNorm: Layer {
                   batch n: Int) {
         let length = plane * n
         let s = UnsafePointer(statistics.pointer)
+        guard forwardTrained, let partition else {
+            for c in 0..<channels {
+                let (sumG, sumGX) = gradientSums(x, dy, channel: c, length: length, s)
+                writeInputGradient(x, dy, inputGradient, channel: c, length: length, s, count: Float(length),
+                              sumG: sumG, sumGX: sumGX)
+            }
+            return
+        }
+        // Split parts: dx needs Σdy and Σdy·x̂ over the whole batch.
         for c in 0..<channels {
-            let row = x + c * length, g = dy + c * length
-            let (mean, inverse) = (s[c], s[channels + c])
-            var sumG: Float = 0, sumGX: Float = 0
+            let (sumG, sumGX) = gradientSums(x, dy, channel: c, length: length, s)
+            (sums[3 * c], sums[3 * c + 1], sums[3 * c + 2]) = (Double(length), Double(sumG), Double(sumGX))
+        }
+        let table = partition.exchange(sums)
+        for c in 0..<channels {
+            var (count, sumG, sumGX) = (0.0, 0.0, 0.0)
+            for p in 0..<partition.parts {
+                let t = table[p]!
+                count += t[3 * c]; sumG += t[3 * c + 1]; sumGX += t[3 * c + 2]
+            }
+            writeInputGradient(x, dy, inputGradient, channel: c, length: length, s, count: Float(count),
+                          sumG: Float(sumG), sumGX: Float(sumGX))
+        }
+    }
+
+    /// Σdy and Σdy·x̂ of channel c over this part's values, accumulated into dβ and dγ (a split
+    /// batch's parts each add their own; the replicas' gradients are summed afterwards).
+    private func gradientSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, channel c: Int, length: Int,
+                              _ s: UnsafePointer<Float>) -> (Float, Float) {
+        let row = x + c * length, g = dy + c * length
+        let (mean, inverse) = (s[c], s[channels + c])
+        var sumG: Float = 0, sumGX: Float = 0
+        for i in 0..<length {
+            sumG += g[i]
+            sumGX += g[i] * (row[i] - mean) * inverse
+        }
+        weightGradient?[c] += sumGX
+        biasGradient?[c] += sumG
+        return (sumG, sumGX)
+    }
+
+    /// dx of channel c: through the batch statistics (sums over the `count` values of the whole
+    /// batch) after a training forward, else γ/√(σ² + ε)·dy.
+    private func writeInputGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+                               channel c: Int, length: Int, _ s: UnsafePointer<Float>, count: Float,
+                               sumG: Float, sumGX: Float) {
+        guard let dx else { return }
+        let row = x + c * length, g = dy + c * length, out = dx + c * length
+        let (mean, inverse) = (s[c], s[channels + c])
+        let scale = (weight?[c] ?? 1) * inverse
+        if forwardTrained {
+            let (meanG, meanGX) = (sumG / count, sumGX / count)
             for i in 0..<length {
-                sumG += g[i]
-                sumGX += g[i] * (row[i] - mean) * inverse
+                out[i] = scale * (g[i] - meanG - (row[i] - mean) * inverse * meanGX)
             }
-            weightGradient?[c] += sumGX
-            biasGradient?[c] += sumG
-            guard let dx = inputGradient else { continue }
-            let scale = (weight?[c] ?? 1) * inverse
-            let out = dx + c * length
-            if forwardTrained {
-                let (meanG, meanGX) = (sumG / Float(length), sumGX / Float(length))
-                for i in 0..<length {
-                    out[i] = scale * (g[i] - meanG - (row[i] - mean) * inverse * meanGX)
-                }
-            } else {
-                for i in 0..<length { out[i] = scale * g[i] }
-            }
+        } else {
+            for i in 0..<length { out[i] = scale * g[i] }
         }
     }
 }

@@ -40,8 +40,13 @@ package protocol Layer: AnyObject {
     /// The randomness of the coming training forward (dropout masks), per example of the whole
     /// batch so that it does not depend on how the batch is split among threads.
     func setNoise(_ noise: StepNoise)
+    /// The part of a split training batch this layer's network runs, nil when it runs the whole
+    /// batch. A layer whose training statistics span the batch (BatchNorm) combines its sums with
+    /// the other parts' through it.
+    func setPartition(_ partition: BatchPartition?)
     /// True when a training forward normalizes with statistics of the whole batch (BatchNorm):
-    /// such a network must not split a training batch among threads.
+    /// such a network splits a training batch only into parts that run together and meet at a
+    /// `BatchPartition`.
     var usesBatchStatistics: Bool { get }
     /// The smallest training batch the layer accepts (BatchNorm needs 2 values per channel).
     var minimumTrainingBatch: Int { get }
@@ -73,6 +78,7 @@ extension Layer {
     package func setMode(_ mode: LayerMode) {}
     package func initialize(random: inout RandomSource) {}
     package func setNoise(_ noise: StepNoise) {}
+    package func setPartition(_ partition: BatchPartition?) {}
     package var usesBatchStatistics: Bool { false }
     package var minimumTrainingBatch: Int { 1 }
     package var scratchFloatsPerExample: Int { 0 }

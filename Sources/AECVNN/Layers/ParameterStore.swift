@@ -131,12 +131,20 @@ package protocol StoredNetwork: AnyObject {
     func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
     /// Train or evaluation mode for every layer.
     func setMode(_ mode: LayerMode)
+    /// The part of a split training batch this network runs (nil: the whole batch), for the layers
+    /// whose statistics span the batch.
+    func setPartition(_ partition: BatchPartition?)
+    /// True when a layer normalizes with whole-batch statistics in training (BatchNorm): the
+    /// batch's parts must then run together (`WorkerPool.runTogether`).
+    var usesBatchStatistics: Bool { get }
 }
 
 extension StoredNetwork {
     package var bufferShapes: [(name: String, shape: [Int])] { [] }
     package func bind(buffers: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>) {}
     package func setMode(_ mode: LayerMode) {}
+    package func setPartition(_ partition: BatchPartition?) {}
+    package var usesBatchStatistics: Bool { false }
 }
 
 /// A network that is two layer chains one after the other (encoder then decoder, backbone then
@@ -182,9 +190,14 @@ extension ChainPair {
         secondChain.setMode(mode)
     }
 
+    package func setPartition(_ partition: BatchPartition?) {
+        firstChain.setPartition(partition)
+        secondChain.setPartition(partition)
+    }
+
     /// True when a layer of either chain normalizes with whole-batch statistics in training
-    /// (BatchNorm): such a network trains on the whole batch in one part.
-    package var chainsUseBatchStatistics: Bool { firstChain.usesBatchStatistics || secondChain.usesBatchStatistics }
+    /// (BatchNorm).
+    package var usesBatchStatistics: Bool { firstChain.usesBatchStatistics || secondChain.usesBatchStatistics }
 
     /// The smallest training batch the chains' layers accept.
     package var minimumTrainingBatch: Int { max(firstChain.minimumTrainingBatch, secondChain.minimumTrainingBatch) }

@@ -40,6 +40,7 @@ package final class Residual: Layer {
 
     package func setMode(_ mode: LayerMode) { body.setMode(mode) }
     package func setNoise(_ noise: StepNoise) { body.setNoise(noise) }
+    package func setPartition(_ partition: BatchPartition?) { body.setPartition(partition) }
     package var usesBatchStatistics: Bool { body.usesBatchStatistics }
     package var minimumTrainingBatch: Int { body.minimumTrainingBatch }
     /// The body's activations and gradients, and the projection and body-gradient buffers.

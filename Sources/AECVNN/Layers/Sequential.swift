@@ -81,6 +81,10 @@ package final class Sequential: StoredNetwork {
         for (index, layer) in layers.enumerated() { layer.setNoise(noise.salted(UInt64(index + 1))) }
     }
 
+    package func setPartition(_ partition: BatchPartition?) {
+        for layer in layers where layer.usesBatchStatistics { layer.setPartition(partition) }
+    }
+
     /// True when some layer normalizes with whole-batch statistics in training.
     package var usesBatchStatistics: Bool { layers.contains { $0.usesBatchStatistics } }
 

@@ -185,8 +185,7 @@ public final class Detector {
         let targets = truth.map { grid.assign($0) }
         let trainBackbone = !spec.freezeBackbone
         let parts = partLosses.withUnsafeMutableBufferPointer { losses in
-            // BatchNorm's training statistics span the whole batch: then one part.
-            replicas.forEachPart(replicas.partCount(batch: batch, splittable: !network.chainsUseBatchStatistics),
+            replicas.forEachPart(replicas.partCount(batch: batch),
                                  batch: batch, primary: network, store: store, mode: .training) { net, gradients, offset, n, part in
                 gradients.update(repeating: 0, count: count)
                 let out = net.forward(images + offset * inputSize, batch: n)
