@@ -112,6 +112,27 @@ final class VisionLayerSpecTests: XCTestCase {
         for r in results.dropFirst() { XCTAssertLessThan(maxRelativeDifference(r, results[0]), 1e-4) }
     }
 
+    /// "decoder": [] is the identity: a DnCNN-style denoiser x + f(x) is one residual block in the
+    /// encoder, its code is its output, and it trains on (noisy, clean) pairs.
+    func testEmptyDecoderIsTheIdentity() throws {
+        let spec = custom(#"{"type": "residual", "layers": [{"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}, {"type": "batch_norm2d"}, {"type": "relu"}, {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}]}"#, "")
+        let m = try Autoencoder(specJSON: spec)
+        XCTAssertEqual(m.latentSize, m.inputSize)
+        let clean = batch(16)
+        var random = RandomSource(seed: 9)
+        let noisy = clean.map { $0 + 0.2 * (random.uniform() - 0.5) }
+        XCTAssertEqual(try m.reconstruct(noisy), try m.encode(noisy), "reconstruct = encode")
+        XCTAssertEqual(try m.decode(clean), clean, "decode is the identity")
+        let first = try m.trainStep(inputs: noisy, targets: clean)
+        var last = first
+        for _ in 0..<30 { last = try m.trainStep(inputs: noisy, targets: clean) }
+        XCTAssertLessThan(last, 0.5 * first, "the residual learns to remove the noise")
+        XCTAssertEqual(try ModelSpec(json: ModelSpec(json: spec).jsonString()), try ModelSpec(json: spec))
+        // The encoder must then reproduce the input shape itself.
+        let wrong = custom(#"{"type": "conv2d", "out": 2, "kernel": 3, "padding": 1}"#, "")
+        XCTAssertTrue(message { _ = try Autoencoder(specJSON: wrong) }.contains("spec.encoder (the decoder is empty): outputs [2, 8, 8]"))
+    }
+
     /// Running statistics follow PyTorch's update and commit with the step; eval uses them.
     func testRunningStatisticsAndEvaluationMode() throws {
         let spec = custom(#"{"type": "flatten"}, {"type": "batch_norm1d", "momentum": 0.5}"#, #"{"type": "dense", "out": 64}"#)

@@ -129,9 +129,10 @@ package enum NetworkFactory {
     }
 
     static func custom(_ spec: ModelSpec) throws -> AutoencoderNetwork {
-        guard let encoderSpecs = spec.encoder, let decoderSpecs = spec.decoder,
-              !encoderSpecs.isEmpty, !decoderSpecs.isEmpty else {
-            throw AECVError.config("spec: a custom model needs non-empty \"encoder\" and \"decoder\" layer lists")
+        // "decoder": [] is the identity: the encoder alone maps the image to its reconstruction
+        // (a denoiser such as DnCNN, whose global skip x + f(x) is one residual block).
+        guard let encoderSpecs = spec.encoder, let decoderSpecs = spec.decoder, !encoderSpecs.isEmpty else {
+            throw AECVError.config("spec: a custom model needs a non-empty \"encoder\" layer list and a \"decoder\" list ([] for none)")
         }
         var encoder = NetworkBuilder(inputShape: spec.input, field: "spec.encoder")
         for (i, layer) in encoderSpecs.enumerated() { try encoder.add(layer, at: "spec.encoder[\(i)]") }
@@ -139,7 +140,8 @@ package enum NetworkFactory {
         for (i, layer) in decoderSpecs.enumerated() { try decoder.add(layer, at: "spec.decoder[\(i)]") }
         let inputCount = spec.input.reduce(1, *)
         if decoder.size != inputCount || (decoder.shape.count == 3 && decoder.shape != spec.input) {
-            throw AECVError.config("spec.decoder: outputs \(decoder.shape) but the input is \(spec.input); the decoder must reproduce the input shape")
+            let which = decoderSpecs.isEmpty ? "spec.encoder (the decoder is empty)" : "spec.decoder"
+            throw AECVError.config("\(which): outputs \(decoder.shape) but the input is \(spec.input); the decoder must reproduce the input shape")
         }
         try checkTotal(encoder.parameterCount, decoder.parameterCount)
         return FeedForwardAutoencoder(encoder: encoder.build(), decoder: decoder.build(),

@@ -199,7 +199,9 @@ extension ModelSpec {
             throw config("spec.classes: must be in 2...\(SpecLimits.maxClasses), got \(classes)")
         }
         if let encoder { try LayerSpec.validate(encoder, path: "spec.encoder") }
-        if let decoder { try LayerSpec.validate(decoder, path: "spec.decoder") }
+        // An empty decoder is the identity: an image-to-image network (a denoiser) whose code is
+        // its output.
+        if let decoder { try LayerSpec.validate(decoder, path: "spec.decoder", allowEmpty: true) }
     }
 }
 

@@ -117,9 +117,9 @@ public struct LayerSpec: Equatable, Sendable {
         return LayerSpec(try kind.init(LayerFields(type: type, path: path, members: members)))
     }
 
-    /// Checks a non-empty list within the layer limit, and each layer's ranges.
-    package static func validate(_ layers: [LayerSpec], path: String) throws {
-        if layers.isEmpty { throw config("\(path): must contain at least one layer") }
+    /// Checks a list within the layer limit, non-empty unless `allowEmpty`, and each layer's ranges.
+    package static func validate(_ layers: [LayerSpec], path: String, allowEmpty: Bool = false) throws {
+        if layers.isEmpty && !allowEmpty { throw config("\(path): must contain at least one layer") }
         if layers.count > SpecLimits.maxLayers {
             throw config("\(path): \(layers.count) layers exceeds the limit of \(SpecLimits.maxLayers)")
         }
