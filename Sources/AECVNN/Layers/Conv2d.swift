@@ -171,8 +171,10 @@ extension Conv2d {
     package func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String {
         let g = geometry, k = g.kernel
         let w = graph.initializer("\(name).weight", dims: [outputChannels, g.channels, k, k], from: weight)
-        let b = graph.initializer("\(name).bias", dims: [outputChannels], from: bias)
-        return graph.node("Conv", [input, w, b], attributes: ONNXConvAttributes.write(kernel: k, stride: g.stride, padding: g.padding),
+        // Without a bias (a conv before a BatchNorm) Conv takes two inputs: `bias` then points
+        // at the next layer's parameters, which must not be exported as this one's.
+        let inputs = hasBias ? [input, w, graph.initializer("\(name).bias", dims: [outputChannels], from: bias)] : [input, w]
+        return graph.node("Conv", inputs, attributes: ONNXConvAttributes.write(kernel: k, stride: g.stride, padding: g.padding),
                           name: name, shape: outputShape)
     }
 }

@@ -128,6 +128,10 @@ MODELS = {
     "denoising_dense": dict(preset="denoising", seed=5, base="dense"),
     "vae": dict(preset="vae", seed=6),
     "conv_vae": dict(preset="conv_vae", seed=7),
+    # A conv without bias before each BatchNorm: Conv gets two inputs (exporting a third would
+    # pass the BatchNorm's weight off as the conv's bias).
+    "conv_bn": dict(preset="conv", seed=8, batch_norm=True),
+    "conv_vae_bn": dict(preset="conv_vae", seed=9, batch_norm=True),
 }
 
 
@@ -195,7 +199,7 @@ def check_every_part(m, name, tmp_path):
             elif part == "encoder":
                 names = [o.name for o in s.get_outputs()]
                 outs = s.run(None, {"input": x})
-                assert names == (["mu", "logvar"] if name in ("vae", "conv_vae") else ["code"])
+                assert names == (["mu", "logvar"] if name in ("vae", "conv_vae", "conv_vae_bn") else ["code"])
                 assert_close(code, outs[0], f"{name} encode batch {batch}")
                 assert all(np.isfinite(o).all() for o in outs)
             else:
