@@ -31,7 +31,29 @@ final class VisionLayerGradientTests: XCTestCase {
         for (shape, k, s, p) in [([2, 6, 6], 2, 2, 0), ([1, 7, 5], 3, 2, 1), ([2, 5, 5], 3, 1, 1)] {
             let layer = MaxPool2d(inputShape: shape, kernel: k, stride: s, padding: p)
             assertGradients(layer, batch: 2, input: distinct(2 * shape.reduce(1, *)), "max_pool2d \(shape) k\(k) s\(s) p\(p)")
+            // 11 examples: eight run in SIMD lanes, three in the scalar tail.
+            assertGradients(layer, batch: 11, input: distinct(11 * shape.reduce(1, *)), "max_pool2d batch 11 \(shape) k\(k) s\(s) p\(p)")
         }
+    }
+
+    /// The SIMD lanes keep PyTorch's rules: ties go to the first element, NaN wins (and the
+    /// last NaN of the window takes the gradient, as `val > max || isnan(val)` scanning gives).
+    func testMaxPoolLanesTieAndNaN() {
+        let n = 9
+        let layer = MaxPool2d(inputShape: [1, 2, 2], kernel: 2, stride: 2, padding: 0)
+        // (C, H, W, N): window elements 0...3, example e in lane e.
+        var x = [Float](repeating: 0, count: 4 * n)
+        for e in 0..<n { x[0 * n + e] = 1; x[1 * n + e] = 3; x[2 * n + e] = 3; x[3 * n + e] = 2 }
+        x[2 * n + 4] = .nan; x[3 * n + 4] = .nan   // lane 4: NaN at elements 2 and 3
+        var y = [Float](repeating: 0, count: n), dx = [Float](repeating: 9, count: 4 * n)
+        layer.forward(input: x, output: &y, batch: n)
+        layer.backward(input: x, output: y, outputGradient: [Float](repeating: 5, count: n), inputGradient: &dx, batch: n)
+        for e in 0..<n where e != 4 {
+            XCTAssertEqual(y[e], 3, "lane \(e)")
+            XCTAssertEqual((0..<4).map { dx[$0 * n + e] }, [0, 5, 0, 0], "lane \(e): the first 3 takes the gradient")
+        }
+        XCTAssertTrue(y[4].isNaN)
+        XCTAssertEqual((0..<4).map { dx[$0 * n + 4] }, [0, 0, 0, 5], "lane 4: the last NaN")
     }
 
     /// Ties go to the first element of the window in row-major order (PyTorch's rule).

@@ -27,25 +27,46 @@ package final class MaxPool2d: Layer {
         for c in 0..<g.channels {
             for oh in 0..<g.outputHeight {
                 let rows = g.window(oh, size: g.height)
+                let top = oh * g.stride - g.padding
                 for ow in 0..<g.outputWidth {
                     let cols = g.window(ow, size: g.width)
+                    let left = ow * g.stride - g.padding
                     let o = ((c * g.outputHeight + oh) * g.outputWidth + ow) * n
-                    let best = y + o, index = w + o
-                    best.update(repeating: -.infinity, count: n)
-                    index.update(repeating: 0, count: n)
-                    for i in rows {
-                        for j in cols {
-                            let row = x + ((c * g.height + i) * g.width + j) * n
-                            let local = Float((i - (oh * g.stride - g.padding)) * g.kernel + j - (ow * g.stride - g.padding))
-                            for e in 0..<n where row[e] > best[e] || row[e].isNaN {
-                                best[e] = row[e]; index[e] = local
+                    // Element e of (i, j) is x[base + (i·W + j)·n + e].
+                    let base = x + c * g.height * g.width * n
+                    // Eight examples at a time, the window's maximum kept in registers.
+                    var e = 0
+                    while e + 8 <= n {
+                        var best = V(repeating: -.infinity), index = V(repeating: 0)
+                        for i in rows {
+                            for j in cols {
+                                let v = UnsafeRawPointer(base + (i * g.width + j) * n + e).loadUnaligned(as: V.self)
+                                let take = (v .> best) .| (v .!= v)   // NaN wins, as in PyTorch
+                                best.replace(with: v, where: take)
+                                index.replace(with: Float((i - top) * g.kernel + j - left), where: take)
                             }
                         }
+                        UnsafeMutableRawPointer(y + o + e).storeBytes(of: best, as: V.self)
+                        UnsafeMutableRawPointer(w + o + e).storeBytes(of: index, as: V.self)
+                        e += 8
+                    }
+                    while e < n {
+                        var best = -Float.infinity, index: Float = 0
+                        for i in rows {
+                            for j in cols {
+                                let v = base[(i * g.width + j) * n + e]
+                                if v > best || v.isNaN { best = v; index = Float((i - top) * g.kernel + j - left) }
+                            }
+                        }
+                        y[o + e] = best; w[o + e] = index
+                        e += 1
                     }
                 }
             }
         }
     }
+
+    private typealias V = SIMD8<Float>
 
     private func batch(_ n: Int) -> Int { n * outputSize }
 
@@ -57,14 +78,35 @@ package final class MaxPool2d: Layer {
         let w = UnsafePointer(winners.pointer)
         dx.update(repeating: 0, count: n * inputSize)
         for c in 0..<g.channels {
+            let base = dx + c * g.height * g.width * n
             for oh in 0..<g.outputHeight {
+                let rows = g.window(oh, size: g.height)
+                let top = oh * g.stride - g.padding
                 for ow in 0..<g.outputWidth {
+                    let cols = g.window(ow, size: g.width)
+                    let left = ow * g.stride - g.padding
                     let o = ((c * g.outputHeight + oh) * g.outputWidth + ow) * n
-                    for e in 0..<n {
+                    // Eight examples at a time: each window position adds the gradient of the
+                    // examples whose winner it is (a masked add instead of a scatter).
+                    var e = 0
+                    while e + 8 <= n {
+                        let grad = UnsafeRawPointer(dy + o + e).loadUnaligned(as: V.self)
+                        let index = UnsafeRawPointer(w + o + e).loadUnaligned(as: V.self)
+                        for i in rows {
+                            for j in cols {
+                                let local = Float((i - top) * g.kernel + j - left)
+                                let p = UnsafeMutableRawPointer(base + (i * g.width + j) * n + e)
+                                let add = grad.replacing(with: 0, where: index .!= local)
+                                p.storeBytes(of: p.loadUnaligned(as: V.self) + add, as: V.self)
+                            }
+                        }
+                        e += 8
+                    }
+                    while e < n {
                         let local = Int(w[o + e])
-                        let i = oh * g.stride - g.padding + local / g.kernel
-                        let j = ow * g.stride - g.padding + local % g.kernel
-                        dx[((c * g.height + i) * g.width + j) * n + e] += dy[o + e]
+                        let i = top + local / g.kernel, j = left + local % g.kernel
+                        base[(i * g.width + j) * n + e] += dy[o + e]
+                        e += 1
                     }
                 }
             }
