@@ -133,6 +133,21 @@ final class VisionLayerSpecTests: XCTestCase {
         XCTAssertTrue(message { _ = try Autoencoder(specJSON: wrong) }.contains("spec.encoder (the decoder is empty): outputs [2, 8, 8]"))
     }
 
+    /// A nearly constant channel (1000 + k·2⁻¹³, variance 6e-8 on a mean of 1000) keeps its exact
+    /// variance: the SIMD two-pass sums lose nothing to the mean's size.
+    func testNearlyConstantChannelKeepsItsVariance() throws {
+        let spec = custom(#"{"type": "batch_norm2d", "momentum": 1}"#, #"{"type": "flatten"}, {"type": "dense", "out": 64}"#)
+        let m = try Autoencoder(specJSON: spec)
+        let x = (0..<(13 * 64)).map { 1000 + Float($0 % 7) * 0x1p-13 }
+        try m.trainStep(inputs: x)
+        let values = x.map(Double.init)
+        let mean = values.reduce(0, +) / Double(values.count)
+        let unbiased = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
+        let b = Dictionary(uniqueKeysWithValues: m.buffers().map { ($0.name, $0.tensor.values) })
+        XCTAssertEqual(Double(b["encoder.0.running_var"]![0]), unbiased, accuracy: 1e-4 * unbiased)
+        XCTAssertEqual(Double(b["encoder.0.running_mean"]![0]), mean, accuracy: 1e-4)
+    }
+
     /// Running statistics follow PyTorch's update and commit with the step; eval uses them.
     func testRunningStatisticsAndEvaluationMode() throws {
         let spec = custom(#"{"type": "flatten"}, {"type": "batch_norm1d", "momentum": 0.5}"#, #"{"type": "dense", "out": 64}"#)

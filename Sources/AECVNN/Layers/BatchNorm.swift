@@ -108,24 +108,27 @@ package final class BatchNorm: Layer {
             let (mean, inverse) = (s[c], s[channels + c])
             let scale = (weight?[c] ?? 1) * inverse
             let shift = (bias?[c] ?? 0) - mean * scale
-            let row = x + c * length, out = y + c * length
-            for i in 0..<length { out[i] = row[i] * scale + shift }
+            affineMap(x + c * length, y + c * length, length, scale: scale, shift: shift)
         }
     }
 
     /// s[c] = μ and s[C + c] = 1/√(σ² + ε) of channel c over the whole training batch, and the
     /// next running statistics. Each part computes its values' count n_p, mean m_p and
-    /// M2_p = Σ(x − m_p)², two passes in Double so that the variance of nearly constant channels
-    /// stays exact; split parts then combine them in part order (Chan et al.), so every part gets
+    /// M2_p = Σ(x − m_p)² in two passes (Float lanes, blocks summed in Double), so that the
+    /// variance of nearly constant channels stays exact; split parts then combine them in part order (Chan et al.), so every part gets
     /// the same numbers: n = Σ n_p, μ = Σ n_p·m_p / n, M2 = Σ M2_p + n_p·(m_p − μ)², σ² = M2/n.
     private func batchStatistics(_ x: UnsafePointer<Float>, length: Int, into s: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             let row = x + c * length
-            var sum = 0.0
-            for i in 0..<length { sum += Double(row[i]) }
-            let m = sum / Double(length)
-            var squares = 0.0
-            for i in 0..<length { let d = Double(row[i]) - m; squares += d * d }
+            // Σ(x − x₀) around the first value: the lanes then add small differences, not
+            // large values that would swallow them (1000 + 1e-4 in a lane holding 5e5).
+            let pivot = row[0]
+            let m = Double(pivot) + blockSum(row, length) { $0 - pivot } / Double(length)
+            // Centered at the mean rounded to Float, c: the differences x − c are exact for values
+            // near the mean, and Σ(x − m)² = Σ(x − c)² − n·(m − c)² removes the shift exactly.
+            let center = Float(m)
+            let shift = m - Double(center)
+            let squares = max(0, blockSum(row, length) { ($0 - center) * ($0 - center) } - Double(length) * shift * shift)
             (moments[3 * c], moments[3 * c + 1], moments[3 * c + 2]) = (Double(length), m, squares)
         }
         let table = partition?.exchange(moments)
@@ -191,11 +194,17 @@ package final class BatchNorm: Layer {
                               _ s: UnsafePointer<Float>) -> (Float, Float) {
         let row = x + c * length, g = dy + c * length
         let (mean, inverse) = (s[c], s[channels + c])
-        var sumG: Float = 0, sumGX: Float = 0
-        for i in 0..<length {
-            sumG += g[i]
-            sumGX += g[i] * (row[i] - mean) * inverse
+        var accG = V(repeating: 0), accGX = V(repeating: 0)
+        var i = 0
+        while i + 8 <= length {
+            let gv = load(g + i)
+            accG += gv
+            accGX += gv * (load(row + i) - mean)
+            i += 8
         }
+        var sumG = accG.sum(), sumGX = accGX.sum()
+        while i < length { sumG += g[i]; sumGX += g[i] * (row[i] - mean); i += 1 }
+        sumGX *= inverse
         weightGradient?[c] += sumGX
         biasGradient?[c] += sumG
         return (sumG, sumGX)
@@ -210,14 +219,56 @@ package final class BatchNorm: Layer {
         let row = x + c * length, g = dy + c * length, out = dx + c * length
         let (mean, inverse) = (s[c], s[channels + c])
         let scale = (weight?[c] ?? 1) * inverse
-        if forwardTrained {
-            let (meanG, meanGX) = (sumG / count, sumGX / count)
-            for i in 0..<length {
-                out[i] = scale * (g[i] - meanG - (row[i] - mean) * inverse * meanGX)
-            }
-        } else {
-            for i in 0..<length { out[i] = scale * g[i] }
+        guard forwardTrained else {
+            affineMap(g, out, length, scale: scale, shift: 0)
+            return
         }
+        // dx = scale·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = scale·dy + a·x + b.
+        let slope = -scale * inverse * sumGX / count
+        let offset = -scale * sumG / count - slope * mean
+        var i = 0
+        while i + 8 <= length {
+            store(scale * load(g + i) + slope * load(row + i) + offset, out + i)
+            i += 8
+        }
+        while i < length { out[i] = scale * g[i] + slope * row[i] + offset; i += 1 }
+    }
+
+    // MARK: SIMD helpers (eight lanes: with pointers that may alias, the compiler does not
+    // vectorize these loops itself)
+
+    private typealias V = SIMD8<Float>
+
+    @inline(__always) private func load(_ p: UnsafePointer<Float>) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// out[i] = x[i]·scale + shift.
+    private func affineMap(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                           scale: Float, shift: Float) {
+        var i = 0
+        while i + 8 <= n { store(load(x + i) * scale + shift, out + i); i += 8 }
+        while i < n { out[i] = x[i] * scale + shift; i += 1 }
+    }
+
+    /// Σ f(x[i]) over n floats: eight Float lanes within blocks of 1024 values, the blocks summed
+    /// in Double, so the rounding error does not grow with the channel's size.
+    @inline(__always)
+    private func blockSum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (V) -> V) -> Double {
+        var total = 0.0, i = 0
+        while i < n {
+            let end = min(i + 1024, n)
+            var acc = V(repeating: 0)
+            while i + 8 <= end { acc += f(load(x + i)); i += 8 }
+            var block = acc.sum()
+            while i < end { block += f(V(repeating: x[i]))[0]; i += 1 }
+            total += Double(block)
+        }
+        return total
     }
 }
 
