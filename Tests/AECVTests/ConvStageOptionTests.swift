@@ -57,12 +57,57 @@ final class ConvStageOptionTests: XCTestCase {
         XCTAssertTrue(d.buffers().contains { $0.name == "encoder.1.running_mean" })
     }
 
+    /// conv_vae takes the same options: its trunk and mirrored decoder get the stages, the
+    /// heads and the decoder input stay dense.
+    func testConvVAETakesTheStageOptions() throws {
+        let json = #"{"preset": "conv_vae", "input": [1, 16, 16], "hidden": [4, 8], "latent": 6, "batch_norm": true, "downsample": "max_pool", "upsample": "nearest", "optimizer": {"name": "adam", "learning_rate": 0.01}}"#
+        let spec = try ModelSpec(json: json)
+        XCTAssertEqual(try ModelSpec(json: spec.jsonString()), spec)
+        let m = try Autoencoder(spec: spec)
+        let vae = m.network as! VariationalAutoencoder
+        XCTAssertEqual(vae.trunk.layers.map { String(describing: type(of: $0)) },
+                       ["Conv2d", "BatchNorm", "Activation", "MaxPool2d", "Conv2d", "BatchNorm", "Activation", "MaxPool2d", "Reshape"])
+        XCTAssertEqual(vae.decoder.layers.map { String(describing: type(of: $0)) },
+                       ["Dense", "Activation", "Reshape", "Upsample", "Conv2d", "BatchNorm", "Activation", "Upsample", "Conv2d"])
+        XCTAssertEqual(m.buffers().map(\.name).filter { $0.hasSuffix("running_mean") },
+                       ["encoder.1.running_mean", "encoder.5.running_mean", "decoder.2.running_mean"],
+                       "numbered like the parameters (decoder.1.weight is the first stage's conv)")
+        XCTAssertTrue(m.parameters().contains { $0.name == "decoder.2.weight" }, "the BatchNorm's weight")
+        let x = images(16, 256)
+        var losses: [Float] = []
+        for _ in 0..<20 { losses.append(try m.trainStep(inputs: x)) }
+        XCTAssertLessThan(losses.last!, 0.98 * losses.first!, "\(losses)")
+        // The defaults stay the seed's conv_vae.
+        let plain = try Autoencoder(specJSON: #"{"preset": "conv_vae", "input": [1, 28, 28]}"#)
+        XCTAssertTrue(plain.buffers().isEmpty)
+        XCTAssertFalse(plain.specJSON.contains("batch_norm"))
+    }
+
+    /// "channels" is the conv kinds' name for the stages' channels: the same spec as "hidden".
+    func testChannelsIsHiddenForTheConvKinds() throws {
+        for preset in ["conv", "conv_vae", "denoising"] {
+            let a = try ModelSpec(json: #"{"preset": "\#(preset)", "input": [1, 16, 16], "channels": [4, 8]}"#)
+            let b = try ModelSpec(json: #"{"preset": "\#(preset)", "input": [1, 16, 16], "hidden": [4, 8]}"#)
+            XCTAssertEqual(a, b, preset)
+        }
+        func message(_ json: String) -> String {
+            do { _ = try ModelSpec(json: json); return "accepted" } catch let e as AECVError { return e.message } catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(#"{"preset": "conv", "input": [1, 16, 16], "channels": [4], "hidden": [4]}"#),
+                       #"spec.channels: give the stages' channels once ("channels" or "hidden")"#)
+        XCTAssertEqual(message(#"{"preset": "dense", "input": [1, 16, 16], "channels": [4]}"#),
+                       #"spec.channels: only applies to the conv, conv_vae and denoising (base conv) presets, not dense (its layer widths are "hidden")"#)
+        XCTAssertTrue(message(#"{"preset": "denoising", "base": "dense", "input": [1, 16, 16], "channels": [4]}"#).contains("not denoising with base dense"))
+        XCTAssertTrue(message(#"{"preset": "conv", "input": [1, 16, 16], "channels": [4, 0]}"#).hasPrefix("spec.channels[1]: expected a positive integer") ||
+                      message(#"{"preset": "conv", "input": [1, 16, 16], "channels": [4, 0]}"#).contains("hidden[1]"))
+    }
+
     func testOptionErrors() {
         func message(_ json: String) -> String {
             do { _ = try Autoencoder(specJSON: json); return "accepted" } catch let e as AECVError { return e.message } catch { return "\(error)" }
         }
         XCTAssertTrue(message(#"{"preset": "dense", "input": [1, 8, 8], "batch_norm": true}"#)
-            .hasPrefix("spec.batch_norm: only applies to the conv and denoising presets, not dense"))
+            .hasPrefix("spec.batch_norm: only applies to the conv, denoising and conv_vae presets, not dense"))
         XCTAssertTrue(message(#"{"preset": "denoising", "base": "dense", "input": [1, 8, 8], "upsample": "nearest"}"#).hasPrefix("spec.upsample: only applies"))
         XCTAssertTrue(message(#"{"preset": "conv", "input": [1, 8, 8], "downsample": "pool"}"#)
             .hasPrefix(#"spec.downsample: expected one of "stride", "max_pool", got "pool""#))

@@ -73,7 +73,7 @@ package enum ModelKinds {
         return "the \(names.dropLast().joined(separator: ", ")) and \(names.last!) presets"
     }
 
-    /// The options of the conv stages (conv, denoising with base conv).
+    /// The options of the conv stages (conv, denoising with base conv, conv_vae).
     package static let stageOptions = ["batch_norm", "downsample", "upsample"]
 
     /// The channels of the conv stages: `hidden`, default [16, 32, 64].
@@ -170,7 +170,9 @@ package struct VariationalKind: ModelKind {
     package let convolutional: Bool
     /// The code size when the spec gives none.
     package static let defaultLatent = 20
-    package func accepts(_ field: String, in spec: ModelSpec) -> Bool { ["hidden", "latent", "beta"].contains(field) }
+    package func accepts(_ field: String, in spec: ModelSpec) -> Bool {
+        ["hidden", "latent", "beta"].contains(field) || (convolutional && ModelKinds.stageOptions.contains(field))
+    }
     package func fill(_ spec: inout ModelSpec) {
         spec.hidden = spec.hidden ?? defaultHidden
         spec.latent = spec.latent ?? Self.defaultLatent

@@ -41,6 +41,9 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     package var posteriorHeads: Dense? { heads }
     /// Names of the trunk/decoder parameters (PyTorch's module names).
     private let names: [String]
+    /// Names of the trunk/decoder buffers (BatchNorm's running statistics), numbered like the
+    /// parameters: the conv decoder's stages from 0 after decoder_input, as in PyTorch's ConvVAE.
+    private let bufferNames: [String]
     private let seed: UInt64
 
     // Batch-minor buffers (features, N); the heads' output stacks μ rows over log σ² rows.
@@ -57,11 +60,13 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     private let dTrunk = Workspace()          // (hidden, N)
 
     private init(trunk: Sequential, heads: Dense, decoder: Sequential, inputShape: [Int], latent: Int,
-                 beta: Float, gaussianDecoder: Bool, classes: Int, names: [String], seed: UInt64) {
+                 beta: Float, gaussianDecoder: Bool, classes: Int, names: [String], bufferNames: [String],
+                 seed: UInt64) {
         self.classes = classes
         self.trunk = trunk; self.heads = heads; self.decoder = decoder
         self.inputShape = inputShape; self.latentSize = latent; self.beta = beta
-        self.gaussianDecoder = gaussianDecoder; self.names = names; self.seed = seed
+        self.gaussianDecoder = gaussianDecoder; self.names = names; self.bufferNames = bufferNames
+        self.seed = seed
     }
 
     /// `spec` has been filled by its kind (VariationalKind.fill), so latent and hidden are set.
@@ -72,6 +77,7 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         var trunk: NetworkBuilder
         var decoder: NetworkBuilder
         var names: [String]
+        var bufferNames: [String]
         if convolutional {
             let (encoder, shapes) = try NetworkFactory.encoderStages(spec)
             trunk = encoder
@@ -80,11 +86,13 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
             try decoder.dense(shapes.last!.reduce(1, *), at: "spec.latent")
             try decoder.activation(.relu)
             try decoder.unflatten(shapes.last!, at: "spec.hidden")
-            let mirror = try NetworkFactory.mirroredDecoder(shapes: shapes, inputShape: spec.input, final: nil)
+            let mirror = try NetworkFactory.mirroredDecoder(shapes: shapes, inputShape: spec.input, final: nil, spec: spec)
             for layer in mirror.layers { decoder.append(layer) }
             names = trunkNames(trunk.layers, prefix: "encoder")
                 + ["decoder_input.weight", "decoder_input.bias"]
                 + trunkNames(mirror.layers, prefix: "decoder")
+            bufferNames = trunkNames(trunk.layers, prefix: "encoder", \.bufferShapes)
+                + trunkNames(mirror.layers, prefix: "decoder", \.bufferShapes)
         } else {
             guard let hidden = spec.hidden else { throw config("spec.hidden: not filled in (build a filled spec)") }
             trunk = NetworkBuilder(inputShape: classes > 0 ? [spec.input.reduce(1, *) + classes] : spec.input,
@@ -104,6 +112,7 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
             } else {
                 names = trunkNames(trunk.layers, prefix: "encoder") + trunkNames(decoder.layers, prefix: "decoder")
             }
+            bufferNames = []   // dense layers only
         }
         var headsBuilder = NetworkBuilder(inputShape: [trunk.size], field: "spec.latent")
         try headsBuilder.dense(2 * latent, at: "spec.latent")
@@ -112,16 +121,21 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return VariationalAutoencoder(
             trunk: trunk.build(), heads: headsBuilder.layers[0] as! Dense, decoder: decoder.build(),
             inputShape: spec.input, latent: latent, beta: spec.beta ?? 1, gaussianDecoder: gaussian,
-            classes: classes, names: names, seed: spec.seed ?? 0)
+            classes: classes, names: names, bufferNames: bufferNames, seed: spec.seed ?? 0)
     }
 
     /// "prefix.<index>.weight|bias" for the layers that have parameters.
-    private static func trunkNames(_ layers: [Layer], prefix: String) -> [String] {
+    private static func trunkNames(_ layers: [Layer], prefix: String,
+                                   _ tensors: KeyPath<Layer, [(name: String, shape: [Int])]> = \.parameterShapes) -> [String] {
         var result: [String] = []
         for (i, layer) in layers.enumerated() {
-            for p in layer.parameterShapes { result.append("\(prefix).\(i).\(p.name)") }
+            for p in layer[keyPath: tensors] { result.append("\(prefix).\(i).\(p.name)") }
         }
         return result
+    }
+
+    package var bufferShapes: [(name: String, shape: [Int])] {
+        zip(bufferNames, trunk.bufferShapes + decoder.bufferShapes).map { ($0, $1.shape) }
     }
 
     package var parameterShapes: [(name: String, shape: [Int])] {

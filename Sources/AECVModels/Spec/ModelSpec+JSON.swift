@@ -246,7 +246,7 @@ extension OptimizerSpec {
 extension SpecDecoder {
     static let topKeys = ["preset", "input", "seed", "latent", "hidden", "loss", "optimizer",
                           "sparsity", "noise", "base", "beta", "classes", "conditional", "encoder", "decoder",
-                          "batch_norm", "downsample", "upsample"]
+                          "batch_norm", "downsample", "upsample", "channels"]
 
     static func decode(_ value: JSONValue) throws -> ModelSpec {
         guard case .object(let members) = value else {
@@ -279,17 +279,10 @@ extension SpecDecoder {
         if let v = get("latent") {
             spec.latent = try integer(v, "spec.latent", expected: "a positive integer")
         }
-        if let v = get("hidden") {
-            switch v {
-            case .array(let elements):
-                spec.hidden = try elements.enumerated().map {
-                    try integer($1, "spec.hidden[\($0)]", expected: "a positive integer")
-                }
-            case .int, .double:
-                spec.hidden = [try integer(v, "spec.hidden", expected: "a positive integer or an array of positive integers")]
-            default:
-                throw config("spec.hidden: expected a positive integer or an array of positive integers, got \(v.describedForMessage())")
-            }
+        if let v = get("hidden") { spec.hidden = try widths(v, "spec.hidden") }
+        if let v = get("channels") {
+            if spec.hidden != nil { throw config("spec.channels: give the stages' channels once (\"channels\" or \"hidden\")") }
+            spec.hidden = try widths(v, "spec.channels")
         }
         if let v = get("loss") { spec.loss = try choice(v, "spec.loss") }
         if let v = get("optimizer") { spec.optimizer = try optimizer(v) }
@@ -322,7 +315,23 @@ extension SpecDecoder {
         }
         if let v = get("downsample") { spec.downsample = try choice(v, "spec.downsample") }
         if let v = get("upsample") { spec.upsample = try choice(v, "spec.upsample") }
+        // "channels" names conv stages; on a dense kind it would silently set the layer widths.
+        if get("channels") != nil, !(preset == .conv || preset == .convVAE || (preset == .denoising && spec.base != .dense)) {
+            throw config("spec.channels: only applies to the conv, conv_vae and denoising (base conv) presets, not \(preset == .denoising ? "denoising with base dense" : preset.rawValue) (its layer widths are \"hidden\")")
+        }
         return spec
+    }
+
+    /// `"hidden"` / `"channels"`: a positive integer or an array of them.
+    private static func widths(_ v: JSONValue, _ path: String) throws -> [Int] {
+        switch v {
+        case .array(let elements):
+            return try elements.enumerated().map { try integer($1, "\(path)[\($0)]", expected: "a positive integer") }
+        case .int, .double:
+            return [try integer(v, path, expected: "a positive integer or an array of positive integers")]
+        default:
+            throw config("\(path): expected a positive integer or an array of positive integers, got \(v.describedForMessage())")
+        }
     }
 
     // MARK: sections

@@ -34,7 +34,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// Code size: dense/sparse default 64, vae/conv_vae default 20. Not settable for conv.
     public var latent: Int?
     /// dense/sparse/vae: hidden widths (default [256], vae [400]);
-    /// conv/denoising(conv)/conv_vae: channels of the stride-2 stages (default [16, 32, 64]).
+    /// conv/denoising(conv)/conv_vae: channels of the stride-2 stages (default [16, 32, 64]); JSON
+    /// `"hidden"` or its synonym for these kinds, `"channels"`.
     public var hidden: [Int]?
     /// Reconstruction loss; default mse (vae: bce, i.e. a Bernoulli decoder). ssim and mse_ssim:
     /// not the VAE kinds.
@@ -54,12 +55,14 @@ public struct ModelSpec: Equatable, Sendable {
     /// custom only.
     public var encoder: [LayerSpec]?
     public var decoder: [LayerSpec]?
-    /// conv and denoising (base conv): a BatchNorm after every convolution but the last
-    /// (`"batch_norm"`); nil means false, the seed's architecture.
+    /// conv, denoising (base conv) and conv_vae: a BatchNorm after every convolution but the
+    /// last (`"batch_norm"`); nil means false, the seed's architecture.
     public var batchNorm: Bool?
-    /// conv and denoising (base conv): how a stage halves the size (`"downsample"`); nil means stride.
+    /// conv, denoising (base conv) and conv_vae: how a stage halves the size (`"downsample"`);
+    /// nil means stride.
     public var downsample: Downsampling?
-    /// conv and denoising (base conv): how a decoder stage doubles it (`"upsample"`); nil means transposed.
+    /// conv, denoising (base conv) and conv_vae: how a decoder stage doubles it (`"upsample"`);
+    /// nil means transposed.
     public var upsample: Upsampling?
 
     /// `"stride"`: Conv2d(k3, s2, p1). `"max_pool"`: Conv2d(k3, s1, p1), then MaxPool2d(2).
