@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Training throughput of a conv autoencoder with BatchNorm, max pooling and nearest upsampling
-at 3x64x64 (batch 32): libaecv (Python binding) side by side with PyTorch 1.13 (/usr/bin/python3)
+at 3x64x64 or 1x28x28 (batch 32): libaecv (Python binding) side by side with PyTorch 1.13 (/usr/bin/python3)
 and PyTorch 2.x (/opt/torch2/bin/python), runs alternated, median of the repeats, ratios and the
 load average printed. Run it under the shared lock (it uses both cores):
 
-    make lib && flock /tmp/aecv-heavy.lock python3 tools/bench_vision.py [--seconds 4] [--repeats 3] [--threads 1,2]
+    make lib && flock /tmp/aecv-heavy.lock python3 tools/bench_vision.py [--input 3,64,64] \
+        [--seconds 4] [--repeats 3] [--threads 1,2] [--json]
 
-The model is the conv preset with {"hidden": [16, 32, 64], "batch_norm": true,
+The model is the conv preset with {"channels": [16, 32, 64], "batch_norm": true,
 "downsample": "max_pool", "upsample": "nearest"}: encoder 3 x [Conv(k3, s1, p1, no bias), BN,
 ReLU, MaxPool(2)], decoder 3 x [Upsample(x2), Conv(k3, s1, p1), BN, ReLU] (the last without BN,
-with Sigmoid), MSE loss, Adam 1e-3. Inputs are uniform random (throughput does not depend on them).
+with Sigmoid), MSE loss, Adam 1e-3. At 1x28x28 it has two stages, [16, 32] (28 -> 14 -> 7: a third
+2x2 pool would need an even 7). Inputs are uniform random (throughput does not depend on them).
+`make bench` runs it at both sizes (its "vision" section); --json prints only the JSON line.
 """
 
 import argparse
@@ -21,19 +24,24 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC = {"preset": "conv", "input": [3, 64, 64], "hidden": [16, 32, 64], "batch_norm": True,
-        "downsample": "max_pool", "upsample": "nearest", "seed": 0}
 BATCH = 32
+
+
+def make_spec(shape):
+    """The benchmarked spec for input [C, H, W]: three stages when H and W divide by 8, else two."""
+    channels = [16, 32, 64] if shape[1] % 8 == 0 and shape[2] % 8 == 0 else [16, 32]
+    return {"preset": "conv", "input": list(shape), "channels": channels, "batch_norm": True,
+            "downsample": "max_pool", "upsample": "nearest", "seed": 0}
 TORCH = {"torch 1.13": "/usr/bin/python3", "torch 2.x": "/opt/torch2/bin/python"}
 
 
-def worker_aecv(seconds, threads):
+def worker_aecv(seconds, threads, shape):
     sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
     import numpy as np
     import aecv
     aecv.set_num_threads(threads)
-    m = aecv.Autoencoder(spec=SPEC)
-    x = np.random.default_rng(0).random((BATCH, 3, 64, 64), dtype=np.float32)
+    m = aecv.Autoencoder(spec=make_spec(shape))
+    x = np.random.default_rng(0).random((BATCH, *shape), dtype=np.float32)
     for _ in range(3):
         m.train_step(x)
     steps, start = 0, time.perf_counter()
@@ -43,13 +51,13 @@ def worker_aecv(seconds, threads):
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def worker_torch(seconds, threads):
+def worker_torch(seconds, threads, shape):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    chans = [3] + SPEC["hidden"]
+    chans = [shape[0]] + make_spec(shape)["channels"]
     enc, dec = [], []
     for a, b in zip(chans, chans[1:]):
         enc += [nn.Conv2d(a, b, 3, 1, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2)]
@@ -59,7 +67,7 @@ def worker_torch(seconds, threads):
         dec += [nn.Sigmoid()] if last else [nn.BatchNorm2d(chans[i - 1]), nn.ReLU()]
     model = nn.Sequential(*enc, *dec)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(BATCH, 3, 64, 64)
+    x = torch.rand(BATCH, *shape)
 
     def step():
         opt.zero_grad()
@@ -76,11 +84,12 @@ def worker_torch(seconds, threads):
     return steps * BATCH / (time.perf_counter() - start)
 
 
-def run(side, interpreter, seconds, threads):
+def run(side, interpreter, seconds, threads, shape):
     env = dict(os.environ)
     env.setdefault("AECV_LIBRARY", os.path.join(REPO, "build", "lib", "libaecv.so"))
     out = subprocess.run([interpreter, os.path.abspath(__file__), "--worker", side,
-                          "--seconds", str(seconds), "--threads", str(threads)],
+                          "--seconds", str(seconds), "--threads", str(threads),
+                          "--input", ",".join(map(str, shape))],
                          capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"
@@ -92,11 +101,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--input", default="3,64,64", help="C,H,W of the images")
+    ap.add_argument("--json", action="store_true", help="print only the JSON line")
     ap.add_argument("--worker", choices=["aecv", "torch"])
     args = ap.parse_args()
+    shape = [int(v) for v in args.input.split(",")]
     if args.worker:
         fn = worker_aecv if args.worker == "aecv" else worker_torch
-        print(fn(args.seconds, int(args.threads)))
+        print(fn(args.seconds, int(args.threads), shape))
         return
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
@@ -106,7 +118,7 @@ def main():
         samples = {name: [] for name, _, _ in sides}
         for _ in range(args.repeats):
             for name, kind, py in sides:   # alternated: every side sees the same machine state
-                value, error = run(kind, py, args.seconds, threads)
+                value, error = run(kind, py, args.seconds, threads, shape)
                 if value is None:
                     print(f"{name} ({threads} thread(s)): {error}", file=sys.stderr)
                 else:
@@ -114,7 +126,13 @@ def main():
         results[threads] = {k: statistics.median(v) for k, v in samples.items() if v}
     with open("/proc/loadavg") as f:
         load_after = f.read().split()[:3]
-    print(f"conv AE + BatchNorm + max_pool + nearest upsample, 3x64x64, batch {BATCH}, Adam; "
+    summary = {"input": shape, "channels": make_spec(shape)["channels"], "batch": BATCH,
+               "results": results, "load_before": load_before, "load_after": load_after}
+    if args.json:
+        print(json.dumps(summary))
+        return
+    print(f"conv AE + BatchNorm + max_pool + nearest upsample, {'x'.join(map(str, shape))}, "
+          f"channels {make_spec(shape)['channels']}, batch {BATCH}, Adam; "
           f"images/s (median of {args.repeats} x {args.seconds:g} s)")
     names = [name for name, _, _ in sides]
     print("| threads | " + " | ".join(names) + " | " + " | ".join(f"libaecv / {n}" for n in names[1:]) + " |")
@@ -128,7 +146,7 @@ def main():
         print("best thread setting of each side: " + ", ".join(
             f"libaecv / {n} = {best['libaecv'] / best[n]:.2f}x" for n in names[1:] if n in best))
     print(f"load average before {' '.join(load_before)}, after {' '.join(load_after)}")
-    print(json.dumps({"results": results, "load_before": load_before, "load_after": load_after}))
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

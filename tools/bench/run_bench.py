@@ -3,7 +3,7 @@
 
     make bench                                  # = make lib, then: python3 tools/bench/run_bench.py
     python3 tools/bench/run_bench.py [--quick] [--seconds 3] [--repeats 3] [--no-torch]
-                                     [--only train,latency,rss,scaling,gflops,malloc]
+                                     [--only train,latency,rss,scaling,gflops,malloc,vision]
     python3 tools/bench/run_bench.py --build-only      # just build build/bench/* (profile.sh)
 
 Runs with the default python3 and the standard library only (no numpy, no torch in this
@@ -31,7 +31,11 @@ What it does, in order:
     and 2 threads, measured in the same run.
  7. Heap allocations per train_step after the first call (LD_PRELOAD shim), every preset at 1
     thread and conv/dense at 2 threads, with the allocation sites resolved (addr2line).
- 8. Print the tables; write build/bench/results.json and build/bench/results.md.
+ 8. Vision layers: a conv AE with BatchNorm, max pooling and nearest upsampling at 1x28x28 and
+    3x64x64, batch 32, images/s at 1 and 2 threads, against PyTorch 1.13 and 2.x
+    (tools/bench_vision.py, which runs libaecv through the Python binding, so numpy is needed
+    there).
+ 9. Print the tables; write build/bench/results.json and build/bench/results.md.
 
 FLOP counting (issue 9): training FLOPs per image = 3 x forward multiply-adds x 2 (forward, input
 gradient, weight gradient; a multiply-add is 2 FLOPs). Forward multiply-adds (MACs) per 28x28
@@ -151,7 +155,7 @@ class Bench:
         self.torch_reason = ""
         self.failures = []
         self.results = {"train": {}, "latency": {}, "rss": {}, "scaling": {}, "sgemm": {},
-                        "gflops": {}, "malloc": {}}
+                        "gflops": {}, "malloc": {}, "vision": {}}
 
     # -- environment ---------------------------------------------------------------------------
     def ours_env(self, preload=None):
@@ -337,6 +341,26 @@ class Bench:
             self.results["gflops"][str(t)] = {"images_per_second": ips, "gflops": g, "ceiling": ceil,
                                               "fraction": g / ceil if g and ceil else None}
             log(f"  dense b256 {t}t: {fmt_num(g, 1)} GFLOP/s of {fmt_num(ceil, 1)}")
+
+    def section_vision(self):
+        o = self.opts
+        log(f"== vision layers: conv AE + BatchNorm + max_pool + nearest upsample, batch 32, threads 1 and 2")
+        env = self.ours_env()
+        env["AECV_LIBRARY"] = os.path.join(SNAP, LIB_NAME)   # the snapshot, as for bench_train
+        for shape in ("1,28,28", "3,64,64"):
+            cmd = [sys.executable, "tools/bench_vision.py", "--input", shape, "--seconds", o.seconds,
+                   "--repeats", o.repeats, "--json"]
+            rc, out, err = run([str(c) for c in cmd], env=env, timeout=900)
+            res = last_json(out)
+            if rc != 0 or res is None:
+                msg = f"bench_vision --input {shape}: FAILED, rc {rc}: {err.strip()[-400:]}"
+                log("  " + msg)
+                self.failures.append(msg)
+                continue
+            self.results["vision"][shape] = res
+            for t, r in res["results"].items():
+                cells = ", ".join(f"{k} {v:.0f}" for k, v in r.items())
+                log(f"  {shape:8s} {t}t  {cells}")
 
     def section_malloc(self):
         log("== heap allocations per call (LD_PRELOAD malloc counter), steps 2..50")
@@ -567,7 +591,7 @@ def summarize(b):
 
 
 def table(rows, cols):
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in cols}   # rows may be empty (--only)
     line = " | ".join(c.ljust(widths[c]) for c in cols)
     out = [line, "-+-".join("-" * widths[c] for c in cols)]
     for r in rows:
@@ -664,7 +688,7 @@ def main():
     ap.add_argument("--no-torch", action="store_true", help="libaecv only")
     ap.add_argument("--build-only", action="store_true",
                     help="snapshot the library and build the programs, then stop (profile.sh)")
-    ap.add_argument("--only", default="train,latency,rss,scaling,gflops,malloc",
+    ap.add_argument("--only", default="train,latency,rss,scaling,gflops,malloc,vision",
                     help="comma-separated sections")
     opts = ap.parse_args()
     opts.latency_seconds, opts.scaling_seconds, opts.sgemm_seconds = 0.7, 2.0, 1.5
@@ -688,7 +712,7 @@ def main():
     if load_before[0] > 0.8 * (machine["cpus"] or 2) / 2:
         log(f"   WARNING: load average {load_before[0]:.2f} before the run: other processes compete "
             "for the cores; absolute numbers will be low and noisy (the ratios less so)")
-    for name in ("train", "latency", "rss", "scaling", "gflops", "malloc"):
+    for name in ("train", "latency", "rss", "scaling", "gflops", "malloc", "vision"):
         if name in sections:
             start = time.monotonic()
             getattr(b, "section_" + name)()
@@ -758,6 +782,9 @@ def main():
     if R_has(b, "scaling"):
         md += ["Scaling (images/s):", "",
                md_table(scaling, ["workload", "batch", "libaecv 1t", "libaecv 2t", "2t/1t", "PyTorch 1t", "ratio 1t"]), ""]
+    if R_has(b, "vision"):
+        md += ["Vision layers (conv AE + BatchNorm + max_pool + nearest upsample, batch 32; images/s, "
+               "tools/bench_vision.py):", ""] + vision_rows(b) + [""]
     if mallocs:
         md += ["Heap allocation calls per train_step (LD_PRELOAD counter):", "",
                md_table(mallocs, list(mallocs[0].keys())), ""]
@@ -772,6 +799,18 @@ def main():
     log(f"\nwrote {os.path.relpath(os.path.join(OUT, 'results.json'), ROOT)} and "
         f"{os.path.relpath(os.path.join(OUT, 'results.md'), ROOT)}")
     return 0
+
+
+def vision_rows(b):
+    """Markdown rows: input, threads, each side's images/s, libaecv / each PyTorch."""
+    rows = ["| input | threads | libaecv | torch 1.13 | torch 2.x | vs 1.13 | vs 2.x |", "|---|---|---|---|---|---|---|"]
+    for shape, res in b.results["vision"].items():
+        for t, r in res["results"].items():
+            ours = r.get("libaecv")
+            cells = [f"{r[k]:.0f}" if k in r else "-" for k in ("libaecv", "torch 1.13", "torch 2.x")]
+            ratios = [f"{ours / r[k]:.2f}x" if ours and k in r else "-" for k in ("torch 1.13", "torch 2.x")]
+            rows.append(f"| {shape.replace(',', 'x')} | {t} | " + " | ".join(cells + ratios) + " |")
+    return rows
 
 
 def R_has(b, key):
