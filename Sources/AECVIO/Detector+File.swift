@@ -5,6 +5,9 @@ import AECVTasks
 ///   "DSPC" required  the detector spec, JSON (filled: every default present; keys added later
 ///                    are read with the behavior of files that lack them, see `init(fileJSON:)`)
 ///   "PARM" required  backbone then head tensors (`TensorListCoding`), names as in `parameters()`
+///   "BUFF" required, only when the backbone has BatchNorm: its running statistics, names as in
+///                    `buffers()` (marked required so that a reader without it refuses the file
+///                    instead of detecting with fresh statistics)
 /// Optimizer state is not stored: a loaded detector detects exactly as saved; further training
 /// starts with fresh optimizer moments.
 extension Detector {
@@ -17,6 +20,12 @@ extension Detector {
         var w = ByteWriter()
         TensorListCoding.write(parameters().map { ($0.name, $0.tensor.shape, $0.tensor.values) }, to: &w)
         file.sections.append(.init(tag: "PARM", required: true, payload: w.bytes))
+        let buffers = self.buffers()
+        if !buffers.isEmpty {
+            var b = ByteWriter()
+            TensorListCoding.write(buffers.map { ($0.name, $0.tensor.shape, $0.tensor.values) }, to: &b)
+            file.sections.append(.init(tag: "BUFF", required: true, payload: b.bytes))
+        }
         try FileIO.writeAtomically(path: path, bytes: file.encode(magic: Detector.fileMagic, major: 1, minor: 0))
     }
 
@@ -25,7 +34,7 @@ extension Detector {
     public convenience init(contentsOf path: String) throws {
         let bytes = try FileIO.readAll(path: path, maxBytes: ModelFile.maxBytes)
         let name = "detector file \(path)"
-        let file = try SectionedFile.decode(bytes, magic: Detector.fileMagic, major: 1, known: ["DSPC", "PARM"],
+        let file = try SectionedFile.decode(bytes, magic: Detector.fileMagic, major: 1, known: ["DSPC", "PARM", "BUFF"],
                                             name: name, what: "libaecv detector file")
         guard let s = file.section("DSPC"), let p = file.section("PARM") else {
             throw AECVError.format("\(name): a required section is missing")
@@ -36,6 +45,15 @@ extension Detector {
         }
         try self.init(spec: spec)
         var r = ByteReader(p.payload, name: name)
-        try core.restore(parameters: try TensorListCoding.read(&r, name: name), buffers: nil, file: name, owner: "detector")
+        let parameters = try TensorListCoding.read(&r, name: name)
+        var buffers: [(name: String, shape: [Int], values: [Float])]? = nil
+        if let b = file.section("BUFF") {
+            var rb = ByteReader(b.payload, name: name)
+            buffers = try TensorListCoding.read(&rb, name: name)
+        }
+        if (buffers?.count ?? 0) != store.bufferEntries.count {
+            throw AECVError.format("\(name): \(buffers?.count ?? 0) buffer tensors (running statistics), but its spec builds a detector with \(store.bufferEntries.count)")
+        }
+        try core.restore(parameters: parameters, buffers: buffers, file: name, owner: "detector")
     }
 }

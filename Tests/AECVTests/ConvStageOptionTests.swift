@@ -39,7 +39,7 @@ final class ConvStageOptionTests: XCTestCase {
         let names = m.parameters().map(\.name)
         XCTAssertEqual(Array(names.prefix(3)), ["encoder.0.weight", "encoder.1.weight", "encoder.1.bias"], "no conv bias before a BatchNorm")
         XCTAssertTrue(names.contains("decoder.5.bias"), "the output convolution keeps its bias")
-        XCTAssertNil(m.capabilities.convBackbone, "not a plain stride-2 backbone")
+        XCTAssertEqual(m.capabilities.convBackbone, [8, 16], "a detector can rebuild these stages")
         // Every combination trains on 16×16 inputs, and the loss goes down.
         let x = images(8, 256)
         for down in ["stride", "max_pool"] {

@@ -230,6 +230,51 @@ final class DetectionTests: XCTestCase {
         XCTAssertThrowsError(try Detector(backbone: dense, spec: spec)) { XCTAssertEqual(($0 as? AECVError)?.statusCode, 8) }
     }
 
+    /// A BatchNorm/max-pool conv autoencoder gives a detector its stages: the same layers, its
+    /// weights and running statistics, so the backbone's evaluation output IS the encoder's code.
+    /// Such a detector trains on split batches and its file keeps the running statistics.
+    func testBackboneWithBatchNormAndMaxPool() throws {
+        let ae = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 16, 16], "channels": [4, 8], "batch_norm": true, "downsample": "max_pool", "upsample": "nearest", "seed": 5}"#)
+        var random = RandomSource(seed: 3)
+        let x = (0..<(32 * 256)).map { _ in random.uniform() }
+        for _ in 0..<3 { try ae.trainStep(inputs: x) }   // running statistics away from 0 and 1
+        let d = try Detector(backbone: ae, spec: DetectorSpec(classes: 2, input: [1, 16, 16]))
+        XCTAssertTrue(d.spec.batchNorm)
+        XCTAssertEqual(d.spec.downsample, .maxPool)
+        let encoderBuffers = ae.buffers().filter { $0.name.hasPrefix("encoder.") }
+        XCTAssertEqual(d.buffers().map(\.name), encoderBuffers.map(\.name))
+        XCTAssertEqual(d.buffers().map(\.tensor), encoderBuffers.map(\.tensor))
+        let codes = try ae.encode(Array(x[0..<(4 * 256)]))
+        let net = d.network
+        net.setMode(.evaluation)
+        let xt = net.inputsT.reserve(4 * 256)
+        transpose(Array(x[0..<(4 * 256)]), rows: 4, columns: 256, into: xt)
+        let features = net.backbone.forward(xt, batch: 4)
+        var f = [Float](repeating: 0, count: 4 * 128)
+        transpose(features, rows: 128, columns: 4, into: &f)
+        XCTAssertLessThan(maxAbsoluteDifference(f, codes), 1e-6, "the backbone computes the encoder")
+        // Training splits the batch (2 threads) and moves the running statistics.
+        ComputeThreads.set(2)
+        defer { ComputeThreads.set(2) }
+        let boxes = [Float](repeating: 0, count: 32 * 5).enumerated().map { i, _ in [Float(i / 5 % 2), 2, 2, 12, 14][i % 5] }
+        _ = try x.withUnsafeBufferPointer { x in try boxes.withUnsafeBufferPointer { try d.trainStep(images: x, boxes: $0, maxBoxes: 1, batch: 32) } }
+        XCTAssertEqual(d.replicas.count, 1, "two parts")
+        XCTAssertNotEqual(d.buffers().map(\.tensor), encoderBuffers.map(\.tensor))
+        // The file keeps them: the loaded detector detects identically.
+        let path = NSTemporaryDirectory() + "/detector-bn-\(getpid()).aecvd"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try d.save(to: path)
+        let e = try Detector(contentsOf: path)
+        XCTAssertEqual(e.spec, d.spec)
+        XCTAssertEqual(e.buffers().map(\.tensor), d.buffers().map(\.tensor))
+        let a = try x.withUnsafeBufferPointer { try d.detect(images: UnsafeBufferPointer(rebasing: $0[0..<(3 * 256)]), batch: 3, scoreThreshold: 0, iouThreshold: 0.5) }
+        let b = try x.withUnsafeBufferPointer { try e.detect(images: UnsafeBufferPointer(rebasing: $0[0..<(3 * 256)]), batch: 3, scoreThreshold: 0, iouThreshold: 0.5) }
+        XCTAssertEqual(a, b)
+        // A plain detector's spec is written as before the options existed.
+        XCTAssertFalse(try tinyDetector().spec.jsonString().contains("batch_norm"))
+        XCTAssertTrue(d.spec.jsonString().contains(#""downsample":"max_pool""#))
+    }
+
     func testSaveLoadRoundTrip() throws {
         let d = try tinyDetector(seed: 9)
         let path = NSTemporaryDirectory() + "/detector-\(getpid()).aecvd"

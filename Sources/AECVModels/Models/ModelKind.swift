@@ -43,8 +43,9 @@ public struct ModelCapabilities: Equatable, Sendable {
     /// `sample` decodes draws from N(0, I).
     public var isGenerative: Bool
     public var features: Features
-    /// Channels of the encoder's stride-2 k3 conv+ReLU stages when the encoder is exactly such a
-    /// chain (a detection backbone); nil otherwise.
+    /// Channels of the encoder's conv stages (`NetworkFactory.convStage`: a conv, BatchNorm with
+    /// `batch_norm`, ReLU, a max pool with `downsample` "max_pool") when the encoder is exactly
+    /// such a chain, which a detector can take as its backbone; nil otherwise.
     public var convBackbone: [Int]?
 }
 
@@ -97,10 +98,9 @@ package struct ConvKind: ModelKind {
     package func fill(_ spec: inout ModelSpec) { spec.hidden = spec.hidden ?? ModelKinds.convChannels }
     package func build(_ spec: ModelSpec) throws -> AutoencoderNetwork { try NetworkFactory.convolutional(spec, corruption: nil) }
     package func capabilities(_ spec: ModelSpec) -> ModelCapabilities {
-        // A detector rebuilds the backbone as plain stride-2 conv+ReLU stages: only that encoder is one.
-        let plain = spec.batchNorm != true && (spec.downsample ?? .stride) == .stride
-        return ModelCapabilities(isGenerative: false, features: .encoderOutput,
-                                 convBackbone: plain ? spec.hidden ?? ModelKinds.convChannels : nil)
+        // A detector rebuilds the same stages (batch_norm and downsample come from the spec).
+        ModelCapabilities(isGenerative: false, features: .encoderOutput,
+                          convBackbone: spec.hidden ?? ModelKinds.convChannels)
     }
 }
 

@@ -55,13 +55,23 @@ package enum NetworkFactory {
                 let option = pool ? "spec.downsample \"max_pool\"" : "spec.upsample \"\(spec.upsample!.rawValue)\""
                 throw AECVError.config("\(option): stage \(i) gets a \(h)×\(w) input; every stage needs even sizes (the input divisible by \(1 << channels.count)), or use the default stride/transposed stages")
             }
-            try encoder.conv2d(c, kernel: 3, stride: pool ? 1 : 2, padding: 1, bias: !bn, at: "spec.hidden[\(i)]")
-            if bn { try encoder.add(.batchNorm2d(), at: "spec.batch_norm") }
-            try encoder.activation(.relu)
-            if pool { try encoder.add(.maxPool2d(kernel: 2), at: "spec.downsample") }
+            try convStage(&encoder, channels: c, batchNorm: bn, maxPool: pool, at: "spec.hidden[\(i)]",
+                          options: ("spec.batch_norm", "spec.downsample"))
             shapes.append(encoder.shape)
         }
         return (encoder, shapes)
+    }
+
+    /// One encoder stage that halves H and W: Conv2d(k3, s2, p1) [BN] ReLU, or with `maxPool`
+    /// Conv2d(k3, s1, p1) [BN] ReLU MaxPool2d(2); the conv has no bias before a BatchNorm. Shared
+    /// by the conv kinds and the detector's backbone, so a detector built on an autoencoder has
+    /// its encoder's layers, tensor names included. `options`: the spec fields named in errors.
+    package static func convStage(_ builder: inout NetworkBuilder, channels: Int, batchNorm: Bool, maxPool: Bool,
+                                  at path: String, options: (batchNorm: String, downsample: String)) throws {
+        try builder.conv2d(channels, kernel: 3, stride: maxPool ? 1 : 2, padding: 1, bias: !batchNorm, at: path)
+        if batchNorm { try builder.add(.batchNorm2d(), at: options.batchNorm) }
+        try builder.activation(.relu)
+        if maxPool { try builder.add(.maxPool2d(kernel: 2), at: options.downsample) }
     }
 
     /// Mirrored stages from the encoder's output shape back to the input shape (see

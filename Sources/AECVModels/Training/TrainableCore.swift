@@ -65,7 +65,7 @@ package final class TrainableCore {
     package func parameterTensors() -> [(name: String, tensor: Tensor)] { store.entries.map { copy($0, from: store.parameters) } }
 
     /// The buffers as named tensors, copied, in store order.
-    func bufferTensors() -> [(name: String, tensor: Tensor)] { store.bufferEntries.map { copy($0, from: store.buffers) } }
+    package func bufferTensors() -> [(name: String, tensor: Tensor)] { store.bufferEntries.map { copy($0, from: store.buffers) } }
 
     /// Replaces parameters and buffers by name; all-or-nothing: an unknown name, a shape
     /// mismatch or a non-finite value throws before anything is written. Names not given keep

@@ -74,8 +74,9 @@ public final class Detector {
     }
 
     /// A detector whose backbone is a copy of a conv autoencoder's encoder (presets "conv" and
-    /// "denoising" with a conv base). The spec's "backbone" is replaced by the autoencoder's
-    /// channels; its input channel count must match the autoencoder's.
+    /// "denoising" with a conv base): its parameters and, with batch_norm, its running
+    /// statistics. The spec's "backbone", "batch_norm" and "downsample" are replaced by the
+    /// autoencoder's; its input channel count must match the autoencoder's.
     public convenience init(backbone autoencoder: Autoencoder, spec: DetectorSpec) throws {
         let a = autoencoder.spec
         guard let channels = autoencoder.capabilities.convBackbone else {
@@ -86,14 +87,20 @@ public final class Detector {
         }
         var spec = spec
         spec.backbone = channels
+        spec.batchNorm = a.batchNorm ?? false
+        spec.downsample = a.downsample ?? .stride
         try self.init(spec: spec)
-        let source = Dictionary(uniqueKeysWithValues: autoencoder.parameters().map { ($0.name, $0.tensor) })
-        for e in store.entries where e.name.hasPrefix("encoder.") {
-            guard let t = source[e.name], t.shape == e.shape else {
-                throw AECVError.internal("detector: backbone tensor \(e.name) \(e.shape) not found in the autoencoder")
+        func copy(_ tensors: [(name: String, tensor: Tensor)], into entries: [ParameterStore.Entry], at base: UnsafeMutablePointer<Float>) throws {
+            let source = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })
+            for e in entries where e.name.hasPrefix("encoder.") {
+                guard let t = source[e.name], t.shape == e.shape else {
+                    throw AECVError.internal("detector: backbone tensor \(e.name) \(e.shape) not found in the autoencoder")
+                }
+                t.values.withUnsafeBufferPointer { (base + e.offset).update(from: $0.baseAddress!, count: e.count) }
             }
-            t.values.withUnsafeBufferPointer { (store.parameters + e.offset).update(from: $0.baseAddress!, count: e.count) }
         }
+        try copy(autoencoder.parameters(), into: store.entries, at: store.parameters)
+        try copy(autoencoder.buffers(), into: store.bufferEntries, at: store.buffers)
     }
 
 
@@ -265,6 +272,10 @@ public final class Detector {
 
     /// All parameters as named tensors: "encoder.*" (the backbone), then "head.*".
     public func parameters() -> [(name: String, tensor: Tensor)] { core.parameterTensors() }
+
+    /// The backbone's BatchNorm running statistics ("encoder.<i>.running_mean", ...); empty
+    /// without batch_norm.
+    public func buffers() -> [(name: String, tensor: Tensor)] { core.bufferTensors() }
 }
 
 /// The detector's layers and per-thread workspaces; replicas share parameters, not workspaces.
@@ -281,8 +292,8 @@ package final class DetectorNetwork: ChainPair {
     init(spec: DetectorSpec) throws {
         var b = NetworkBuilder(inputShape: spec.input, field: "detector.backbone")
         for (i, c) in spec.backbone.enumerated() {
-            try b.conv2d(c, kernel: 3, stride: 2, padding: 1, at: "detector.backbone[\(i)]")
-            try b.activation(.relu)
+            try NetworkFactory.convStage(&b, channels: c, batchNorm: spec.batchNorm, maxPool: spec.usesMaxPool,
+                                         at: "detector.backbone[\(i)]", options: ("detector.batch_norm", "detector.downsample"))
         }
         var h = NetworkBuilder(inputShape: b.shape, field: "detector.head_channels")
         try h.conv2d(spec.headChannels, kernel: 3, stride: 1, padding: 1, at: "detector.head_channels")

@@ -1,5 +1,6 @@
 import AECVKernels
 import AECVNN
+import AECVModels
 
 /// The typed spec of a `Detector`, a single-stage grid detector on the conv autoencoder's encoder.
 /// JSON:
@@ -8,6 +9,10 @@ import AECVNN
 ///      "input": [1, 96, 96],          required, [C, H, W]; H and W divisible by the stride 2^stages
 ///      "backbone": [16, 32, 64],      channels of the Conv(k3, s2, p1)+ReLU stages (default: the
 ///                                     conv preset's; from an autoencoder: its "hidden")
+///      "batch_norm": false,           a BatchNorm after each backbone conv (which then has no bias)
+///      "downsample": "stride",        or "max_pool": Conv(k3, s1, p1) [BN] ReLU MaxPool(2) stages;
+///                                     both as the conv preset's options, and from an autoencoder
+///                                     its own
 ///      "freeze_backbone": false,      true: only the head is trained
 ///      "head_channels": 128,          width of the head's Conv3×3
 ///      "anchor": 32,                  box size in pixels that log-size 0 means: w = anchor·e^{tw}
@@ -24,6 +29,9 @@ public struct DetectorSpec: Equatable, Sendable {
     public var classes: Int
     public var input: [Int]
     public var backbone: [Int] = [16, 32, 64]
+    /// The backbone's stage options (the conv preset's `batch_norm` and `downsample`).
+    public var batchNorm = false
+    public var downsample = ModelSpec.Downsampling.stride
     public var freezeBackbone = false
     /// 128 and class_weight 3: on the Fashion-MNIST canvases classification, not localization,
     /// limits mAP, and the wider head with a heavier class loss lifted mAP@0.5 from 0.635 (64, 1)
@@ -50,7 +58,7 @@ public struct DetectorSpec: Equatable, Sendable {
     /// Head outputs per cell: objectness, (tx, ty, tw, th), class logits.
     public var outputsPerCell: Int { 5 + classes }
 
-    static let keys = ["classes", "input", "backbone", "freeze_backbone", "head_channels", "anchor",
+    static let keys = ["classes", "input", "backbone", "batch_norm", "downsample", "freeze_backbone", "head_channels", "anchor",
                        "box_weight", "negative_weight", "class_weight", "classes_per_cell", "test_time_flip", "optimizer", "seed"]
 
     public init(json: String) throws {
@@ -92,6 +100,8 @@ public struct DetectorSpec: Equatable, Sendable {
             if get("class_weight") == nil { classWeight = 1 }
         }
         if let v = get("backbone") { backbone = try integers(v, "detector.backbone") }
+        if let v = get("batch_norm") { batchNorm = try bool(v, "detector.batch_norm") }
+        if let v = get("downsample") { downsample = try SpecDecoder.choice(v, "detector.downsample") }
         if let v = get("freeze_backbone") { freezeBackbone = try bool(v, "detector.freeze_backbone") }
         if let v = get("head_channels") { headChannels = try SpecDecoder.integer(v, "detector.head_channels", expected: "a positive integer") }
         if let v = get("anchor") { anchor = try SpecDecoder.float(v, "detector.anchor") }
@@ -150,9 +160,13 @@ public struct DetectorSpec: Equatable, Sendable {
     }
 
     public func jsonValue() -> JSONValue {
-        .object([JSONMember("classes", .int(Int64(classes))),
+        // The stage options only when set: a plain detector's spec (and file) is what it was
+        // before they existed, and a reader without them refuses a detector that needs them.
+        let stages = (batchNorm ? [JSONMember("batch_norm", .bool(true))] : [])
+            + (downsample != .stride ? [JSONMember("downsample", .string(downsample.rawValue))] : [])
+        return .object([JSONMember("classes", .int(Int64(classes))),
                  JSONMember("input", .array(input.map { .int(Int64($0)) })),
-                 JSONMember("backbone", .array(backbone.map { .int(Int64($0)) })),
+                 JSONMember("backbone", .array(backbone.map { .int(Int64($0)) }))] + stages + [
                  JSONMember("freeze_backbone", .bool(freezeBackbone)),
                  JSONMember("head_channels", .int(Int64(headChannels))),
                  JSONMember("anchor", floatJSON(anchor)),
@@ -164,6 +178,9 @@ public struct DetectorSpec: Equatable, Sendable {
                  JSONMember("optimizer", optimizer.jsonValue()),
                  JSONMember("seed", .int(Int64(seed)))])
     }
+
+    /// The backbone's stage options in a model spec, for `NetworkFactory.convStage`.
+    var usesMaxPool: Bool { downsample == .maxPool }
 
     public func jsonString() -> String { jsonValue().serialized() }
 }

@@ -263,9 +263,12 @@ def decode_grid(grid, spec, threshold):
 
 
 @needs_ort
-def test_detector_grid_decodes_to_detect(tmp_path):
+@pytest.mark.parametrize("stages", [{}, {"batch_norm": True, "downsample": "max_pool"}])
+def test_detector_grid_decodes_to_detect(stages, tmp_path):
+    """The grid export decodes to predict(); also with a BatchNorm/max-pool backbone, whose
+    biasless convs and running statistics must export as they compute."""
     x = images(7, (1, 32, 32), seed=5)
-    d = aecv.Detector(None, n_classes=3, input_shape=(1, 32, 32), seed=2, test_time_flip=False)
+    d = aecv.Detector(None, n_classes=3, input_shape=(1, 32, 32), seed=2, test_time_flip=False, **stages)
     d.export_onnx(tmp_path / "d.onnx")
     model, s = session(tmp_path / "d.onnx")
     meta = {p.key: p.value for p in model.metadata_props}
