@@ -2,7 +2,9 @@
 """Weights move between PyTorch and libaecv with no renaming and the same outputs.
 
 For each of conv, dense, vae and conv_vae (the full presets, 1x28x28; sparse and denoising
-have the modules of dense and conv):
+have the modules of dense and conv), and conv_bn (the conv preset with the vision stage options,
+BatchNorm, max pooling and bilinear upsampling: its running statistics move too, and outputs are
+compared in evaluation mode):
 
   torch -> libaecv  the PyTorch module below trains for a few Adam steps on Fashion-MNIST; its
                     state_dict is written as safetensors (by hand: the safetensors package is
@@ -147,6 +149,25 @@ class ConvVAE(nn.Module):
     loss = VAE.loss
 
 
+class ConvBNAE(nn.Module):
+    """preset "conv" with {"channels": [16, 32], "batch_norm": true, "downsample": "max_pool",
+    "upsample": "bilinear"}: 28 -> 14 -> 7 -> 14 -> 28, biasless convs before each BatchNorm."""
+
+    def __init__(self, channels=(16, 32)):
+        super().__init__()
+        a, b = channels
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, a, 3, padding=1, bias=False), nn.BatchNorm2d(a), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
+        up = dict(scale_factor=2, mode="bilinear", align_corners=False)
+        self.decoder = nn.Sequential(
+            nn.Upsample(**up), nn.Conv2d(b, a, 3, padding=1, bias=False), nn.BatchNorm2d(a), nn.ReLU(),
+            nn.Upsample(**up), nn.Conv2d(a, 1, 3, padding=1), nn.Sigmoid())
+
+    forward = ConvAE.forward
+    loss = ConvAE.loss
+
+
 def wrong_conv():
     """ConvAE with the last encoder stage at 48 channels instead of 64."""
     m = ConvAE()
@@ -155,10 +176,14 @@ def wrong_conv():
     return m
 
 
-MODULES = {"conv": ConvAE, "dense": DenseAE, "vae": VAE, "conv_vae": ConvVAE}
+MODULES = {"conv": ConvAE, "dense": DenseAE, "vae": VAE, "conv_vae": ConvVAE, "conv_bn": ConvBNAE}
+# The libaecv spec of each: the preset and its fields.
+SPECS = {name: (name, {}) for name in ("conv", "dense", "vae", "conv_vae")}
+SPECS["conv_bn"] = ("conv", dict(channels=[16, 32], batch_norm=True, downsample="max_pool", upsample="bilinear"))
 # A module of another shape for the wrong-shape check (same names, other widths).
 WRONG = {"conv": wrong_conv, "dense": lambda: DenseAE(latent=32),
-         "vae": lambda: VAE(hidden=300), "conv_vae": lambda: ConvVAE(latent=10)}
+         "vae": lambda: VAE(hidden=300), "conv_vae": lambda: ConvVAE(latent=10),
+         "conv_bn": lambda: ConvBNAE(channels=(8, 32))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,11 +236,18 @@ def load_state_dict(path):
 
 
 def torch_outputs(module, x):
+    """Evaluation mode: BatchNorm with its running statistics, as libaecv's reconstruct."""
+    module.eval()
     with torch.no_grad():
         return module(torch.from_numpy(x)).numpy()
 
 
 # ---------------------------------------------------------------------------------------------
+
+def model(preset, seed):
+    name, fields = SPECS[preset]
+    return aecv.Autoencoder(name, input_shape=(1, 28, 28), seed=seed, **fields)
+
 
 def run(preset, train, test, steps, batch, directory, tolerance):
     row = {"preset": preset}
@@ -230,13 +262,13 @@ def run(preset, train, test, steps, batch, directory, tolerance):
         optimizer.step()
     path = os.path.join(directory, f"{preset}-torch.safetensors")
     save_state_dict(module, path)
-    with aecv.Autoencoder(preset, input_shape=(1, 28, 28), seed=1) as m:
+    with model(preset, 1) as m:
         m.import_safetensors(path)
         ours = m.reconstruct(test)
     row["torch->aecv"] = float(np.max(np.abs(ours - torch_outputs(module, test))))
 
     # libaecv -> torch
-    with aecv.Autoencoder(preset, input_shape=(1, 28, 28), seed=2) as m:
+    with model(preset, 2) as m:
         for step in range(steps):
             m.train_step(train[step * batch:(step + 1) * batch])
         path = os.path.join(directory, f"{preset}-aecv.safetensors")
@@ -250,7 +282,7 @@ def run(preset, train, test, steps, batch, directory, tolerance):
     wrong = WRONG[preset]()
     path = os.path.join(directory, f"{preset}-wrong.safetensors")
     save_state_dict(wrong, path)
-    with aecv.Autoencoder(preset, input_shape=(1, 28, 28), seed=3) as m:
+    with model(preset, 3) as m:
         m.train_step(train[:batch])
         before_file = os.path.join(directory, "before.aecv")
         after_file = os.path.join(directory, "after.aecv")
@@ -276,7 +308,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64, help="training batch size (64)")
     parser.add_argument("--test", type=int, default=256, help="test images compared (256)")
     parser.add_argument("--tolerance", type=float, default=1e-5)
-    parser.add_argument("--presets", default="conv,dense,vae,conv_vae")
+    parser.add_argument("--presets", default="conv,dense,vae,conv_vae,conv_bn")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
