@@ -42,7 +42,8 @@ x = rng.random((32, 3, size, size), dtype=np.float32)
 if side == "aecv":
     import aecv
     aecv.set_num_threads(threads)
-    m = aecv.Autoencoder("conv", input_shape=(3, size, size), seed=0)
+    # The seed's stages (the PyTorch twin's), not the 64 px default with BatchNorm.
+    m = aecv.Autoencoder("conv", input_shape=(3, size, size), seed=0, batch_norm=False)
     step = lambda: m.train_step(x)
 else:
     import torch

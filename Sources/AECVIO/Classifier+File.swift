@@ -49,7 +49,7 @@ extension Classifier {
         let spec: ClassifierSpec, autoencoderSpec: ModelSpec
         do {
             spec = try ClassifierSpec(json: String(decoding: c.payload, as: UTF8.self))
-            autoencoderSpec = try ModelSpec(json: String(decoding: a.payload, as: UTF8.self)).filled()
+            autoencoderSpec = try ModelSpec(fileJSON: String(decoding: a.payload, as: UTF8.self)).filled()
         } catch let e as AECVError {
             throw AECVError.format("\(name): invalid spec: \(e.message)")
         }

@@ -119,7 +119,7 @@ struct ModelFile {
         var specReader = ByteReader(specSection.payload, name: "\(name) SPEC")
         let text = try specReader.readString(byteCount: specSection.payload.count)
         let spec: ModelSpec
-        do { spec = try ModelSpec(json: text) } catch let e as AECVError {
+        do { spec = try ModelSpec(fileJSON: text) } catch let e as AECVError {
             throw AECVError.format("\(name): invalid spec: \(e.message)")
         }
         var file = ModelFile(spec: spec)

@@ -29,6 +29,9 @@ struct AnomalyRecipe {
         let spec: JSONValue = .object([
             JSONMember("preset", .string("denoising")),
             JSONMember("base", .string("conv")),
+            // Measured without BatchNorm (README, "Inspection benchmark"); the 64 px default of
+            // batch_norm was chosen for reconstruction, not for anomaly maps.
+            JSONMember("batch_norm", .bool(false)),
             JSONMember("loss", .string("mse_ssim")),
             JSONMember("noise", .object([JSONMember("synthetic_anomaly", .object([
                 JSONMember("probability", .double(0.5)),

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import AECVKernels
 @testable import AECVNN
 @testable import AECVModels
@@ -100,6 +101,38 @@ final class ConvStageOptionTests: XCTestCase {
         XCTAssertTrue(message(#"{"preset": "denoising", "base": "dense", "input": [1, 16, 16], "channels": [4]}"#).contains("not denoising with base dense"))
         XCTAssertTrue(message(#"{"preset": "conv", "input": [1, 16, 16], "channels": [4, 0]}"#).hasPrefix("spec.channels[1]: expected a positive integer") ||
                       message(#"{"preset": "conv", "input": [1, 16, 16], "channels": [4, 0]}"#).contains("hidden[1]"))
+    }
+
+    /// 64 px and more: BatchNorm by default (tools/stage_options_bench.py); an explicit false
+    /// keeps the seed's stages; a file written before the default changed (its spec without
+    /// "batch_norm") still loads as the model it was, and a new file records the choice.
+    func testBatchNormByDefaultFrom64Pixels() throws {
+        let large = try Autoencoder(specJSON: #"{"preset": "conv", "input": [3, 64, 64], "channels": [4, 8]}"#)
+        XCTAssertEqual(large.spec.batchNorm, true)
+        XCTAssertTrue(large.specJSON.contains(#""batch_norm":true"#))
+        XCTAssertEqual(large.buffers().count, 3 * 3, "two encoder and one decoder BatchNorm, 3 buffers each")
+        let denoising = try Autoencoder(specJSON: #"{"preset": "denoising", "input": [1, 64, 96], "channels": [4]}"#)
+        XCTAssertEqual(denoising.spec.batchNorm, true)
+        for json in [#"{"preset": "conv", "input": [3, 64, 64], "channels": [4, 8], "batch_norm": false}"#,
+                     #"{"preset": "conv", "input": [3, 63, 128], "channels": [4, 8]}"#,
+                     #"{"preset": "conv_vae", "input": [1, 64, 64], "channels": [4]}"#] {
+            XCTAssertTrue(try Autoencoder(specJSON: json).buffers().isEmpty, json)
+        }
+        // An old file: a 64 px conv model saved when the default was no BatchNorm.
+        let old = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 64, 64], "channels": [4, 8], "batch_norm": false}"#)
+        var file = ModelFile(model: old)
+        file.spec.batchNorm = nil
+        let path = NSTemporaryDirectory() + "/old-64-\(getpid()).aecv"
+        defer { unlink(path) }
+        try file.write(path: path)
+        XCTAssertFalse(String(decoding: try FileIO.readAll(path: path, maxBytes: 1 << 24), as: UTF8.self).contains("batch_norm"))
+        let loaded = try Autoencoder(contentsOf: path)
+        XCTAssertTrue(loaded.buffers().isEmpty)
+        let x = images(2, 4096)
+        XCTAssertEqual(try loaded.reconstruct(x), try old.reconstruct(x))
+        // Saved again, it says so.
+        try loaded.save(to: path)
+        XCTAssertEqual(try Autoencoder(contentsOf: path).spec.batchNorm, false)
     }
 
     func testOptionErrors() {

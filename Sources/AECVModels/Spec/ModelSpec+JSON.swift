@@ -89,6 +89,17 @@ extension ModelSpec {
         jsonValue().serialized(pretty: pretty)
     }
 
+    /// A spec read from a file (a model, or a classifier's autoencoder): a default that changed
+    /// after files were written takes its old value, so the file builds the model it was saved
+    /// from. A conv or denoising (base conv) spec of 64 px or more without "batch_norm" was
+    /// written when no input size had BatchNorm by default; files written since carry the key
+    /// (their spec is filled).
+    package init(fileJSON json: String) throws {
+        self = try ModelSpec(json: json)
+        let conv = preset == .conv || (preset == .denoising && (base ?? .conv) == .conv)
+        if conv && batchNorm == nil && ModelKinds.isLarge(input) { batchNorm = false }
+    }
+
     /// The validated spec with the preset's defaults filled in: seed 0; Adam (lr 1e-3, betas
     /// 0.9/0.999, eps 1e-8) or SGD (lr 1e-2, momentum 0); loss mse (vae, conv_vae: bce);
     /// dense/sparse hidden [256] latent 64; vae hidden [400] latent 20; conv, conv_vae and
