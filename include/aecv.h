@@ -901,6 +901,9 @@ aecv_status aecv_classifier_load(const char *path, aecv_classifier **out);
  *   "input":           [C, H, W], required; H and W must be divisible by 2^stages (8).
  *   "backbone":        channels of the stages, default [16, 32, 64]; with a backbone model it is
  *                      replaced by the model's "hidden".
+ *   "batch_norm":      false; "downsample": "stride" (or "max_pool"): the backbone's stages, as the
+ *                      conv preset's; with a backbone model, the model's (running statistics
+ *                      included).
  *   "freeze_backbone": false (default): everything is trained; true: only the head.
  *   "head_channels":   128.  "anchor": 32 (pixels).   "box_weight": 5.   "negative_weight": 1.
  *   "class_weight":    3.
@@ -1137,7 +1140,13 @@ aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path)
  *   "latent":    integer >= 1         code size (dense/sparse 64, vae/conv_vae 20); not for conv,
  *                                     denoising with base conv, or custom.
  *   "hidden":    integer or [ints]    dense/sparse/vae: hidden widths ([256], vae [400]);
- *                                     conv kinds: channels of the stride-2 stages ([16, 32, 64]).
+ *                                     conv kinds: channels of the stride-2 stages ([16, 32, 64]);
+ *                                     for these also "channels".
+ *   "batch_norm": bool                conv, denoising (base conv), conv_vae: a BatchNorm after
+ *                                     every conv but the output one. Default false, except true
+ *                                     for conv and denoising when H and W are both >= 64.
+ *   "downsample": "stride" | "max_pool"        (same kinds) default "stride".
+ *   "upsample":  "transposed" | "nearest" | "bilinear"   (same kinds) default "transposed".
  *   "loss":      "mse" | "bce" | "ssim" | "mse_ssim"
  *                                     default "mse" (vae, conv_vae: "bce"). "ssim": 1 - SSIM
  *                                     (11x11 Gaussian window, sigma 1.5, as the SSIM anomaly
@@ -1158,6 +1167,9 @@ aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path)
  *    "output_padding": 1}
  *   {"type": "relu"}  {"type": "sigmoid"}  {"type": "tanh"}  {"type": "leaky_relu", "slope": 0.01}
  *   {"type": "flatten"}  {"type": "unflatten", "shape": [64, 4, 4]}
+ *   and max_pool2d, avg_pool2d, global_avg_pool, upsample, batch_norm2d, batch_norm1d, dropout,
+ *   dropout2d, gelu, silu, elu, residual (README, "Layers of a custom spec"). "decoder": [] is
+ *   the identity (an image-to-image network such as a denoiser; the code is its output).
  *
  * Limits (larger is AECV_ERR_CONFIG): spec text 1 MiB, JSON nesting depth 64, any input
  * dimension 65536, C*H*W 2^24 floats, any width/channel count/latent 65536, 256 layers per
