@@ -207,8 +207,7 @@ struct AnomalyBench: ParsableCommand {
 
     /// Trains on whole images, or on `perImage` random patches of each image per epoch.
     func train(_ net: Autoencoder, _ set: ImageDataset, epochs: Int, perImage: Int) throws {
-        let (c, h, w) = (set.shape[0], set.shape[1], set.shape[2])
-        let (ph, pw) = (net.inputShape[1], net.inputShape[2])
+        let crop = PatchCrop(imageShape: set.shape, patch: net.inputShape[1])
         let size = net.inputSize
         let n = set.count * perImage
         var batch = [Float](repeating: 0, count: batchSize * size)
@@ -225,14 +224,8 @@ struct AnomalyBench: ParsableCommand {
                     batch.withUnsafeMutableBufferPointer { dst in
                         for b in 0..<k {
                             let image = src.baseAddress! + (order[start + b] / perImage) * set.exampleSize
-                            let y0 = h == ph ? 0 : Int(random.next() % UInt64(h - ph + 1))
-                            let x0 = w == pw ? 0 : Int(random.next() % UInt64(w - pw + 1))
-                            for ch in 0..<c {
-                                for r in 0..<ph {
-                                    (dst.baseAddress! + b * size + (ch * ph + r) * pw)
-                                        .update(from: image + (ch * h + y0 + r) * w + x0, count: pw)
-                                }
-                            }
+                            let (top, left) = crop.randomCorner(&random)
+                            crop.copy(image, top: top, left: left, into: dst.baseAddress! + b * size)
                         }
                     }
                 }

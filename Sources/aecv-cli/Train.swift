@@ -72,11 +72,18 @@ struct Train: ParsableCommand {
     @Option(help: "Decoding threads for --stream.")
     var decodeThreads: Int = 1
 
+    @Option(help: ArgumentHelp("Train on random P×P crops of the --size images (large images by patches): the model's input is P×P, every example gets a new crop each epoch, and the test loss uses the centred crop of each test image. Score or reconstruct whole images later by overlapping tiles.", valueName: "P"))
+    var patch: Int?
+
     func validate() throws {
         if stream && distributed && data.skipBad {
             throw ValidationError("--skip-bad cannot be combined with --stream --distributed: every rank must decode exactly its shard of each global batch; check the folder first with `aecv images DIR --size N` and remove the files it names")
         }
         if stream && data.size == nil { throw ValidationError("--stream needs --size N (every batch must have one shape)") }
+        if let p = patch {
+            guard let s = data.size else { throw ValidationError("--patch needs --size S (the patches are cut from S×S images)") }
+            if p < 1 || p > s { throw ValidationError("--patch must be in 1...--size (\(s)), got \(p)") }
+        }
         if decodeThreads < 1 || decodeThreads > 64 { throw ValidationError("--decode-threads must be in 1...64, got \(decodeThreads)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if batchSize < 1 || batchSize > 65536 { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
@@ -154,11 +161,16 @@ struct Train: ParsableCommand {
             train = try data.load(defaultSplit: .train, channels: model?.inputShape[0])
         }
         var trainSet = train.dataset
-        if let model = model, streamFiles == nil { try model.requireInputShape(of: train, modelPath: resume!) }
-        if let model = model, let shape = streamPrep?.shape, shape != model.inputShape {
+        // --patch: the model sees P×P crops of the S×S images.
+        let crop = patch.map { PatchCrop(imageShape: streamPrep?.shape ?? trainSet.shape, patch: $0) }
+        if let model = model, let crop = crop, model.inputShape != crop.patchShape {
+            throw CLIError("\(resume!) was trained on \(describeShape(model.inputShape)) images, but --patch \(crop.patch) gives \(describeShape(crop.patchShape)) patches")
+        }
+        if let model = model, crop == nil, streamFiles == nil { try model.requireInputShape(of: train, modelPath: resume!) }
+        if let model = model, crop == nil, let shape = streamPrep?.shape, shape != model.inputShape {
             throw CLIError("\(resume!) was trained on \(describeShape(model.inputShape)) images, but --size/--grey/--rgb give \(describeShape(shape))")
         }
-        if model == nil { model = try makeModel(inputShape: trainSet.shape) }
+        if model == nil { model = try makeModel(inputShape: crop?.patchShape ?? trainSet.shape) }
         let net = model!
         if let lr = lr { try net.setLearningRate(lr) }
 
@@ -180,6 +192,12 @@ struct Train: ParsableCommand {
             trainSet.truncate(to: keep)
             test = LoadedData(dataset: tail, name: "the last \(held) images of \(train.name) (held out)", splitSource: nil)
         }
+        if let crop = crop, let t = test {
+            guard t.dataset.shape == crop.imageShape else {
+                throw CLIError("\(t.name) has \(describeShape(t.dataset.shape)) images, but --patch cuts from \(describeShape(crop.imageShape)) images (give the test data the same --size)")
+            }
+            test = LoadedData(dataset: crop.centred(t.dataset), name: "\(t.name), centred \(crop.patch)×\(crop.patch) crops", splitSource: nil)
+        }
         if let test = test { try net.requireInputShape(of: test, modelPath: resume ?? "the model") }
         if Interrupt.requested {
             say("interrupted before training started; nothing was saved")
@@ -198,7 +216,8 @@ struct Train: ParsableCommand {
         let firstEpoch = net.history.count + 1
         say("\(resume == nil ? "training" : "resuming") a \(net.spec.preset.rawValue) autoencoder "
                      + "(\(TextFormat.grouped(net.parameterCount)) parameters, input \(describeShape(net.inputShape)), "
-                     + "code \(net.latentSize)) on \(n) images of \(train.name), batch \(batchSize)"
+                     + "code \(net.latentSize)) on \(n) images of \(train.name)"
+                     + (crop.map { " (a random \($0.patch)×\($0.patch) crop of each per epoch)" } ?? "") + ", batch \(batchSize)"
                      + (group.distributed ? " per rank × \(group.size) ranks = \(globalBatch)" : "") + ", "
                      + "learning rate \(show(net.learningRate))"
                      + (test.map { "; test: \($0.dataset.count) images of \($0.name)" } ?? "; no test set (under 20 images)"))
@@ -212,6 +231,9 @@ struct Train: ParsableCommand {
         var batch = [Float](repeating: 0, count: batchSize * net.inputSize)
         var order = Array(0..<n)
         let size = net.inputSize
+        // One example of the data (the whole image; with --patch it is cropped into `batch`).
+        let imageSize = crop?.imageSize ?? size
+        var decoded: [Float] = []
         for epoch in firstEpoch...epochs {
             // The order of an epoch depends only on (seed, epoch), so a resumed run sees the
             // same order as an uninterrupted one.
@@ -250,20 +272,28 @@ struct Train: ParsableCommand {
                         throw CLIError("\(group.name): epoch \(epoch), step \(s + 1): decoded \(next?.count ?? 0) images for its shard of \(expected)")
                     }
                     if !group.distributed { count = next.count }
-                    batch.replaceSubrange(0..<next.images.count, with: next.images)
+                    if crop == nil { batch.replaceSubrange(0..<next.images.count, with: next.images) } else { decoded = next.images }
                 }
                 let shard = group.shard(ofBatch: count)
-                if epochStream == nil {
-                    trainSet.images.withUnsafeBufferPointer { src in
+                // This rank's examples of the step: from the decoded batch (--stream) or gathered
+                // from the training set; with --patch, each example's crop of the epoch.
+                let source = epochStream == nil ? trainSet.images : decoded
+                if epochStream == nil || crop != nil {
+                    source.withUnsafeBufferPointer { src in
                         batch.withUnsafeMutableBufferPointer { dst in
                             for b in 0..<shard.count {
-                                let from = src.baseAddress! + mine[taken + b] * size
-                                (dst.baseAddress! + b * size).update(from: from, count: size)
+                                let from = src.baseAddress! + (epochStream == nil ? mine[taken + b] : b) * imageSize
+                                if let crop {
+                                    let (top, left) = crop.corner(seed: seed, epoch: epoch, index: mine[taken + b])
+                                    crop.copy(from, top: top, left: left, into: dst.baseAddress! + b * size)
+                                } else {
+                                    (dst.baseAddress! + b * size).update(from: from, count: size)
+                                }
                             }
                         }
                     }
-                    taken += shard.count
                 }
+                taken += shard.count
                 let loss: Float
                 var interrupted = Interrupt.requested
                 do {

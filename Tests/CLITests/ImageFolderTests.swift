@@ -140,6 +140,39 @@ final class ImageFolderTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/d.aecv"))
     }
 
+    /// --patch: the model's input is the patch; each example's crop depends only on (seed,
+    /// epoch, example), so in memory and streamed train on the same crops (same losses, both
+    /// epochs); the test loss uses centred crops; a different seed crops differently.
+    func testTrainOnPatches() throws {
+        _ = try makeTree()
+        for i in 0..<14 {
+            try copyFixture(i % 2 == 0 ? "jpeg_progressive.jpg" : "jpeg_orientation\(1 + i % 8).jpg", to: "tree/more/\(i).jpg")
+        }
+        let base = ["train", "--data", "tree", "--size", "32", "--rgb", "--epochs", "2", "--batch-size", "4", "--threads", "1"]
+        let common = base + ["--patch", "16"]
+        let memory = try CLI.run(common + ["--out", "m.aecv"], in: directory)
+        XCTAssertEqual(memory.status, 0, memory.stderr)
+        XCTAssertTrue(memory.stdout.contains("input 3×16×16") && memory.stdout.contains("a random 16×16 crop of each per epoch"), memory.stdout)
+        XCTAssertTrue(memory.stdout.contains("centred 16×16 crops"), memory.stdout)
+        let streamed = try CLI.run(common + ["--out", "s.aecv", "--stream", "--decode-threads", "2"], in: directory)
+        XCTAssertEqual(streamed.status, 0, streamed.stderr)
+        func epochLines(_ s: String) -> [String] {
+            s.split(separator: "\n").filter { $0.hasPrefix("epoch ") && $0.contains("loss") }
+                .map { $0.split(separator: ",").prefix(2).joined(separator: ",") }
+        }
+        XCTAssertEqual(epochLines(memory.stdout).count, 2, memory.stdout)
+        XCTAssertEqual(epochLines(memory.stdout), epochLines(streamed.stdout))
+        let reseeded = try CLI.run(common + ["--out", "r.aecv", "--seed", "5"], in: directory)
+        XCTAssertNotEqual(epochLines(reseeded.stdout), epochLines(memory.stdout))
+        // Resuming with another patch size, a patch larger than the images, no --size: one line each.
+        let other = try CLI.run(["train", "--resume", "m.aecv", "--data", "tree", "--size", "32", "--patch", "8", "--rgb", "--epochs", "3"], in: directory)
+        assertOneLineError(other, contains: "m.aecv was trained on 3×16×16 images, but --patch 8 gives 3×8×8 patches")
+        let large = try CLI.run(base + ["--out", "l.aecv", "--patch", "40"], in: directory)
+        assertOneLineError(large, contains: "--patch must be in 1...--size (32), got 40", status: 64)
+        let noSize = try CLI.run(["train", "--data", "tree", "--patch", "16", "--out", "n.aecv"], in: directory)
+        assertOneLineError(noSize, contains: "--patch needs --size S", status: 64)
+    }
+
     /// `aecv images DIR`: the count, the classes, decoding at --size, unreadable files.
     func testImagesCommandChecksAFolder() throws {
         _ = try makeTree()
