@@ -13,8 +13,9 @@ struct Classify: ParsableCommand {
         abstract: "Train and evaluate an image classifier on an autoencoder's encoder (linear probe or fine-tuning).",
         discussion: """
             Labels: fashion-mnist has them; an MNIST-style IDX directory's labels file is found \
-            next to its images; otherwise give --labels (an IDX labels file, or a .npy of uint8 or \
-            whole float32 values). Classifier files (.aecvc) hold the encoder's copy, the head and \
+            next to its images; a folder of JPEG/PNG images (with --size) without --labels is read \
+            as torchvision's ImageFolder: one subfolder per class, classes in sorted order; \
+            otherwise give --labels (an IDX labels file, or a .npy of uint8 or whole float32 values). Classifier files (.aecvc) hold the encoder's copy, the head and \
             the feature statistics: they need no autoencoder file afterwards.
             """,
         subcommands: [ClassifyTrain.self, ClassifyEval.self])
@@ -121,6 +122,16 @@ struct ClassificationResult {
     }
 }
 
+/// Class subfolders as labels (torchvision's ImageFolder).
+enum ClassFolders {
+    /// A test folder must have the training folder's classes: a label is an index into the
+    /// sorted names, so a missing or extra class would silently shift the others.
+    static func requireSameClasses(_ test: LoadedData, as train: [String]?) throws {
+        guard let train, let names = test.classNames, names != train else { return }
+        throw CLIError("\(test.name) has the classes \(names.joined(separator: ", ")), but the training folder has \(train.joined(separator: ", ")) (labels are indices into the sorted class names, so they must be the same)")
+    }
+}
+
 /// Checks labels against the classifier's classes.
 func requireLabels(_ labels: [Int32], classes: Int, name: String) throws {
     if let bad = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
@@ -208,18 +219,25 @@ struct ClassifyTrain: ParsableCommand {
         compute.apply()
         Interrupt.install()
         let net = try loadModel(autoencoder)
-        var train = try data.load(defaultSplit: .train, channels: net.inputShape[0])
+        let byFolder = labelOptions.labels == nil && DataSource.isImageFolder(data.data, split: data.split ?? .train)
+        var train = try data.load(defaultSplit: .train, channels: net.inputShape[0], classFolders: byFolder)
         try net.requireInputShape(of: train, modelPath: autoencoder)
         try labelOptions.attach(to: &train, source: data.data, split: data.split ?? .train)
         let maxLabel = Int(train.dataset.labels.max() ?? 0)
-        let classCount = classes ?? max(2, maxLabel + 1)
+        let classCount = classes ?? train.classNames?.count ?? max(2, maxLabel + 1)
         try requireLabels(train.dataset.labels, classes: classCount, name: train.name)
+        if let names = train.classNames {
+            Terminal.say("\(names.count) classes from the subfolders of \(train.name): \(names.joined(separator: ", "))")
+        }
 
         var test: LoadedData?
         let testCount = testLimit ?? data.limit
         if let path = testData {
-            var t = try DataSource.load(path, split: .test, limit: testCount, channels: net.inputShape[0])
+            let testByFolder = testLabels == nil && DataSource.isImageFolder(path, split: .test)
+            var t = try DataSource.load(path, split: .test, limit: testCount, channels: net.inputShape[0],
+                                        images: data.imageOptions, classFolders: testByFolder)
             try LabelOptions.attach(testLabels, to: &t, source: path, split: .test)
+            try ClassFolders.requireSameClasses(t, as: train.classNames)
             test = t
         } else if let (source, split) = train.splitSource {
             var t = try DataSource.load(source, split: split.other, limit: testCount, channels: net.inputShape[0])
@@ -333,15 +351,19 @@ struct ClassifyEval: ParsableCommand {
     func run() throws {
         compute.apply()
         let clf = try Classifier(contentsOf: classifier)
-        var loaded = try data.load(defaultSplit: .test, channels: clf.inputShape[0])
+        let byFolder = labelOptions.labels == nil && DataSource.isImageFolder(data.data, split: data.split ?? .test)
+        var loaded = try data.load(defaultSplit: .test, channels: clf.inputShape[0], classFolders: byFolder)
         if loaded.dataset.shape != clf.inputShape {
             throw CLIError("\(classifier) classifies \(describeShape(clf.inputShape)) images, but \(loaded.name) has \(describeShape(loaded.dataset.shape)) images")
         }
         try labelOptions.attach(to: &loaded, source: data.data, split: data.split ?? .test)
+        if let folders = loaded.classNames, folders.count != clf.classes {
+            throw CLIError("\(loaded.name) has \(folders.count) class subfolders (\(folders.joined(separator: ", "))), but \(classifier) has \(clf.classes) classes")
+        }
         try requireLabels(loaded.dataset.labels, classes: clf.classes, name: loaded.name)
         let result = try ClassificationResult(clf, loaded.dataset)
         let k = clf.classes
-        let names = data.data == DataSource.fashionMNIST && k == 10 ? fashionMNISTClassNames : nil
+        let names = loaded.classNames ?? (data.data == DataSource.fashionMNIST && k == 10 ? fashionMNISTClassNames : nil)
 
         let head = clf.spec.hidden.isEmpty ? "linear head" : "MLP head (\(clf.spec.hidden.map(String.init).joined(separator: "-")))"
         Terminal.say("\(classifier) (\(head) on the \(clf.spec.freezeEncoder ? "frozen" : "fine-tuned") \(clf.autoencoderSpec.preset.rawValue) encoder, "

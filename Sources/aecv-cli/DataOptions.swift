@@ -52,9 +52,11 @@ struct DataOptions: ParsableArguments {
     }
 
     /// Loads the images (see `DataSource`).
-    func load(defaultSplit: Split, limit overrideLimit: Int? = nil, channels: Int? = nil) throws -> LoadedData {
+    /// classFolders: an image folder's subfolders are its classes (the labels).
+    func load(defaultSplit: Split, limit overrideLimit: Int? = nil, channels: Int? = nil,
+              classFolders: Bool = false) throws -> LoadedData {
         try DataSource.load(data, split: split ?? defaultSplit, limit: overrideLimit ?? limit,
-                            channels: channels ?? requestedChannels, images: imageOptions)
+                            channels: channels ?? requestedChannels, images: imageOptions, classFolders: classFolders)
     }
 }
 
@@ -94,6 +96,9 @@ struct LoadedData {
     /// The source, to find a matching held-out split: (path or "fashion-mnist", split) when the
     /// source has splits.
     var splitSource: (String, Split)?
+    /// The class names of an image folder read with one subfolder per class (labels = their
+    /// index, names sorted as torchvision's ImageFolder); nil otherwise.
+    var classNames: [String]? = nil
 }
 
 /// Where images come from: the `--data` argument resolved to a loader.
@@ -102,9 +107,12 @@ enum DataSource {
 
     /// `channels` converts PNG images to a model's channel count (1 or 3); other formats must
     /// already match (checked by the caller against the model's input shape).
+    /// classFolders: when `argument` is a folder of JPEG/PNG images, read it as torchvision's
+    /// ImageFolder (one subfolder per class; the labels and `classNames` come from them).
     static func load(_ argument: String, split: Split, limit: Int?, channels: Int?,
-                     images: ImageOptions = ImageOptions()) throws -> LoadedData {
-        let loaded = try loadAny(argument, split: split, limit: limit, channels: channels, images: images)
+                     images: ImageOptions = ImageOptions(), classFolders: Bool = false) throws -> LoadedData {
+        let loaded = try loadAny(argument, split: split, limit: limit, channels: channels, images: images,
+                                 classFolders: classFolders)
         let shape = loaded.dataset.shape
         if shape.count != 3 || shape.contains(where: { $0 < 1 }) || loaded.dataset.images.isEmpty {
             throw CLIError("\(loaded.name): holds no images (shape \(shape), \(loaded.dataset.images.count) values)")
@@ -113,7 +121,7 @@ enum DataSource {
     }
 
     private static func loadAny(_ argument: String, split: Split, limit: Int?, channels: Int?,
-                                images: ImageOptions) throws -> LoadedData {
+                                images: ImageOptions, classFolders: Bool) throws -> LoadedData {
         if argument == fashionMNIST {
             let directory = ImageDataset.fashionMNISTDirectory
             guard Directory.kind(of: directory) == .directory else {
@@ -132,10 +140,12 @@ enum DataSource {
                 let data = try ImageDataset.idx(images: images, labels: nil, limit: limit)
                 return LoadedData(dataset: data, name: "\(argument) (\(split.rawValue))", splitSource: (argument, split))
             }
-            let folder = try ImageFolder(path: argument)
+            let folder = try ImageFolder(path: argument, classFolders: classFolders)
             let files = Array(folder.files.prefix(limit ?? Int.max))
-            let data = try images.load(files, channels: channels, name: argument)
-            return LoadedData(dataset: data, name: argument, splitSource: nil)
+            // (--skip-bad drops a file's label with it)
+            let data = try images.load(files, labels: Array(folder.labels.prefix(files.count)), channels: channels, name: argument)
+            return LoadedData(dataset: data, name: argument, splitSource: nil,
+                              classNames: classFolders ? folder.classes : nil)
         case .file:
             let data: ImageDataset
             switch try sniff(argument) {
@@ -145,6 +155,11 @@ enum DataSource {
             }
             return LoadedData(dataset: data, name: argument, splitSource: nil)
         }
+    }
+
+    /// True when `argument` names a folder of JPEG/PNG images (not an MNIST-style IDX directory).
+    static func isImageFolder(_ argument: String, split: Split) -> Bool {
+        argument != fashionMNIST && Directory.kind(of: argument) == .directory && idxImages(in: argument, split: split) == nil
     }
 
     /// The images file of `split` in an MNIST-style directory, if there is one.

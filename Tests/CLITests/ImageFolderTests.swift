@@ -173,6 +173,37 @@ final class ImageFolderTests: XCTestCase {
         assertOneLineError(noSize, contains: "--patch needs --size S", status: 64)
     }
 
+    /// `aecv classify` on an image folder without --labels: the class subfolders are the labels
+    /// (torchvision's ImageFolder order), the names label the confusion matrix, and a test or
+    /// evaluation folder with other classes is refused instead of shifting the labels.
+    func testClassifyTakesLabelsFromClassFolders() throws {
+        _ = try makeTree()
+        for i in 0..<6 { try copyFixture("jpeg_orientation\(1 + i).jpg", to: "tree/\(i % 2 == 0 ? "cats" : "dogs")/more\(i).jpg") }
+        let ae = try CLI.run(["train", "--data", "tree", "--size", "16", "--rgb", "--epochs", "1", "--batch-size", "4",
+                              "--threads", "1", "--out", "ae.aecv"], in: directory)
+        XCTAssertEqual(ae.status, 0, ae.stderr)
+        let train = try CLI.run(["classify", "train", "--autoencoder", "ae.aecv", "--data", "tree", "--size", "16",
+                                 "--test-data", "tree", "--epochs", "2", "--batch-size", "4", "--out", "c.aecvc"], in: directory)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("2 classes from the subfolders of tree: cats, dogs"), train.stdout)
+        let classifier = try Classifier(contentsOf: directory + "/c.aecvc")
+        XCTAssertEqual(classifier.classes, 2)
+        let eval = try CLI.run(["classify", "eval", "c.aecvc", "--data", "tree", "--size", "16"], in: directory)
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertTrue(eval.stdout.contains("on 13 images of tree"), eval.stdout)   // 7 + 6, cats 6, dogs 7
+        XCTAssertTrue(eval.stdout.contains(" cats ") && eval.stdout.contains(" dogs "), eval.stdout)
+        // Another class: the labels would shift, so both commands refuse.
+        try copyFixture("jpeg_baseline.jpg", to: "other/ants/a.jpg")
+        try copyFixture("jpeg_grey.jpg", to: "other/cats/b.jpg")
+        try copyFixture("jpeg_progressive.jpg", to: "other/dogs/c.jpg")
+        let wrong = try CLI.run(["classify", "eval", "c.aecvc", "--data", "other", "--size", "16"], in: directory)
+        assertOneLineError(wrong, contains: "other has 3 class subfolders (ants, cats, dogs), but c.aecvc has 2 classes")
+        try FileManager.default.removeItem(atPath: directory + "/other/cats")
+        let shifted = try CLI.run(["classify", "train", "--autoencoder", "ae.aecv", "--data", "tree", "--size", "16",
+                                   "--test-data", "other", "--epochs", "1", "--out", "d.aecvc"], in: directory)
+        assertOneLineError(shifted, contains: "other has the classes ants, dogs, but the training folder has cats, dogs")
+    }
+
     /// `aecv images DIR`: the count, the classes, decoding at --size, unreadable files.
     func testImagesCommandChecksAFolder() throws {
         _ = try makeTree()
