@@ -54,7 +54,7 @@ package final class ReplicaSet<Network> {
               let gradients = try? FloatMemory.allocate(store.count, "replica gradients") {
             replicas.append((copy, gradients))
         }
-        var parts = max(1, min(parts, replicas.count + 1))
+        let parts = max(1, min(parts, replicas.count + 1))
         let main = stored(primary)
         main.setMode(mode)
         for k in 0..<(parts - 1) {
@@ -63,8 +63,10 @@ package final class ReplicaSet<Network> {
             network.bind(buffers: store.buffers, next: store.nextBuffers)
             network.setMode(mode)
         }
-        func run(_ part: Int) {
-            let offset = part * batch / parts, end = (part + 1) * batch / parts
+        // Part `part` of `count` (a `let` capture: a captured `var` would be boxed on the heap,
+        // an allocation per step).
+        func run(_ part: Int, of count: Int) {
+            let offset = part * batch / count, end = (part + 1) * batch / count
             if part == 0 {
                 body(primary, store.gradients, offset, end - offset, part)
             } else {
@@ -73,15 +75,15 @@ package final class ReplicaSet<Network> {
             }
         }
         guard parts > 1, mode == .training, main.usesBatchStatistics else {
-            WorkerPool.shared.run(parts, run)
+            WorkerPool.shared.run(parts) { run($0, of: parts) }
             return parts
         }
         // The parts meet at every BatchNorm: they must all be running at once.
         setPartitions(parts, main)
-        let together = WorkerPool.shared.runTogether(parts, run)
-        if !together { parts = 1; setPartitions(1, main); run(0) }
+        let together = WorkerPool.shared.runTogether(parts) { run($0, of: parts) }
         setPartitions(1, main)
-        return parts
+        if !together { run(0, of: 1) }
+        return together ? parts : 1
     }
 
     /// Points the primary (part 0) and the first parts − 1 replicas at one rendezvous, or (parts 1)
