@@ -10,10 +10,20 @@ import Darwin
 
 // The hot activations (ReLU, sigmoid) run 8 lanes at a time: with three pointers that may alias,
 // the compiler does not vectorize the scalar loops on its own.
-typealias Vector = SIMD8<Float>
+// Inlinable package: the layers (AECVNN) use the same lanes in their own loops.
+@usableFromInline package typealias Vector = SIMD8<Float>
 
-@inline(__always) func load(_ p: UnsafePointer<Float>) -> Vector {
+/// Eight floats from unaligned memory.
+@inlinable @inline(__always) package func load(_ p: UnsafePointer<Float>) -> Vector {
     UnsafeRawPointer(p).loadUnaligned(as: Vector.self)
+}
+
+/// y[i] = x[i]·scale + shift (BatchNorm's normalization and evaluation-mode gradient).
+package func scaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                        scale: Float, shift: Float) {
+    var i = 0
+    while i + 8 <= count { store(load(x + i) * scale + shift, y + i); i += 8 }
+    while i < count { y[i] = x[i] * scale + shift; i += 1 }
 }
 
 /// y = max(x, 0)

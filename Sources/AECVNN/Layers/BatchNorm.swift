@@ -108,7 +108,7 @@ package final class BatchNorm: Layer {
             let (mean, inverse) = (s[c], s[channels + c])
             let scale = (weight?[c] ?? 1) * inverse
             let shift = (bias?[c] ?? 0) - mean * scale
-            affineMap(x + c * length, y + c * length, length, scale: scale, shift: shift)
+            scaleShift(x + c * length, y + c * length, count: length, scale: scale, shift: shift)
         }
     }
 
@@ -194,7 +194,7 @@ package final class BatchNorm: Layer {
                               _ s: UnsafePointer<Float>) -> (Float, Float) {
         let row = x + c * length, g = dy + c * length
         let (mean, inverse) = (s[c], s[channels + c])
-        var accG = V(repeating: 0), accGX = V(repeating: 0)
+        var accG = Vector(repeating: 0), accGX = Vector(repeating: 0)
         var i = 0
         while i + 8 <= length {
             let gv = load(g + i)
@@ -220,7 +220,7 @@ package final class BatchNorm: Layer {
         let (mean, inverse) = (s[c], s[channels + c])
         let scale = (weight?[c] ?? 1) * inverse
         guard forwardTrained else {
-            affineMap(g, out, length, scale: scale, shift: 0)
+            scaleShift(g, out, count: length, scale: scale, shift: 0)
             return
         }
         // dx = scale·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) = scale·dy + a·x + b.
@@ -234,38 +234,19 @@ package final class BatchNorm: Layer {
         while i < length { out[i] = scale * g[i] + slope * row[i] + offset; i += 1 }
     }
 
-    // MARK: SIMD helpers (eight lanes: with pointers that may alias, the compiler does not
-    // vectorize these loops itself)
-
-    private typealias V = SIMD8<Float>
-
-    @inline(__always) private func load(_ p: UnsafePointer<Float>) -> V {
-        UnsafeRawPointer(p).loadUnaligned(as: V.self)
-    }
-
-    @inline(__always) private func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-    }
-
-    /// out[i] = x[i]·scale + shift.
-    private func affineMap(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
-                           scale: Float, shift: Float) {
-        var i = 0
-        while i + 8 <= n { store(load(x + i) * scale + shift, out + i); i += 8 }
-        while i < n { out[i] = x[i] * scale + shift; i += 1 }
-    }
+    // MARK: SIMD sums (AECVKernels' eight lanes, `Vector`, `load`, `store`)
 
     /// Σ f(x[i]) over n floats: eight Float lanes within blocks of 1024 values, the blocks summed
     /// in Double, so the rounding error does not grow with the channel's size.
     @inline(__always)
-    private func blockSum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (V) -> V) -> Double {
+    private func blockSum(_ x: UnsafePointer<Float>, _ n: Int, _ f: (Vector) -> Vector) -> Double {
         var total = 0.0, i = 0
         while i < n {
             let end = min(i + 1024, n)
-            var acc = V(repeating: 0)
+            var acc = Vector(repeating: 0)
             while i + 8 <= end { acc += f(load(x + i)); i += 8 }
             var block = acc.sum()
-            while i < end { block += f(V(repeating: x[i]))[0]; i += 1 }
+            while i < end { block += f(Vector(repeating: x[i]))[0]; i += 1 }
             total += Double(block)
         }
         return total

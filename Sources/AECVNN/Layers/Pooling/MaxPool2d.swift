@@ -37,17 +37,17 @@ package final class MaxPool2d: Layer {
                     // Eight examples at a time, the window's maximum kept in registers.
                     var e = 0
                     while e + 8 <= n {
-                        var best = V(repeating: -.infinity), index = V(repeating: 0)
+                        var best = Vector(repeating: -.infinity), index = Vector(repeating: 0)
                         for i in rows {
                             for j in cols {
-                                let v = UnsafeRawPointer(base + (i * g.width + j) * n + e).loadUnaligned(as: V.self)
+                                let v = load(base + (i * g.width + j) * n + e)
                                 let take = (v .> best) .| (v .!= v)   // NaN wins, as in PyTorch
                                 best.replace(with: v, where: take)
                                 index.replace(with: Float((i - top) * g.kernel + j - left), where: take)
                             }
                         }
-                        UnsafeMutableRawPointer(y + o + e).storeBytes(of: best, as: V.self)
-                        UnsafeMutableRawPointer(w + o + e).storeBytes(of: index, as: V.self)
+                        store(best, y + o + e)
+                        store(index, w + o + e)
                         e += 8
                     }
                     while e < n {
@@ -65,8 +65,6 @@ package final class MaxPool2d: Layer {
             }
         }
     }
-
-    private typealias V = SIMD8<Float>
 
     private func batch(_ n: Int) -> Int { n * outputSize }
 
@@ -90,14 +88,13 @@ package final class MaxPool2d: Layer {
                     // examples whose winner it is (a masked add instead of a scatter).
                     var e = 0
                     while e + 8 <= n {
-                        let grad = UnsafeRawPointer(dy + o + e).loadUnaligned(as: V.self)
-                        let index = UnsafeRawPointer(w + o + e).loadUnaligned(as: V.self)
+                        let grad = load(dy + o + e)
+                        let index = load(w + o + e)
                         for i in rows {
                             for j in cols {
                                 let local = Float((i - top) * g.kernel + j - left)
-                                let p = UnsafeMutableRawPointer(base + (i * g.width + j) * n + e)
-                                let add = grad.replacing(with: 0, where: index .!= local)
-                                p.storeBytes(of: p.loadUnaligned(as: V.self) + add, as: V.self)
+                                let p = base + (i * g.width + j) * n + e
+                                store(load(p) + grad.replacing(with: 0, where: index .!= local), p)
                             }
                         }
                         e += 8
