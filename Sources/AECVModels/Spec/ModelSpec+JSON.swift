@@ -326,8 +326,9 @@ extension SpecDecoder {
         }
         if let v = get("downsample") { spec.downsample = try choice(v, "spec.downsample") }
         if let v = get("upsample") { spec.upsample = try choice(v, "spec.upsample") }
-        // "channels" names conv stages; on a dense kind it would silently set the layer widths.
-        if get("channels") != nil, !(preset == .conv || preset == .convVAE || (preset == .denoising && spec.base != .dense)) {
+        // "channels" names conv stages, so it applies where the stage options do; on a dense kind
+        // it would silently set the layer widths.
+        if get("channels") != nil, !spec.kind.accepts(ModelKinds.stageOptions[0], in: spec) {
             throw config("spec.channels: only applies to the conv, conv_vae and denoising (base conv) presets, not \(preset == .denoising ? "denoising with base dense" : preset.rawValue) (its layer widths are \"hidden\")")
         }
         return spec

@@ -292,7 +292,7 @@ package final class DetectorNetwork: ChainPair {
     init(spec: DetectorSpec) throws {
         var b = NetworkBuilder(inputShape: spec.input, field: "detector.backbone")
         for (i, c) in spec.backbone.enumerated() {
-            try NetworkFactory.convStage(&b, channels: c, batchNorm: spec.batchNorm, maxPool: spec.usesMaxPool,
+            try NetworkFactory.convStage(&b, channels: c, batchNorm: spec.batchNorm, maxPool: spec.downsample == .maxPool,
                                          at: "detector.backbone[\(i)]", options: ("detector.batch_norm", "detector.downsample"))
         }
         var h = NetworkBuilder(inputShape: b.shape, field: "detector.head_channels")

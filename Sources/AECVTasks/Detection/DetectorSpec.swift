@@ -179,8 +179,5 @@ public struct DetectorSpec: Equatable, Sendable {
                  JSONMember("seed", .int(Int64(seed)))])
     }
 
-    /// The backbone's stage options in a model spec, for `NetworkFactory.convStage`.
-    var usesMaxPool: Bool { downsample == .maxPool }
-
     public func jsonString() -> String { jsonValue().serialized() }
 }
