@@ -272,23 +272,21 @@ struct Train: ParsableCommand {
                         throw CLIError("\(group.name): epoch \(epoch), step \(s + 1): decoded \(next?.count ?? 0) images for its shard of \(expected)")
                     }
                     if !group.distributed { count = next.count }
-                    if crop == nil { batch.replaceSubrange(0..<next.images.count, with: next.images) } else { decoded = next.images }
+                    decoded = next.images
                 }
                 let shard = group.shard(ofBatch: count)
                 // This rank's examples of the step: from the decoded batch (--stream) or gathered
                 // from the training set; with --patch, each example's crop of the epoch.
                 let source = epochStream == nil ? trainSet.images : decoded
-                if epochStream == nil || crop != nil {
-                    source.withUnsafeBufferPointer { src in
-                        batch.withUnsafeMutableBufferPointer { dst in
-                            for b in 0..<shard.count {
-                                let from = src.baseAddress! + (epochStream == nil ? mine[taken + b] : b) * imageSize
-                                if let crop {
-                                    let (top, left) = crop.corner(seed: seed, epoch: epoch, index: mine[taken + b])
-                                    crop.copy(from, top: top, left: left, into: dst.baseAddress! + b * size)
-                                } else {
-                                    (dst.baseAddress! + b * size).update(from: from, count: size)
-                                }
+                source.withUnsafeBufferPointer { src in
+                    batch.withUnsafeMutableBufferPointer { dst in
+                        for b in 0..<shard.count {
+                            let from = src.baseAddress! + (epochStream == nil ? mine[taken + b] : b) * imageSize
+                            if let crop {
+                                let (top, left) = crop.corner(seed: seed, epoch: epoch, index: mine[taken + b])
+                                crop.copy(from, top: top, left: left, into: dst.baseAddress! + b * size)
+                            } else {
+                                (dst.baseAddress! + b * size).update(from: from, count: size)
                             }
                         }
                     }
