@@ -220,6 +220,12 @@ struct ComputeOptions: ParsableArguments {
     }
 }
 
+/// The batch for inference over a whole set: 256 examples, fewer for large ones, so that the
+/// inference workspace (im2col and activations, roughly linear in batch × pixels) stays near a
+/// training step's instead of growing to gigabytes at 256² (2¹⁹ input values: 256 at 28², 42 at
+/// 3×64², 10 at 3×128², 8 at 3×256²).
+func inferenceBatch(exampleSize: Int) -> Int { max(8, min(256, (1 << 19) / max(1, exampleSize))) }
+
 /// Runs `body` on consecutive batches [start, start + count) of `total` examples.
 func forEachBatch(total: Int, size: Int, _ body: (_ start: Int, _ count: Int) throws -> Void) rethrows {
     var start = 0
@@ -230,13 +236,13 @@ func forEachBatch(total: Int, size: Int, _ body: (_ start: Int, _ count: Int) th
     }
 }
 
-/// Reconstructions of all examples (batches of 256).
+/// Reconstructions of all examples (batches of `inferenceBatch`).
 func reconstructAll(_ model: Autoencoder, _ images: [Float]) throws -> [Float] {
     let size = model.inputSize
     var out = [Float](repeating: 0, count: images.count)
     try images.withUnsafeBufferPointer { x in
         try out.withUnsafeMutableBufferPointer { y in
-            try forEachBatch(total: images.count / size, size: 256) { start, n in
+            try forEachBatch(total: images.count / size, size: inferenceBatch(exampleSize: size)) { start, n in
                 let input = UnsafeBufferPointer(rebasing: x[(start * size)..<((start + n) * size)])
                 let output = UnsafeMutableBufferPointer(rebasing: y[(start * size)..<((start + n) * size)])
                 try model.reconstruct(inputs: input, batch: n, into: output)
@@ -246,14 +252,14 @@ func reconstructAll(_ model: Autoencoder, _ images: [Float]) throws -> [Float] {
     return out
 }
 
-/// Codes of all examples (batches of 256): (N, latentSize).
+/// Codes of all examples (batches of `inferenceBatch`): (N, latentSize).
 func encodeAll(_ model: Autoencoder, _ images: [Float]) throws -> [Float] {
     let size = model.inputSize, latent = model.latentSize
     let count = images.count / size
     var out = [Float](repeating: 0, count: count * latent)
     try images.withUnsafeBufferPointer { x in
         try out.withUnsafeMutableBufferPointer { z in
-            try forEachBatch(total: count, size: 256) { start, n in
+            try forEachBatch(total: count, size: inferenceBatch(exampleSize: size)) { start, n in
                 let input = UnsafeBufferPointer(rebasing: x[(start * size)..<((start + n) * size)])
                 let codes = UnsafeMutableBufferPointer(rebasing: z[(start * latent)..<((start + n) * latent)])
                 try model.encode(inputs: input, batch: n, into: codes)
@@ -263,13 +269,13 @@ func encodeAll(_ model: Autoencoder, _ images: [Float]) throws -> [Float] {
     return out
 }
 
-/// The model's objective averaged over all examples (batches of 256, weighted by their size).
+/// The model's objective averaged over all examples (batches of `inferenceBatch`, weighted by their size).
 func meanLoss(_ model: Autoencoder, _ images: [Float], targets: [Float]? = nil) throws -> Double {
     let size = model.inputSize
     let count = images.count / size
     var sum = 0.0
     try images.withUnsafeBufferPointer { x in
-        try forEachBatch(total: count, size: 256) { start, n in
+        try forEachBatch(total: count, size: inferenceBatch(exampleSize: size)) { start, n in
             if Interrupt.requested { return }
             let input = UnsafeBufferPointer(rebasing: x[(start * size)..<((start + n) * size)])
             let loss: Float
