@@ -9,7 +9,7 @@ import AECV
 
 /// Loading image sets from .npy files (folders of JPEG/PNG images: ImageFolder.swift).
 extension ImageDataset {
-    /// A .npy array of uint8 (scaled by 1/255) or float32 (taken as is), shaped N×H×W (one
+    /// A .npy array of uint8 (kept as bytes, value / 255) or float32 (taken as is), shaped N×H×W (one
     /// channel) or N×C×H×W. `limit` keeps the first N examples.
     public static func npy(path: String, limit: Int? = nil) throws -> ImageDataset {
         let array = try NPYArray.read(path: path)
@@ -25,29 +25,16 @@ extension ImageDataset {
             throw AECVError.format("\(path): the array of shape \(array.shape) holds no images")
         }
         let n = min(array.shape[0], limit ?? Int.max)
-        let images: [Float]
         switch array.elements {
         case .uint8(let bytes):
-            images = bytes[0..<(n * size)].map { Float($0) * (1 / 255) }
+            return ImageDataset(bytes: Array(bytes[0..<(n * size)]), labels: [], shape: shape)
         case .float32(let values):
-            images = Array(values[0..<(n * size)])
+            let images = Array(values[0..<(n * size)])
             if let bad = images.firstIndex(where: { !$0.isFinite }) {
                 throw AECVError.format("\(path): image \(bad / size) contains NaN or Inf")
             }
+            return ImageDataset(images: images, labels: [], shape: shape)
         }
-        return ImageDataset(images: images, labels: [], shape: shape)
-    }
-
-    /// Examples first..<first+count as a flat array.
-    public func slice(_ first: Int, count: Int) -> [Float] {
-        Array(images[(first * exampleSize)..<((first + count) * exampleSize)])
-    }
-
-    /// Keeps the first `count` examples (and labels).
-    public mutating func truncate(to count: Int) {
-        guard count < self.count else { return }
-        images.removeSubrange((count * exampleSize)...)
-        if labels.count > count { labels.removeSubrange(count...) }
     }
 }
 

@@ -107,6 +107,21 @@ public struct ImagePreprocessing: Equatable {
 }
 
 extension RasterImage {
+    /// Appends the (1- or 3-channel) image as planar bytes (C, H, W) to `out`.
+    public func appendPlanar(to out: inout [UInt8]) {
+        precondition(channels == 1 || channels == 3)
+        let plane = width * height, start = out.count
+        out.append(contentsOf: repeatElement(0, count: channels * plane))
+        pixels.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                let base = o.baseAddress! + start
+                for i in 0..<plane {
+                    for k in 0..<channels { base[k * plane + i] = p[i * channels + k] }
+                }
+            }
+        }
+    }
+
     /// Writes the (1- or 3-channel) image as planar floats pixel / 255 into `out` (C·H·W values).
     public func writePlanar(into out: UnsafeMutablePointer<Float>) {
         precondition(channels == 1 || channels == 3)
@@ -121,7 +136,7 @@ extension RasterImage {
 }
 
 extension ImageDataset {
-    /// Every image of an `ImageFolder`, prepared by `preprocessing`, in memory as float32 (for
+    /// Every image of an `ImageFolder`, prepared by `preprocessing`, in memory as bytes (for
     /// sets that fit; `BatchStream` streams the others). With `.none` all images must have one
     /// size. `skipBad`: unreadable images are left out and counted (with the first message)
     /// instead of failing. `limit` keeps the first N files.
@@ -138,7 +153,11 @@ extension ImageDataset {
                                   preprocessing: ImagePreprocessing, skipBad: Bool = false) throws
         -> (dataset: ImageDataset, files: [String], skipped: Int, firstProblem: String?) {
         let count = paths.count
-        var images: [Float] = []
+        var images: [UInt8] = []
+        // Reserved up front when the size is known: growing by doubling would hold the old and
+        // the new buffer at once, twice the set at the last growth (skipped files leave untouched
+        // pages, which cost no memory).
+        if let s = preprocessing.shape { images.reserveCapacity(count * s.reduce(1, *)) }
         var labels: [Int32] = []
         var files: [String] = []
         var shape: [Int]? = preprocessing.shape
@@ -159,15 +178,13 @@ extension ImageDataset {
                 throw AECVError.shape("\(path) is \(image.width)×\(image.height) but \(files.first ?? "the first image") is \(expected[2])×\(expected[1]); give --size N to resize every image (shorter side, then centre crop)")
             }
             shape = s
-            let size = s.reduce(1, *)
-            images.append(contentsOf: repeatElement(0, count: size))
-            images.withUnsafeMutableBufferPointer { b in image.writePlanar(into: b.baseAddress! + b.count - size) }
+            image.appendPlanar(to: &images)
             if !folderLabels.isEmpty { labels.append(folderLabels[i]) }
             files.append(path)
         }
         guard let final = shape, !files.isEmpty else {
             throw AECVError.format("no image of the folder could be read" + (firstProblem.map { ": \($0)" } ?? ""))
         }
-        return (ImageDataset(images: images, labels: labels, shape: final), files, skipped, firstProblem)
+        return (ImageDataset(bytes: images, labels: labels, shape: final), files, skipped, firstProblem)
     }
 }

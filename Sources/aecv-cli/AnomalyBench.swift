@@ -146,7 +146,7 @@ struct AnomalyBench: ParsableCommand {
         try train(net, trainSet, epochs: epochCount, perImage: perImage)
 
         let q = quantile ?? recipe.quantile
-        let calibration = try validationSet.images.withUnsafeBufferPointer {
+        let calibration = try validationSet.floats().withUnsafeBufferPointer {
             try net.calibrateAnomaly(inputs: $0, batch: validationSet.count, height: size, width: size,
                                      scoring: scoring, quantile: q)
         }
@@ -199,10 +199,9 @@ struct AnomalyBench: ParsableCommand {
 
     /// Examples `indices` of `set`.
     func gather(_ set: ImageDataset, _ indices: [Int]) -> ImageDataset {
-        var images: [Float] = []
-        images.reserveCapacity(indices.count * set.exampleSize)
-        for i in indices { images += set.images[(i * set.exampleSize)..<((i + 1) * set.exampleSize)] }
-        return ImageDataset(images: images, labels: [], shape: set.shape)
+        var picked = set.subset(indices)
+        picked.labels = []
+        return picked
     }
 
     /// Trains on whole images, or on `perImage` random patches of each image per epoch.
@@ -220,13 +219,11 @@ struct AnomalyBench: ParsableCommand {
             var start = 0
             while start < n {
                 let k = min(batchSize, n - start)
-                set.images.withUnsafeBufferPointer { src in
-                    batch.withUnsafeMutableBufferPointer { dst in
-                        for b in 0..<k {
-                            let image = src.baseAddress! + (order[start + b] / perImage) * set.exampleSize
-                            let (top, left) = crop.randomCorner(&random)
-                            crop.copy(image, top: top, left: left, into: dst.baseAddress! + b * size)
-                        }
+                batch.withUnsafeMutableBufferPointer { dst in
+                    for b in 0..<k {
+                        let (top, left) = crop.randomCorner(&random)
+                        crop.copy(set, example: order[start + b] / perImage, top: top, left: left,
+                                  into: dst.baseAddress! + b * size)
                     }
                 }
                 let loss = try batch.withUnsafeBufferPointer {
@@ -247,12 +244,11 @@ struct AnomalyBench: ParsableCommand {
     /// the test images: the calls C and Python make, so the benchmark measures their decisions.
     func evaluate(_ net: Autoencoder, _ data: MVTecData) throws
         -> (scores: [Float], flags: [UInt8], maps: [Float], masks: [UInt8]) {
-        let m = data.test.count, plane = size * size, exampleSize = data.test.exampleSize
+        let m = data.test.count, plane = size * size
         var scores = [Float](repeating: 0, count: m), flags = [UInt8](repeating: 0, count: m)
         var maps = [Float](repeating: 0, count: m * plane), masks = [UInt8](repeating: 0, count: m * plane)
-        try data.test.images.withUnsafeBufferPointer { x in
-            try forEachBatch(total: m, size: 8) { start, k in
-                let inputs = UnsafeBufferPointer(rebasing: x[(start * exampleSize)..<((start + k) * exampleSize)])
+        try forEachBatch(total: m, size: 8) { start, k in
+            try data.test.slice(start, count: k).withUnsafeBufferPointer { inputs in
                 try scores.withUnsafeMutableBufferPointer { s in
                     try flags.withUnsafeMutableBufferPointer { f in
                         try net.anomalyPredict(inputs: inputs, batch: k, height: size, width: size,

@@ -225,7 +225,7 @@ struct AnomalyFit: ParsableCommand {
         if legacyJSON { return try writeLegacyThreshold(net, loaded) }
         let shape = loaded.dataset.shape
         let scoring = try inputs.scoringOptions.scoring(stored: nil, modelPath: inputs.model)
-        let c = try loaded.dataset.images.withUnsafeBufferPointer {
+        let c = try loaded.dataset.floats().withUnsafeBufferPointer {
             try net.calibrateAnomaly(inputs: $0, batch: loaded.dataset.count, height: shape[1], width: shape[2],
                                      scoring: scoring, quantile: quantile)
         }
@@ -249,7 +249,7 @@ struct AnomalyFit: ParsableCommand {
     private func writeLegacyThreshold(_ net: Autoencoder, _ loaded: LoadedData) throws {
         try net.requireInputShape(of: loaded, modelPath: inputs.model)
         let metric = inputs.metric ?? .mse
-        let scores = try net.anomalyScores(loaded.dataset.images, metric: metric)
+        let scores = try net.anomalyScores(loaded.dataset.floats(), metric: metric)
         let threshold = try anomalyThreshold(scores: scores, quantile: quantile)
         let file = AnomalyThresholdFile(metric: metric, quantile: quantile, threshold: threshold, n: scores.count)
         for path in [out!] + (thresholdFile.map { [$0] } ?? []) { try file.write(to: path) }
@@ -291,7 +291,7 @@ struct AnomalyScore: ParsableCommand {
             throw CLIError("--metric \(metric.name) does not match \(thresholdFile!), calibrated with \(file.metric.name)")
         }
         let (net, loaded) = try inputs.load(defaultSplit: .test)
-        let images = loaded.dataset.images, shape = loaded.dataset.shape
+        let images = loaded.dataset.floats(), shape = loaded.dataset.shape
         let options = inputs.scoringOptions
         var scores: [Float]
         var flags: [UInt8]? = nil
@@ -416,9 +416,10 @@ struct AnomalyHeatmap: ParsableCommand {
                                          images: ImageOptions(size: size, channels: nil))
         try net.requireScorableShape(of: loaded, modelPath: model)
         let shape = loaded.dataset.shape, count = loaded.dataset.count
-        let (heat, masks) = try AnomalyOverlay.maps(net, loaded.dataset.images, count: count, height: shape[1],
+        let images = loaded.dataset.floats()
+        let (heat, masks) = try AnomalyOverlay.maps(net, images, count: count, height: shape[1],
                                                     width: shape[2], scoring: scoring)
-        let grey = AnomalyOverlay.channelMeans(loaded.dataset.images, shape: shape)
+        let grey = AnomalyOverlay.channelMeans(images, shape: shape)
         let largest = heat.max() ?? 0
         let plane = shape[1] * shape[2], tileShape = [1, shape[1], shape[2]]
         var rows: [[RasterImage]] = []

@@ -101,7 +101,7 @@ struct Augment: ParsableCommand {
         }
         let total = classes.count * perClass
         try MemoryCheck.require(try MemoryCheck.bytes(total, 4 * net.inputSize, "the images"), "\(total) images")
-        let codes = try net.encode(loaded.dataset.images)
+        let codes = try net.encode(loaded.dataset.floats())
         let l = net.latentSize
         var images: [Float] = []
         images.reserveCapacity(total * net.inputSize)

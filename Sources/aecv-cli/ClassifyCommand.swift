@@ -105,11 +105,14 @@ struct ClassificationResult {
     init(_ classifier: Classifier, _ data: ImageDataset) throws {
         let k = classifier.classes, size = classifier.inputSize
         counts = Array(repeating: Array(repeating: 0, count: k), count: k)
-        var probabilities = [Float](repeating: 0, count: 256 * k)
-        try data.images.withUnsafeBufferPointer { x in
-            try probabilities.withUnsafeMutableBufferPointer { p in
-                try forEachBatch(total: data.count, size: 256) { start, n in
-                    try classifier.predict(inputs: UnsafeBufferPointer(rebasing: x[(start * size)..<((start + n) * size)]),
+        let batch = inferenceBatch(exampleSize: size)
+        var probabilities = [Float](repeating: 0, count: batch * k)
+        var x = [Float](repeating: 0, count: batch * size)
+        try probabilities.withUnsafeMutableBufferPointer { p in
+            try forEachBatch(total: data.count, size: batch) { start, n in
+                try x.withUnsafeMutableBufferPointer { x in
+                    data.copyValues(from: start * size, count: n * size, into: x.baseAddress!)
+                    try classifier.predict(inputs: UnsafeBufferPointer(rebasing: x[0..<(n * size)]),
                                            batch: n, into: UnsafeMutableBufferPointer(rebasing: p[0..<(n * k)]))
                     for i in 0..<n {
                         var best = 0
@@ -273,12 +276,10 @@ struct ClassifyTrain: ParsableCommand {
             var lossSum = 0.0, seen = 0
             for start in stride(from: 0, to: n, by: batchSize) {
                 let count = min(batchSize, n - start)
-                train.dataset.images.withUnsafeBufferPointer { src in
-                    batch.withUnsafeMutableBufferPointer { dst in
-                        for b in 0..<count {
-                            (dst.baseAddress! + b * size).update(from: src.baseAddress! + order[start + b] * size, count: size)
-                            labels[b] = train.dataset.labels[order[start + b]]
-                        }
+                batch.withUnsafeMutableBufferPointer { dst in
+                    for b in 0..<count {
+                        train.dataset.copyExample(order[start + b], into: dst.baseAddress! + b * size)
+                        labels[b] = train.dataset.labels[order[start + b]]
                     }
                 }
                 let loss = try batch.withUnsafeBufferPointer { x in

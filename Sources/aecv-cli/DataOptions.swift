@@ -114,8 +114,8 @@ enum DataSource {
         let loaded = try loadAny(argument, split: split, limit: limit, channels: channels, images: images,
                                  classFolders: classFolders)
         let shape = loaded.dataset.shape
-        if shape.count != 3 || shape.contains(where: { $0 < 1 }) || loaded.dataset.images.isEmpty {
-            throw CLIError("\(loaded.name): holds no images (shape \(shape), \(loaded.dataset.images.count) values)")
+        if shape.count != 3 || shape.contains(where: { $0 < 1 }) || loaded.dataset.count == 0 {
+            throw CLIError("\(loaded.name): holds no images (shape \(shape), \(loaded.dataset.pixels.count) values)")
         }
         return loaded
     }
@@ -267,6 +267,21 @@ func encodeAll(_ model: Autoencoder, _ images: [Float]) throws -> [Float] {
         }
     }
     return out
+}
+
+/// The model's objective averaged over the examples of `set`, converted to float32 one batch
+/// (`inferenceBatch`) at a time.
+func meanLoss(_ model: Autoencoder, _ set: ImageDataset) throws -> Double {
+    let size = model.inputSize
+    var sum = 0.0
+    try forEachBatch(total: set.count, size: inferenceBatch(exampleSize: size)) { start, n in
+        if Interrupt.requested { return }
+        let loss = try set.slice(start, count: n).withUnsafeBufferPointer {
+            try model.evaluate(inputs: $0, targets: nil, batch: n)
+        }
+        sum += Double(loss) * Double(n)
+    }
+    return sum / Double(max(1, set.count))
 }
 
 /// The model's objective averaged over all examples (batches of `inferenceBatch`, weighted by their size).

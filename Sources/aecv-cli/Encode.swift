@@ -22,7 +22,7 @@ struct Encode: ParsableCommand {
         let net = try loadModel(model)
         let loaded = try data.load(defaultSplit: .test, channels: net.inputShape[0])
         try net.requireInputShape(of: loaded, modelPath: model)
-        let codes = try encodeAll(net, loaded.dataset.images)
+        let codes = try encodeAll(net, loaded.dataset.floats())
         let count = loaded.dataset.count
         try NPYArray(shape: [count, net.latentSize], float32: codes).write(to: out)
         Terminal.say("wrote \(out): \(count) codes of \(net.latentSize) floats (float32, shape (\(count), \(net.latentSize))) of \(loaded.name)")

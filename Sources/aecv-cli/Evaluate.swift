@@ -34,7 +34,7 @@ struct Evaluate: ParsableCommand {
         let net = try loadModel(model)
         let loaded = try data.load(defaultSplit: .test, channels: net.inputShape[0])
         try net.requireInputShape(of: loaded, modelPath: model)
-        let clean = loaded.dataset.images
+        let clean = loaded.dataset.floats()
         let inputs = noise.map { addNoise(clean, sigma: $0, seed: 1) } ?? clean
         let loss = try meanLoss(net, inputs, targets: noise == nil ? nil : clean)
         let outputs = try reconstructAll(net, inputs)

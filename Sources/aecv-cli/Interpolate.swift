@@ -57,7 +57,7 @@ struct Interpolate: ParsableCommand {
             throw CLIError("\(loaded.name) has \(loaded.dataset.count) images; the pairs need \(needed)")
         }
         let shape = net.inputShape
-        let images = loaded.dataset.images
+        let images = loaded.dataset.floats()
         var rows: [[RasterImage]] = []
         for pair in chosen {
             let decoded = try net.interpolate(from: loaded.dataset.slice(pair.0, count: 1),

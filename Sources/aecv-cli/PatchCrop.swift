@@ -14,13 +14,14 @@ struct PatchCrop {
     var imageSize: Int { imageShape.reduce(1, *) }
     var patchSize: Int { imageShape[0] * patch * patch }
 
-    /// Copies the patch whose top-left corner is (top, left) of `image` into `out`
-    /// (C·P·P floats, channel planes of P rows).
-    func copy(_ image: UnsafePointer<Float>, top: Int, left: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Copies the patch whose top-left corner is (top, left) of example `index` of `set` into
+    /// `out` (C·P·P floats, channel planes of P rows).
+    func copy(_ set: ImageDataset, example index: Int, top: Int, left: Int, into out: UnsafeMutablePointer<Float>) {
         let (h, w) = (imageShape[1], imageShape[2])
+        let image = index * imageSize
         for c in 0..<imageShape[0] {
             for r in 0..<patch {
-                (out + (c * patch + r) * patch).update(from: image + (c * h + top + r) * w + left, count: patch)
+                set.copyValues(from: image + (c * h + top + r) * w + left, count: patch, into: out + (c * patch + r) * patch)
             }
         }
     }
@@ -47,11 +48,9 @@ struct PatchCrop {
     func centred(_ set: ImageDataset) -> ImageDataset {
         var out = [Float](repeating: 0, count: set.count * patchSize)
         let (top, left) = ((imageShape[1] - patch) / 2, (imageShape[2] - patch) / 2)
-        set.images.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<set.count {
-                    copy(src.baseAddress! + i * imageSize, top: top, left: left, into: dst.baseAddress! + i * patchSize)
-                }
+        out.withUnsafeMutableBufferPointer { dst in
+            for i in 0..<set.count {
+                copy(set, example: i, top: top, left: left, into: dst.baseAddress! + i * patchSize)
             }
         }
         return ImageDataset(images: out, labels: set.labels, shape: patchShape)

@@ -39,7 +39,7 @@ struct Reconstruct: ParsableCommand {
         try net.requireInputShape(of: loaded, modelPath: model)
         try requireDrawable(net.inputShape, model)
         let shape = net.inputShape
-        let clean = loaded.dataset.images
+        let clean = loaded.dataset.floats()
         let inputs = noise.map { addNoise(clean, sigma: $0, seed: 1) } ?? clean
         let outputs = try reconstructAll(net, inputs)
         let count = loaded.dataset.count

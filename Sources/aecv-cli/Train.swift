@@ -139,7 +139,7 @@ struct Train: ParsableCommand {
         var streamFiles: [String]? = nil
         var streamPrep: ImagePreprocessing? = nil
         var streamTail: ImageDataset? = nil
-        let train: LoadedData
+        var train: LoadedData
         if stream {
             var files = try ImageFolder(path: data.data).files
             if let limit = data.limit { files = Array(files.prefix(limit)) }
@@ -161,6 +161,9 @@ struct Train: ParsableCommand {
             train = try data.load(defaultSplit: .train, channels: model?.inputShape[0])
         }
         var trainSet = train.dataset
+        // trainSet must own its pixels alone: holding out a tail truncates it, and a buffer shared
+        // with `train` would be copied whole (a second set in memory).
+        train.dataset = ImageDataset(images: [], labels: [], shape: trainSet.shape)
         // --patch: the model sees P×P crops of the S×S images.
         let crop = patch.map { PatchCrop(imageShape: streamPrep?.shape ?? trainSet.shape, patch: $0) }
         if let model = model, let crop = crop, model.inputShape != crop.patchShape {
@@ -187,8 +190,8 @@ struct Train: ParsableCommand {
         } else if streamFiles == nil && trainSet.count >= 20 {
             let held = max(1, trainSet.count / 10)
             let keep = trainSet.count - held
-            let tail = ImageDataset(images: Array(trainSet.images[(keep * trainSet.exampleSize)...]), labels: [],
-                                    shape: trainSet.shape)
+            var tail = trainSet.subset(Array(keep..<trainSet.count))
+            tail.labels = []
             trainSet.truncate(to: keep)
             test = LoadedData(dataset: tail, name: "the last \(held) images of \(train.name) (held out)", splitSource: nil)
         }
@@ -231,9 +234,7 @@ struct Train: ParsableCommand {
         var batch = [Float](repeating: 0, count: batchSize * net.inputSize)
         var order = Array(0..<n)
         let size = net.inputSize
-        // One example of the data (the whole image; with --patch it is cropped into `batch`).
-        let imageSize = crop?.imageSize ?? size
-        var decoded: [Float] = []
+        var decoded = ImageDataset(images: [], labels: [], shape: trainSet.shape)
         for epoch in firstEpoch...epochs {
             // The order of an epoch depends only on (seed, epoch), so a resumed run sees the
             // same order as an uninterrupted one.
@@ -272,22 +273,20 @@ struct Train: ParsableCommand {
                         throw CLIError("\(group.name): epoch \(epoch), step \(s + 1): decoded \(next?.count ?? 0) images for its shard of \(expected)")
                     }
                     if !group.distributed { count = next.count }
-                    decoded = next.images
+                    decoded = ImageDataset(images: next.images, labels: [], shape: trainSet.shape)
                 }
                 let shard = group.shard(ofBatch: count)
                 // This rank's examples of the step: from the decoded batch (--stream) or gathered
                 // from the training set; with --patch, each example's crop of the epoch.
-                let source = epochStream == nil ? trainSet.images : decoded
-                source.withUnsafeBufferPointer { src in
-                    batch.withUnsafeMutableBufferPointer { dst in
-                        for b in 0..<shard.count {
-                            let from = src.baseAddress! + (epochStream == nil ? mine[taken + b] : b) * imageSize
-                            if let crop {
-                                let (top, left) = crop.corner(seed: seed, epoch: epoch, index: mine[taken + b])
-                                crop.copy(from, top: top, left: left, into: dst.baseAddress! + b * size)
-                            } else {
-                                (dst.baseAddress! + b * size).update(from: from, count: size)
-                            }
+                let source = epochStream == nil ? trainSet : decoded
+                batch.withUnsafeMutableBufferPointer { dst in
+                    for b in 0..<shard.count {
+                        let example = epochStream == nil ? mine[taken + b] : b
+                        if let crop {
+                            let (top, left) = crop.corner(seed: seed, epoch: epoch, index: mine[taken + b])
+                            crop.copy(source, example: example, top: top, left: left, into: dst.baseAddress! + b * size)
+                        } else {
+                            source.copyExample(example, into: dst.baseAddress! + b * size)
                         }
                     }
                 }
@@ -331,7 +330,7 @@ struct Train: ParsableCommand {
             var line = "epoch \(epoch)/\(epochs): train loss \(show(trainLoss))"
             try group.requireAgreement(on: net, "after epoch \(epoch)")
             if let test = test, group.isLead {
-                let testLoss = try meanLoss(net, test.dataset.images)
+                let testLoss = try meanLoss(net, test.dataset)
                 if !Interrupt.requested {
                     curve.testLosses.append((Double(epoch), testLoss))
                     line += ", test loss \(show(testLoss))"

@@ -311,7 +311,7 @@ final class AnomalyTests: XCTestCase {
         func examples(_ set: ImageDataset, label: Int32, count: Int) -> [Float] {
             var out: [Float] = []
             for i in 0..<set.count where set.labels[i] == label && out.count < count * 784 {
-                out += set.images[(i * 784)..<((i + 1) * 784)]
+                out += set.slice(i, count: 1)
             }
             return out
         }

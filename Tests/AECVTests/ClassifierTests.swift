@@ -130,10 +130,10 @@ final class ClassifierTests: XCTestCase {
         let ae = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 28, 28]}"#)
         let size = 784, b = 64
         for start in stride(from: 0, to: train.count, by: b) {
-            try ae.trainStep(inputs: Array(train.images[(start * size)..<((start + b) * size)]))
+            try ae.trainStep(inputs: train.slice(start, count: b))
         }
         func accuracy(_ c: Classifier) throws -> Float {
-            let predicted = try c.predictClasses(test.images)
+            let predicted = try c.predictClasses(test.floats())
             return Float(zip(predicted, test.labels).filter { $0 == $1 }.count) / Float(test.count)
         }
         var results: [String: Float] = [:]
@@ -141,7 +141,7 @@ final class ClassifierTests: XCTestCase {
             let c = try Classifier(autoencoder: ae, specJSON: spec)
             for _ in 0..<3 {
                 for start in stride(from: 0, to: train.count, by: b) {
-                    try c.trainStep(inputs: Array(train.images[(start * size)..<((start + b) * size)]),
+                    try c.trainStep(inputs: train.slice(start, count: b),
                                     labels: Array(train.labels[start..<(start + b)]))
                 }
             }

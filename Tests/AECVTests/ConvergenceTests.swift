@@ -15,9 +15,10 @@ final class ConvergenceTests: XCTestCase {
 
     /// Mean per-pixel MSE of reconstructions over a dataset.
     private func testMSE(_ m: Autoencoder, _ test: ImageDataset) throws -> Float {
-        let r = try m.reconstruct(test.images)
+        let r = try m.reconstruct(test.floats())
         var s = 0.0
-        for i in r.indices { s += Double((r[i] - test.images[i]) * (r[i] - test.images[i])) }
+        let x = test.floats()
+        for i in r.indices { s += Double((r[i] - x[i]) * (r[i] - x[i])) }
         return Float(s / Double(r.count))
     }
 
@@ -26,7 +27,7 @@ final class ConvergenceTests: XCTestCase {
         for _ in 0..<epochs {
             var start = 0
             while start + batch <= train.count {
-                let slice = Array(train.images[(start * size)..<((start + batch) * size)])
+                let slice = train.slice(start, count: batch)
                 try m.trainStep(inputs: slice)
                 start += batch
             }

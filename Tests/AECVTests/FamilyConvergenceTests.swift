@@ -26,7 +26,7 @@ final class FamilyConvergenceTests: XCTestCase {
         let size = trainSet.exampleSize, batch = 64
         for _ in 0..<epochs {
             for start in stride(from: 0, to: trainSet.count - batch + 1, by: batch) {
-                try m.trainStep(inputs: Array(trainSet.images[(start * size)..<((start + batch) * size)]))
+                try m.trainStep(inputs: trainSet.slice(start, count: batch))
             }
         }
         return (m, testSet)
@@ -40,8 +40,8 @@ final class FamilyConvergenceTests: XCTestCase {
 
     func testSparseL1() throws {
         let (m, test) = try train(#"{"preset": "sparse", "input": [1, 28, 28], "sparsity": {"l1": 0.001}}"#)
-        let error = mse(try m.reconstruct(test.images), test.images)
-        let sparsity = try m.codeSparsity(test.images)
+        let error = mse(try m.reconstruct(test.floats()), test.floats())
+        let sparsity = try m.codeSparsity(test.floats())
         print("sparse l1: test MSE \(error), zero codes \(sparsity)")
         XCTAssertLessThan(error, 0.046)          // measured 0.0366
         XCTAssertGreaterThan(sparsity, 0.3)      // measured 0.64 of the ReLU codes are exactly 0
@@ -49,8 +49,8 @@ final class FamilyConvergenceTests: XCTestCase {
 
     func testSparseKL() throws {
         let (m, test) = try train(#"{"preset": "sparse", "input": [1, 28, 28], "sparsity": {"kl": {"rho": 0.05, "beta": 3}}}"#)
-        let error = mse(try m.reconstruct(test.images), test.images)
-        let codes = try m.encode(test.images)
+        let error = mse(try m.reconstruct(test.floats()), test.floats())
+        let codes = try m.encode(test.floats())
         let meanActivation = codes.reduce(0, +) / Float(codes.count)
         print("sparse kl: test MSE \(error), mean code activation \(meanActivation)")
         XCTAssertLessThan(error, 0.086)          // measured 0.069
@@ -63,7 +63,7 @@ final class FamilyConvergenceTests: XCTestCase {
             let (m, test) = try train("{\"preset\": \"denoising\", \"input\": [1, 28, 28], \"noise\": \(noise)}")
             // Corrupt the test set the same way (with a generator of our own) and denoise it.
             var random = LCG(seed: 7)
-            let noisy: [Float] = test.images.map { x in
+            let noisy: [Float] = test.floats().map { x in
                 switch corrupt {
                 case "gaussian": return min(max(x + 0.3 * random.normal(), 0), 1)
                 case "masking": return random.uniform() < 0.25 ? 0 : x
@@ -72,8 +72,8 @@ final class FamilyConvergenceTests: XCTestCase {
                     return u < 0.1 ? (u < 0.05 ? 0 : 1) : x
                 }
             }
-            let before = mse(noisy, test.images)
-            let after = mse(try m.reconstruct(noisy), test.images)
+            let before = mse(noisy, test.floats())
+            let after = mse(try m.reconstruct(noisy), test.floats())
             print("denoising \(corrupt): noisy→clean MSE \(before) → \(after)")
             // measured: gaussian 0.0527 → 0.0274, masking 0.0527 → 0.0282, salt_pepper 0.0421 → 0.0265
             XCTAssertLessThan(after, before * 0.7, corrupt)
@@ -83,8 +83,8 @@ final class FamilyConvergenceTests: XCTestCase {
 
     func testVAE() throws {
         let (m, test) = try train(#"{"preset": "vae", "input": [1, 28, 28]}"#)
-        let elbo = -(try m.evaluate(inputs: test.images))
-        let error = mse(try m.reconstruct(test.images), test.images)
+        let elbo = -(try m.evaluate(inputs: test.floats()))
+        let error = mse(try m.reconstruct(test.floats()), test.floats())
         print("vae: test ELBO \(elbo) nats, MSE of the decoded mean \(error)")
         XCTAssertGreaterThan(elbo, -320)         // measured −291
         XCTAssertLessThan(error, 0.046)          // measured 0.0369
@@ -92,8 +92,8 @@ final class FamilyConvergenceTests: XCTestCase {
 
     func testConvVAE() throws {
         let (m, test) = try train(#"{"preset": "conv_vae", "input": [1, 28, 28]}"#)
-        let elbo = -(try m.evaluate(inputs: test.images))
-        let error = mse(try m.reconstruct(test.images), test.images)
+        let elbo = -(try m.evaluate(inputs: test.floats()))
+        let error = mse(try m.reconstruct(test.floats()), test.floats())
         print("conv_vae: test ELBO \(elbo) nats, MSE of the decoded mean \(error)")
         XCTAssertGreaterThan(elbo, -360)         // measured −319
         XCTAssertLessThan(error, 0.064)          // measured 0.0507

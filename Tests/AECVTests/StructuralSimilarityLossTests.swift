@@ -142,14 +142,14 @@ final class StructuralSimilarityLossTests: XCTestCase {
         let trainSet = try ImageDataset.fashionMNIST(train: true, limit: 4_096)
         let test = try ImageDataset.fashionMNIST(train: false, limit: 500)
         let m = try Autoencoder(specJSON: #"{"preset": "conv", "input": [1, 28, 28], "loss": "ssim", "seed": 1}"#)
-        let initial = try m.evaluate(inputs: test.images)
+        let initial = try m.evaluate(inputs: test.floats())
         let size = trainSet.exampleSize, batch = 64
         for _ in 0..<4 {  // 256 steps
             for start in stride(from: 0, to: trainSet.count - batch + 1, by: batch) {
-                try m.trainStep(inputs: Array(trainSet.images[(start * size)..<((start + batch) * size)]))
+                try m.trainStep(inputs: trainSet.slice(start, count: batch))
             }
         }
-        let final = try m.evaluate(inputs: test.images)
+        let final = try m.evaluate(inputs: test.floats())
         print("conv ssim: test 1 − SSIM \(initial) → \(final)")
         XCTAssertLessThan(final, initial / 2.5)  // measured 0.962 → 0.252
     }

@@ -156,7 +156,7 @@ final class AnomalyInspectionCommandTests: XCTestCase {
         let prep = ImagePreprocessing(channels: 1, resize: .none)
         let train = try ImageDataset.imageFiles(try ImageFolder(path: s.root + "/train/good").files, preprocessing: prep).dataset
         var scores = [Float](repeating: 0, count: 12)
-        try train.images.withUnsafeBufferPointer { x in
+        try train.floats().withUnsafeBufferPointer { x in
             try scores.withUnsafeMutableBufferPointer {
                 try net.anomalyImageScores(inputs: x, batch: 12, height: 32, width: 32, scoring: c.scoring, into: $0)
             }
@@ -172,7 +172,7 @@ final class AnomalyInspectionCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let test = try ImageDataset.imageFiles(try ImageFolder(path: s.root + "/test").files, preprocessing: prep).dataset
         var expected = [Float](repeating: 0, count: test.count), flags = [UInt8](repeating: 0, count: test.count)
-        try test.images.withUnsafeBufferPointer { x in
+        try test.floats().withUnsafeBufferPointer { x in
             try expected.withUnsafeMutableBufferPointer { e in
                 try flags.withUnsafeMutableBufferPointer {
                     try net.anomalyPredict(inputs: x, batch: test.count, height: 32, width: 32, scores: e, flags: $0)

@@ -26,7 +26,7 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(model.step, 8, "256 images in batches of 32")
         // The printed test loss is the model's loss on the test images.
         let printed = try XCTUnwrap(number(after: "test loss ", in: out))
-        let loss = try model.evaluate(inputs: f.test.images)
+        let loss = try model.evaluate(inputs: f.test.floats())
         XCTAssertEqual(printed, Double(loss), accuracy: abs(Double(loss)) * CLITolerance.printedRelative)
         // The printed train loss is the recorded history.
         let trainLoss = try XCTUnwrap(number(after: "train loss ", in: out))
@@ -179,18 +179,19 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("on 64 images of test.npy"), r.stdout)
         let model = try Autoencoder(contentsOf: f.convModel)
-        let reconstructions = try model.reconstruct(f.test.images)
+        let originals = f.test.floats()
+        let reconstructions = try model.reconstruct(originals)
         var mse = 0.0, psnr = 0.0
         for i in 0..<64 {
             var s = 0.0
             for j in 0..<784 {
-                let d = Double(reconstructions[i * 784 + j]) - Double(f.test.images[i * 784 + j])
+                let d = Double(reconstructions[i * 784 + j]) - Double(originals[i * 784 + j])
                 s += d * d
             }
             mse += s / 784 / 64
             psnr += 10 * log10(784 / s) / 64
         }
-        let loss = try model.evaluate(inputs: f.test.images)
+        let loss = try model.evaluate(inputs: f.test.floats())
         let printedLoss = try XCTUnwrap(number(after: "loss ", in: r.stdout))
         let printedMSE = try XCTUnwrap(number(after: "MSE ", in: r.stdout))
         let printedPSNR = try XCTUnwrap(number(after: "PSNR ", in: r.stdout))
@@ -219,7 +220,7 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(grid.width, 2 + 6 * (56 + 2))
         XCTAssertEqual(grid.height, 2 + 4 * (56 + 2) + 8)
         let model = try Autoencoder(contentsOf: f.convModel)
-        let originals = Array(f.test.images[0..<(12 * 784)])
+        let originals = Array(f.test.floats()[0..<(12 * 784)])
         let reconstructions = try model.reconstruct(originals)
         for i in 0..<12 {
             let (group, column) = (i / 6, i % 6)

@@ -113,14 +113,14 @@ final class CLIFixture {
         test = ImageDataset(images: all.slice(256, count: 64), labels: [], shape: Self.shape)
 
         // train.npy: uint8 (256, 28, 28), exactly the bytes of the IDX file.
-        let bytes = train.images.map { UInt8(($0 * 255).rounded()) }
+        let bytes = train.floats().map { UInt8(($0 * 255).rounded()) }
         try NPYArray(shape: [256, 28, 28], elements: .uint8(bytes)).write(to: directory + "/train.npy")
         // test.npy: float32 (64, 1, 28, 28).
-        try NPYArray(shape: [64, 1, 28, 28], float32: test.images).write(to: directory + "/test.npy")
+        try NPYArray(shape: [64, 1, 28, 28], float32: test.floats()).write(to: directory + "/test.npy")
         // test.idx: an uncompressed IDX file of the same 64 test images.
         var idx: [UInt8] = [0, 0, 8, 3]
         for d in [64, 28, 28] { idx += [0, 0, UInt8(d >> 8), UInt8(d & 0xFF)] }
-        idx += test.images.map { UInt8(($0 * 255).rounded()) }
+        idx += test.floats().map { UInt8(($0 * 255).rounded()) }
         try Data(idx).write(to: URL(fileURLWithPath: directory + "/test.idx"))
         // png/: 8 test images as grey PNGs.
         try FileManager.default.createDirectory(atPath: directory + "/png", withIntermediateDirectories: true)

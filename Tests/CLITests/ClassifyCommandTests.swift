@@ -20,7 +20,7 @@ final class ClassifyCommandTests: XCTestCase {
 
     /// Accuracy of a classifier file on labelled images, through the Swift API.
     private func accuracy(_ path: String, _ data: ImageDataset) throws -> Double {
-        let predicted = try Classifier(contentsOf: path).predictClasses(data.images)
+        let predicted = try Classifier(contentsOf: path).predictClasses(data.floats())
         return Double(zip(predicted, data.labels).filter { $0 == $1 }.count) / Double(data.count)
     }
 
@@ -57,7 +57,7 @@ final class ClassifyCommandTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(number(after: "accuracy ", in: e.stdout)), expected, accuracy: 1e-4)
         XCTAssertTrue(e.stdout.contains("confusion matrix (rows: true class, columns: predicted)"), e.stdout)
         XCTAssertTrue(e.stdout.contains("ankle boot"), e.stdout)
-        let predicted = try classifier.predictClasses(test.images)
+        let predicted = try classifier.predictClasses(test.floats())
         var counts = Array(repeating: Array(repeating: 0, count: 10), count: 10)
         for (p, t) in zip(predicted, test.labels) { counts[Int(t)][Int(p)] += 1 }
         // Row 1 (trouser): its counts as printed.
@@ -99,7 +99,7 @@ final class ClassifyCommandTests: XCTestCase {
         XCTAssertEqual(classifier.spec.encoderLearningRate, 0.0005)
         XCTAssertEqual(classifier.spec.seed, 3)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: f.convModel)), before, "the autoencoder file changed")
-        let test = ImageDataset(images: f.test.images, labels: Array(labels[256..<320]), shape: CLIFixture.shape)
+        let test = ImageDataset(images: f.test.floats(), labels: Array(labels[256..<320]), shape: CLIFixture.shape)
         let expected = try accuracy(f.path("ft.aecvc"), test)
         XCTAssertEqual(try XCTUnwrap(number(after: "test accuracy ", in: r.stdout)), expected, accuracy: 1e-4)
 

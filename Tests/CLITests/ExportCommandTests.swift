@@ -42,7 +42,7 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(imported.spec.loss?.rawValue, "bce")
         XCTAssertEqual(imported.latentSize, original.latentSize)
         XCTAssertEqual(imported.parameterCount, original.parameterCount)
-        let x = Array(f.test.images.prefix(4 * 784))
+        let x = Array(f.test.floats().prefix(4 * 784))
         let (a, b) = (try original.reconstruct(x), try imported.reconstruct(x))
         XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()!, 1e-5)
         // Trains further: one epoch changes the parameters and the file says it was resumed.

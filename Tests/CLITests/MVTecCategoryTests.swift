@@ -27,6 +27,7 @@ final class MVTecCategoryTests: XCTestCase {
         XCTAssertEqual(data.train.shape, [1, 32, 32])
         XCTAssertEqual(data.train.count, 5)
         XCTAssertEqual(data.test.count, 11)
+        let testImages = data.test.floats()
         XCTAssertEqual(data.labels, [0, 0, 0] + Array(repeating: 1, count: 8))
         XCTAssertEqual(data.masks.count, 11 * 32 * 32)
         // Good images: no defect pixel; defect images: exactly the rectangle written.
@@ -39,7 +40,7 @@ final class MVTecCategoryTests: XCTestCase {
                     for x in 0..<32 {
                         let inside = x >= d.x && x < d.x + d.w && y >= d.y && y < d.y + d.h
                         XCTAssertEqual(data.masks[index * 1024 + y * 32 + x], inside ? 1 : 0, "\(type) \(i) at (\(x), \(y))")
-                        if inside { XCTAssertEqual(data.test.images[index * 1024 + y * 32 + x], Float(d.value) * (1 / 255)) }
+                        if inside { XCTAssertEqual(testImages[index * 1024 + y * 32 + x], Float(d.value) * (1 / 255)) }
                     }
                 }
             }
@@ -48,8 +49,8 @@ final class MVTecCategoryTests: XCTestCase {
         let rgb = try category.load(size: 32, channels: 3, trainLimit: 2)
         XCTAssertEqual(rgb.train.shape, [3, 32, 32])
         XCTAssertEqual(rgb.train.count, 2)
-        XCTAssertEqual(Array(rgb.test.images[0..<1024]), Array(rgb.test.images[2048..<3072]))
-        XCTAssertEqual(Array(rgb.test.images[0..<1024]), Array(data.test.images[0..<1024]))
+        XCTAssertEqual(Array(rgb.test.floats()[0..<1024]), Array(rgb.test.floats()[2048..<3072]))
+        XCTAssertEqual(Array(rgb.test.floats()[0..<1024]), Array(data.test.floats()[0..<1024]))
     }
 
     /// Pillow's `resize(size, NEAREST)` of ramps (pixel = column index), from Pillow 10.
