@@ -4,6 +4,7 @@
 
     make lib cli && flock /tmp/aecv-heavy.lock /usr/bin/python3 tools/image_bench.py
         [--sizes 64,128,256] [--seconds 4] [--decode-images 200] [--stream-images 3000]
+        [--sections 1,2,3]
 
 Needs numpy and Pillow (python3-numpy, python3-pil) in this interpreter.
 
@@ -14,8 +15,9 @@ Needs numpy and Pillow (python3-numpy, python3-pil) in this interpreter.
  2. Decoding + preparation of JPEGs to 3xSxS float32 (decode, convert, shorter-side resize,
     centre crop, scale), 1 thread: `aecv images DIR --size S --rgb` against the same pipeline in
     Pillow + numpy (what torchvision's Resize + CenterCrop + ToTensor do).
- 3. Memory of `aecv train --size 128 --rgb` on --stream-images generated JPEGs, streamed and held
-    in memory: peak RSS of each process (os.wait4), next to the size of the set as float32.
+ 3. Memory of `aecv train --size 128 --rgb` on --stream-images generated JPEGs (a comma list
+    gives several set sizes), streamed and held in memory: peak RSS of each process (os.wait4),
+    next to the size of the set as uint8 (how it is held in memory) and as float32.
 Prints the CPU model and flags, the load average before and after. Never asserts on time.
 """
 import argparse
@@ -137,8 +139,10 @@ def main():
     ap.add_argument("--sizes", default="64,128,256")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--decode-images", type=int, default=200)
-    ap.add_argument("--stream-images", type=int, default=3000)
+    ap.add_argument("--stream-images", default="3000", help="set sizes for section 3, e.g. 2000,20000")
+    ap.add_argument("--sections", default="1,2,3", help="which sections to run")
     args = ap.parse_args()
+    sections = {int(s) for s in args.sections.split(",")}
     sizes = [int(s) for s in args.sizes.split(",")]
     for path in (LIB, CLI):
         if not os.path.exists(path):
@@ -154,6 +158,18 @@ def main():
     rng = np.random.default_rng(15)
     have2 = os.path.exists(TORCH2)
 
+    if 1 in sections:
+        training(args, sizes, env, have2)
+    if 2 in sections:
+        decoding(args, sizes, work, rng)
+    if 3 in sections:
+        for n in [int(s) for s in args.stream_images.split(",")]:
+            memory(n, work, rng)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"\nload average after: {loadavg()}")
+
+
+def training(args, sizes, env, have2):
     print(f"\n1. training, conv preset, batch 32, Adam; img/s (best of 1 and 2 threads), {args.seconds:.0f} s windows")
     print(f"{'input':>10} {'libaecv':>9} {'torch 1.13':>11} {'ratio':>6} {'torch 2':>9} {'ratio':>6}   peak RSS MB aecv / 1.13 / 2")
     for size in sizes:
@@ -176,6 +192,9 @@ def main():
         rss = " / ".join(f"{best[s]['rss_mb']:.0f}" if s in best else "-" for s in ("aecv", "torch1", "torch2"))
         print(f"{'3x%dx%d' % (size, size):>10} {a:9.1f} {t1:11.1f} {a / t1:6.2f} {t2:9.1f} {a / t2:6.2f}   {rss}")
 
+
+
+def decoding(args, sizes, work, rng):
     print(f"\n2. decode + resize + crop to float32, {args.decode_images} JPEGs of 1.5S x 1.25S, 1 thread; img/s")
     print(f"{'size':>6} {'libaecv':>9} {'Pillow':>9} {'ratio':>6}")
     for size in sizes:
@@ -188,10 +207,12 @@ def main():
         print(f"{size:>6} {ours:9.0f} {pil:9.0f} {ours / pil:6.2f}")
         shutil.rmtree(d)
 
-    n = args.stream_images
+
+
+def memory(n, work, rng):
     print(f"\n3. memory: aecv train --size 128 --rgb --epochs 1 --batch-size 32 on {n} JPEGs "
-          f"(as float32: {n * 3 * 128 * 128 * 4 / 2**20:.0f} MB)")
-    d = os.path.join(work, "stream")
+          f"(as uint8: {n * 3 * 128 * 128 / 2**20:.0f} MB, as float32: {n * 3 * 128 * 128 * 4 / 2**20:.0f} MB)")
+    d = os.path.join(work, f"stream{n}")
     make_jpegs(d, n, 128, rng)
     for mode in (["--stream", "--decode-threads", "2"], []):
         cmd = [CLI, "train", "--data", d, "--size", "128", "--rgb", "--epochs", "1", "--batch-size", "32",
@@ -200,11 +221,10 @@ def main():
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         out = p.stdout.read().decode()
         _, status, usage = os.wait4(p.pid, 0)
-        line = next((l for l in out.splitlines() if l.startswith("epoch 1/1")), out.strip()[-200:])
+        line = next((l for l in out.splitlines() if l.startswith("epoch 1/1: train")), out.strip()[-200:])
         print(f"   {'streamed ' if mode else 'in memory'}: peak RSS {usage.ru_maxrss / 1024:.0f} MB, "
               f"{time.perf_counter() - start:.0f} s; {line}")
-    shutil.rmtree(work, ignore_errors=True)
-    print(f"\nload average after: {loadavg()}")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
