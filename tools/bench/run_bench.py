@@ -3,7 +3,7 @@
 
     make bench                                  # = make lib, then: python3 tools/bench/run_bench.py
     python3 tools/bench/run_bench.py [--quick] [--seconds 3] [--repeats 3] [--no-torch]
-                                     [--only train,latency,rss,scaling,gflops,malloc,vision]
+                                     [--only train,latency,rss,scaling,gflops,malloc,vision,sizes]
     python3 tools/bench/run_bench.py --build-only      # just build build/bench/* (profile.sh)
 
 Runs with the default python3 and the standard library only (no numpy, no torch in this
@@ -35,7 +35,12 @@ What it does, in order:
     3x64x64, batch 32, images/s at 1 and 2 threads, against PyTorch 1.13 and 2.x
     (tools/bench_vision.py, which runs libaecv through the Python binding, so numpy is needed
     there).
- 9. Print the tables; write build/bench/results.json and build/bench/results.md.
+ 9. Image sizes: the seed's conv AE (stride-2 convs, ConvTranspose decoder, no BatchNorm) at
+    1x28x28, 3x64x64, 3x128x128 and 3x256x256, batch 32, best of 1 and 2 threads on each side
+    against PyTorch 1.13 and 2.x (tools/bench_vision.py --model seed), with the analytic
+    training FLOPs per image, libaecv's achieved GFLOP/s at 1 thread and its fraction of the 1-thread
+    sgemm ceiling (measured in the gflops section, or here when that section did not run).
+10. Print the tables; write build/bench/results.json and build/bench/results.md.
 
 FLOP counting (issue 9): training FLOPs per image = 3 x forward multiply-adds x 2 (forward, input
 gradient, weight gradient; a multiply-add is 2 FLOPs). Forward multiply-adds (MACs) per 28x28
@@ -155,7 +160,7 @@ class Bench:
         self.torch_reason = ""
         self.failures = []
         self.results = {"train": {}, "latency": {}, "rss": {}, "scaling": {}, "sgemm": {},
-                        "gflops": {}, "malloc": {}, "vision": {}}
+                        "gflops": {}, "malloc": {}, "vision": {}, "sizes": {}}
 
     # -- environment ---------------------------------------------------------------------------
     def ours_env(self, preload=None):
@@ -361,6 +366,36 @@ class Bench:
             for t, r in res["results"].items():
                 cells = ", ".join(f"{k} {v:.0f}" for k, v in r.items())
                 log(f"  {shape:8s} {t}t  {cells}")
+
+    def section_sizes(self):
+        o = self.opts
+        log("== image sizes: the seed conv AE, batch 32, 1x28x28 to 3x256x256, threads 1 and 2")
+        if "1" not in self.results["sgemm"]:
+            cmd = [os.path.join(OUT, "sgemm_ceiling"), "--threads", "1", "--seconds", str(o.sgemm_seconds),
+                   "--repeats", "3", "--json"]
+            rc, out, err = run(cmd, env=self.ours_env())
+            self.results["sgemm"]["1"] = (last_json(out) if rc == 0 else None) or {"error": f"rc {rc}"}
+        ceiling = self.results["sgemm"]["1"].get("gflops")
+        env = self.ours_env()
+        env["AECV_LIBRARY"] = os.path.join(SNAP, LIB_NAME)
+        for shape in ("1,28,28", "3,64,64", "3,128,128", "3,256,256"):
+            cmd = [sys.executable, "tools/bench_vision.py", "--model", "seed", "--input", shape,
+                   "--seconds", o.seconds, "--repeats", max(1, o.repeats - 1), "--json"]
+            rc, out, err = run([str(c) for c in cmd], env=env, timeout=1200)
+            res = last_json(out)
+            if rc != 0 or res is None:
+                msg = f"bench_vision --model seed --input {shape}: FAILED, rc {rc}: {err.strip()[-400:]}"
+                log("  " + msg)
+                self.failures.append(msg)
+                continue
+            one = res["results"].get("1", {}).get("libaecv")
+            res["gflops_1t"] = one * res["train_gflop_per_image"] if one else None
+            res["ceiling_1t"] = ceiling
+            self.results["sizes"][shape] = res
+            best = {k: max(r[k] for r in res["results"].values() if k in r)
+                    for k in ("libaecv", "torch 1.13", "torch 2.x") if any(k in r for r in res["results"].values())}
+            log(f"  {shape:9s} " + ", ".join(f"{k} {v:.0f}" for k, v in best.items())
+                + (f"; libaecv 1t {res['gflops_1t']:.1f} GFLOP/s" if res["gflops_1t"] else ""))
 
     def section_malloc(self):
         log("== heap allocations per call (LD_PRELOAD malloc counter), steps 2..50")
@@ -688,7 +723,7 @@ def main():
     ap.add_argument("--no-torch", action="store_true", help="libaecv only")
     ap.add_argument("--build-only", action="store_true",
                     help="snapshot the library and build the programs, then stop (profile.sh)")
-    ap.add_argument("--only", default="train,latency,rss,scaling,gflops,malloc,vision",
+    ap.add_argument("--only", default="train,latency,rss,scaling,gflops,malloc,vision,sizes",
                     help="comma-separated sections")
     opts = ap.parse_args()
     opts.latency_seconds, opts.scaling_seconds, opts.sgemm_seconds = 0.7, 2.0, 1.5
@@ -712,7 +747,7 @@ def main():
     if load_before[0] > 0.8 * (machine["cpus"] or 2) / 2:
         log(f"   WARNING: load average {load_before[0]:.2f} before the run: other processes compete "
             "for the cores; absolute numbers will be low and noisy (the ratios less so)")
-    for name in ("train", "latency", "rss", "scaling", "gflops", "malloc", "vision"):
+    for name in ("train", "latency", "rss", "scaling", "gflops", "malloc", "vision", "sizes"):
         if name in sections:
             start = time.monotonic()
             getattr(b, "section_" + name)()
@@ -759,6 +794,10 @@ def main():
             + "; dense b256 achieved: " + ", ".join(
             f"{t}t {fmt_num(v.get('gflops'), 1)} GFLOP/s ({v['fraction']:.0%})" if v.get("fraction") else f"{t}t -"
             for t, v in b.results["gflops"].items())]
+    if R_has(b, "vision"):
+        text += ["", "Vision layers (conv AE + BatchNorm + max_pool + nearest upsample, batch 32; images/s):"] + vision_rows(b)
+    if R_has(b, "sizes"):
+        text += ["", "Image sizes (the seed conv AE, batch 32; images/s, best of 1 and 2 threads):"] + size_rows(b)
     text += [""] + ["Note: " + n for n in notes]
     if b.failures:
         text += ["", "FAILURES:"] + ["  " + f for f in b.failures]
@@ -785,6 +824,9 @@ def main():
     if R_has(b, "vision"):
         md += ["Vision layers (conv AE + BatchNorm + max_pool + nearest upsample, batch 32; images/s, "
                "tools/bench_vision.py):", ""] + vision_rows(b) + [""]
+    if R_has(b, "sizes"):
+        md += ["Image sizes (the seed conv AE, batch 32; images/s, best of 1 and 2 threads; "
+               "tools/bench_vision.py --model seed):", ""] + size_rows(b) + [""]
     if mallocs:
         md += ["Heap allocation calls per train_step (LD_PRELOAD counter):", "",
                md_table(mallocs, list(mallocs[0].keys())), ""]
@@ -810,6 +852,25 @@ def vision_rows(b):
             cells = [f"{r[k]:.0f}" if k in r else "-" for k in ("libaecv", "torch 1.13", "torch 2.x")]
             ratios = [f"{ours / r[k]:.2f}x" if ours and k in r else "-" for k in ("torch 1.13", "torch 2.x")]
             rows.append(f"| {shape.replace(',', 'x')} | {t} | " + " | ".join(cells + ratios) + " |")
+    return rows
+
+
+def size_rows(b):
+    """Markdown rows: input, training FLOPs per image, each side's best images/s, the ratios,
+    libaecv's GFLOP/s at 1 thread and its fraction of the 1-thread sgemm ceiling."""
+    rows = ["| input | MFLOP/image | libaecv | torch 1.13 | torch 2.x | vs 1.13 | vs 2.x | libaecv 1t GFLOP/s | of sgemm 1t |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for shape, res in b.results["sizes"].items():
+        runs = res["results"].values()
+        best = {k: max(r[k] for r in runs if k in r) for k in ("libaecv", "torch 1.13", "torch 2.x")
+                if any(k in r for r in runs)}
+        ours = best.get("libaecv")
+        cells = [f"{best[k]:.0f}" if k in best else "-" for k in ("libaecv", "torch 1.13", "torch 2.x")]
+        ratios = [f"{ours / best[k]:.2f}x" if ours and k in best else "-" for k in ("torch 1.13", "torch 2.x")]
+        g, c = res.get("gflops_1t"), res.get("ceiling_1t")
+        tail = f" | {g:.1f} | {g / c:.0%} |" if g and c else " | - | - |"
+        rows.append(f"| {shape.replace(',', 'x')} | {res['train_gflop_per_image'] * 1e3:.1f} | "
+                    + " | ".join(cells + ratios) + tail)
     return rows
 
 
