@@ -91,6 +91,8 @@ final class ONNXTests: XCTestCase {
             #"{"preset":"custom","input":[1,12,12],"seed":3,"encoder":[{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1},{"type":"leaky_relu","slope":0.1},{"type":"flatten"},{"type":"dense","out":6},{"type":"tanh"}],"decoder":[{"type":"dense","out":144},{"type":"relu"},{"type":"unflatten","shape":[4,6,6]},{"type":"conv_transpose2d","out":1,"kernel":3,"stride":2,"padding":1,"output_padding":1},{"type":"sigmoid"}]}"#,
             #"{"preset":"conv","input":[1,28,28],"seed":1}"#,
             #"{"preset":"dense","input":[1,28,28],"seed":2,"hidden":[32],"latent":8}"#,
+            // A bias-free Conv (exported without input B) must import bias-free: same parameter count.
+            #"{"preset":"custom","input":[2,8,8],"seed":4,"encoder":[{"type":"conv2d","out":3,"kernel":3,"padding":1,"bias":false},{"type":"batch_norm2d"},{"type":"relu"}],"decoder":[{"type":"conv2d","out":2,"kernel":3,"padding":1},{"type":"sigmoid"}]}"#,
         ]
         var random = RandomSource(seed: 9)
         for json in specs {
@@ -102,6 +104,7 @@ final class ONNXTests: XCTestCase {
             let imported = try Autoencoder.importONNX(path: path, overridesJSON: nil)
             XCTAssertEqual(imported.latentSize, model.latentSize, json)
             XCTAssertEqual(imported.parameterCount, model.parameterCount, json)
+            XCTAssertEqual(imported.spec.jsonString().contains(#""bias":false"#), json.contains(#""bias":false"#), json)
             XCTAssertLessThanOrEqual(maxAbsoluteDifference(try imported.reconstruct(x), try model.reconstruct(x)), 1e-6, json)
             XCTAssertLessThanOrEqual(maxAbsoluteDifference(try imported.encode(x), try model.encode(x)), 1e-6, json)
         }

@@ -206,21 +206,18 @@ package enum ONNXConvAttributes {
 
     /// The weight (input 1) and bias (input 2, zeros when absent) of a conv node.
     package static func weights(_ node: ONNXNode, _ context: ONNXImportContext, biasCount: (ONNXTensor) -> Int) throws
-        -> (weight: ONNXTensor, bias: [Float]) {
+        -> (weight: ONNXTensor, bias: [Float]?) {
         let w = try context.constant(node, input: 1, "the weight (input W)")
         guard w.dataType == ONNXTensor.float32, w.dims.count == 4 else {
             throw context.unsupported(node, "the weight must be a 4-D float tensor, got dims \(w.dims)")
         }
         let count = biasCount(w)
-        var bias = [Float](repeating: 0, count: count)
-        if node.inputs.count > 2, !node.inputs[2].isEmpty {
-            let b = try context.constant(node, input: 2, "the bias (input B)")
-            guard b.dataType == ONNXTensor.float32, b.floats.count == count else {
-                throw context.unsupported(node, "the bias must hold \(count) floats, got dims \(b.dims)")
-            }
-            bias = b.floats
+        guard node.inputs.count > 2, !node.inputs[2].isEmpty else { return (w, nil) }
+        let b = try context.constant(node, input: 2, "the bias (input B)")
+        guard b.dataType == ONNXTensor.float32, b.floats.count == count else {
+            throw context.unsupported(node, "the bias must hold \(count) floats, got dims \(b.dims)")
         }
-        return (w, bias)
+        return (w, b.floats)
     }
 }
 
@@ -232,7 +229,10 @@ extension Conv2dDefinition {
         guard context.shape.count == 3, w.dims[1] == context.shape[0] else {
             throw AECVError.format("ONNX \(node.described): weight dims \(w.dims) do not fit the input shape \(context.shape)")
         }
-        return ONNXImportedLayer(spec: .conv2d(outputChannels: w.dims[0], kernelSize: k, stride: s, padding: p),
-                                 tensors: [("weight", w.dims, w.floats), ("bias", [w.dims[0]], bias)])
+        // A Conv without input B (PyTorch's bias=False, before a BatchNorm) stays bias-free: the
+        // same architecture and parameter count, not a zero bias that training would move.
+        return ONNXImportedLayer(spec: .conv2d(outputChannels: w.dims[0], kernelSize: k, stride: s, padding: p,
+                                               bias: bias != nil),
+                                 tensors: [("weight", w.dims, w.floats)] + (bias.map { [("bias", [w.dims[0]], $0)] } ?? []))
     }
 }

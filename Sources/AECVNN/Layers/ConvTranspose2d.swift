@@ -209,6 +209,6 @@ extension ConvTranspose2dDefinition {
         }
         return ONNXImportedLayer(
             spec: .convTranspose2d(outputChannels: w.dims[1], kernelSize: k, stride: s, padding: p, outputPadding: Int(op[0])),
-            tensors: [("weight", w.dims, w.floats), ("bias", [w.dims[1]], bias)])
+            tensors: [("weight", w.dims, w.floats), ("bias", [w.dims[1]], bias ?? [Float](repeating: 0, count: w.dims[1]))])
     }
 }
