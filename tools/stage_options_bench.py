@@ -13,7 +13,11 @@ same seed, Adam 1e-3, batch 32, for the same number of steps. Reported: test MSE
 (peak 1), and the training time per step (2 threads). Run it under the shared lock:
 
     make lib && flock /tmp/aecv-heavy.lock /usr/bin/python3 tools/stage_options_bench.py \
-        [--steps 600] [--threads 2] [--json out.json]
+        [--preset conv|conv_vae] [--steps 600] [--threads 2] [--json out.json]
+
+--preset conv_vae measures the same question for the variational preset (its default latent;
+reconstruction from mu), with the variants that preset's default could take: the seed stages
+and BatchNorm; the negative ELBO per image on the test crops is reported too.
 
 (/usr/bin/python3: skimage is Debian's; the binding and build/lib/libaecv.so.0 are used.)
 """
@@ -83,6 +87,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-crops", type=int, default=4096)
     ap.add_argument("--test-crops", type=int, default=512)
+    ap.add_argument("--preset", choices=["conv", "conv_vae"], default="conv")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     aecv.set_num_threads(args.threads)
@@ -91,8 +96,10 @@ def main():
     test = crops(TEST, args.test_crops, rng)
     load_before = os.getloadavg()
     rows = []
-    for label, options in VARIANTS:
-        spec = {"preset": "conv", "input": [3, SIZE, SIZE], "channels": [32, 64, 128], "seed": 0, **options}
+    variants = VARIANTS if args.preset == "conv" else VARIANTS[:2]
+    for label, options in variants:
+        spec = {"preset": args.preset, "input": [3, SIZE, SIZE], "channels": [32, 64, 128], "seed": 0,
+                "batch_norm": False, **options}
         with aecv.Autoencoder(spec=spec) as m:
             order = np.random.default_rng(1)   # the same batches for every variant
             start = time.perf_counter()
@@ -105,18 +112,20 @@ def main():
             mse = float(np.mean((m.reconstruct(test) - test) ** 2))
             rows.append({"variant": label, "options": options, "parameters": m.parameter_count,
                          "test_mse": mse, "psnr_db": float(10 * np.log10(1 / mse)),
+                         "test_objective": float(m.evaluate(test)),
                          "ms_per_step": 1000 * seconds / args.steps})
         r = rows[-1]
         print(f"  {label:40s} test MSE {r['test_mse']:.5f}  PSNR {r['psnr_db']:.2f} dB  "
-              f"{r['ms_per_step']:.1f} ms/step", flush=True)
+              f"objective {r['test_objective']:.4g}  {r['ms_per_step']:.1f} ms/step", flush=True)
     load_after = os.getloadavg()
-    print(f"\nconv preset, channels [32, 64, 128], 3x{SIZE}x{SIZE} crops; {args.steps} steps of batch "
+    print(f"\n{args.preset} preset, channels [32, 64, 128], 3x{SIZE}x{SIZE} crops; {args.steps} steps of batch "
           f"{args.batch}, Adam 1e-3, {args.threads} threads; train {', '.join(TRAIN)}; test "
           f"{', '.join(TEST)} ({args.test_crops} crops)")
-    print("| variant | test MSE | PSNR (dB) | ms/step | parameters |")
-    print("|---|---|---|---|---|")
+    print("| variant | test MSE | PSNR (dB) | test objective | ms/step | parameters |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['test_mse']:.5f} | {r['psnr_db']:.2f} | {r['ms_per_step']:.1f} | {r['parameters']} |")
+        print(f"| {r['variant']} | {r['test_mse']:.5f} | {r['psnr_db']:.2f} | {r['test_objective']:.4g} | "
+              f"{r['ms_per_step']:.1f} | {r['parameters']} |")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
