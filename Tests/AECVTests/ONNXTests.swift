@@ -133,6 +133,27 @@ final class ONNXTests: XCTestCase {
         }
     }
 
+    /// A cycle of nodes that add no layer (the fuzzer's: a Dropout reading its own output) and a
+    /// value written twice are format errors naming the node, not an endless walk.
+    func testCyclesAndValuesWrittenTwiceAreRefused() throws {
+        func refusal(_ edit: (inout ONNXGraph) -> Void) -> String {
+            let model = try! makeModel(#"{"preset":"dense","input":[1,4,4],"hidden":[8],"latent":4}"#)
+            var onnx = try! model.onnxModel(part: .autoencoder)
+            edit(&onnx.graph)
+            do { _ = try Autoencoder.importONNX(bytes: ONNXProto.encode(onnx), overridesJSON: nil); return "" }
+            catch AECVError.format(let m) { return m } catch { return "\(error)" }
+        }
+        let loop = refusal { g in
+            g.nodes.insert(ONNXNode(name: "/spin", opType: "Dropout", inputs: ["loop"], outputs: ["loop"]), at: 0)
+        }
+        XCTAssertTrue(loop.contains("/spin") && loop.contains("topological order"), loop)
+        let twice = refusal { g in
+            let first = g.nodes[0].outputs[0]
+            g.nodes[1].outputs[0] = first
+        }
+        XCTAssertTrue(twice.contains("already defines"), twice)
+    }
+
     func testNonFiniteWeightIsRefusedNamingTheNode() throws {
         let model = try makeModel(#"{"preset":"dense","input":[1,4,4],"hidden":[8],"latent":4}"#)
         var onnx = try model.onnxModel(part: .autoencoder)

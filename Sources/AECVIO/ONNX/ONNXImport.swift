@@ -160,6 +160,20 @@ enum ONNXImport {
         init(graph: ONNXGraph, constants: [String: ONNXTensor]) throws {
             self.constants = constants
             nodes = graph.nodes.filter { !($0.opType == "Constant" && $0.domain.isEmpty) }
+            // ONNX requires the nodes in topological order, each value written once. Checked
+            // here, because the walk below follows values from reader to reader: a cycle (a
+            // node reading its own output, say) through nodes that add no layer would never end.
+            var defined = Set(graph.inputs.map(\.name)).union(constants.keys)
+            for node in nodes {
+                for input in node.inputs where !input.isEmpty && !defined.contains(input) {
+                    throw AECVError.format("ONNX \(node.described): reads \"\(input)\", which no earlier node writes (the nodes must be in topological order, without cycles)")
+                }
+                for output in node.outputs where !output.isEmpty {
+                    guard defined.insert(output).inserted else {
+                        throw AECVError.format("ONNX \(node.described): writes \"\(output)\", which the graph already defines (each value is written once)")
+                    }
+                }
+            }
             for (i, node) in nodes.enumerated() {
                 if !node.domain.isEmpty && node.domain != "ai.onnx" {
                     throw AECVError.unsupported("ONNX \(node.described): operator domain \"\(node.domain)\" is not supported")
