@@ -415,8 +415,9 @@ aecv_status aecv_model_sample(aecv_model *model, size_t count, uint64_t seed,
                               float *out_images, size_t capacity);
 
 /** aecv_model_train_step_labeled():
- *  One optimizer step on a labeled batch, for the conditional kind ("cvae", spec "classes": K):
- *  the encoder sees [x; one_hot(y)] and the decoder [z; one_hot(y)]; the loss is the negative
+ *  One optimizer step on a labeled batch, for the conditional kinds (spec "classes": K on "cvae",
+ *  or on "conv_vae"): the encoder sees [x; one_hot(y)] (conv_vae: the one-hot as K constant
+ *  input channels) and the decoder [z; one_hot(y)]; the loss is the negative
  *  ELBO per example, -E[log p(x|z,y)] + beta * KL(q(z|x,y) || N(0, I)).
  *
  *  inputs:   batch * input_size floats, read only.
@@ -427,26 +428,26 @@ aecv_status aecv_model_sample(aecv_model *model, size_t count, uint64_t seed,
  *  Returns AECV_OK;
  *          AECV_ERR_INVALID_ARGUMENT  model, inputs or labels is NULL, batch is 0, a misaligned
  *                                     pointer, a label out of range (the message names its index);
- *          AECV_ERR_UNSUPPORTED       the model is not a cvae;
+ *          AECV_ERR_UNSUPPORTED       the model is not conditional;
  *          AECV_ERR_NO_MEMORY         absurd batch;
  *          AECV_ERR_NONFINITE         NaN/Inf in inputs or a non-finite loss: the model is
  *                                     bit-identical to before.
- *  aecv_model_train_step() on a cvae fails with AECV_ERR_UNSUPPORTED (it has no labels).
+ *  aecv_model_train_step() on a conditional model fails with AECV_ERR_UNSUPPORTED (no labels).
  *  Serialized with other calls on the same model. */
 aecv_status aecv_model_train_step_labeled(aecv_model *model, const float *inputs, const int32_t *labels,
                                           size_t batch, float *out_loss);
 
 /** aecv_model_sample_class():
- *  Conditional kind ("cvae") only: decodes `count` codes z ~ N(0, I), drawn with a generator
+ *  Conditional kinds (cvae, conv_vae with "classes") only: decodes `count` codes z ~ N(0, I), drawn with a generator
  *  seeded by `seed`, each with the one-hot of class_index: images of that class.
- *  out_images receives count * input_size floats in [0, 1]. (aecv_model_sample() on a cvae
- *  gives draw i the class i mod K.)
+ *  out_images receives count * input_size floats in [0, 1]. (aecv_model_sample() on a
+ *  conditional model gives draw i the class i mod K.)
  *  Returns AECV_OK;
  *          AECV_ERR_INVALID_ARGUMENT  model or out_images is NULL, count is 0, class_index is
  *                                     not in [0, K);
  *          AECV_ERR_SHAPE             capacity < count * input_size;
  *          AECV_ERR_NO_MEMORY         absurd count;
- *          AECV_ERR_UNSUPPORTED       the model is not a cvae. */
+ *          AECV_ERR_UNSUPPORTED       the model is not conditional. */
 aecv_status aecv_model_sample_class(aecv_model *model, int32_t class_index, size_t count, uint64_t seed,
                                     float *out_images, size_t capacity);
 
@@ -1125,7 +1126,9 @@ aecv_status aecv_detector_export_onnx(aecv_detector *detector, const char *path)
  *                the defaults shown; {"synthetic_anomaly": p} sets only the probability).
  *   "vae"        input -> 400 -> (mu, logvar: latent 20) -> 400 -> input, Bernoulli decoder
  *                (BCE-with-logits summed over pixels + KL); "beta" weights the KL term (1).
- *   "conv_vae"   the conv encoder/decoder with mu/logvar heads (latent 20).
+ *   "conv_vae"   the conv encoder/decoder with mu/logvar heads (latent 20). With "classes": K
+ *                it is conditional like "cvae": the one-hot enters the first conv as K
+ *                constant input channels (C + K in all) and decoder_input as [z; one_hot(y)].
  *   "cvae"       "vae" conditioned on a class: "classes": K (required; or "conditional":
  *                {"classes": K}), 2 <= K <= 65536; the encoder reads [x; one_hot(y)], the decoder
  *                [z; one_hot(y)]. Train with aecv_model_train_step_labeled(), sample a class

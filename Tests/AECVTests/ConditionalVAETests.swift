@@ -27,14 +27,14 @@ final class ConditionalVAETests: XCTestCase {
         XCTAssertEqual(nested.spec, m.spec)
         XCTAssertTrue(m.specJSON.contains(#""classes":2"#), m.specJSON)
         XCTAssertTrue(message { _ = try ModelSpec(json: #"{"preset": "cvae", "input": [1, 4, 4]}"#) }.contains("spec.classes: required by the cvae preset"))
-        XCTAssertTrue(message { _ = try ModelSpec(json: #"{"preset": "vae", "input": [1, 4, 4], "classes": 3}"#) }.contains("spec.classes: only applies to the cvae preset"))
+        XCTAssertTrue(message { _ = try ModelSpec(json: #"{"preset": "vae", "input": [1, 4, 4], "classes": 3}"#) }.contains("spec.classes: only applies to the conv_vae and cvae presets, not vae"))
         XCTAssertTrue(message { _ = try ModelSpec(json: #"{"preset": "cvae", "input": [1, 4, 4], "classes": 1}"#) }.contains("spec.classes: must be in 2..."))
     }
 
     func testArgumentChecksAndTransactionalStep() throws {
         let m = try Autoencoder(specJSON: spec)
         let x = [Float](repeating: 0.5, count: 2 * 16)
-        XCTAssertTrue(message { try m.trainStep(inputs: x) }.contains("train_step: a cvae model (2 classes) trains on labeled batches"))
+        XCTAssertTrue(message { try m.trainStep(inputs: x) }.contains("train_step: a conditional cvae model (2 classes) trains on labeled batches"))
         XCTAssertTrue(message { try m.trainStep(inputs: x, labels: [0, 2]) }.contains("labels[1] = 2 is out of range 0..<2"))
         XCTAssertTrue(message { try m.trainStep(inputs: x, labels: [0]) }.contains("labels holds 1 values"))
         XCTAssertTrue(message { _ = try m.sample(classIndex: 2, count: 1, seed: 0) }.contains("class 2 is out of range 0..<2"))
@@ -56,13 +56,60 @@ final class ConditionalVAETests: XCTestCase {
     /// the network's own computation: the one-hot rows must reach both fc1 and fc3.
     func testObjectiveGradient() throws {
         let m = try Autoencoder(specJSON: spec)
+        let analytic = try checkObjectiveGradient(m, pixels: 16, plane: 1)
+        // The one-hot columns of fc1 (16, 17) get gradient only from examples of their class.
+        let fc1 = m.store.entries.first { $0.name == "fc1.weight" }!
+        XCTAssertNotEqual(analytic[fc1.offset + 16], 0)
+        XCTAssertNotEqual(analytic[fc1.offset + 17], 0)
+    }
+
+    /// The conditional conv_vae: the class enters the first conv as K constant input planes, and
+    /// the decoder's dense layer as K one-hot entries after the code.
+    private let convSpec = #"{"preset": "conv_vae", "input": [1, 8, 8], "hidden": [3, 4], "latent": 3, "classes": 2, "seed": 5}"#
+
+    func testConvSpec() throws {
+        let m = try Autoencoder(specJSON: convSpec)
+        XCTAssertEqual(m.classCount, 2)
+        XCTAssertEqual(m.inputSize, 64, "the caller still gives 1×8×8 images; the planes are the library's")
+        let shapes = Dictionary(uniqueKeysWithValues: m.parameters().map { ($0.name, $0.tensor.shape) })
+        XCTAssertEqual(shapes["encoder.0.weight"], [3, 1 + 2, 3, 3])
+        XCTAssertEqual(shapes["decoder_input.weight"], [4 * 2 * 2, 3 + 2])
+        XCTAssertTrue(message { try m.trainStep(inputs: [Float](repeating: 0.5, count: 2 * 64)) }
+            .contains("a conditional conv_vae model (2 classes) trains on labeled batches"))
+        XCTAssertTrue(message { _ = try ModelSpec(json: #"{"preset": "conv", "input": [1, 8, 8], "classes": 3}"#) }
+            .contains("spec.classes: only applies to"))
+        // Without classes conv_vae is the plain model: C input channels, latent-wide decoder.
+        let plain = try Autoencoder(specJSON: #"{"preset": "conv_vae", "input": [1, 8, 8], "hidden": [3, 4], "latent": 3, "seed": 5}"#)
+        let plainShapes = Dictionary(uniqueKeysWithValues: plain.parameters().map { ($0.name, $0.tensor.shape) })
+        XCTAssertEqual(plainShapes["encoder.0.weight"], [3, 1, 3, 3])
+        XCTAssertNil(plain.classCount)
+    }
+
+    func testConvObjectiveGradient() throws {
+        let m = try Autoencoder(specJSON: convSpec)
+        let analytic = try checkObjectiveGradient(m, pixels: 64, plane: 64)
+        // encoder.0.weight (3, 3, 3, 3): the class channels' filters (input channels 1 and 2)
+        // learn from the examples of their class.
+        let conv = m.store.entries.first { $0.name == "encoder.0.weight" }!
+        for channel in 1...2 {
+            let taps = (0..<3).flatMap { o in (0..<9).map { conv.offset + o * 27 + channel * 9 + $0 } }
+            XCTAssertTrue(taps.contains { analytic[$0] != 0 }, "class channel \(channel) gets no gradient")
+        }
+    }
+
+    /// Central differences of the labeled objective (fixed ε) in the network's own computation;
+    /// x = the pixels batch-minor, then K condition blocks of `plane` rows (1 in the columns of
+    /// the block's class). Returns the analytic gradient.
+    private func checkObjectiveGradient(_ m: Autoencoder, pixels count: Int, plane: Int) throws -> [Double] {
         let vae = m.network as! VariationalAutoencoder
         var random = RandomSource(seed: 9)
         let batch = 3, k = 2
-        let pixels = (0..<(16 * batch)).map { _ in random.uniform(0.05, 0.95) }
-        var onehot = [Float](repeating: 0, count: k * batch)
-        for (n, y) in [1, 0, 1].enumerated() { onehot[y * batch + n] = 1 }
-        let x = batchMinor(pixels, batch: batch) + onehot
+        let pixels = (0..<(count * batch)).map { _ in random.uniform(0.05, 0.95) }
+        var condition = [Float](repeating: 0, count: k * plane * batch)
+        for (n, y) in [1, 0, 1].enumerated() {
+            for r in 0..<plane { condition[(y * plane + r) * batch + n] = 1 }
+        }
+        let x = batchMinor(pixels, batch: batch) + condition
         let eps = (0..<(3 * batch)).map { _ in random.normal() }
         let p = m.store.parameters
         for i in 0..<m.parameterCount { p[i] = random.uniform(-0.8, 0.8) }
@@ -82,24 +129,32 @@ final class ConditionalVAETests: XCTestCase {
             numeric[i] = (up - down) / Double(2 * h)
         }
         XCTAssertLessThan(relativeError(analytic, numeric), 1e-2)
-        // The one-hot columns of fc1 (16, 17) get gradient only from examples of their class.
-        let fc1 = m.store.entries.first { $0.name == "fc1.weight" }!
-        XCTAssertNotEqual(analytic[fc1.offset + 16], 0)
-        XCTAssertNotEqual(analytic[fc1.offset + 17], 0)
+        return analytic
     }
 
     /// Class 0 is bright on the top half, class 1 on the bottom half: after training, samples of
     /// each class must be brighter where its class is, and the file round trip keeps them.
     func testLearnsClassConditionalImages() throws {
-        let m = try Autoencoder(specJSON: #"{"preset": "cvae", "input": [1, 4, 4], "hidden": [32], "latent": 2, "classes": 2, "seed": 1, "optimizer": {"name": "adam", "learning_rate": 0.01}}"#)
+        try checkLearnsHalves(#"{"preset": "cvae", "input": [1, 4, 4], "hidden": [32], "latent": 2, "classes": 2, "seed": 1, "optimizer": {"name": "adam", "learning_rate": 0.01}}"#,
+                              side: 4, steps: 300)
+    }
+
+    func testConvLearnsClassConditionalImages() throws {
+        try checkLearnsHalves(#"{"preset": "conv_vae", "input": [1, 8, 8], "hidden": [8, 16], "latent": 2, "classes": 2, "seed": 1, "optimizer": {"name": "adam", "learning_rate": 0.01}}"#,
+                              side: 8, steps: 300)
+    }
+
+    private func checkLearnsHalves(_ json: String, side: Int, steps: Int) throws {
+        let m = try Autoencoder(specJSON: json)
+        let pixels = side * side
         var random = RandomSource(seed: 3)
-        for _ in 0..<300 {
+        for _ in 0..<steps {
             var x: [Float] = [], y: [Int32] = []
             for n in 0..<16 {
                 let c = Int32(n % 2)
                 y.append(c)
-                for i in 0..<16 {
-                    let top = i < 8
+                for i in 0..<pixels {
+                    let top = i < pixels / 2
                     x.append((top == (c == 0) ? 0.9 : 0.1) + random.uniform(-0.05, 0.05))
                 }
             }
@@ -107,7 +162,7 @@ final class ConditionalVAETests: XCTestCase {
         }
         func halves(_ images: [Float]) -> (top: Float, bottom: Float) {
             var t: Float = 0, b: Float = 0
-            for (i, v) in images.enumerated() { if i % 16 < 8 { t += v } else { b += v } }
+            for (i, v) in images.enumerated() { if i % pixels < pixels / 2 { t += v } else { b += v } }
             return (t / Float(images.count / 2), b / Float(images.count / 2))
         }
         let zero = halves(try m.sample(classIndex: 0, count: 50, seed: 7))

@@ -105,14 +105,23 @@ final class GoldenTests: XCTestCase {
 
     /// The conditional VAE: the vae's computation on [x; one-hot(y)] and [z; one-hot(y)], with
     /// PyTorch's ε, its gradients and 3 Adam / SGD steps (tools/make_golden_cvae.py).
-    func testCVAE() throws {
-        let fixture = try Fixture("cvae")
+    func testCVAE() throws { try checkConditional("cvae", plane: 1) }
+
+    /// conv_vae with "classes": the one-hot broadcast as K constant 28×28 input planes after the
+    /// image, and appended to z before decoder_input (tools/make_golden_cvae.py).
+    func testConditionalConvVAE() throws { try checkConditional("cvae_conv", plane: 28 * 28) }
+
+    private func checkConditional(_ name: String, plane: Int) throws {
+        let fixture = try Fixture(name)
         let input = fixture.values("input"), eps = fixture.values("eps")
         let labels = fixture.values("labels").map { Int32($0) }
         let batch = labels.count, classes = 3
-        var onehot = [Float](repeating: 0, count: classes * batch)   // (K, N), batch-minor
-        for (n, y) in labels.enumerated() { onehot[Int(y) * batch + n] = 1 }
-        let x = batchMinor(input, batch: batch) + onehot, e = batchMinor(eps, batch: batch)
+        // (K·plane, N), batch-minor: class k's rows are 1 in the columns of its examples.
+        var condition = [Float](repeating: 0, count: classes * plane * batch)
+        for (n, y) in labels.enumerated() {
+            for r in 0..<plane { condition[(Int(y) * plane + r) * batch + n] = 1 }
+        }
+        let x = batchMinor(input, batch: batch) + condition, e = batchMinor(eps, batch: batch)
         func step(_ m: Autoencoder) -> Float {
             (m.network as! VariationalAutoencoder).lossAndGradients(batchMinorInputs: x, targets: x, batch: batch, epsilon: e)
         }
@@ -120,11 +129,11 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(m.classCount, classes)
         m.store.zeroGradients()
         let loss = step(m)
-        XCTAssertEqual(loss, fixture.values("loss")[0], accuracy: 1e-5 * max(1, abs(loss)), "cvae loss")
+        XCTAssertEqual(loss, fixture.values("loss")[0], accuracy: 1e-5 * max(1, abs(loss)), "\(name) loss")
         for entry in m.store.entries {
             let got = Array(UnsafeBufferPointer(start: m.store.gradients + entry.offset, count: entry.count))
             XCTAssertLessThan(maxRelativeDifference(got, fixture.values("grad." + entry.name)), Tolerance.goldenGradientRelative,
-                              "cvae grad.\(entry.name)")
+                              "\(name) grad.\(entry.name)")
         }
         for (optimizer, prefix) in [("{\"name\": \"adam\"}", "adam3."),
                                     ("{\"name\": \"sgd\", \"learning_rate\": 0.01, \"momentum\": 0.9}", "sgd3.")] {
@@ -137,7 +146,7 @@ final class GoldenTests: XCTestCase {
                                                         newParameters: trained.store.spare))
                 trained.optimizer.commit(); trained.store.commit()
             }
-            XCTAssertLessThan(maxRelativeDifference(losses, fixture.values(prefix + "losses")), 1e-6, "cvae \(prefix)losses")
+            XCTAssertLessThan(maxRelativeDifference(losses, fixture.values(prefix + "losses")), 1e-6, "\(name) \(prefix)losses")
             assertParameters(trained, fixture, prefix: prefix)
         }
     }

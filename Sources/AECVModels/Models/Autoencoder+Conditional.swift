@@ -10,7 +10,7 @@ extension Autoencoder {
     /// The conditional kind's network, or an `.unsupported` error naming the call.
     private func conditionalNetwork(_ what: String) throws -> VariationalAutoencoder {
         guard spec.classes != nil, let network = network as? VariationalAutoencoder else {
-            throw AECVError.unsupported("\(what): a \(spec.preset.rawValue) model is not conditional (use the cvae preset with \"classes\": K)")
+            throw AECVError.unsupported("\(what): a \(spec.preset.rawValue) model is not conditional (use the cvae preset, or conv_vae, with \"classes\": K)")
         }
         return network
     }

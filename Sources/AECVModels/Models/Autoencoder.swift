@@ -151,7 +151,7 @@ public final class Autoencoder {
                           batch: Int, what: String, firstExample: Int = 0, totalBatch: Int? = nil,
                           labels: UnsafePointer<Int32>? = nil) throws -> Float {
         if labels == nil, let k = spec.classes {
-            throw AECVError.unsupported("\(what): a cvae model (\(k) classes) trains on labeled batches; use train_step_labeled")
+            throw AECVError.unsupported("\(what): a conditional \(spec.preset.rawValue) model (\(k) classes) trains on labeled batches; use train_step_labeled")
         }
         try checkTrainingBatch(inputs: inputs, targets: targets, batch: batch)
         let minimum = network.minimumTrainingBatch

@@ -181,6 +181,7 @@ package struct DenoisingKind: ModelKind {
 
 /// The variational kinds: `vae` (dense trunk, hidden [400]) and `conv_vae` (the conv stages,
 /// hidden [16, 32, 64]), both with μ / log σ² heads and a Bernoulli decoder by default.
+/// conv_vae with `"classes": K` is conditional, the class broadcast as K input channels.
 package struct VariationalKind: ModelKind {
     package let preset: ModelSpec.Preset
     package let defaultHidden: [Int]
@@ -189,7 +190,8 @@ package struct VariationalKind: ModelKind {
     /// The code size when the spec gives none.
     package static let defaultLatent = 20
     package func accepts(_ field: String, in spec: ModelSpec) -> Bool {
-        ["hidden", "latent", "beta"].contains(field) || (convolutional && ModelKinds.stageOptions.contains(field))
+        ["hidden", "latent", "beta"].contains(field)
+            || (convolutional && (ModelKinds.stageOptions.contains(field) || field == "classes"))
     }
     package func fill(_ spec: inout ModelSpec) {
         spec.hidden = spec.hidden ?? defaultHidden

@@ -18,13 +18,16 @@ import AECVNN
 /// fc_mu.bias, fc_logvar.bias — PyTorch's separate tensors, each contiguous.
 /// encode returns μ; reconstruct decodes μ through the sigmoid; sample decodes z ~ N(0, I).
 ///
-/// Conditional (kind `cvae`, K = `classes` > 0): with c = one-hot(y) ∈ {0,1}^K,
+/// Conditional (kind `cvae`, or `conv_vae` with `"classes": K`; K > 0): with c = one-hot(y) ∈ {0,1}^K,
 ///
 ///     h = trunk([x; c]);  logits = decoder([z; c])
 ///
-/// so fc1.weight is (hidden, input + K) and fc3.weight is (hidden, latent + K): PyTorch's
-/// `torch.cat([x, c], 1)` / `torch.cat([z, c], 1)`. Batch-minor, the K one-hot rows simply follow
-/// the pixel (or code) rows. Calls without labels (encode, reconstruct, decode, evaluate) use
+/// Dense, fc1.weight is (hidden, input + K) and fc3.weight is (hidden, latent + K): PyTorch's
+/// `torch.cat([x, c], 1)` / `torch.cat([z, c], 1)`. Conv, c is broadcast over the image as K
+/// extra input channels (`torch.cat([x, c[:, :, None, None].expand(-1, -1, H, W)], 1)`), so
+/// encoder.0.weight is (C₁, C + K, 3, 3), and decoder_input.weight is (C·H·W of the code,
+/// latent + K). Batch-minor, the K one-hot rows (dense) or K constant planes (conv) simply follow
+/// the pixel rows, and the K code-side rows follow the code rows. Calls without labels (encode, reconstruct, decode, evaluate) use
 /// c = 0 ("class unknown", a condition never seen in training, for inspection only); unlabeled
 /// sample cycles the classes 0, 1, …, K−1; labeled training is in `lossAndGradients(…labels:…)`.
 package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
@@ -35,8 +38,13 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     package let latentSize: Int
     package let beta: Float
     package let gaussianDecoder: Bool
-    /// K for the conditional kind; 0 otherwise.
+    /// K for the conditional kinds; 0 otherwise.
     package let classes: Int
+    /// Rows per class of the trunk's condition input: 1 (dense, a one-hot entry) or H·W (conv,
+    /// a constant plane).
+    private let conditionPlane: Int
+    /// Rows of the trunk's input after the pixels: K · conditionPlane.
+    private var conditionSize: Int { classes * conditionPlane }
     package var encoderLayers: Sequential { trunk }
     package var posteriorHeads: Dense? { heads }
     /// Names of the trunk/decoder parameters (PyTorch's module names).
@@ -50,6 +58,7 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     private let inputsT = Workspace()         // (input, N)
     private let targetsT = Workspace()        // (input, N)
     private let codesT = Workspace()          // (latent, N)
+    private let conditionT = Workspace()      // (K, N) one-hot rows for the decoder (conv)
     private let headOutput = Workspace()      // (2·latent, N): [μ; log σ²]
     private let epsilon = Workspace()         // (latent, N)
     private let z = Workspace()               // (latent, N)
@@ -60,9 +69,10 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     private let dTrunk = Workspace()          // (hidden, N)
 
     private init(trunk: Sequential, heads: Dense, decoder: Sequential, inputShape: [Int], latent: Int,
-                 beta: Float, gaussianDecoder: Bool, classes: Int, names: [String], bufferNames: [String],
-                 seed: UInt64) {
+                 beta: Float, gaussianDecoder: Bool, classes: Int, conditionPlane: Int, names: [String],
+                 bufferNames: [String], seed: UInt64) {
         self.classes = classes
+        self.conditionPlane = conditionPlane
         self.trunk = trunk; self.heads = heads; self.decoder = decoder
         self.inputShape = inputShape; self.latentSize = latent; self.beta = beta
         self.gaussianDecoder = gaussianDecoder; self.names = names; self.bufferNames = bufferNames
@@ -73,16 +83,19 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
     package static func make(_ spec: ModelSpec, convolutional: Bool) throws -> VariationalAutoencoder {
         let latent = spec.latent ?? VariationalKind.defaultLatent
         let classes = spec.classes ?? 0
-        if classes > 0 && convolutional { throw config("spec.classes: conv_vae is not conditional yet (use the cvae preset)") }
         var trunk: NetworkBuilder
         var decoder: NetworkBuilder
         var names: [String]
         var bufferNames: [String]
         if convolutional {
-            let (encoder, shapes) = try NetworkFactory.encoderStages(spec)
+            // The condition enters as K more input channels; the decoder still mirrors back to C.
+            var conditioned = spec
+            if classes > 0 { conditioned.input = [spec.input[0] + classes] + spec.input.dropFirst() }
+            var (encoder, shapes) = try NetworkFactory.encoderStages(conditioned)
+            shapes[0] = spec.input
             trunk = encoder
             try trunk.flatten()
-            decoder = NetworkBuilder(inputShape: [latent], field: "spec.latent")
+            decoder = NetworkBuilder(inputShape: [latent + classes], field: "spec.latent")
             try decoder.dense(shapes.last!.reduce(1, *), at: "spec.latent")
             try decoder.activation(.relu)
             try decoder.unflatten(shapes.last!, at: "spec.hidden")
@@ -121,7 +134,8 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return VariationalAutoencoder(
             trunk: trunk.build(), heads: headsBuilder.layers[0] as! Dense, decoder: decoder.build(),
             inputShape: spec.input, latent: latent, beta: spec.beta ?? 1, gaussianDecoder: gaussian,
-            classes: classes, names: names, bufferNames: bufferNames, seed: spec.seed ?? 0)
+            classes: classes, conditionPlane: convolutional ? spec.input.dropFirst().reduce(1, *) : 1,
+            names: names, bufferNames: bufferNames, seed: spec.seed ?? 0)
     }
 
     /// "prefix.<index>.weight|bias" for the layers that have parameters.
@@ -214,23 +228,36 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         else { rows.update(repeating: 0, count: classes * batch) }
     }
 
-    /// One-hot rows (K, N) of caller labels (checked in 0..<K by the caller), into `rows`.
-    private func writeOneHot(_ rows: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, batch: Int) {
-        rows.update(repeating: 0, count: classes * batch)
-        for n in 0..<batch { rows[Int(labels[n]) * batch + n] = 1 }
+    /// The trunk's condition rows (K · conditionPlane, N) of caller labels (checked in 0..<K by
+    /// the caller): class k's plane is 1 in the columns of its examples; labels nil: all 0.
+    private func writeConditionInput(_ rows: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>?, batch: Int) {
+        rows.update(repeating: 0, count: conditionSize * batch)
+        guard let labels else { return }
+        for n in 0..<batch {
+            let plane = rows + Int(labels[n]) * conditionPlane * batch
+            for p in 0..<conditionPlane { plane[p * batch + n] = 1 }
+        }
     }
 
-    /// The caller's (N, input) batch as batch-minor [x; c] ((input + K), N) in `inputsT`;
+    /// The caller's (N, input) batch as batch-minor [x; c] ((input + K·plane), N) in `inputsT`;
     /// labels nil: c = 0.
     private func conditionedInputs(_ inputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>?, batch: Int)
         -> UnsafeMutablePointer<Float> {
-        let x = inputsT.reserve(batch * (inputSize + classes))
+        let x = inputsT.reserve(batch * (inputSize + conditionSize))
         transpose(inputs, rows: batch, columns: inputSize, into: x)
-        if classes > 0 {
-            if let labels { writeOneHot(x + batch * inputSize, labels: labels, batch: batch) }
-            else { writeCondition(x + batch * inputSize, from: nil, batch: batch) }
-        }
+        if classes > 0 { writeConditionInput(x + batch * inputSize, labels: labels, batch: batch) }
         return x
+    }
+
+    /// The decoder's condition (K, N) from the trunk's input x: the one-hot rows themselves
+    /// (dense) or the first row of each class plane (conv); nil when not conditional.
+    private func decoderCondition(_ x: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float>? {
+        guard classes > 0 else { return nil }
+        let planes = x + batch * inputSize
+        if conditionPlane == 1 { return planes }
+        let c = conditionT.reserve(classes * batch)
+        for k in 0..<classes { (c + k * batch).update(from: planes + k * conditionPlane * batch, count: batch) }
+        return UnsafePointer(c)
     }
 
     /// Batch-minor codes (latent, N) followed by the condition rows, as the decoder's input.
@@ -264,15 +291,15 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         return lossAndGradients(batchMinorInputs: x, targets: t, batch: batch, normalization: normalization, epsilon: eps)
     }
 
-    /// The training computation on batch-minor x: (input + K, N) (conditional: the one-hot rows
-    /// after the pixels), t: (input, N), with a given ε: (latent, N); tests pass PyTorch's ε.
+    /// The training computation on batch-minor x: (input + K·plane, N) (conditional: the one-hot
+    /// rows, or for conv the K constant planes, after the pixels), t: (input, N), with a given ε: (latent, N); tests pass PyTorch's ε.
     package func lossAndGradients(batchMinorInputs x: UnsafePointer<Float>, targets t: UnsafePointer<Float>,
                           batch: Int, normalization: Int? = nil, epsilon eps: UnsafePointer<Float>) -> Float {
         let count = latentSize * batch, pixels = batch * inputSize
         let normalization = normalization ?? batch
         let scale = 1 / Float(normalization)
         let distribution = encodeDistribution(x, batch: batch)
-        let condition = classes > 0 ? x + pixels : nil
+        let condition = decoderCondition(x, batch: batch)
         let (loss, zs, logits) = objective(x: t, distribution: distribution, eps: eps, condition: condition,
                                            batch: batch, normalization: normalization)
         let dl = dLogits.reserve(pixels)
@@ -309,7 +336,7 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         let t = targets == inputs ? x : targetsT.reserve(batch * inputSize)
         if targets != inputs { transpose(targets, rows: batch, columns: inputSize, into: t) }
         let distribution = encodeDistribution(x, batch: batch)
-        return objective(x: t, distribution: distribution, eps: eps, condition: classes > 0 ? x + batch * inputSize : nil,
+        return objective(x: t, distribution: distribution, eps: eps, condition: decoderCondition(x, batch: batch),
                          batch: batch, normalization: batch).loss
     }
 

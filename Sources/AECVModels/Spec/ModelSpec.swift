@@ -49,8 +49,8 @@ public struct ModelSpec: Equatable, Sendable {
     public var base: Preset?
     /// vae/conv_vae only: weight of the KL term (beta-VAE); default 1.
     public var beta: Float?
-    /// cvae only (required): the number of classes K; labels are 0..<K. JSON "classes": K or
-    /// "conditional": {"classes": K}.
+    /// cvae (required) and conv_vae (optional, makes it conditional): the number of classes K;
+    /// labels are 0..<K. JSON "classes": K or "conditional": {"classes": K}.
     public var classes: Int?
     /// custom only.
     public var encoder: [LayerSpec]?

@@ -23,7 +23,7 @@ package final class EncoderFeatures {
     init(autoencoderSpec spec: ModelSpec, featureLayers: Int?) throws {
         // A cvae's encoder reads [x; one-hot(y)]: its features would need the label to predict.
         if spec.classes != nil {
-            throw AECVError.unsupported("classifier: a cvae model's encoder needs the class as input, so it cannot serve as features (use vae)")
+            throw AECVError.unsupported("classifier: a conditional \(spec.preset.rawValue) model's encoder needs the class as input, so it cannot serve as features (use an unconditional vae or conv_vae)")
         }
         let network = try NetworkFactory.make(spec)
         let encoder = network.encoderLayers

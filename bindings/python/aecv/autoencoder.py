@@ -354,7 +354,7 @@ class Autoencoder(DataParallel, NativeModel):
         labels = self._class_labels(y, n)
         if labels is not None:
             if T is not None:
-                raise InvalidArgumentError("targets: a cvae model reconstructs its inputs; "
+                raise InvalidArgumentError("targets: a conditional model reconstructs its inputs; "
                                            "give X and y only")
             return self._fit_labeled(X, labels, epochs, batch_size, shuffle, progress, callback)
         step = _ffi.lib.aecv_model_train_step
@@ -469,7 +469,7 @@ class Autoencoder(DataParallel, NativeModel):
 
     @property
     def n_classes(self) -> int | None:
-        """K of a cvae model (spec "classes"); None for the other kinds."""
+        """K of a conditional model (cvae, or conv_vae with spec "classes"); None otherwise."""
         k = self.spec.get("classes")
         return None if k is None else int(k)
 
@@ -479,12 +479,12 @@ class Autoencoder(DataParallel, NativeModel):
         k = self.n_classes
         if y is None:
             if k is not None:
-                raise InvalidArgumentError(f"y: a cvae model ({k} classes) needs the class "
+                raise InvalidArgumentError(f"y: a conditional {self.preset} model ({k} classes) needs the class "
                                            "labels, fit(X, y)")
             return None
         if k is None:
             raise UnsupportedError(f"y: a {self.preset} model is not conditional (use the cvae "
-                                   "preset with classes=K)")
+                                   "preset, or conv_vae, with classes=K)")
         from .classifier import Classifier  # the shared label checks (lazy: no import cycle)
         return Classifier._labels(cast(Any, self), y, n, k)  # _labels does not use self
 

@@ -62,3 +62,24 @@ def test_errors_name_the_problem():
         with pytest.raises(aecv.UnsupportedError, match="not conditional"):
             aecv.augment(vae, 3)
         assert vae.fit(X, 2, progress=False) and len(vae.fit(X, 2, progress=False)) == 2  # fit(X, epochs)
+
+
+def test_conditional_conv_vae_fits_and_samples_each_class():
+    """conv_vae with classes=K: the class enters as K constant input planes (8x8 here) and
+    after the code; fit(X, y) and sample(y=...) work as for the cvae."""
+    X4, y = two_class_data()
+    X = np.repeat(np.repeat(X4, 2, axis=2), 2, axis=3)  # 8x8, same halves
+    with aecv.Autoencoder("conv_vae", input_shape=(1, 8, 8), hidden=[8, 16], latent=2, classes=2,
+                          seed=1, optimizer={"name": "adam", "learning_rate": 0.01}) as m:
+        assert m.n_classes == 2
+        with aecv.Autoencoder("conv_vae", input_shape=(1, 8, 8), hidden=[8, 16], latent=2) as plain:
+            # 2 more input channels of the first conv (8 filters, 3x3) and 2 more columns of
+            # decoder_input (16 x 2 x 2 outputs)
+            assert m.parameter_count - plain.parameter_count == 2 * 8 * 9 + 2 * 16 * 2 * 2
+        losses = m.fit(X, y, epochs=60, batch_size=16, progress=False)
+        assert losses[-1] < losses[0]
+        top = lambda images: images.reshape(len(images), 64)[:, :32].mean()  # noqa: E731
+        assert top(m.sample(40, seed=3, y=0)) > 0.7
+        assert top(m.sample(40, seed=3, y=1)) < 0.3
+        with pytest.raises(aecv.InvalidArgumentError, match="conditional conv_vae model"):
+            m.fit(X, progress=False)
