@@ -154,6 +154,24 @@ final class ONNXTests: XCTestCase {
         XCTAssertTrue(twice.contains("already defines"), twice)
     }
 
+    /// Reshape targets whose product overflows Int (the fuzzer's 2^62 · 4) are refused, not a
+    /// trap in the multiply.
+    func testReshapeToAnOverflowingShapeIsRefused() throws {
+        for target: [Int64] in [[1, 1 << 62, 4], [-1, 1 << 62, 4], [1, 3, 1 << 40, 1 << 40]] {
+            var g = ONNXGraphBuilder()
+            g.input("input", shape: [1, 4, 4])
+            let shape = g.initializer("shape", ints: target)
+            let r = g.node("Reshape", ["input", shape], name: "/big", shape: [16])
+            g.output(r, as: "reconstruction")
+            var model = ONNXModel()
+            model.graph = g.graph
+            XCTAssertThrowsError(try Autoencoder.importONNX(bytes: ONNXProto.encode(model), overridesJSON: nil)) {
+                guard case .unsupported(let m)? = $0 as? AECVError else { return XCTFail("\($0)") }
+                XCTAssertTrue(m.contains("/big") && m.contains("does not fit"), m)
+            }
+        }
+    }
+
     func testNonFiniteWeightIsRefusedNamingTheNode() throws {
         let model = try makeModel(#"{"preset":"dense","input":[1,4,4],"hidden":[8],"latent":4}"#)
         var onnx = try model.onnxModel(part: .autoencoder)

@@ -146,11 +146,16 @@ extension UnflattenDefinition {
         if unknown.count > 1 || dims.contains(where: { $0 < -1 }) {
             throw context.unsupported(node, "target shape \(target.ints)")
         }
-        if let u = unknown.first {
-            let known = dims.filter { $0 != -1 }.reduce(1, *)
-            guard known > 0, size % known == 0 else { throw context.unsupported(node, "target shape \(target.ints) does not fit \(size) values") }
-            dims[u] = size / known
+        // Every fixed dimension divides the example's size, so the products below are at most
+        // `size` and cannot overflow (a file's 2^62 would otherwise trap in the multiply).
+        var known = 1
+        for d in dims where d != -1 {
+            guard d > 0, (size / known) % d == 0 else {
+                throw context.unsupported(node, "target shape \(target.ints) does not fit the \(size) values of each example (the batch must be the first axis)")
+            }
+            known *= d
         }
+        if let u = unknown.first { dims[u] = size / known }
         guard dims.reduce(1, *) == size else {
             throw context.unsupported(node, "target shape \(target.ints) does not fit the \(size) values of each example (the batch must be the first axis)")
         }
