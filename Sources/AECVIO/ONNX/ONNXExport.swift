@@ -58,20 +58,25 @@ enum ONNXExport {
 
 extension Autoencoder {
     /// The ONNX model of `part` (see `ONNXPart`). Inputs: "input" (encoder, autoencoder) or
-    /// "code" (decoder). Outputs: "reconstruction"; "code", or "mu" and "logvar" for the VAE
-    /// kinds. The reconstruction has the input's shape.
+    /// "code" (decoder), then for a conditional model "condition" (N, K), the class as a one-hot.
+    /// Outputs: "reconstruction"; "code", or "mu" and "logvar" for the VAE kinds. The
+    /// reconstruction has the input's shape.
     func onnxModel(part: ONNXPart) throws -> ONNXModel {
         var g = ONNXGraphBuilder()
+        func condition() { if let k = spec.classes { g.input(VariationalAutoencoder.onnxConditionInput, shape: [k]) } }
         switch part {
         case .encoder:
             g.input("input", shape: spec.input)
+            condition()
             for (name, value) in try network.exportONNXEncoder(&g, input: "input") { g.output(value, as: name) }
         case .decoder:
             g.input("code", shape: network.codeShape)
+            condition()
             let image = try network.exportONNXDecoder(&g, code: "code")
             g.output(g.reshaped(image, to: spec.input, name: "reconstruction_shape"), as: "reconstruction")
         case .autoencoder:
             g.input("input", shape: spec.input)
+            condition()
             let outputs = try network.exportONNXEncoder(&g, input: "input")
             let image = try network.exportONNXDecoder(&g, code: outputs[0].value)   // VAEs decode μ
             g.output(g.reshaped(image, to: spec.input, name: "reconstruction_shape"), as: "reconstruction")

@@ -391,11 +391,34 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
 
 /// Encoder: trunk → heads (one Gemm of 2·latent outputs) → Slice into μ (the first latent
 /// columns) and log σ². Decoder: decoder chain → Sigmoid (decode returns probabilities).
+/// Conditional: the graph has a second input "condition" (N, K), the one-hot of the class (any
+/// vector is accepted; zeros are the library's "class unknown"), concatenated after the
+/// flattened pixels (dense) or, reshaped to (N, K, 1, 1) and expanded over H×W, after the image
+/// channels (conv); and after the code for the decoder.
 extension VariationalAutoencoder {
     package var codeShape: [Int] { [latentSize] }
 
+    /// The graph input holding the class of a conditional model.
+    package static let onnxConditionInput = "condition"
+
     package func exportONNXEncoder(_ graph: inout ONNXGraphBuilder, input: String) throws -> [(name: String, value: String)] {
-        let h = try trunk.exportONNX(&graph, input: input, prefix: "encoder")
+        var x = input
+        if classes > 0 {
+            let c = Self.onnxConditionInput
+            if conditionPlane == 1 {
+                let flat = graph.flattened(input, name: "condition_concat")
+                x = graph.node("Concat", [flat, c], attributes: [ONNXAttribute("axis", .int(1))], name: "condition_concat",
+                               shape: [inputSize + classes])
+            } else {
+                let spatial = Array(inputShape.dropFirst())
+                let column = graph.reshaped(c, to: [classes, 1, 1], name: "condition_planes")
+                let size = graph.initializer("condition_planes.expand", ints: [1, Int64(classes)] + spatial.map { Int64($0) })
+                let planes = graph.node("Expand", [column, size], name: "condition_planes", shape: [classes] + spatial)
+                x = graph.node("Concat", [input, planes], attributes: [ONNXAttribute("axis", .int(1))], name: "condition_concat",
+                               shape: [inputShape[0] + classes] + spatial)
+            }
+        }
+        let h = try trunk.exportONNX(&graph, input: x, prefix: "encoder")
         let both = try heads.exportONNX(&graph, input: h, name: "fc_mu_logvar")
         let axes = graph.initializer("fc_mu_logvar.axes", ints: [1])
         func slice(_ from: Int, _ name: String) -> String {
@@ -407,7 +430,13 @@ extension VariationalAutoencoder {
     }
 
     package func exportONNXDecoder(_ graph: inout ONNXGraphBuilder, code: String) throws -> String {
-        let logits = try decoder.exportONNX(&graph, input: code, prefix: "decoder")
+        var z = code
+        if classes > 0 {
+            z = graph.node("Concat", [graph.flattened(code, name: "decoder_condition"), Self.onnxConditionInput],
+                           attributes: [ONNXAttribute("axis", .int(1))], name: "decoder_condition",
+                           shape: [latentSize + classes])
+        }
+        let logits = try decoder.exportONNX(&graph, input: z, prefix: "decoder")
         return graph.node("Sigmoid", [logits], name: "decoder.sigmoid", shape: graph.shapes[logits] ?? [])
     }
 }

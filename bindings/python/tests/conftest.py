@@ -6,7 +6,9 @@
   ./bindings/python`, with its bundled library), falling back to this source tree.
 """
 
+import json
 import os
+import struct
 import sys
 
 import numpy as np
@@ -69,3 +71,18 @@ def conv():
 def dense():
     with small_dense() as m:
         yield m
+
+
+def read_safetensors(path):
+    """{name: float32 array}, metadata: a minimal reader for the tests."""
+    blob = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = blob[8 + n:]
+    out = {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        assert info["dtype"] == "F32"
+        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"])
+    return out, meta

@@ -14,7 +14,8 @@ import pytest
 
 import aecv
 
-from conftest import images
+from aecv._safetensors import write_safetensors
+from conftest import images, read_safetensors
 
 try:
     import onnx
@@ -412,3 +413,70 @@ def test_pytorch_export_imports_and_reproduces_pytorch(name, shape):
             _, s = session(base + ".onnx")
             (out,) = s.run(None, {"input": x})
             assert np.max(np.abs(out.reshape(-1) - expected)) <= 2e-5
+
+
+CONDITIONAL = {
+    "cvae": dict(preset="cvae", input_shape=(1, 8, 8), hidden=[16], latent=3, classes=3, seed=10),
+    "conv_vae_classes": dict(preset="conv_vae", input_shape=(2, 8, 8), hidden=[4, 8], latent=3,
+                             classes=3, seed=11),
+}
+
+
+@needs_ort
+@pytest.mark.parametrize("name", list(CONDITIONAL))
+def test_conditional_export_reads_the_class_as_a_second_input(name, tmp_path):
+    """A conditional model's graphs take "condition" (N, K) after "input" or "code". libaecv's
+    own unlabeled calls use c = 0, so class k is checked through an equivalent model B that
+    libaecv runs without a class:
+    * a Linear reading [v; c] with c = e_k is the Linear of v with bias b + W[:, F + k]
+      (fc1 and fc3 of the cvae, decoder_input of the conv_vae);
+    * the conv_vae's first conv reads k's constant plane with k's filters; exported from a
+      model A whose class-k filters equal those of image channel 0, conv([x; 1]) is conv of x
+      with channel 0 shifted by 1, which libaecv computes at c = 0.
+    ORT on A's export with e_k must match B on (shifted) x: reconstruct, encode, decode."""
+    fields = dict(CONDITIONAL[name])
+    preset, k, classes, batch = fields.pop("preset"), 2, fields["classes"], 5
+    conv = preset == "conv_vae"
+    with aecv.Autoencoder(preset, **fields) as m:
+        features, latent, channels = m.input_size, m.latent_size, m.input_shape[0]
+        m.export_safetensors(tmp_path / "original.safetensors")
+        a, _ = read_safetensors(tmp_path / "original.safetensors")
+        a = {n: v.copy() for n, v in a.items()}
+        x = images(batch, m.input_shape, seed=3)
+        shifted = x.copy()
+        if conv:
+            a["encoder.0.weight"][:, channels + k] = a["encoder.0.weight"][:, 0]
+            shifted[:, 0] += 1
+        write_safetensors(tmp_path / "a.safetensors", list(a.items()))
+        m.import_safetensors(tmp_path / "a.safetensors")
+        sessions = {}
+        for part in ("autoencoder", "encoder", "decoder"):
+            m.export_onnx(tmp_path / f"{part}.onnx", part=part)
+            model, sessions[part] = session(tmp_path / f"{part}.onnx")
+            first = "code" if part == "decoder" else "input"
+            assert [i.name for i in model.graph.input] == [first, "condition"]
+            dims = model.graph.input[1].type.tensor_type.shape.dim
+            assert dims[0].dim_param == "batch" and dims[1].dim_value == classes
+        b = dict(a)
+        linears = ["decoder_input"] if conv else ["fc3"]
+        widths = {"decoder_input": latent, "fc3": latent, "fc1": features}
+        if not conv:
+            linears.append("fc1")
+        for layer in linears:
+            b[layer + ".bias"] = a[layer + ".bias"] + a[layer + ".weight"][:, widths[layer] + k]
+        write_safetensors(tmp_path / "b.safetensors", list(b.items()))
+        m.import_safetensors(tmp_path / "b.safetensors")
+
+        onehot = np.zeros((batch, classes), np.float32)
+        onehot[:, k] = 1
+        (out,) = sessions["autoencoder"].run(["reconstruction"], {"input": x, "condition": onehot})
+        assert_close(m.reconstruct(shifted), out, f"{name} reconstruct, class {k}")
+        mu, logvar = sessions["encoder"].run(["mu", "logvar"], {"input": x, "condition": onehot})
+        assert_close(m.transform(shifted), mu, f"{name} encode, class {k}")
+        z = np.random.default_rng(4).standard_normal((batch, latent)).astype(np.float32)
+        (out,) = sessions["decoder"].run(["reconstruction"], {"code": z, "condition": onehot})
+        assert_close(m.inverse_transform(z), out, f"{name} decode, class {k}")
+        # and the class matters: another class decodes differently
+        other = np.roll(onehot, 1, axis=1)
+        (elsewhere,) = sessions["decoder"].run(["reconstruction"], {"code": z, "condition": other})
+        assert float(np.max(np.abs(elsewhere - out))) > 1e-3

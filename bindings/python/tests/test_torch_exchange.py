@@ -6,7 +6,6 @@ accepts a dict of numpy arrays). The ones that use torch itself skip, loudly, wh
 imported (the default python3 here has no torch; Debian's /usr/bin/python3 has)."""
 
 import json
-import struct
 import warnings
 
 import numpy as np
@@ -14,22 +13,7 @@ import pytest
 
 import aecv
 
-from conftest import images, saved_bytes, small_dense
-
-
-def read_safetensors(path):
-    """{name: float32 array}, metadata: a minimal reader for the tests."""
-    blob = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    data = blob[8 + n:]
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        assert info["dtype"] == "F32"
-        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"])
-    return out, meta
+from conftest import images, read_safetensors, saved_bytes, small_dense
 
 
 def test_export_names_shapes_and_metadata(tmp_path):
