@@ -9,13 +9,13 @@ struct Augment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate labeled images: --per-class images of every class, to .npy.",
         discussion: """
-            A cvae model samples each class. Any other model needs labeled images (--data, with \
+            A conditional model (cvae, or conv_vae with "classes") samples each class. Any other model needs labeled images (--data, with \
             --labels unless they come with their labels) and makes each image by latent mixup: \
             two different examples a, b of the class and t uniform in [--t-min, --t-max] give \
             decode((1 - t) encode(a) + t encode(b)). Class c draws with seed + c.
             """)
 
-    @Argument(help: ArgumentHelp("A model file: a cvae, or any model with --data.", valueName: "model.aecv"))
+    @Argument(help: ArgumentHelp("A model file: a conditional model (cvae, conv_vae with classes), or any model with --data.", valueName: "model.aecv"))
     var model: String
 
     @Option(help: ArgumentHelp("Latent mixup (models without classes): labeled images to mix, as --data of train.", valueName: "fashion-mnist|path"))
@@ -66,12 +66,12 @@ struct Augment: ParsableCommand {
         let net = try loadModel(model)
         if let data = data {
             guard net.classCount == nil else {
-                throw CLIError("\(model) is a cvae, which samples each class; leave out --data")
+                throw CLIError("\(model) is a conditional \(net.spec.preset.rawValue) model, which samples each class; leave out --data")
             }
             return try mixup(net, data: data)
         }
         guard let classes = net.classCount else {
-            throw CLIError("\(model) is a \(net.spec.preset.rawValue) autoencoder, which has no classes; train a cvae (\"preset\": \"cvae\", \"classes\": K) on labeled images, or give --data with labels for latent mixup")
+            throw CLIError("\(model) is a \(net.spec.preset.rawValue) autoencoder, which has no classes; train a conditional model (\"preset\": \"cvae\", or \"conv_vae\", with \"classes\": K) on labeled images, or give --data with labels for latent mixup")
         }
         guard classes <= 256 else { throw CLIError("\(model) has \(classes) classes; the labels .npy is uint8 (at most 256)") }
         let total = classes * perClass

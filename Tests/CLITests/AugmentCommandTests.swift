@@ -81,7 +81,7 @@ final class AugmentCommandTests: XCTestCase {
         let cvae = try Autoencoder(specJSON: #"{"preset": "cvae", "input": [1, 4, 4], "hidden": [8], "latent": 2, "classes": 3}"#)
         try cvae.save(to: directory + "/cvae.aecv")
         let refused = try CLI.run(["augment", "cvae.aecv", "--data", "x.npy", "--labels", "y.npy", "--out", "n.npy"], in: directory)
-        assertOneLineError(refused, contains: "is a cvae, which samples each class")
+        assertOneLineError(refused, contains: "is a conditional cvae model, which samples each class")
         let badT = try CLI.run(["augment", "dense.aecv", "--data", "x.npy", "--t-min", "0.8", "--t-max", "0.2"], in: directory)
         assertOneLineError(badT, contains: "--t-min and --t-max", status: 64)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/n.npy"))

@@ -25,7 +25,7 @@ def augment(model: "Autoencoder", n_per_class: int, seed: int = 0, X: ArrayLike 
             t_range: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """`n_per_class` generated images of each class.
 
-    A cvae model samples them (X and y are not needed): class c is drawn with seed `seed + c`
+    A conditional model (cvae, or conv_vae with classes) samples them (X and y are not needed): class c is drawn with seed `seed + c`
     (as ``model.sample(n, seed, y=c)``). Any other model needs labeled examples X, y and makes
     them by latent mixup (`latent_mixup`). Returns (images, labels): images
     (K * n_per_class, C, H, W) float32, class by class (all of class 0 first), and labels
@@ -37,8 +37,9 @@ def augment(model: "Autoencoder", n_per_class: int, seed: int = 0, X: ArrayLike 
     k = model.n_classes
     if k is None:
         if X is None or y is None:
-            raise UnsupportedError(f"augment: a {model.preset} model is not conditional; train a cvae "
-                                   "(preset 'cvae', classes=K) with fit(X, y), or pass labeled "
+            raise UnsupportedError(f"augment: a {model.preset} model is not conditional; train a "
+                                   "conditional model (preset 'cvae', or 'conv_vae', with classes=K) "
+                                   "with fit(X, y), or pass labeled "
                                    "examples X, y for latent mixup")
         return latent_mixup(model, X, y, n_per_class, seed=seed, t_range=t_range)
     n = _check_per_class(n_per_class)
@@ -62,7 +63,7 @@ def latent_mixup(model: "Autoencoder", X: ArrayLike, y: ArrayLike, n_per_class: 
     Works with any unconditional model (a cvae samples per class instead: `augment`).
     """
     if model.n_classes is not None:
-        raise UnsupportedError("latent_mixup: a cvae model encodes with its class; use "
+        raise UnsupportedError("latent_mixup: a conditional model encodes with its class; use "
                                "aecv.augment(model, n_per_class), which samples each class")
     n = _check_per_class(n_per_class)
     lo, hi = (float(v) for v in t_range)
