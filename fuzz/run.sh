@@ -57,7 +57,8 @@ for t in $targets; do
     status=0
     # -rss_limit_mb: the harness builds models; more than 2 GB is a bug (an allocation that a
     # small file should not be able to cause). -timeout: one input taking 30 s is a bug too.
-    AECV_FUZZ_TARGET=$t ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$binary" \
+    # Swift backtracer off: traps reach libFuzzer (see fuzz/run_harness.sh).
+    AECV_FUZZ_TARGET=$t SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$binary" \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
         -dict="fuzz/dict/$t.dict" -artifact_prefix="$out/crashes/$t/" \
         "$out/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1 || status=$?

@@ -39,7 +39,8 @@ fi
 log="$out/images.log"
 echo "fuzz: images for ${seconds}s (log: $log)"
 status=0
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$binary" -max_total_time="$seconds" -timeout=30 \
+# Swift backtracer off: traps reach libFuzzer (see fuzz/run_harness.sh).
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$binary" -max_total_time="$seconds" -timeout=30 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crashes/images/" \
     "$out/corpus/images" fuzz/corpus/images > "$log" 2>&1 || status=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
