@@ -347,20 +347,26 @@ class Bench:
                                               "fraction": g / ceil if g and ceil else None}
             log(f"  dense b256 {t}t: {fmt_num(g, 1)} GFLOP/s of {fmt_num(ceil, 1)}")
 
+    def bench_vision(self, args, env, timeout):
+        """tools/bench_vision.py ARGS --json: its JSON result, or None (the failure recorded)."""
+        rc, out, err = run([str(c) for c in [sys.executable, "tools/bench_vision.py", *args, "--json"]],
+                           env=env, timeout=timeout)
+        res = last_json(out)
+        if rc != 0 or res is None:
+            msg = f"bench_vision {' '.join(str(a) for a in args)}: FAILED, rc {rc}: {err.strip()[-400:]}"
+            log("  " + msg)
+            self.failures.append(msg)
+            return None
+        return res
+
     def section_vision(self):
         o = self.opts
         log(f"== vision layers: conv AE + BatchNorm + max_pool + nearest upsample, batch 32, threads 1 and 2")
         env = self.ours_env()
         env["AECV_LIBRARY"] = os.path.join(SNAP, LIB_NAME)   # the snapshot, as for bench_train
         for shape in ("1,28,28", "3,64,64"):
-            cmd = [sys.executable, "tools/bench_vision.py", "--input", shape, "--seconds", o.seconds,
-                   "--repeats", o.repeats, "--json"]
-            rc, out, err = run([str(c) for c in cmd], env=env, timeout=900)
-            res = last_json(out)
-            if rc != 0 or res is None:
-                msg = f"bench_vision --input {shape}: FAILED, rc {rc}: {err.strip()[-400:]}"
-                log("  " + msg)
-                self.failures.append(msg)
+            res = self.bench_vision(["--input", shape, "--seconds", o.seconds, "--repeats", o.repeats], env, 900)
+            if res is None:
                 continue
             self.results["vision"][shape] = res
             for t, r in res["results"].items():
@@ -379,14 +385,9 @@ class Bench:
         env = self.ours_env()
         env["AECV_LIBRARY"] = os.path.join(SNAP, LIB_NAME)
         for shape in ("1,28,28", "3,64,64", "3,128,128", "3,256,256"):
-            cmd = [sys.executable, "tools/bench_vision.py", "--model", "seed", "--input", shape,
-                   "--seconds", o.seconds, "--repeats", max(1, o.repeats - 1), "--json"]
-            rc, out, err = run([str(c) for c in cmd], env=env, timeout=1200)
-            res = last_json(out)
-            if rc != 0 or res is None:
-                msg = f"bench_vision --model seed --input {shape}: FAILED, rc {rc}: {err.strip()[-400:]}"
-                log("  " + msg)
-                self.failures.append(msg)
+            res = self.bench_vision(["--model", "seed", "--input", shape, "--seconds", o.seconds,
+                                     "--repeats", max(1, o.repeats - 1)], env, 1200)
+            if res is None:
                 continue
             one = res["results"].get("1", {}).get("libaecv")
             res["gflops_1t"] = one * res["train_gflop_per_image"] if one else None
