@@ -109,7 +109,7 @@ enum ONNXImport {
         }
         let dataInputs = graph.inputs.filter { constants[$0.name] == nil }
         guard dataInputs.count == 1 else {
-            throw AECVError.unsupported("ONNX graph: expected one data input, found \(dataInputs.count) (\(dataInputs.map(\.name).joined(separator: ", ")))")
+            throw AECVError.unsupported("ONNX graph: expected one data input, found \(dataInputs.count) (\(dataInputs.map(\.name).joined(separator: ", "))); graphs with more inputs, such as a conditional model's export with its \"condition\", do not import (load the model file or its safetensors instead)")
         }
         let input = dataInputs[0]
         guard input.elementType == ONNXTensor.float32 else {

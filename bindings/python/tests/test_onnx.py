@@ -480,3 +480,10 @@ def test_conditional_export_reads_the_class_as_a_second_input(name, tmp_path):
         other = np.roll(onehot, 1, axis=1)
         (elsewhere,) = sessions["decoder"].run(["reconstruction"], {"code": z, "condition": other})
         assert float(np.max(np.abs(elsewhere - out))) > 1e-3
+
+
+def test_conditional_export_does_not_import_and_says_why(tmp_path):
+    with aecv.Autoencoder("cvae", input_shape=(1, 4, 4), hidden=[8], latent=2, classes=2) as m:
+        m.export_onnx(tmp_path / "cvae.onnx")
+    with pytest.raises(aecv.UnsupportedError, match=r"found 2 \(input, condition\).*model file"):
+        aecv.Autoencoder.import_onnx(tmp_path / "cvae.onnx")
