@@ -202,6 +202,29 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// The conditional kinds split labeled batches the same way: each part conditions its own
+    /// examples (the labels travel with the offset), so 1, 2 and 3 threads agree.
+    func testThreadCountDoesNotChangeLabeledTraining() throws {
+        for json in [#"{"preset": "cvae", "input": [1, 8, 8], "hidden": [32], "latent": 4, "classes": 3, "seed": 4}"#,
+                     #"{"preset": "conv_vae", "input": [1, 8, 8], "hidden": [4, 8], "latent": 4, "classes": 3, "seed": 4}"#] {
+            var results: [[Float]] = []
+            for threads in [1, 2, 3] {
+                ComputeThreads.set(threads)
+                let m = try Autoencoder(specJSON: json)
+                var random = RandomSource(seed: 5)
+                let x = (0..<(64 * 64)).map { _ in random.uniform() }
+                let labels = (0..<64).map { Int32(($0 * 7) % 3) }
+                var losses: [Float] = []
+                for _ in 0..<5 { losses.append(try m.trainStep(inputs: x, labels: labels)) }
+                XCTAssertEqual(m.replicas.count, threads - 1, "\(json): the labeled batch was split")
+                results.append(losses + (try m.sample(classIndex: 1, count: 4, seed: 2)))
+            }
+            for r in results.dropFirst() {
+                XCTAssertLessThan(maxRelativeDifference(r, results[0]), 1e-4, json)
+            }
+        }
+    }
+
     /// A child forked after the workers started must not wait for threads it does not have.
     func testForkedChildCanTrain() throws {
         ComputeThreads.set(2)
