@@ -90,6 +90,8 @@ private let specs: [(channels: [Int], json: (Int, Int, Int) -> String)] = [
     ([1, 3], { c, h, w in
         #"{"preset": "denoising", "input": [\#(c), \#(h), \#(w)], "hidden": [2, 4], "noise": {"synthetic_anomaly": 0.5}, "loss": "mse_ssim"}"# }),
     ([1], { _, h, w in #"{"preset": "sparse", "input": [1, \#(h), \#(w)], "hidden": [5], "latent": 4}"# }),
+    ([1], { _, h, w in #"{"preset": "cvae", "input": [1, \#(h), \#(w)], "hidden": [6], "latent": 2, "classes": 3}"# }),
+    ([1, 3], { c, h, w in #"{"preset": "conv_vae", "input": [\#(c), \#(h), \#(w)], "hidden": [2, 4], "latent": 2, "classes": 3}"# }),
 ]
 
 private func parameters(_ model: OpaquePointer?) -> [Float] {
@@ -137,7 +139,15 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             let (batch, x) = batchInputs(program.count(4), perExample: UInt(max(1, inputSize)), &program)
             let before = parameters(model)
             var loss: Float = 0
-            let s = op == 1
+            // Labeled steps (the conditional kinds) with labels that may be out of 0..<K.
+            let labeled = op == 1 && program.byte() % 2 == 0
+            // One label per example when the inputs are really there; a hostile batch (refused
+            // before anything is read) gets a single label.
+            let fits = batch <= UInt(x.count) / UInt(max(1, inputSize))
+            let labels = (0..<max(1, fits ? Int(batch) : 1)).map { _ in Int32(Int8(bitPattern: program.byte())) % 5 }
+            let s = labeled
+                ? checked(aecv_model_train_step_labeled(model, x.pointer, labels, batch, &loss), "train_step_labeled")
+                : op == 1
                 ? checked(aecv_model_train_step(model, x.pointer, nil, batch, &loss), "train_step")
                 : checked(aecv_model_compute_gradients(model, x.pointer, nil, batch, &loss), "compute_gradients")
             if s != 0 || op == 2 { precondition(sameBits(before, parameters(model)), "a refused step changed the model") }
@@ -151,10 +161,15 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             _ = checked(program.byte() % 2 == 0
                 ? aecv_model_encode(model, x.pointer, batch, out.pointer, UInt(out.count))
                 : aecv_model_reconstruct(model, x.pointer, batch, out.pointer, UInt(out.count)), "encode/reconstruct")
-        case 4:  // sample (generative kinds only)
+        case 4:  // sample, or sample a class (generative / conditional kinds only)
             let count = program.count(3)
             let out = Buffer(program.count(200), fill: { _ in 0 })
-            _ = checked(aecv_model_sample(model, count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample")
+            if program.byte() % 2 == 0 {
+                _ = checked(aecv_model_sample(model, count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample")
+            } else {
+                let c = Int32(Int8(bitPattern: program.byte())) % 5
+                _ = checked(aecv_model_sample_class(model, c, count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample_class")
+            }
         case 5:  // save, then maybe flip a byte, then load into another slot
             if checked(aecv_model_save(model, path), "save") == 0, program.byte() % 2 == 0 {
                 let fd = open(path, O_RDWR)
