@@ -82,6 +82,10 @@ private func batchInputs(_ batch: UInt, perExample: UInt, _ program: inout Progr
     return (fitting, Buffer(fitting * max(1, perExample), fill: { _ in program.float() }))
 }
 
+/// A class index for the conditional kinds (classes 3): mostly in range, sometimes negative or
+/// past the last class, which must be refused.
+private func classIndex(_ program: inout Program) -> Int32 { Int32(Int8(bitPattern: program.byte())) % 5 }
+
 /// Small specs, (C, H, W) from the input; the channel choices each kind accepts.
 private let specs: [(channels: [Int], json: (Int, Int, Int) -> String)] = [
     ([1], { _, h, w in #"{"preset": "dense", "input": [1, \#(h), \#(w)], "hidden": [8], "latent": 3}"# }),
@@ -139,17 +143,18 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             let (batch, x) = batchInputs(program.count(4), perExample: UInt(max(1, inputSize)), &program)
             let before = parameters(model)
             var loss: Float = 0
-            // Labeled steps (the conditional kinds) with labels that may be out of 0..<K.
-            let labeled = op == 1 && program.byte() % 2 == 0
-            // One label per example when the inputs are really there; a hostile batch (refused
-            // before anything is read) gets a single label.
-            let fits = batch <= UInt(x.count) / UInt(max(1, inputSize))
-            let labels = (0..<max(1, fits ? Int(batch) : 1)).map { _ in Int32(Int8(bitPattern: program.byte())) % 5 }
-            let s = labeled
-                ? checked(aecv_model_train_step_labeled(model, x.pointer, labels, batch, &loss), "train_step_labeled")
-                : op == 1
-                ? checked(aecv_model_train_step(model, x.pointer, nil, batch, &loss), "train_step")
-                : checked(aecv_model_compute_gradients(model, x.pointer, nil, batch, &loss), "compute_gradients")
+            let s: Int32
+            if op == 2 {
+                s = checked(aecv_model_compute_gradients(model, x.pointer, nil, batch, &loss), "compute_gradients")
+            } else if program.byte() % 2 == 0 {
+                s = checked(aecv_model_train_step(model, x.pointer, nil, batch, &loss), "train_step")
+            } else {
+                // A labeled step (the conditional kinds). One label per example when the inputs
+                // are really there; a hostile batch (refused before anything is read) gets one.
+                let fits = batch <= UInt(x.count) / UInt(max(1, inputSize))
+                let labels = (0..<(fits ? max(1, Int(batch)) : 1)).map { _ in classIndex(&program) }
+                s = checked(aecv_model_train_step_labeled(model, x.pointer, labels, batch, &loss), "train_step_labeled")
+            }
             if s != 0 || op == 2 { precondition(sameBits(before, parameters(model)), "a refused step changed the model") }
             if op == 2 && s == 0 {
                 let a = checked(aecv_model_apply_gradients(model), "apply_gradients")
@@ -167,8 +172,7 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             if program.byte() % 2 == 0 {
                 _ = checked(aecv_model_sample(model, count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample")
             } else {
-                let c = Int32(Int8(bitPattern: program.byte())) % 5
-                _ = checked(aecv_model_sample_class(model, c, count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample_class")
+                _ = checked(aecv_model_sample_class(model, classIndex(&program), count, UInt64(program.byte()), out.pointer, UInt(out.count)), "sample_class")
             }
         case 5:  // save, then maybe flip a byte, then load into another slot
             if checked(aecv_model_save(model, path), "save") == 0, program.byte() % 2 == 0 {
