@@ -51,14 +51,20 @@ package enum OpenBLASBuffer {
         for p in maps { munmap(p, bytesPerThread) }
         maps = []
         // One GEMM per thread, all in one run: each part holds its OpenBLAS slot while the others
-        // take theirs. 128³ is above OpenBLAS's small-matrix path, which takes no buffer.
-        let n = 128
-        let scratch = try FloatMemory.allocate(3 * n * n * threads, "OpenBLAS warm-up")
+        // take theirs. The shape is chosen to fault in the packing pages of the slot, not just to
+        // take it: on Zen 2 (OpenBLAS 0.3.21, DYNAMIC_ARCH) a process whose slot had only seen
+        // small GEMMs ran the small sgemm of a batch-64 layer at 10–19 GFLOP/s, and at ~33 after
+        // one GEMM with M = 64, N = K = 1024 (or 512³, or reading every page of the buffer).
+        // 128³ and 256³ do not do it. Cost: 134 MFLOP per thread, once per process (2–8 ms);
+        // B is shared (read-only), A and C are per thread; calloc gives zeros.
+        let (m, n, k) = (64, 1024, 1024)
+        let perPart = m * k + m * n
+        let scratch = try FloatMemory.allocate(k * n + perPart * threads, "OpenBLAS warm-up")
         defer { FloatMemory.free(scratch) }
         WorkerPool.shared.run(threads) { part in
-            let base = scratch + 3 * n * n * part
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
-                        base, Int32(n), base + n * n, Int32(n), 0, base + 2 * n * n, Int32(n))
+            let a = scratch + k * n + perPart * part
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                        a, Int32(k), scratch, Int32(n), 0, a + m * k, Int32(n))
         }
         warmed = threads
     }
