@@ -30,6 +30,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
 LIB = os.path.join(ROOT, "build", "lib", "libaecv.so.0.1.0")
 CLI = os.path.join(ROOT, "build", "bin", "aecv")
 TORCH1 = "/usr/bin/python3"
@@ -78,18 +80,6 @@ print(json.dumps({"img_s": 32 * n / elapsed, "rss_mb": resource.getrusage(resour
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def cpu():
-    model, flags = "?", []
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and model == "?":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line.split(":", 1)[1].split()
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16") if f in flags]
-    return f"{model} ({os.cpu_count()} CPUs; {' '.join(simd)})"
 
 
 def train_worker(python, side, size, threads, seconds, env):
@@ -152,7 +142,7 @@ def main():
     lib = os.path.join(work, "libaecv.so.0.1.0")
     shutil.copy(LIB, lib)
     env = dict(os.environ, AECV_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "bindings", "python"))
-    print(f"CPU: {cpu()}")
+    print(f"CPU: {machine.describe()}")
     print(f"load average before: {loadavg()}")
     import numpy as np
     rng = np.random.default_rng(15)

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,9 @@ import time
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
 
 SKIMAGE_DATA = "/usr/lib/python3/dist-packages/skimage/data"
 TEXTURES = ("brick", "grass", "gravel")
@@ -477,16 +479,6 @@ def run_torch(python: str, spec: dict[str, Any], data: dict[str, np.ndarray], ep
 
 # ------------------------------------------------------------------------------------- main
 
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--textures", default=",".join(TEXTURES))
@@ -518,7 +510,7 @@ def main() -> None:
     rows = args.rows.split(",")
     interpreters = [s for s in args.torch_python.split(",") if s]
     results: dict[str, Any] = {
-        "command": " ".join(sys.argv), "cpu": cpu_model(), "threads": args.threads,
+        "command": " ".join(sys.argv), "cpu": machine.describe(), "threads": args.threads,
         "load_before": os.getloadavg(), "patch": args.patch, "train": args.train,
         "test": args.test, "epochs": args.epochs, "batch": args.batch, "seed": args.seed,
         "baseline": BASELINE, "recipe": recipe, "textures": {}}

@@ -22,6 +22,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine  # noqa: E402  (tools/bench/machine.py)
+
 import aecv
 import onnxruntime as ort
 
@@ -51,16 +54,6 @@ def measure(pairs, seconds, repeats):
     return {k: statistics.median(v) for k, v in windows.items()}
 
 
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=2.0)
@@ -70,7 +63,7 @@ def main():
     aecv.set_num_threads(1)
     load_before = open("/proc/loadavg").read().split()[:3]
     print(f"bench-onnx: libaecv {aecv.library_version()} vs onnxruntime {ort.__version__}, "
-          f"{cpu_name()}, load average before: {' '.join(load_before)}")
+          f"{machine.describe()}, load average before: {' '.join(load_before)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):

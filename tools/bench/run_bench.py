@@ -75,6 +75,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine as machine_info  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "build", "bench")
 SNAP = os.path.join(OUT, "lib")
@@ -218,15 +221,10 @@ class Bench:
 
     def machine(self):
         info = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
-        rc, out, _ = run(["lscpu"])
-        for line in out.splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() == "Model name" and "cpu" not in info:
-                info["cpu"] = v.strip()
-            if k.strip() == "CPU(s)":
-                info["cpus"] = int(v.strip())
-        info.setdefault("cpu", "unknown")
-        info.setdefault("cpus", os.cpu_count())
+        cpu = machine_info.cpu_info()
+        info["cpu"] = f"{cpu['model']} (family {cpu['family']} model {cpu['model_number']}; {' '.join(cpu['simd'])})"
+        info["cpus"] = cpu["cpus"] or 2
+        info["openblas_kernels"] = machine_info.openblas_core()
         rc, out, _ = run(["git", "rev-parse", "--short", "HEAD"])
         info["commit"] = out.strip() if rc == 0 else "unknown"
         rc, out, _ = run(["git", "status", "--porcelain", "--untracked-files=no", "--", "Sources"])
@@ -765,7 +763,8 @@ def main():
     cols = ["workload", "libaecv", "pytorch", "ratio", "target", "status"]
     head = (f"libaecv benchmark, {machine['date']}, {machine['cpu']} ({machine['cpus']} CPUs), "
             f"libaecv {machine['commit']}{' (+ uncommitted Sources)' if machine['sources_dirty'] else ''}, "
-            f"PyTorch {machine['torch']}, OpenBLAS {os.path.basename(machine['openblas'])}; "
+            f"PyTorch {machine['torch']}, OpenBLAS {os.path.basename(machine['openblas'])} "
+            f"with {machine['openblas_kernels']} kernels; "
             f"load average {load_before[0]:.2f} -> {load_after[0]:.2f}; {elapsed:.0f} s")
     notes = [
         "Ratios are libaecv / PyTorch (throughput: higher is better; latency, RSS: lower is better).",
@@ -813,7 +812,8 @@ def main():
     md = [f"## Performance ({machine['date']})", "",
           f"Machine: {machine['cpu']}, {machine['cpus']} CPUs; libaecv {machine['commit']}"
           f"{' (+ uncommitted Sources)' if machine['sources_dirty'] else ''}; PyTorch {machine['torch']}; "
-          f"OpenBLAS {os.path.basename(machine['openblas'])}; load average {load_before[0]:.2f} -> "
+          f"OpenBLAS {os.path.basename(machine['openblas'])} with {machine['openblas_kernels']} kernels; "
+          f"load average {load_before[0]:.2f} -> "
           f"{load_after[0]:.2f}. Produced by `make bench` in {elapsed:.0f} s.", "",
           md_table(rows, cols), ""]
     if threads:
