@@ -59,6 +59,9 @@ def as_float32(X: np.ndarray, name: str = "X") -> np.ndarray:
     """C-contiguous, aligned, native float32 copy of X (X itself when it already is one).
     uint8 is scaled by 1/255; the dtype must have passed check_float_dtype. The size is checked
     first (check_buffer_size)."""
+    flags = X.flags
+    if X.dtype == _F32 and flags.c_contiguous and flags.aligned:
+        return X  # already what C takes (the common case: no copy, no size check needed)
     check_buffer_size(int(X.size), name)
     if X.dtype == np.uint8:
         scaled: np.ndarray = np.divide(X, np.float32(255), dtype=np.float32, order="C")
