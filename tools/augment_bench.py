@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -43,6 +44,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import aecv
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
 
 
 def mlp():
@@ -219,7 +223,8 @@ def main():
             q = np.mean(qs, axis=0) * 100
             print(f"oracle accuracy on the samples ({label}), per class: "
                   + " ".join(f"{c}:{v:.0f}" for c, v in enumerate(q)) + f"  (mean {q.mean():.1f})")
-    print(f"\nload average: {open('/proc/loadavg').read().split()[:3]}; {time.time() - t0:.0f} s")
+    print(f"\nmachine: {machine.describe()}")
+    print(f"load average: {open('/proc/loadavg').read().split()[:3]}; {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 32
 
@@ -184,11 +187,13 @@ def main():
         load_after = f.read().split()[:3]
     summary = {"input": shape, "model": MODEL, "channels": make_spec(shape)["channels"], "batch": BATCH,
                "train_gflop_per_image": train_flops(shape) / 1e9,
-               "results": results, "load_before": load_before, "load_after": load_after}
+               "results": results, "load_before": load_before, "load_after": load_after,
+               "machine": machine.describe()}
     if args.json:
         print(json.dumps(summary))
         return
     title = "seed conv AE (stride 2, ConvTranspose)" if MODEL == "seed" else "conv AE + BatchNorm + max_pool + nearest upsample"
+    print(f"machine: {summary['machine']}")
     print(f"{title}, {'x'.join(map(str, shape))}, {train_flops(shape) / 1e6:.1f} MFLOP per training image, "
           f"channels {make_spec(shape)['channels']}, batch {BATCH}, Adam; "
           f"images/s (median of {args.repeats} x {args.seconds:g} s)")

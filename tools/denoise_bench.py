@@ -81,6 +81,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
 os.environ.setdefault("AECV_LIBRARY", os.path.join(ROOT, "build", "lib", "libaecv.so.0"))
 import aecv  # noqa: E402  (needs the path and AECV_LIBRARY above)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
 
 DATA = "/usr/lib/python3/dist-packages/skimage/data"
 TRAIN_PHOTOS = ["camera.png", "astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg"]
@@ -497,6 +499,7 @@ def main():
           f"(replay: --ae-steps {ae_stats['steps']})")
     print(f"NL-means tuning {tune_seconds:.1f} s; test time per method (all photos and σ): "
           + ", ".join(f"{m} {seconds[m]:.1f} s" for m in METHODS if m != "noisy"))
+    print(f"machine: {machine.describe()}")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; wall {total:.0f} s")
     if args.json:

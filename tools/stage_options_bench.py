@@ -35,6 +35,8 @@ sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
 os.environ.setdefault("AECV_LIBRARY", os.path.join(REPO, "build", "lib", "libaecv.so.0"))
 
 import aecv  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import machine  # noqa: E402  (tools/bench/machine.py: CPU and OpenBLAS kernels)
 from skimage import data as skdata  # noqa: E402
 
 TRAIN = ["astronaut", "coffee", "rocket", "motorcycle_left", "immunohistochemistry"]
@@ -118,6 +120,7 @@ def main():
         print(f"  {label:40s} test MSE {r['test_mse']:.5f}  PSNR {r['psnr_db']:.2f} dB  "
               f"objective {r['test_objective']:.4g}  {r['ms_per_step']:.1f} ms/step", flush=True)
     load_after = os.getloadavg()
+    print(f"machine: {machine.describe()}")
     print(f"\n{args.preset} preset, channels [32, 64, 128], 3x{SIZE}x{SIZE} crops; {args.steps} steps of batch "
           f"{args.batch}, Adam 1e-3, {args.threads} threads; train {', '.join(TRAIN)}; test "
           f"{', '.join(TEST)} ({args.test_crops} crops)")
