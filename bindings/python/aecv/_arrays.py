@@ -57,8 +57,8 @@ def check_buffer_size(count: int, name: str) -> None:
 
 def as_float32(X: np.ndarray, name: str = "X") -> np.ndarray:
     """C-contiguous, aligned, native float32 copy of X (X itself when it already is one).
-    uint8 is scaled by 1/255; the dtype must have passed check_float_dtype. The size is checked
-    first (check_buffer_size)."""
+    uint8 is scaled by 1/255; the dtype must have passed check_float_dtype. Before a copy the
+    size is checked (check_buffer_size); an array passed as is meets the C API's own check."""
     flags = X.flags
     if X.dtype == _F32 and flags.c_contiguous and flags.aligned:
         return X  # already what C takes (the common case: no copy, no size check needed)
