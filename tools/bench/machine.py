@@ -56,11 +56,16 @@ def openblas_core():
     return "unknown" + suffix
 
 
+def cpu_summary(c=None):
+    """'AMD EPYC (family 26 model 2; avx2 fma avx512f ...)' from cpu_info() (read when not given)."""
+    c = c or cpu_info()
+    return f"{c['model']} (family {c['family']} model {c['model_number']}; {' '.join(c['simd']) or 'no AVX2'})"
+
+
 def describe():
-    """One line: 'AMD EPYC ... (family 26 model 2, 2 CPUs; avx2 fma avx512f ...); OpenBLAS kernels Haswell'."""
+    """One line: 'AMD EPYC (family 26 model 2; avx2 ...), 2 CPUs; OpenBLAS kernels Haswell'."""
     c = cpu_info()
-    return (f"{c['model']} (family {c['family']} model {c['model_number']}, {c['cpus']} CPUs; "
-            f"{' '.join(c['simd']) or 'no AVX2'}); OpenBLAS kernels {openblas_core()}")
+    return f"{cpu_summary(c)}, {c['cpus']} CPUs; OpenBLAS kernels {openblas_core()}"
 
 
 if __name__ == "__main__":

@@ -222,8 +222,8 @@ class Bench:
     def machine(self):
         info = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
         cpu = machine_info.cpu_info()
-        info["cpu"] = f"{cpu['model']} (family {cpu['family']} model {cpu['model_number']}; {' '.join(cpu['simd'])})"
-        info["cpus"] = cpu["cpus"] or 2
+        info["cpu"] = machine_info.cpu_summary(cpu)
+        info["cpus"] = cpu["cpus"]
         info["openblas_kernels"] = machine_info.openblas_core()
         rc, out, _ = run(["git", "rev-parse", "--short", "HEAD"])
         info["commit"] = out.strip() if rc == 0 else "unknown"
