@@ -5,8 +5,10 @@ import AECVKernels
 ///     y[o, oh, ow, n] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[c, oh·s − p + i, ow·s − p + j, n]
 ///
 /// x: (Cin, H, W, N), W: (Cout, Cin, k, k), y: (Cout, OH, OW, N), OH = ⌊(H + 2p − k)/s⌋ + 1.
-/// Computed as im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols.
-/// Backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
+/// For batches of 8 or more lanes on AVX2/AVX-512 CPUs, a direct gather (`DirectConvolution`):
+/// forward is its toColumns, dW its weightGradient, dx its toImage, with no column matrix.
+/// Otherwise im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols;
+/// backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).
 /// `bias: false` (PyTorch's `bias=False`, usual before a BatchNorm) drops b.
 package final class Conv2d: Layer {
@@ -21,6 +23,8 @@ package final class Conv2d: Layer {
     private var biasGradient: UnsafeMutablePointer<Float>!
     /// im2col of the last forward's input, kept for backward: (Cin·k·k, OH·OW·N).
     private let columns = Workspace()
+    /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
+    private let packed = Workspace()
 
     /// Output height/width of a convolution, or nil when the kernel does not fit.
     package static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
@@ -68,6 +72,12 @@ package final class Conv2d: Layer {
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
+        if let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch), direct.gathersToColumns {
+            if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
+            direct.toColumns(image: input, weight: weight, columns: output, accumulate: hasBias,
+                             pack: packed.reserve(direct.packFloats))
+            return
+        }
         let cols = columns.reserve(g.rows * columnCount)
         im2col(input, cols, batch: batch, g)
         if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
@@ -80,11 +90,23 @@ package final class Conv2d: Layer {
                   batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
-        let cols = columns.reserve(g.rows * columnCount)  // still holds forward's im2col
-        gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
-             a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
-             beta: 1, c: weightGradient, ldc: g.rows)
+        let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch)
         if hasBias { addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient) }
+        if let direct {
+            direct.weightGradient(columns: outputGradient, image: input, into: weightGradient)
+            if let dx = inputGradient, direct.gathersToImage {
+                direct.toImage(columns: outputGradient, weight: weight, image: dx, accumulate: false,
+                               pack: packed.reserve(direct.packFloats))
+                return
+            }
+        }
+        let cols = columns.reserve(g.rows * columnCount)
+        if direct == nil {
+            // Still holds forward's im2col: the same (geometry, batch) took the GEMM path there.
+            gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
+                 a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
+                 beta: 1, c: weightGradient, ldc: g.rows)
+        }
         guard let dx = inputGradient else { return }
         // The forward columns are no longer needed: reuse them for dcols.
         gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: outputChannels,

@@ -8,6 +8,9 @@ import AECVKernels
 /// stride-s convolution maps back to H).
 /// Forward: cols (Cout·k·k, H·W·N) = Wᵀ x; y = b + col2im(cols).
 /// Backward: dcols = im2col(dy); dW += x dcolsᵀ; db += Σ dy; dx = W dcols.
+/// For batches of 8 or more lanes on AVX2/AVX-512 CPUs these are direct gathers instead
+/// (`DirectConvolution`, weight (Cin, Cout, k, k) = its (column, image) channels): forward is
+/// toImage (for 8 or more output channels), dW weightGradient, dx toColumns.
 /// Initialization (PyTorch default; its fan-in of this weight is Cout·k·k):
 /// W, b ~ U(−1/√(Cout·k·k), 1/√(Cout·k·k)).
 package final class ConvTranspose2d: Layer {
@@ -23,6 +26,8 @@ package final class ConvTranspose2d: Layer {
     private var biasGradient: UnsafeMutablePointer<Float>!
     /// cols or dcols: (Cout·k·k, H·W·N).
     private let columns = Workspace()
+    /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
+    private let packed = Workspace()
 
     /// Output height/width, or nil when the geometry is impossible.
     package static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int,
@@ -72,6 +77,12 @@ package final class ConvTranspose2d: Layer {
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
+        if let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch), direct.gathersToImage {
+            fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
+            direct.toImage(columns: input, weight: weight, image: output, accumulate: true,
+                           pack: packed.reserve(direct.packFloats))
+            return
+        }
         let cols = columns.reserve(g.rows * columnCount)
         gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,
              a: weight, lda: g.rows, b: input, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
@@ -84,13 +95,25 @@ package final class ConvTranspose2d: Layer {
                   batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
-        let dcols = columns.reserve(g.rows * columnCount)
-        im2col(outputGradient, dcols, batch: batch, g)
-        gemm(transposeA: false, transposeB: true, m: inputChannels, n: g.rows, k: columnCount,
-             a: input, lda: columnCount, b: dcols, ldb: columnCount,
-             beta: 1, c: weightGradient, ldc: g.rows)
         addRowSums(outputGradient, rows: outputChannels, length: g.height * g.width * batch,
                    into: biasGradient)
+        let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch)
+        if let direct {
+            direct.weightGradient(columns: input, image: outputGradient, into: weightGradient)
+            guard let dx = inputGradient else { return }
+            if direct.gathersToColumns {
+                direct.toColumns(image: outputGradient, weight: weight, columns: dx, accumulate: false,
+                                 pack: packed.reserve(direct.packFloats))
+                return
+            }
+        }
+        let dcols = columns.reserve(g.rows * columnCount)
+        im2col(outputGradient, dcols, batch: batch, g)
+        if direct == nil {
+            gemm(transposeA: false, transposeB: true, m: inputChannels, n: g.rows, k: columnCount,
+                 a: input, lda: columnCount, b: dcols, ldb: columnCount,
+                 beta: 1, c: weightGradient, ldc: g.rows)
+        }
         guard let dx = inputGradient else { return }
         gemm(transposeA: false, transposeB: false, m: inputChannels, n: columnCount, k: g.rows,
              a: weight, lda: g.rows, b: dcols, ldb: columnCount, beta: 0, c: dx, ldc: columnCount)

@@ -61,6 +61,42 @@ void ckernels_im2col_single(const float *x, float *cols, long channels, long hei
 void ckernels_col2im_single(const float *cols, float *x, long channels, long height, long width,
                             long k, long s, long p, long out_height, long out_width);
 
+/// The geometry of one convolution seen from both sides (direct_conv.c): the image side is the
+/// Conv2d input / ConvTranspose2d output, the column side the Conv2d output / ConvTranspose2d
+/// input; buffers are batch-minor (channels, rows, columns, lanes) and the weight is
+/// (column_channels, image_channels, kernel, kernel) in both layers.
+typedef struct {
+    long image_channels, height, width;
+    long column_channels, column_height, column_width;
+    long kernel, stride, padding;
+    long lanes;
+} ckernels_conv_shape;
+
+enum { CKERNELS_CONV_GEMM = 0, CKERNELS_CONV_AVX512 = 2 };
+
+/// The best direct-convolution variant this CPU and OS support (CKERNELS_CONV_GEMM: none).
+int ckernels_direct_conv_detected(void);
+/// Restricts every later call to `variant` (≤ the detected one; -1: automatic again), for tests
+/// that compare the variants. Returns 0, changing nothing, when the CPU lacks it.
+int ckernels_direct_conv_force(int variant);
+/// The variant a call with this shape uses: GEMM (the caller's im2col path) when the CPU has no
+/// AVX-512, the lanes are not a multiple of 8, or the kernel is larger than 8.
+int ckernels_direct_conv_variant(const ckernels_conv_shape *shape);
+/// Floats of the `pack` buffer that to_columns / to_image need for this shape.
+long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *shape);
+
+/// columns[o, oh, ow, n] = (accumulate ? columns : 0) + Σ_{c,i,j} w[o, c, i, j] ·
+/// image[c, oh·s − p + i, ow·s − p + j, n] (0 outside). Only when the variant is not GEMM.
+void ckernels_conv_to_columns(const ckernels_conv_shape *shape, const float *image, const float *w,
+                              float *columns, int accumulate, float *pack);
+/// image[c, y, x, n] = (accumulate ? image : 0) + Σ w[o, c, i, j] · columns[o, oh, ow, n] over
+/// oh·s − p + i = y, ow·s − p + j = x: the adjoint of to_columns.
+void ckernels_conv_to_image(const ckernels_conv_shape *shape, const float *columns, const float *w,
+                            float *image, int accumulate, float *pack);
+/// dw[o, c, i, j] += Σ_{oh,ow,n} columns[o, oh, ow, n] · image[c, oh·s − p + i, ow·s − p + j, n].
+void ckernels_conv_weight_grad(const ckernels_conv_shape *shape, const float *columns,
+                               const float *image, float *dw);
+
 /// The library's compute-thread setting, stored atomically (0: not set yet). A call reads it
 /// once (ComputeThreads.forCall) so a concurrent aecv_set_num_threads never changes a call
 /// half-way.

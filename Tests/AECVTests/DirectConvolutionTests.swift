@@ -1,0 +1,125 @@
+import XCTest
+@testable import AECVKernels
+@testable import AECVNN
+import AECV
+
+/// The direct convolutions (Sources/CKernels/direct_conv.c, AVX-512) against the im2col + GEMM
+/// path they replace for batches of 8 or more lanes: forward, input gradient, weight and bias
+/// gradients of Conv2d and ConvTranspose2d over strides, paddings, kernels, channel counts on
+/// both sides of the 8-channel switch, and lane counts with and without an 8-lane tail. Then a
+/// finite-difference check on the direct path itself.
+///
+/// On a CPU without AVX-512 the direct path never runs, and these tests skip saying so.
+final class DirectConvolutionTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard DirectConvolution.detectedVariant == .avx512 else {
+            throw XCTSkip("SKIPPED: this CPU (or OS) has no AVX-512, so the direct convolutions are not used here; the im2col + GEMM path runs everywhere instead")
+        }
+    }
+
+    override func tearDown() { DirectConvolution.force(nil) }
+
+    /// y, dx, and the parameter gradients of one forward + backward.
+    private func run(_ layer: Layer, parameters: [Float], x: [Float], dy: [Float], batch: Int)
+        -> (y: [Float], dx: [Float], gradients: [Float]) {
+        var p = parameters
+        var g = [Float](repeating: 0, count: parameters.count)
+        var y = [Float](repeating: .nan, count: batch * layer.outputSize)
+        var dx = [Float](repeating: .nan, count: batch * layer.inputSize)
+        p.withUnsafeMutableBufferPointer { pp in
+            g.withUnsafeMutableBufferPointer { gp in
+                layer.bind(parameters: pp.baseAddress!, gradients: gp.baseAddress!)
+                layer.forward(input: x, output: &y, batch: batch)
+                layer.backward(input: x, output: y, outputGradient: dy, inputGradient: &dx, batch: batch)
+            }
+        }
+        return (y, dx, g)
+    }
+
+    private func assertPathsAgree(_ layer: Layer, batch: Int, _ what: String,
+                                  file: StaticString = #filePath, line: UInt = #line) {
+        var random = RandomSource(seed: UInt64(batch) &* 31 &+ UInt64(layer.parameterCount))
+        let parameters = (0..<layer.parameterCount).map { _ in random.uniform(-1, 1) }
+        let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-1, 1) }
+        let dy = (0..<(batch * layer.outputSize)).map { _ in random.uniform(-1, 1) }
+        XCTAssertTrue(DirectConvolution.force(.gemm))
+        let reference = run(layer, parameters: parameters, x: x, dy: dy, batch: batch)
+        XCTAssertTrue(DirectConvolution.force(.avx512))
+        let direct = run(layer, parameters: parameters, x: x, dy: dy, batch: batch)
+        // Sums of up to a few thousand products of values in [-1, 1], in another order.
+        let scale = { (v: [Float]) in max(1, v.map { abs($0) }.max() ?? 1) }
+        XCTAssertLessThan(maxAbsoluteDifference(direct.y, reference.y) / scale(reference.y), 1e-5,
+                          "\(what): forward", file: file, line: line)
+        XCTAssertLessThan(maxAbsoluteDifference(direct.dx, reference.dx) / scale(reference.dx), 1e-5,
+                          "\(what): input gradient", file: file, line: line)
+        XCTAssertLessThan(maxAbsoluteDifference(direct.gradients, reference.gradients) / scale(reference.gradients),
+                          1e-5, "\(what): parameter gradients", file: file, line: line)
+    }
+
+    func testConv2dMatchesGEMMPath() {
+        // (input shape, out channels, kernel, stride, padding)
+        let cases: [([Int], Int, Int, Int, Int)] = [
+            ([3, 16, 16], 16, 3, 2, 1),    // RGB in: the first stage (dx by GEMM: 3 < 8 channels)
+            ([16, 8, 8], 32, 3, 2, 1),     // a middle stage
+            ([8, 7, 9], 8, 3, 1, 1),       // stride 1, odd sizes
+            ([9, 6, 6], 20, 5, 3, 2),      // large kernel and stride, channel blocks with a tail
+            ([8, 5, 5], 3, 3, 1, 0),       // 3 out channels: forward by GEMM, dW direct
+            ([12, 4, 5], 17, 1, 1, 0),     // 1×1
+            ([8, 5, 5], 8, 2, 3, 0),       // stride > kernel: pixels no tap reaches in dx
+        ]
+        for (shape, c, k, s, p) in cases {
+            let layer = Conv2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s, padding: p)
+            for batch in [8, 16, 24, 40] {
+                assertPathsAgree(layer, batch: batch, "conv2d \(shape) c\(c) k\(k) s\(s) p\(p) batch \(batch)")
+            }
+        }
+        let noBias = Conv2d(inputShape: [8, 6, 6], outputChannels: 16, kernelSize: 3, stride: 1, padding: 1, bias: false)
+        assertPathsAgree(noBias, batch: 16, "conv2d without bias")
+    }
+
+    func testConvTranspose2dMatchesGEMMPath() {
+        // (input shape, out channels, kernel, stride, padding, output padding)
+        let cases: [([Int], Int, Int, Int, Int, (Int, Int))] = [
+            ([64, 4, 4], 32, 3, 2, 1, (1, 1)),   // the preset's decoder stage
+            ([16, 8, 8], 3, 3, 2, 1, (1, 1)),    // to RGB: forward by GEMM, dW and dx direct
+            ([8, 3, 5], 9, 3, 2, 1, (1, 0)),     // per-axis output padding
+            ([10, 3, 3], 8, 4, 2, 1, (0, 0)),    // even kernel
+            ([8, 3, 4], 12, 3, 1, 1, (0, 0)),    // stride 1
+            ([8, 2, 2], 8, 5, 3, 2, (2, 1)),     // stride 3, output padding 2
+            ([5, 4, 4], 16, 3, 2, 1, (1, 1)),    // 5 in channels: dx by GEMM
+        ]
+        for (shape, c, k, s, p, op) in cases {
+            let layer = ConvTranspose2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s,
+                                        padding: p, outputPadding: op)
+            for batch in [8, 16, 24, 40] {
+                assertPathsAgree(layer, batch: batch, "conv_transpose2d \(shape) c\(c) k\(k) s\(s) p\(p) op\(op) batch \(batch)")
+            }
+        }
+    }
+
+    /// Batches that are not a multiple of 8 keep the GEMM path (`DirectConvolution` is nil).
+    func testOddBatchesKeepTheGEMMPath() {
+        let g = ConvGeometry(channels: 8, height: 6, width: 6, kernel: 3, stride: 2, padding: 1,
+                             columnHeight: 3, columnWidth: 3)
+        XCTAssertNotNil(DirectConvolution(g, columnChannels: 8, batch: 16))
+        XCTAssertNotNil(DirectConvolution(g, columnChannels: 8, batch: 8))
+        XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 12))
+        XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 1))
+        XCTAssertTrue(DirectConvolution.force(.gemm))
+        XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 16))
+    }
+
+    /// The direct path's gradients against finite differences (not only against the GEMM path).
+    func testFiniteDifferencesOnTheDirectPath() {
+        let layers: [(Layer, String)] = [
+            (Conv2d(inputShape: [8, 5, 5], outputChannels: 8, kernelSize: 3, stride: 2, padding: 1), "conv2d"),
+            (ConvTranspose2d(inputShape: [8, 3, 3], outputChannels: 8, kernelSize: 3, stride: 2, padding: 1,
+                             outputPadding: (1, 0)), "conv_transpose2d"),
+        ]
+        for (layer, what) in layers {
+            let result = checkLayerGradients(layer, batch: 8)
+            XCTAssertLessThan(result.parameterError, Tolerance.gradientRelative, "\(what): parameters")
+            XCTAssertLessThan(result.inputError, Tolerance.gradientRelative, "\(what): input")
+        }
+    }
+}
