@@ -195,44 +195,53 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
         const long blocks = (outs + mrp - 1) / mrp;                                                 \
         int ti[8], tj[8], tix[64];                                                                  \
         long si[8], sj[8], off[64];                                                                 \
-        for (long ob = 0; ob < blocks; ob++) {                                                      \
-            const float *ablock = packed + ob * taps * ins * mrp;                                   \
-            const long rows = outs - ob * mrp;                                                      \
-            float *oblock = out + ob * mrp * out_stride;                                            \
-            for (long y = 0; y < oh_count; y++) {                                                   \
-                const int nr = to_image ? row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si) \
-                                        : row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si); \
-                for (long x = 0; x < ow_count; x++) {                                               \
-                    const int nc = to_image ? row_taps_to_image(x, s->stride, s->padding, k, src_w, tj, sj) \
-                                            : row_taps_to_columns(x, s->stride, s->padding, k, src_w, tj, sj); \
-                    int ntaps = 0;                                                                  \
-                    for (int a = 0; a < nr; a++)                                                    \
-                        for (int b = 0; b < nc; b++) {                                              \
-                            tix[ntaps] = (int)(ti[a] * k + tj[b]);                                  \
-                            off[ntaps] = (si[a] * src_w + sj[b]) * n;                               \
-                            ntaps++;                                                                \
-                        }                                                                           \
-                    float *opix = oblock + (y * ow_count + x) * n;                                  \
-                    long n0 = 0;                                                                    \
-                    if (ntaps == 0) {                                                               \
-                        /* No tap reaches this pixel (stride > kernel): the sum is empty. */        \
-                        if (!accumulate)                                                            \
-                            for (long r = 0; r < (rows < mrp ? rows : mrp); r++)                    \
-                                memset(opix + r * out_stride, 0, (size_t)n * sizeof(float));        \
-                        continue;                                                                   \
+        /* Pixel-major, output blocks innermost: a pixel's k² × ins source vectors are read by  \
+           every block while they are in L1 (block-major loops streamed whole planes once per    \
+           block, from DRAM at 128² and batch 64). */                                           \
+        for (long y = 0; y < oh_count; y++) {                                                       \
+            const int nr = to_image ? row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si) \
+                                    : row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si); \
+            for (long x = 0; x < ow_count; x++) {                                                   \
+                const int nc = to_image ? row_taps_to_image(x, s->stride, s->padding, k, src_w, tj, sj) \
+                                        : row_taps_to_columns(x, s->stride, s->padding, k, src_w, tj, sj); \
+                int ntaps = 0;                                                                      \
+                for (int a = 0; a < nr; a++)                                                        \
+                    for (int b = 0; b < nc; b++) {                                                  \
+                        tix[ntaps] = (int)(ti[a] * k + tj[b]);                                      \
+                        off[ntaps] = (si[a] * src_w + sj[b]) * n;                                   \
+                        ntaps++;                                                                    \
                     }                                                                               \
-                    for (; n0 + NV_WIDE * VL <= n; n0 += NV_WIDE * VL)                              \
+                float *opix_all = out + (y * ow_count + x) * n;                                     \
+                if (ntaps == 0) {                                                                   \
+                    /* No tap reaches this pixel (stride > kernel): the sum is empty. */            \
+                    if (!accumulate)                                                                \
+                        for (long r = 0; r < outs; r++)                                             \
+                            memset(opix_all + r * out_stride, 0, (size_t)n * sizeof(float));        \
+                    continue;                                                                       \
+                }                                                                                   \
+                long n0 = 0;                                                                        \
+                for (; n0 + NV_WIDE * VL <= n; n0 += NV_WIDE * VL)                                  \
+                    for (long ob = 0; ob < blocks; ob++) {                                          \
+                        const float *ablock = packed + ob * taps * ins * mrp;                       \
+                        const long rows = outs - ob * mrp;                                          \
+                        float *opix = opix_all + ob * mrp * out_stride;                             \
                         for (long r0 = 0; r0 < mrp && r0 < rows; r0 += MR_WIDE)                     \
                             GATHER_TILE(VT, VL, MR_WIDE, NV_WIDE);                                  \
-                    for (; n0 + VL <= n; n0 += VL) {                                                \
-                        const long r0 = 0;                                                          \
+                    }                                                                               \
+                for (; n0 + VL <= n; n0 += VL)                                                      \
+                    for (long ob = 0; ob < blocks; ob++) {                                          \
+                        const float *ablock = packed + ob * taps * ins * mrp;                       \
+                        const long rows = outs - ob * mrp, r0 = 0;                                  \
+                        float *opix = opix_all + ob * mrp * out_stride;                             \
                         GATHER_TILE(VT, VL, MRP, 1);                                                \
                     }                                                                               \
-                    for (; n0 + 8 <= n; n0 += 8) {                                                  \
-                        const long r0 = 0;                                                          \
+                for (; n0 + 8 <= n; n0 += 8)                                                        \
+                    for (long ob = 0; ob < blocks; ob++) {                                          \
+                        const float *ablock = packed + ob * taps * ins * mrp;                       \
+                        const long rows = outs - ob * mrp, r0 = 0;                                  \
+                        float *opix = opix_all + ob * mrp * out_stride;                             \
                         GATHER_TILE(f8, 8, MRP, 1);                                                 \
                     }                                                                               \
-                }                                                                                   \
             }                                                                                       \
         }                                                                                           \
     }
