@@ -304,8 +304,8 @@ static inline float lane_sum(const void *vector, int lanes) {
             for (int b = 0; b < BI; b++) accv[a][b] += cv[a] * iv[b];                            \
     }
 
-// Rows of column positions are taken in blocks of about 2,048 floats per channel: the BO + BI
-// channels' rows of one block stay in L2 while all k² taps read them (tap-major loops streamed
+// Rows of column positions are taken in blocks of about 1,024 floats per channel: the BO + BI
+// channels' rows of one block stay in L1/L2 while all k² taps read them (tap-major loops streamed
 // whole planes once per tap and block pair, and ran from L3 at half the speed).
 #define WEIGHT_GRAD(NAME, TARGET, VT, VL, BO_, BI_)                                                 \
     __attribute__((target(TARGET)))                                                                \
@@ -315,7 +315,7 @@ static inline float lane_sum(const void *vector, int lanes) {
         const long co = s->column_channels, ci = s->image_channels;                                 \
         const long col_stride = s->column_height * s->column_width * n;                             \
         const long img_stride = s->height * s->width * n;                                           \
-        long block_rows = 2048 / (s->column_width * n);                                             \
+        long block_rows = 1024 / (s->column_width * n);                                             \
         if (block_rows < 1) block_rows = 1;                                                         \
         for (long yb = 0; yb < s->column_height; yb += block_rows) {                                \
             const long yb_end = yb + block_rows < s->column_height ? yb + block_rows : s->column_height; \
