@@ -94,7 +94,10 @@ package final class Conv2d: Layer {
         if hasBias { addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient) }
         if let direct {
             direct.weightGradient(columns: outputGradient, image: input, into: weightGradient)
-            if let dx = inputGradient, direct.gathersToImage {
+            // A first layer has no input gradient: return before reserving columns it would not
+            // use (27 × 128² × 64 floats, 113 MB, for an RGB 256² input at batch 64).
+            guard let dx = inputGradient else { return }
+            if direct.gathersToImage {
                 direct.toImage(columns: outputGradient, weight: weight, image: dx, accumulate: false,
                                pack: packed.reserve(direct.packFloats))
                 return
