@@ -21,20 +21,44 @@
 // broadcasts MR weights from a packed block (pack_*), MR·NV fused multiply-adds.
 //
 // The kernels are AVX-512 (F + VL), chosen at run time from CPUID and XGETBV (the OS must save
-// the ZMM state). Without it, or for lane counts that are not a multiple of 8, the caller keeps
-// the GEMM path; ckernels_direct_conv_variant says which applies, ckernels_direct_conv_force lets
-// tests run both. An AVX2 version of the same tiles (6 × 2 vectors in 16 registers) was written
-// and measured on a Zen 5 core: 75–100 GFLOP/s against 130–215 for OpenBLAS's AVX2 sgemm on the
-// same products, because it is bound by its loads (8 per 12 multiply-adds); it was removed, so
-// AVX2-only CPUs keep im2col + sgemm.
+// the ZMM state). Without it, or below 8 lanes (one image), the caller keeps the GEMM path;
+// ckernels_direct_conv_variant says which applies, ckernels_direct_conv_force lets tests run
+// both. Lane counts that are not a multiple of the vector end in AVX-512-masked vectors.
+// An AVX2 version of the same tiles (6 × 2 vectors in 16 registers) was written and measured on
+// a Zen 5 core: 75–100 GFLOP/s against 130–215 for OpenBLAS's AVX2 sgemm on the same products,
+// because it is bound by its loads (8 per 12 multiply-adds); it was removed, so AVX2-only CPUs
+// keep im2col + sgemm.
 #include "ckernels.h"
 #include <cpuid.h>
+#include <immintrin.h>
 #include <string.h>
 
 #pragma clang fp contract(fast)
 
 typedef float f8 __attribute__((ext_vector_type(8)));
 typedef float f16 __attribute__((ext_vector_type(16)));
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+// Whole vectors, and the last `count` (< a vector) lanes of a run by AVX-512 masks: masked-off
+// lanes read as 0, are never written, and cannot fault past the end of a buffer.
+#define LOAD_WHOLE(VT, p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE_WHOLE(VT, p, v) do { VT w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)
+#define LOAD_PART(VT, p) load_part_##VT((p), tail)
+#define STORE_PART(VT, p, v) store_part_##VT((p), (v), tail)
+
+TARGET_AVX512 static inline f8 load_part_f8(const float *p, long count) {
+    const __m256 v = _mm256_maskz_loadu_ps((__mmask8)((1u << count) - 1), p);
+    f8 r; memcpy(&r, &v, sizeof r); return r;
+}
+TARGET_AVX512 static inline void store_part_f8(float *p, f8 v, long count) {
+    __m256 x; memcpy(&x, &v, sizeof x);
+    _mm256_mask_storeu_ps(p, (__mmask8)((1u << count) - 1), x);
+}
+TARGET_AVX512 static inline f16 load_part_f16(const float *p, long count) {
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), p);
+    f16 r; memcpy(&r, &v, sizeof r); return r;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Variant selection
@@ -77,8 +101,9 @@ int ckernels_direct_conv_variant(const ckernels_conv_shape *s) {
     int v = __atomic_load_n(&forced_variant, __ATOMIC_RELAXED);
     if (v < 0) v = ckernels_direct_conv_detected();
     if (v == CKERNELS_CONV_GEMM) return v;
-    // Lanes come in vectors of 8; the tap lists live on the stack (k ≤ 8: 64 taps).
-    if (s->lanes < 8 || s->lanes % 8 != 0 || s->kernel > 8) return CKERNELS_CONV_GEMM;
+    // Below 8 lanes most of every vector would be masked off; the tap lists live on the stack
+    // (k ≤ 8: 64 taps).
+    if (s->lanes < 8 || s->kernel > 8) return CKERNELS_CONV_GEMM;
     return v;
 }
 
@@ -143,7 +168,7 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
 // The gather tile: MR output channels × NV vectors of VL lanes, accumulated over the taps and
 // the input channels, then stored (or added) to `rows` valid output rows.
 
-#define GATHER_TILE(VT, VL, MR, NV)                                                                 \
+#define GATHER_TILE(VT, VL, MR, NV, LOAD, STORE)                                                    \
     do {                                                                                            \
         VT acc[MR][NV];                                                                             \
         for (int r = 0; r < MR; r++)                                                                \
@@ -153,7 +178,7 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
             const float *bp = in + off[t] + n0;                                                     \
             for (long c = 0; c < ins; c++) {                                                        \
                 VT bv[NV];                                                                          \
-                for (int v = 0; v < NV; v++) memcpy(&bv[v], bp + v * VL, sizeof(VT));               \
+                for (int v = 0; v < NV; v++) bv[v] = LOAD(VT, bp + v * VL);                         \
                 for (int r = 0; r < MR; r++) {                                                      \
                     const float a = ap[r];                                                          \
                     for (int v = 0; v < NV; v++) acc[r][v] += a * bv[v];                            \
@@ -168,8 +193,8 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
             float *dst = opix + (r0 + r) * out_stride + n0;                                         \
             for (int v = 0; v < NV; v++) {                                                          \
                 VT value = acc[r][v];                                                               \
-                if (accumulate) { VT old; memcpy(&old, dst + v * VL, sizeof(VT)); value += old; }   \
-                memcpy(dst + v * VL, &value, sizeof(VT));                                           \
+                if (accumulate) value += LOAD(VT, dst + v * VL);                                    \
+                STORE(VT, dst + v * VL, value);                                                     \
             }                                                                                       \
         }                                                                                           \
     } while (0)
@@ -195,9 +220,9 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
         const long blocks = (outs + mrp - 1) / mrp;                                                 \
         int ti[8], tj[8], tix[64];                                                                  \
         long si[8], sj[8], off[64];                                                                 \
-        /* Pixel-major, output blocks innermost: a pixel's k² × ins source vectors are read by  \
-           every block while they are in L1 (block-major loops streamed whole planes once per    \
-           block, from DRAM at 128² and batch 64). */                                           \
+        /* Pixel-major, output blocks innermost: a pixel's k² × ins source vectors are read by      \
+           every block while they are in L1 (block-major loops streamed whole planes once per       \
+           block, from DRAM at 128² and batch 64). */                                               \
         for (long y = 0; y < oh_count; y++) {                                                       \
             const int nr = to_image ? row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si) \
                                     : row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si); \
@@ -226,22 +251,31 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
                         const long rows = outs - ob * mrp;                                          \
                         float *opix = opix_all + ob * mrp * out_stride;                             \
                         for (long r0 = 0; r0 < mrp && r0 < rows; r0 += MR_WIDE)                     \
-                            GATHER_TILE(VT, VL, MR_WIDE, NV_WIDE);                                  \
+                            GATHER_TILE(VT, VL, MR_WIDE, NV_WIDE, LOAD_WHOLE, STORE_WHOLE);         \
                     }                                                                               \
                 for (; n0 + VL <= n; n0 += VL)                                                      \
                     for (long ob = 0; ob < blocks; ob++) {                                          \
                         const float *ablock = packed + ob * taps * ins * mrp;                       \
                         const long rows = outs - ob * mrp, r0 = 0;                                  \
                         float *opix = opix_all + ob * mrp * out_stride;                             \
-                        GATHER_TILE(VT, VL, MRP, 1);                                                \
+                        GATHER_TILE(VT, VL, MRP, 1, LOAD_WHOLE, STORE_WHOLE);                       \
                     }                                                                               \
                 for (; n0 + 8 <= n; n0 += 8)                                                        \
                     for (long ob = 0; ob < blocks; ob++) {                                          \
                         const float *ablock = packed + ob * taps * ins * mrp;                       \
                         const long rows = outs - ob * mrp, r0 = 0;                                  \
                         float *opix = opix_all + ob * mrp * out_stride;                             \
-                        GATHER_TILE(f8, 8, MRP, 1);                                                 \
+                        GATHER_TILE(f8, 8, MRP, 1, LOAD_WHOLE, STORE_WHOLE);                        \
                     }                                                                               \
+                if (n0 < n) {                                                                       \
+                    const long tail = n - n0;   /* 1 to 7 lanes */                                  \
+                    for (long ob = 0; ob < blocks; ob++) {                                          \
+                        const float *ablock = packed + ob * taps * ins * mrp;                       \
+                        const long rows = outs - ob * mrp, r0 = 0;                                  \
+                        float *opix = opix_all + ob * mrp * out_stride;                             \
+                        GATHER_TILE(f8, 8, MRP, 1, LOAD_PART, STORE_PART);                          \
+                    }                                                                               \
+                }                                                                                   \
             }                                                                                       \
         }                                                                                           \
     }
@@ -290,8 +324,6 @@ static inline void valid_range(long j, long s, long p, long size, long count, lo
 // The lane sums of 16 accumulators, sums[q] = Σ_l v[q][l], by a tree of shuffles and adds (15
 // vector adds for 16 lanes) instead of 16 scalar loops: per block and tap those loops cost a third
 // as much as the block's multiply-adds.
-#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
-
 TARGET_AVX512 static inline void lane_sums_16(const f16 *v, float *sums) {
     f16 t[8], w[4], x[2];
     for (int q = 0; q < 8; q++)   // groups of 8 lanes: v[2q], v[2q+1]
@@ -308,42 +340,33 @@ TARGET_AVX512 static inline void lane_sums_16(const f16 *v, float *sums) {
     memcpy(sums, &all, sizeof all);
 }
 
-TARGET_AVX512 static inline void lane_sums_8(const f8 *v, float *sums) {
-    f8 t[8], w[4], x[2];
-    for (int q = 0; q < 8; q++)   // groups of 4: v[2q], v[2q+1]
-        t[q] = __builtin_shufflevector(v[2 * q], v[2 * q + 1], 0, 1, 2, 3, 8, 9, 10, 11)
-             + __builtin_shufflevector(v[2 * q], v[2 * q + 1], 4, 5, 6, 7, 12, 13, 14, 15);
-    for (int q = 0; q < 4; q++)   // groups of 2: v[4q .. 4q+3]
-        w[q] = __builtin_shufflevector(t[2 * q], t[2 * q + 1], 0, 1, 4, 5, 8, 9, 12, 13)
-             + __builtin_shufflevector(t[2 * q], t[2 * q + 1], 2, 3, 6, 7, 10, 11, 14, 15);
-    for (int q = 0; q < 2; q++)   // single lanes: v[8q .. 8q+7]
-        x[q] = __builtin_shufflevector(w[2 * q], w[2 * q + 1], 0, 2, 4, 6, 8, 10, 12, 14)
-             + __builtin_shufflevector(w[2 * q], w[2 * q + 1], 1, 3, 5, 7, 9, 11, 13, 15);
-    memcpy(sums, x, sizeof x);
-}
-
-#define DOT_TILE(VT, VL)                                                                            \
-    for (; n0 + VL <= run; n0 += VL) {                                                              \
+#define DOT_STEP(VT, LOAD)                                                                          \
+    do {                                                                                            \
         VT cv[BO], iv[BI];                                                                          \
-        for (int a = 0; a < BO; a++) memcpy(&cv[a], cb[a] + coff + n0, sizeof(VT));                 \
-        for (int b = 0; b < BI; b++) memcpy(&iv[b], ib[b] + ioff + n0, sizeof(VT));                        \
+        for (int a = 0; a < BO; a++) cv[a] = LOAD(VT, cb[a] + coff + n0);                           \
+        for (int b = 0; b < BI; b++) iv[b] = LOAD(VT, ib[b] + ioff + n0);                           \
         for (int a = 0; a < BO; a++)                                                                \
-            for (int b = 0; b < BI; b++) accv[a][b] += cv[a] * iv[b];                            \
-    }
+            for (int b = 0; b < BI; b++) accv[a][b] += cv[a] * iv[b];                               \
+    } while (0)
+
+// Whole vectors of a run, then its last run % VL lanes masked (zeros add nothing).
+#define DOT_TILE(VT, VL)                                                                            \
+    for (; n0 + VL <= run; n0 += VL) DOT_STEP(VT, LOAD_WHOLE);                                      \
+    if (n0 < run) { const long tail = run - n0; DOT_STEP(VT, LOAD_PART); }
 
 // Rows of column positions are taken in blocks of about 512 floats per channel: the BO + BI
 // channels' rows of one block stay in L1/L2 while all k² taps read them (tap-major loops streamed
 // whole planes once per tap and block pair, and ran from L3 at half the speed).
 #define WEIGHT_GRAD(NAME, TARGET, VT, VL, BO_, BI_)                                                 \
-    __attribute__((target(TARGET)))                                                                \
+    __attribute__((target(TARGET)))                                                                 \
     static void NAME(const ckernels_conv_shape *s, const float *col, const float *img, float *dw) { \
         enum { BO = BO_, BI = BI_ };                                                                \
-        _Static_assert(BO_ * BI_ == 16, "lane_sums_* reduce exactly 16 accumulators");             \
+        _Static_assert(BO_ * BI_ == 16, "lane_sums_* reduce exactly 16 accumulators");              \
         const long k = s->kernel, taps = k * k, n = s->lanes;                                       \
         const long co = s->column_channels, ci = s->image_channels;                                 \
         const long col_stride = s->column_height * s->column_width * n;                             \
         const long img_stride = s->height * s->width * n;                                           \
-        long block_rows = 512 / (s->column_width * n);                                             \
+        long block_rows = 512 / (s->column_width * n);                                              \
         if (block_rows < 1) block_rows = 1;                                                         \
         for (long yb = 0; yb < s->column_height; yb += block_rows) {                                \
             const long yb_end = yb + block_rows < s->column_height ? yb + block_rows : s->column_height; \
@@ -367,8 +390,8 @@ TARGET_AVX512 static inline void lane_sums_8(const f8 *v, float *sums) {
                             VT accv[BO][BI];                                                        \
                             for (int a = 0; a < BO; a++)                                            \
                                 for (int b = 0; b < BI; b++) accv[a][b] = (VT)0.0f;                 \
-                            /* With stride 1 a row of positions and its image row are one          \
-                               contiguous run of (xhi − xlo)·n floats on both sides. */            \
+                            /* With stride 1 a row of positions and its image row are one           \
+                               contiguous run of (xhi − xlo)·n floats on both sides. */             \
                             const long run = s->stride == 1 ? (xhi - xlo) * n : n;                  \
                             const long xend = s->stride == 1 ? xlo + 1 : xhi;                       \
                             for (long y = ylo; y < yhi; y++) {                                      \
@@ -392,15 +415,12 @@ TARGET_AVX512 static inline void lane_sums_8(const f8 *v, float *sums) {
         }                                                                                           \
     }
 
-// 4 × 4 accumulators + 8 loaded vectors, of 16 lanes, or of 8 for lane counts that are an odd
-// multiple of 8 (one kernel cannot hold both sets of accumulators in 32 registers).
+// 4 × 4 accumulators + 8 loaded vectors of 16 lanes; a run's last lanes come in masked.
 WEIGHT_GRAD(weight_grad_16, "avx512f,avx512vl,avx2,fma", f16, 16, 4, 4)
-WEIGHT_GRAD(weight_grad_8, "avx512f,avx512vl,avx2,fma", f8, 8, 4, 4)
 
 void ckernels_conv_weight_grad(const ckernels_conv_shape *s, const float *columns, const float *image,
                                float *dw) {
     const int variant = ckernels_direct_conv_variant(s);
     if (variant != CKERNELS_CONV_AVX512) return;
-    if (s->lanes % 16 == 0) weight_grad_16(s, columns, image, dw);
-    else weight_grad_8(s, columns, image, dw);
+    weight_grad_16(s, columns, image, dw);
 }

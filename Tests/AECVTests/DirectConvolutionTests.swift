@@ -6,7 +6,7 @@ import AECV
 /// The direct convolutions (Sources/CKernels/direct_conv.c, AVX-512) against the im2col + GEMM
 /// path they replace for batches of 8 or more lanes: forward, input gradient, weight and bias
 /// gradients of Conv2d and ConvTranspose2d over strides, paddings, kernels, channel counts on
-/// both sides of the 8-channel switch, and lane counts with and without an 8-lane tail. Then a
+/// both sides of the 8-channel switch, and lane counts with and without 8-lane and masked tails. Then a
 /// finite-difference check on the direct path itself.
 ///
 /// On a CPU without AVX-512 the direct path never runs, and these tests skip saying so.
@@ -69,7 +69,7 @@ final class DirectConvolutionTests: XCTestCase {
         ]
         for (shape, c, k, s, p) in cases {
             let layer = Conv2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s, padding: p)
-            for batch in [8, 16, 24, 40] {
+            for batch in [8, 11, 16, 21, 24, 33, 40, 47] {
                 assertPathsAgree(layer, batch: batch, "conv2d \(shape) c\(c) k\(k) s\(s) p\(p) batch \(batch)")
             }
         }
@@ -91,19 +91,21 @@ final class DirectConvolutionTests: XCTestCase {
         for (shape, c, k, s, p, op) in cases {
             let layer = ConvTranspose2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s,
                                         padding: p, outputPadding: op)
-            for batch in [8, 16, 24, 40] {
+            for batch in [8, 11, 16, 21, 24, 33, 40, 47] {
                 assertPathsAgree(layer, batch: batch, "conv_transpose2d \(shape) c\(c) k\(k) s\(s) p\(p) op\(op) batch \(batch)")
             }
         }
     }
 
-    /// Batches that are not a multiple of 8 keep the GEMM path (`DirectConvolution` is nil).
-    func testOddBatchesKeepTheGEMMPath() {
+    /// Fewer than 8 lanes keep the GEMM path (`DirectConvolution` is nil); 8 or more, masked
+    /// past the last whole vector, take the direct one.
+    func testSmallBatchesKeepTheGEMMPath() {
         let g = ConvGeometry(channels: 8, height: 6, width: 6, kernel: 3, stride: 2, padding: 1,
                              columnHeight: 3, columnWidth: 3)
         XCTAssertNotNil(DirectConvolution(g, columnChannels: 8, batch: 16))
         XCTAssertNotNil(DirectConvolution(g, columnChannels: 8, batch: 8))
-        XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 12))
+        XCTAssertNotNil(DirectConvolution(g, columnChannels: 8, batch: 13))
+        XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 7))
         XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 1))
         XCTAssertTrue(DirectConvolution.force(.gemm))
         XCTAssertNil(DirectConvolution(g, columnChannels: 8, batch: 16))
@@ -117,9 +119,11 @@ final class DirectConvolutionTests: XCTestCase {
                              outputPadding: (1, 0)), "conv_transpose2d"),
         ]
         for (layer, what) in layers {
-            let result = checkLayerGradients(layer, batch: 8)
-            XCTAssertLessThan(result.parameterError, Tolerance.gradientRelative, "\(what): parameters")
-            XCTAssertLessThan(result.inputError, Tolerance.gradientRelative, "\(what): input")
+            for batch in [8, 13] {
+                let result = checkLayerGradients(layer, batch: batch)
+                XCTAssertLessThan(result.parameterError, Tolerance.gradientRelative, "\(what) batch \(batch): parameters")
+                XCTAssertLessThan(result.inputError, Tolerance.gradientRelative, "\(what) batch \(batch): input")
+            }
         }
     }
 }

@@ -11,9 +11,9 @@ import CKernels
 ///     toImage:    its adjoint, img[c, y, x, n] = Σ w[o, c, i, j] · col[o, oh, ow, n]
 ///     weightGradient: dw[o, c, i, j] += Σ_{oh,ow,n} col[o, oh, ow, n] · img[c, oh·s − p + i, ow·s − p + j, n]
 ///
-/// `init` returns nil when the CPU has neither AVX-512 nor AVX2 + FMA, when the batch is not a
-/// multiple of 8 lanes (one-image calls keep the GEMM path), or for kernels over 8; the layer
-/// then uses im2col + GEMM. The results agree with that path to float rounding (the sums run in
+/// `init` returns nil when the CPU has no AVX-512 (F + VL), for batches under 8 lanes (one-image
+/// calls keep the GEMM path; lane counts past a multiple of the vector are masked), or for
+/// kernels over 8; the layer then uses im2col + GEMM. The results agree with that path to float rounding (the sums run in
 /// another order), which the tests check for both variants.
 package struct DirectConvolution {
     private var shape: ckernels_conv_shape

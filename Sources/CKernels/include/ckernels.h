@@ -80,7 +80,7 @@ int ckernels_direct_conv_detected(void);
 /// that compare the variants. Returns 0, changing nothing, when the CPU lacks it.
 int ckernels_direct_conv_force(int variant);
 /// The variant a call with this shape uses: GEMM (the caller's im2col path) when the CPU has no
-/// AVX-512, the lanes are not a multiple of 8, or the kernel is larger than 8.
+/// AVX-512, there are fewer than 8 lanes, or the kernel is larger than 8.
 int ckernels_direct_conv_variant(const ckernels_conv_shape *shape);
 /// Floats of the `pack` buffer that to_columns / to_image need for this shape.
 long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *shape);
