@@ -66,6 +66,7 @@ final class DirectConvolutionTests: XCTestCase {
             ([8, 5, 5], 3, 3, 1, 0),       // 3 out channels: forward by GEMM, dW direct
             ([12, 4, 5], 17, 1, 1, 0),     // 1×1
             ([8, 5, 5], 8, 2, 3, 0),       // stride > kernel: pixels no tap reaches in dx
+            ([8, 4, 4], 8, 3, 1, 4),       // padding > kernel: output pixels that see only padding
         ]
         for (shape, c, k, s, p) in cases {
             let layer = Conv2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s, padding: p)
@@ -87,6 +88,7 @@ final class DirectConvolutionTests: XCTestCase {
             ([8, 3, 4], 12, 3, 1, 1, (0, 0)),    // stride 1
             ([8, 2, 2], 8, 5, 3, 2, (2, 1)),     // stride 3, output padding 2
             ([5, 4, 4], 16, 3, 2, 1, (1, 1)),    // 5 in channels: dx by GEMM
+            ([8, 6, 6], 8, 3, 1, 3, (0, 0)),     // padding = kernel: 6×6 in, 2×2 out
         ]
         for (shape, c, k, s, p, op) in cases {
             let layer = ConvTranspose2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s,
