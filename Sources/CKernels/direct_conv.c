@@ -199,6 +199,16 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
         }                                                                                           \
     } while (0)
 
+// Runs its arguments once per packed block of MRP output channels of the current pixel, with
+// that block's weights (ablock), valid rows (rows) and output (opix) in scope.
+#define FOR_EACH_BLOCK(...)                                                                         \
+    for (long ob = 0; ob < blocks; ob++) {                                                          \
+        const float *ablock = packed + ob * taps * ins * mrp;                                       \
+        const long rows = outs - ob * mrp;                                                          \
+        float *opix = opix_all + ob * mrp * out_stride;                                             \
+        __VA_ARGS__                                                                                 \
+    }
+
 // One gather over every output pixel. `to_image` picks the direction; the tile shapes per lane
 // chunk are the variant's (WIDE: NV vectors of VL lanes with MR_WIDE rows; NARROW: one vector
 // with MRP rows; HALF: one 8-lane vector with MRP rows).
@@ -246,35 +256,18 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
                 }                                                                                   \
                 long n0 = 0;                                                                        \
                 for (; n0 + NV_WIDE * VL <= n; n0 += NV_WIDE * VL)                                  \
-                    for (long ob = 0; ob < blocks; ob++) {                                          \
-                        const float *ablock = packed + ob * taps * ins * mrp;                       \
-                        const long rows = outs - ob * mrp;                                          \
-                        float *opix = opix_all + ob * mrp * out_stride;                             \
-                        for (long r0 = 0; r0 < mrp && r0 < rows; r0 += MR_WIDE)                     \
-                            GATHER_TILE(VT, VL, MR_WIDE, NV_WIDE, LOAD_WHOLE, STORE_WHOLE);         \
-                    }                                                                               \
+                    FOR_EACH_BLOCK(for (long r0 = 0; r0 < mrp && r0 < rows; r0 += MR_WIDE)          \
+                                       GATHER_TILE(VT, VL, MR_WIDE, NV_WIDE, LOAD_WHOLE, STORE_WHOLE);) \
                 for (; n0 + VL <= n; n0 += VL)                                                      \
-                    for (long ob = 0; ob < blocks; ob++) {                                          \
-                        const float *ablock = packed + ob * taps * ins * mrp;                       \
-                        const long rows = outs - ob * mrp, r0 = 0;                                  \
-                        float *opix = opix_all + ob * mrp * out_stride;                             \
-                        GATHER_TILE(VT, VL, MRP, 1, LOAD_WHOLE, STORE_WHOLE);                       \
-                    }                                                                               \
+                    FOR_EACH_BLOCK(const long r0 = 0;                                               \
+                                   GATHER_TILE(VT, VL, MRP, 1, LOAD_WHOLE, STORE_WHOLE);)           \
                 for (; n0 + 8 <= n; n0 += 8)                                                        \
-                    for (long ob = 0; ob < blocks; ob++) {                                          \
-                        const float *ablock = packed + ob * taps * ins * mrp;                       \
-                        const long rows = outs - ob * mrp, r0 = 0;                                  \
-                        float *opix = opix_all + ob * mrp * out_stride;                             \
-                        GATHER_TILE(f8, 8, MRP, 1, LOAD_WHOLE, STORE_WHOLE);                        \
-                    }                                                                               \
+                    FOR_EACH_BLOCK(const long r0 = 0;                                               \
+                                   GATHER_TILE(f8, 8, MRP, 1, LOAD_WHOLE, STORE_WHOLE);)            \
                 if (n0 < n) {                                                                       \
                     const long tail = n - n0;   /* 1 to 7 lanes */                                  \
-                    for (long ob = 0; ob < blocks; ob++) {                                          \
-                        const float *ablock = packed + ob * taps * ins * mrp;                       \
-                        const long rows = outs - ob * mrp, r0 = 0;                                  \
-                        float *opix = opix_all + ob * mrp * out_stride;                             \
-                        GATHER_TILE(f8, 8, MRP, 1, LOAD_PART, STORE_PART);                          \
-                    }                                                                               \
+                    FOR_EACH_BLOCK(const long r0 = 0;                                               \
+                                   GATHER_TILE(f8, 8, MRP, 1, LOAD_PART, STORE_PART);)              \
                 }                                                                                   \
             }                                                                                       \
         }                                                                                           \
@@ -284,6 +277,98 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
 // 8-lane tail: 16 rows × one 8-lane vector.
 GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8, 2)
 
+// ---------------------------------------------------------------------------------------------
+// to_columns with 1 to 4 output channels (a grey or RGB last layer). A 16-row tile would be
+// mostly padding there, so the tile is all MR rows × P output pixels of one row × one vector of
+// lanes: inside the image, pixels x … x+P−1 read the same taps, P·s·n floats apart.
+
+#define SMALL_TILE(MR, P, VT, VL, LOAD, STORE)                                                      \
+    do {                                                                                            \
+        VT acc[MR][P];                                                                              \
+        for (int r = 0; r < MR; r++)                                                                \
+            for (int q = 0; q < P; q++) acc[r][q] = (VT)0.0f;                                       \
+        for (int t = 0; t < ntaps; t++) {                                                           \
+            const float *ap = packed + (long)tix[t] * ins * MR;                                     \
+            const float *bp = in + off[t] + n0;                                                     \
+            for (long c = 0; c < ins; c++) {                                                        \
+                VT bv[P];                                                                           \
+                for (int q = 0; q < P; q++) bv[q] = LOAD(VT, bp + q * step);                        \
+                for (int r = 0; r < MR; r++) {                                                      \
+                    const float a = ap[r];                                                          \
+                    for (int q = 0; q < P; q++) acc[r][q] += a * bv[q];                             \
+                }                                                                                   \
+                ap += MR;                                                                           \
+                bp += in_stride;                                                                    \
+            }                                                                                       \
+        }                                                                                           \
+        for (int r = 0; r < MR; r++)                                                                \
+            for (int q = 0; q < P; q++) {                                                           \
+                float *dst = opix + r * out_stride + q * n + n0;                                    \
+                VT value = acc[r][q];                                                               \
+                if (accumulate) value += LOAD(VT, dst);                                             \
+                STORE(VT, dst, value);                                                              \
+            }                                                                                       \
+    } while (0)
+
+// The pixels [x, x + P) (P = 1 at the borders) in lane chunks of 16, 8 and a masked rest.
+#define SMALL_PIXELS(MR, P)                                                                         \
+    do {                                                                                            \
+        long n0 = 0;                                                                                \
+        for (; n0 + 16 <= n; n0 += 16) SMALL_TILE(MR, P, f16, 16, LOAD_WHOLE, STORE_WHOLE);         \
+        for (; n0 + 8 <= n; n0 += 8) SMALL_TILE(MR, P, f8, 8, LOAD_WHOLE, STORE_WHOLE);             \
+        if (n0 < n) { const long tail = n - n0; SMALL_TILE(MR, P, f8, 8, LOAD_PART, STORE_PART); }  \
+    } while (0)
+
+#define SMALL_GATHER(NAME, MR, P)                                                                   \
+    TARGET_AVX512 static void NAME(const ckernels_conv_shape *s, const float *in, const float *packed, \
+                                   float *out, int accumulate) {                                    \
+        const long k = s->kernel, n = s->lanes, ins = s->image_channels;                            \
+        const long ow_count = s->column_width, src_w = s->width;                                    \
+        const long in_stride = s->height * src_w * n;                                               \
+        const long out_stride = s->column_height * ow_count * n;                                    \
+        const long step = s->stride * n;     /* source offset from one output pixel to the next */  \
+        int ti[8], tj[8], tix[64];                                                                  \
+        long si[8], sj[8], off[64];                                                                 \
+        for (long y = 0; y < s->column_height; y++) {                                               \
+            const int nr = row_taps_to_columns(y, s->stride, s->padding, k, s->height, ti, si);     \
+            long x = 0;                                                                             \
+            while (x < ow_count) {                                                                  \
+                const int nc = row_taps_to_columns(x, s->stride, s->padding, k, src_w, tj, sj);     \
+                int ntaps = 0;                                                                      \
+                for (int a = 0; a < nr; a++)                                                        \
+                    for (int b = 0; b < nc; b++) {                                                  \
+                        tix[ntaps] = (int)(ti[a] * k + tj[b]);                                      \
+                        off[ntaps] = (si[a] * src_w + sj[b]) * n;                                   \
+                        ntaps++;                                                                    \
+                    }                                                                               \
+                float *opix = out + (y * ow_count + x) * n;                                         \
+                /* P pixels share these taps when all k columns of the first and of the last       \
+                   are inside the image. */                                                         \
+                const long last = x + P - 1;                                                        \
+                if (nc == k && last < ow_count && x * s->stride - s->padding >= 0                   \
+                    && last * s->stride - s->padding + k <= src_w) {                                \
+                    SMALL_PIXELS(MR, P);                                                            \
+                    x += P;                                                                         \
+                } else {                                                                            \
+                    if (ntaps == 0) {                                                               \
+                        if (!accumulate)                                                            \
+                            for (long r = 0; r < MR; r++)                                           \
+                                memset(opix + r * out_stride, 0, (size_t)n * sizeof(float));        \
+                    } else {                                                                        \
+                        SMALL_PIXELS(MR, 1);                                                        \
+                    }                                                                               \
+                    x += 1;                                                                         \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+// MR × P accumulators: 8, 16, 18, 20 (with P loaded vectors, within 32 registers).
+SMALL_GATHER(small_gather_1, 1, 8)
+SMALL_GATHER(small_gather_2, 2, 8)
+SMALL_GATHER(small_gather_3, 3, 6)
+SMALL_GATHER(small_gather_4, 4, 5)
+
 static void gather(const ckernels_conv_shape *s, const float *in, const float *w, float *out,
                    int to_image, int accumulate, float *pack) {
     const int variant = ckernels_direct_conv_variant(s);
@@ -291,6 +376,16 @@ static void gather(const ckernels_conv_shape *s, const float *in, const float *w
     const long outs = to_image ? s->image_channels : s->column_channels;
     const long ins = to_image ? s->column_channels : s->image_channels;
     if (variant != CKERNELS_CONV_AVX512) return;
+    if (!to_image && outs <= 4) {
+        pack_weights(w, outs, ins, taps, 0, outs, pack);   // one block of exactly `outs` rows
+        switch (outs) {
+        case 1: small_gather_1(s, in, pack, out, accumulate); break;
+        case 2: small_gather_2(s, in, pack, out, accumulate); break;
+        case 3: small_gather_3(s, in, pack, out, accumulate); break;
+        default: small_gather_4(s, in, pack, out, accumulate); break;
+        }
+        return;
+    }
     pack_weights(w, outs, ins, taps, to_image, PACK_ROWS, pack);
     gather_avx512(s, in, pack, out, to_image, accumulate);
 }

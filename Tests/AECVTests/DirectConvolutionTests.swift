@@ -63,7 +63,12 @@ final class DirectConvolutionTests: XCTestCase {
             ([16, 8, 8], 32, 3, 2, 1),     // a middle stage
             ([8, 7, 9], 8, 3, 1, 1),       // stride 1, odd sizes
             ([9, 6, 6], 20, 5, 3, 2),      // large kernel and stride, channel blocks with a tail
-            ([8, 5, 5], 3, 3, 1, 0),       // 3 out channels: forward by GEMM, dW direct
+            ([8, 5, 5], 3, 3, 1, 0),       // 3 out channels: the narrow forward tiles
+            ([4, 12, 20], 1, 3, 1, 1),     // grey out: 8-pixel groups, borders one by one
+            ([6, 9, 40], 2, 3, 2, 1),      // 2 out, stride 2: groups 2·8 floats apart
+            ([8, 6, 30], 3, 3, 1, 1),      // RGB out: 6-pixel groups
+            ([5, 10, 14], 4, 5, 1, 2),     // 4 out, 5×5 kernel
+            ([16, 8, 8], 5, 3, 1, 1),      // 5 out: forward by GEMM
             ([12, 4, 5], 17, 1, 1, 0),     // 1×1
             ([8, 5, 5], 8, 2, 3, 0),       // stride > kernel: pixels no tap reaches in dx
             ([8, 4, 4], 8, 3, 1, 4),       // padding > kernel: output pixels that see only padding

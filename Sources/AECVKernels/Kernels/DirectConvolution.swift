@@ -26,9 +26,11 @@ package struct DirectConvolution {
         if ckernels_direct_conv_variant(&shape) == Int32(CKERNELS_CONV_GEMM) { return nil }
     }
 
-    /// A gather keeps a register tile of 12–16 output channels; with fewer (an RGB or grey
-    /// output) most of it would be padding, and im2col + GEMM is as fast.
-    package var gathersToColumns: Bool { shape.column_channels >= 8 }
+    /// A gather keeps a register tile of 16 output channels. Toward the columns, 1–4 channels
+    /// (a Conv2d to grey or RGB) have tiles of their own, several pixels wide; 5–7, and fewer
+    /// than 8 toward the image (a ConvTranspose2d to RGB), would be mostly padding and keep
+    /// im2col + GEMM.
+    package var gathersToColumns: Bool { shape.column_channels >= 8 || shape.column_channels <= 4 }
     package var gathersToImage: Bool { shape.image_channels >= 8 }
 
     /// Floats of the weight-packing buffer the gathers need.
