@@ -133,6 +133,20 @@ static inline int row_taps_to_image(long y, long s, long p, long k, long out_row
     return n;
 }
 
+// The taps of one output pixel, rows(y) × columns(x): each one's weight index i·k + j and the
+// offset of the source pixel it reads (rows of src_w pixels of n lanes). Returns their count.
+static inline int pixel_taps(int nr, const int *ti, const long *si, int nc, const int *tj, const long *sj,
+                             long k, long src_w, long n, int *tix, long *off) {
+    int count = 0;
+    for (int a = 0; a < nr; a++)
+        for (int b = 0; b < nc; b++) {
+            tix[count] = (int)(ti[a] * k + tj[b]);
+            off[count] = (si[a] * src_w + sj[b]) * n;
+            count++;
+        }
+    return count;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Weight packing for a gather whose outputs have `outs` channels and inputs `ins`:
 //   packed[ob][t][c][r] = weight(out = ob·MR + r, in = c, tap t), zero for out ≥ outs.
@@ -168,35 +182,40 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
 // The gather tile: MR output channels × NV vectors of VL lanes, accumulated over the taps and
 // the input channels, then stored (or added) to `rows` valid output rows.
 
-#define GATHER_TILE(VT, VL, MR, NV, LOAD, STORE)                                                    \
+#define GATHER_TILE(VT, VL, MR, NV, LOAD, STORE)                                                   \
+    TILE(VT, MR, NV, ablock + r0, mrp, VL, opix + r0 * out_stride, VL, rows - r0, LOAD, STORE)
+
+// The one tile loop. acc[r][q] = Σ_t Σ_c A[t][c][r] · in[off[t] + c·in_stride + q·QIN + n0] for
+// r < MR, q < Q, with A = APTR laid out [tap][channel][ASTRIDE]; then stored (or added, with
+// `accumulate`) at OUT + r·out_stride + q·QOUT + n0 for r < VALID. A 16-row tile takes its Q
+// vectors from one pixel (QIN = QOUT = the vector width), a narrow one from Q pixels.
+#define TILE(VT, MR, Q, APTR, ASTRIDE, QIN, OUT, QOUT, VALID, LOAD, STORE)                          \
     do {                                                                                            \
-        VT acc[MR][NV];                                                                             \
+        VT acc[MR][Q];                                                                              \
         for (int r = 0; r < MR; r++)                                                                \
-            for (int v = 0; v < NV; v++) acc[r][v] = (VT)0.0f;                                      \
+            for (int q = 0; q < Q; q++) acc[r][q] = (VT)0.0f;                                       \
         for (int t = 0; t < ntaps; t++) {                                                           \
-            const float *ap = ablock + (long)tix[t] * ins * mrp + r0;                               \
+            const float *ap = (APTR) + (long)tix[t] * ins * (ASTRIDE);                              \
             const float *bp = in + off[t] + n0;                                                     \
             for (long c = 0; c < ins; c++) {                                                        \
-                VT bv[NV];                                                                          \
-                for (int v = 0; v < NV; v++) bv[v] = LOAD(VT, bp + v * VL);                         \
+                VT bv[Q];                                                                           \
+                for (int q = 0; q < Q; q++) bv[q] = LOAD(VT, bp + q * (QIN));                       \
                 for (int r = 0; r < MR; r++) {                                                      \
                     const float a = ap[r];                                                          \
-                    for (int v = 0; v < NV; v++) acc[r][v] += a * bv[v];                            \
+                    for (int q = 0; q < Q; q++) acc[r][q] += a * bv[q];                             \
                 }                                                                                   \
-                ap += mrp;                                                                          \
+                ap += (ASTRIDE);                                                                    \
                 bp += in_stride;                                                                    \
             }                                                                                       \
         }                                                                                           \
-        const long valid = rows - r0 < MR ? rows - r0 : MR;                                         \
-        for (int r = 0; r < MR; r++) {                                                              \
-            if (r >= valid) break;                                                                  \
-            float *dst = opix + (r0 + r) * out_stride + n0;                                         \
-            for (int v = 0; v < NV; v++) {                                                          \
-                VT value = acc[r][v];                                                               \
-                if (accumulate) value += LOAD(VT, dst + v * VL);                                    \
-                STORE(VT, dst + v * VL, value);                                                     \
+        const long valid_ = (VALID);                                                                \
+        for (int r = 0; r < MR && r < valid_; r++)                                                  \
+            for (int q = 0; q < Q; q++) {                                                           \
+                float *dst = (OUT) + r * out_stride + q * (QOUT) + n0;                              \
+                VT value = acc[r][q];                                                               \
+                if (accumulate) value += LOAD(VT, dst);                                             \
+                STORE(VT, dst, value);                                                              \
             }                                                                                       \
-        }                                                                                           \
     } while (0)
 
 // Runs its arguments once per packed block of MRP output channels of the current pixel, with
@@ -239,13 +258,7 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
             for (long x = 0; x < ow_count; x++) {                                                   \
                 const int nc = to_image ? row_taps_to_image(x, s->stride, s->padding, k, src_w, tj, sj) \
                                         : row_taps_to_columns(x, s->stride, s->padding, k, src_w, tj, sj); \
-                int ntaps = 0;                                                                      \
-                for (int a = 0; a < nr; a++)                                                        \
-                    for (int b = 0; b < nc; b++) {                                                  \
-                        tix[ntaps] = (int)(ti[a] * k + tj[b]);                                      \
-                        off[ntaps] = (si[a] * src_w + sj[b]) * n;                                   \
-                        ntaps++;                                                                    \
-                    }                                                                               \
+                const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, n, tix, off);        \
                 float *opix_all = out + (y * ow_count + x) * n;                                     \
                 if (ntaps == 0) {                                                                   \
                     /* No tap reaches this pixel (stride > kernel): the sum is empty. */            \
@@ -283,32 +296,7 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
 // lanes: inside the image, pixels x … x+P−1 read the same taps, P·s·n floats apart.
 
 #define SMALL_TILE(MR, P, VT, VL, LOAD, STORE)                                                      \
-    do {                                                                                            \
-        VT acc[MR][P];                                                                              \
-        for (int r = 0; r < MR; r++)                                                                \
-            for (int q = 0; q < P; q++) acc[r][q] = (VT)0.0f;                                       \
-        for (int t = 0; t < ntaps; t++) {                                                           \
-            const float *ap = packed + (long)tix[t] * ins * MR;                                     \
-            const float *bp = in + off[t] + n0;                                                     \
-            for (long c = 0; c < ins; c++) {                                                        \
-                VT bv[P];                                                                           \
-                for (int q = 0; q < P; q++) bv[q] = LOAD(VT, bp + q * step);                        \
-                for (int r = 0; r < MR; r++) {                                                      \
-                    const float a = ap[r];                                                          \
-                    for (int q = 0; q < P; q++) acc[r][q] += a * bv[q];                             \
-                }                                                                                   \
-                ap += MR;                                                                           \
-                bp += in_stride;                                                                    \
-            }                                                                                       \
-        }                                                                                           \
-        for (int r = 0; r < MR; r++)                                                                \
-            for (int q = 0; q < P; q++) {                                                           \
-                float *dst = opix + r * out_stride + q * n + n0;                                    \
-                VT value = acc[r][q];                                                               \
-                if (accumulate) value += LOAD(VT, dst);                                             \
-                STORE(VT, dst, value);                                                              \
-            }                                                                                       \
-    } while (0)
+    TILE(VT, MR, P, packed, MR, step, opix, n, MR, LOAD, STORE)
 
 // The pixels [x, x + P) (P = 1 at the borders) in lane chunks of 16, 8 and a masked rest.
 #define SMALL_PIXELS(MR, P)                                                                         \
@@ -334,13 +322,7 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
             long x = 0;                                                                             \
             while (x < ow_count) {                                                                  \
                 const int nc = row_taps_to_columns(x, s->stride, s->padding, k, src_w, tj, sj);     \
-                int ntaps = 0;                                                                      \
-                for (int a = 0; a < nr; a++)                                                        \
-                    for (int b = 0; b < nc; b++) {                                                  \
-                        tix[ntaps] = (int)(ti[a] * k + tj[b]);                                      \
-                        off[ntaps] = (si[a] * src_w + sj[b]) * n;                                   \
-                        ntaps++;                                                                    \
-                    }                                                                               \
+                const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, n, tix, off);        \
                 float *opix = out + (y * ow_count + x) * n;                                         \
                 /* P pixels share these taps when all k columns of the first and of the last       \
                    are inside the image. */                                                         \
