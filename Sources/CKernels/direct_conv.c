@@ -29,6 +29,7 @@
 // because it is bound by its loads (8 per 12 multiply-adds); it was removed, so AVX2-only CPUs
 // keep im2col + sgemm.
 #include "ckernels.h"
+#include "conv_range.h"
 #include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
@@ -386,17 +387,6 @@ void ckernels_conv_to_image(const ckernels_conv_shape *s, const float *columns, 
 // Weight gradient: for each tap (i, j), a BO × BI block of dot products over the column
 // positions that tap reaches and their lanes. Channel blocks past the end read the last valid
 // channel again (so every load stays in the buffers) and are not stored.
-
-// Output positions o in [0, count) with o·s − p + j in [0, size): [*low, *high).
-static inline void valid_range(long j, long s, long p, long size, long count, long *low, long *high) {
-    long lo = p - j <= 0 ? 0 : (p - j + s - 1) / s;
-    const long num = size - 1 + p - j;
-    long hi = num < 0 ? 0 : num / s + 1;
-    if (lo > count) lo = count;
-    if (hi < lo) hi = lo;
-    if (hi > count) hi = count;
-    *low = lo; *high = hi;
-}
 
 // The lane sums of 16 accumulators, sums[q] = Σ_l v[q][l], by a tree of shuffles and adds (15
 // vector adds for 16 lanes) instead of 16 scalar loops: per block and tap those loops cost a third

@@ -5,17 +5,7 @@
 // in im2col. Here the edges are plain loops and the index arithmetic unchecked; the ranges are
 // computed once per (c, i, j), so the inner loops are branch-free. Every index stays inside x.
 #include "ckernels.h"
-
-// Output positions o in [0, count) whose input coordinate o·s − p + j lies in [0, size).
-static inline void valid_range(long j, long s, long p, long size, long count, long *low, long *high) {
-    long lo = p - j <= 0 ? 0 : (p - j + s - 1) / s;
-    long num = size - 1 + p - j;
-    long hi = num < 0 ? 0 : num / s + 1;
-    if (lo > count) lo = count;
-    if (hi < lo) hi = lo;
-    if (hi > count) hi = count;
-    *low = lo; *high = hi;
-}
+#include "conv_range.h"
 
 void ckernels_im2col_single(const float *restrict x, float *restrict cols, long channels, long height,
                             long width, long k, long s, long p, long out_height, long out_width) {

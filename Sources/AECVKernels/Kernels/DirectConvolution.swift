@@ -13,17 +13,18 @@ import CKernels
 ///
 /// `init` returns nil when the CPU has no AVX-512 (F + VL), for batches under 8 lanes (one-image
 /// calls keep the GEMM path; lane counts past a multiple of the vector are masked), or for
-/// kernels over 8; the layer then uses im2col + GEMM. The results agree with that path to float rounding (the sums run in
-/// another order), which the tests check for both variants.
+/// kernels over 8; the layer then uses im2col + GEMM. The results agree with that path to float
+/// rounding (the sums run in another order), which DirectConvolutionTests check.
 package struct DirectConvolution {
-    private var shape: ckernels_conv_shape
+    private let shape: ckernels_conv_shape
 
     package init?(_ g: ConvGeometry, columnChannels: Int, batch: Int) {
-        shape = ckernels_conv_shape(image_channels: g.channels, height: g.height, width: g.width,
+        var s = ckernels_conv_shape(image_channels: g.channels, height: g.height, width: g.width,
                                     column_channels: columnChannels, column_height: g.columnHeight,
                                     column_width: g.columnWidth, kernel: g.kernel, stride: g.stride,
                                     padding: g.padding, lanes: batch)
-        if ckernels_direct_conv_variant(&shape) == Int32(CKERNELS_CONV_GEMM) { return nil }
+        if ckernels_direct_conv_variant(&s) == Int32(CKERNELS_CONV_GEMM) { return nil }
+        shape = s
     }
 
     /// A gather keeps a register tile of 16 output channels. Toward the columns, 1–4 channels

@@ -5,8 +5,9 @@ import AECVKernels
 ///     y[o, oh, ow, n] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[c, oh·s − p + i, ow·s − p + j, n]
 ///
 /// x: (Cin, H, W, N), W: (Cout, Cin, k, k), y: (Cout, OH, OW, N), OH = ⌊(H + 2p − k)/s⌋ + 1.
-/// For batches of 8 or more lanes on AVX2/AVX-512 CPUs, a direct gather (`DirectConvolution`):
-/// forward is its toColumns, dW its weightGradient, dx its toImage, with no column matrix.
+/// For batches of 8 or more lanes on AVX-512 CPUs, direct gathers (`DirectConvolution`):
+/// forward is its toColumns, dW its weightGradient, dx its toImage (for 8 or more input
+/// channels), with no column matrix.
 /// Otherwise im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols;
 /// backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).

@@ -8,7 +8,7 @@ import AECVKernels
 /// stride-s convolution maps back to H).
 /// Forward: cols (Cout·k·k, H·W·N) = Wᵀ x; y = b + col2im(cols).
 /// Backward: dcols = im2col(dy); dW += x dcolsᵀ; db += Σ dy; dx = W dcols.
-/// For batches of 8 or more lanes on AVX2/AVX-512 CPUs these are direct gathers instead
+/// For batches of 8 or more lanes on AVX-512 CPUs these are direct gathers instead
 /// (`DirectConvolution`, weight (Cin, Cout, k, k) = its (column, image) channels): forward is
 /// toImage (for 8 or more output channels), dW weightGradient, dx toColumns.
 /// Initialization (PyTorch default; its fan-in of this weight is Cout·k·k):

@@ -4,7 +4,8 @@
 // scalar sqrtss plus a call on the slow path), so an Adam update written in Swift runs one scalar
 // square root per parameter; here clang's __builtin_elementwise_sqrt compiles to sqrtps. The
 // Gaussian corruption's log, sin and cos were libm calls per pixel; here they are inline.
-// im2col/col2im of one image are here for their per-row overhead (im2col_single.c).
+// im2col/col2im of one image are here for their per-row overhead (im2col_single.c), and the
+// AVX-512 direct convolutions (direct_conv.c) for their intrinsics and run-time dispatch.
 // Everything else stays in Swift.
 #ifndef AECV_CKERNELS_H
 #define AECV_CKERNELS_H
@@ -76,8 +77,9 @@ enum { CKERNELS_CONV_GEMM = 0, CKERNELS_CONV_AVX512 = 2 };
 
 /// The best direct-convolution variant this CPU and OS support (CKERNELS_CONV_GEMM: none).
 int ckernels_direct_conv_detected(void);
-/// Restricts every later call to `variant` (≤ the detected one; -1: automatic again), for tests
-/// that compare the variants. Returns 0, changing nothing, when the CPU lacks it.
+/// Restricts every later call to `variant` (CKERNELS_CONV_GEMM, or the detected one; -1:
+/// automatic again), for tests that compare the paths. Returns 0, changing nothing, when the
+/// CPU lacks it.
 int ckernels_direct_conv_force(int variant);
 /// The variant a call with this shape uses: GEMM (the caller's im2col path) when the CPU has no
 /// AVX-512, there are fewer than 8 lanes, or the kernel is larger than 8.
