@@ -94,17 +94,22 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
 
 /// The adjoint of `im2col`: scatters columns back onto the image grid, ADDING into x.
 /// Callers zero x (or fill it with a bias) first. cols: (C·k·k, OH·OW·N); x: (C, H, W, N).
+///
+/// With `positionRows` a..<b, cols holds only the columns of position rows a..<b,
+/// (C·k·k, (b − a)·OW·N), and only their contributions are added: a caller can produce and
+/// scatter the columns a band at a time, in a buffer that stays in cache.
 package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch n: Int,
-            _ g: ConvGeometry) {
-    if n == 1 {
+            _ g: ConvGeometry, positionRows: Range<Int>? = nil) {
+    if n == 1, positionRows == nil {
         ckernels_col2im_single(cols, x, g.channels, g.height, g.width, g.kernel, g.stride, g.padding,
                                g.columnHeight, g.columnWidth)
         return
     }
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
-    let rowLength = g.positions * n
+    let band = positionRows ?? 0..<oh
     let lineLength = ow * n
+    let rowLength = band.count * lineLength
     let imageLine = g.width * n
     for c in 0..<g.channels {
         let plane = x + c * g.height * imageLine
@@ -113,8 +118,10 @@ package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Floa
             for j in 0..<k {
                 let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
-                for y in yLow..<yHigh {
-                    let src = row + y * lineLength
+                let (first, last) = (max(yLow, band.lowerBound), min(yHigh, band.upperBound))
+                guard first < last else { continue }
+                for y in first..<last {
+                    let src = row + (y - band.lowerBound) * lineLength
                     let dst = plane + (y * s - p + i) * imageLine
                     if s == 1 {
                         add(src + xLow * n, into: dst + (xLow - p + j) * n, count: (xHigh - xLow) * n)

@@ -8,11 +8,15 @@ package protocol ActivationFunction: LayerDefinition {
     func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
                   count: Int)
+    /// True when `backward` gives the same dx when handed y in place of x (ReLU: y > 0 exactly
+    /// when x > 0; sigmoid and tanh read y only), so that the layer can run in place.
+    var derivativeFromOutput: Bool { get }
     /// The activation's ONNX node(s) on `input`; the default throws "cannot be exported yet".
     func exportONNX(_ graph: inout ONNXGraphBuilder, input: String, name: String) throws -> String
 }
 
 extension ActivationFunction {
+    package var derivativeFromOutput: Bool { false }
     package func build(into builder: inout NetworkBuilder, at path: String) throws { try builder.activation(self) }
 }
 
@@ -27,6 +31,11 @@ package final class Activation: Layer {
         self.function = function
         self.inputShape = shape
     }
+
+    /// In place over the previous layer's output when the derivative needs only y (see
+    /// `Sequential`): one activation buffer fewer per such layer, half the memory of a conv + ReLU
+    /// stage.
+    package var runsInPlace: Bool { function.derivativeFromOutput }
 
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         function.forward(input, output, count: batch * inputSize)

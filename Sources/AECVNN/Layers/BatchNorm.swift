@@ -158,6 +158,9 @@ package final class BatchNorm: Layer {
         if partition?.part ?? 0 == 0 { next[2 * channels] = current[2 * channels] + 1 }
     }
 
+    /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
+    package var backwardReadsOutput: Bool { false }
+
     package func backward(input x: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch n: Int) {

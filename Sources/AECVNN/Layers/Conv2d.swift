@@ -86,6 +86,9 @@ package final class Conv2d: Layer {
              a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: hasBias ? 1 : 0, c: output, ldc: columnCount)
     }
 
+    /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
+    package var backwardReadsOutput: Bool { false }
+
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {

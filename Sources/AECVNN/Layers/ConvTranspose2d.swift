@@ -83,12 +83,33 @@ package final class ConvTranspose2d: Layer {
                            pack: packed.reserve(direct.packFloats))
             return
         }
-        let cols = columns.reserve(g.rows * columnCount)
-        gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,
-             a: weight, lda: g.rows, b: input, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
         fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
-        col2im(cols, output, batch: batch, g)
+        if batch == 1 {
+            let cols = columns.reserve(g.rows * columnCount)
+            gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,
+                 a: weight, lda: g.rows, b: input, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
+            col2im(cols, output, batch: batch, g)
+            return
+        }
+        // A band of input rows at a time: its columns (≈ 512 KB) are still in L2 when col2im
+        // reads them, and the buffer stays small. Whole, the columns of a ConvTranspose2d 16 → 3
+        // to 256² are 27 × 128² × N floats: 57 MB at batch 32.
+        let line = g.columnWidth * batch
+        let bandRows = min(g.columnHeight, max(1, (1 << 17) / max(1, g.rows * line)))
+        let cols = columns.reserve(g.rows * bandRows * line)
+        var first = 0
+        while first < g.columnHeight {
+            let last = min(first + bandRows, g.columnHeight)
+            let width = (last - first) * line
+            gemm(transposeA: true, transposeB: false, m: g.rows, n: width, k: inputChannels,
+                 a: weight, lda: g.rows, b: input + first * line, ldb: columnCount, beta: 0, c: cols, ldc: width)
+            col2im(cols, output, batch: batch, g, positionRows: first..<last)
+            first = last
+        }
     }
+
+    /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
+    package var backwardReadsOutput: Bool { false }
 
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,

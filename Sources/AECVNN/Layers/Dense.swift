@@ -51,6 +51,9 @@ package final class Dense: Layer {
              a: weight, lda: inputFeatures, b: input, ldb: batch, beta: 1, c: output, ldc: batch)
     }
 
+    /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
+    package var backwardReadsOutput: Bool { false }
+
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {

@@ -55,6 +55,14 @@ package protocol Layer: AnyObject {
     /// check that batch × the network's total can be allocated before a batch larger than any
     /// before grows the workspaces (`Sequential.trainingFloatsPerExample`).
     var scratchFloatsPerExample: Int { get }
+    /// True when `backward` reads the `output` buffer. A layer whose backward does not
+    /// (convolutions, dense, BatchNorm, reshapes) lets the next layer, when that one runs in
+    /// place, overwrite its output (`Sequential` then keeps one buffer for both).
+    var backwardReadsOutput: Bool { get }
+    /// True when the layer may run in place: `forward` with `output == input`, and `backward`
+    /// given its output as `input` as well, with the same results. Elementwise activations whose
+    /// derivative follows from y = f(x) alone (ReLU, sigmoid, tanh) qualify.
+    var runsInPlace: Bool { get }
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
@@ -82,4 +90,6 @@ extension Layer {
     package var usesBatchStatistics: Bool { false }
     package var minimumTrainingBatch: Int { 1 }
     package var scratchFloatsPerExample: Int { 0 }
+    package var backwardReadsOutput: Bool { true }
+    package var runsInPlace: Bool { false }
 }

@@ -203,8 +203,14 @@ extension ChainPair {
     package var minimumTrainingBatch: Int { max(firstChain.minimumTrainingBatch, secondChain.minimumTrainingBatch) }
 
     /// Floats per example that a training step of both chains keeps (see
-    /// `Sequential.trainingFloatsPerExample`).
-    package var trainingFloatsPerExample: Int { firstChain.trainingFloatsPerExample + secondChain.trainingFloatsPerExample }
+    /// `Sequential.trainingFloatsPerExample`): one pair of gradient buffers when they share it.
+    package var trainingFloatsPerExample: Int {
+        let (first, second) = (firstChain, secondChain)
+        let gradients = second.sharesGradientBuffers(with: first)
+            ? max(first.gradientFloatsPerExample, second.gradientFloatsPerExample)
+            : first.gradientFloatsPerExample + second.gradientFloatsPerExample
+        return first.activationFloatsPerExample + second.activationFloatsPerExample + gradients
+    }
 
     /// Gives the two chains independent streams of the step's noise (dropout masks).
     package func setChainNoise(_ noise: StepNoise) {

@@ -16,6 +16,9 @@ package final class Reshape: Layer {
         output.update(from: input, count: batch * inputSize)
     }
 
+    /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
+    package var backwardReadsOutput: Bool { false }
+
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {

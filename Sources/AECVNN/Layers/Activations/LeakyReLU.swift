@@ -20,6 +20,9 @@ package struct LeakyReLU: ActivationFunction, Equatable {
         leakyReLUForward(x, y, count: count, slope: slope)
     }
 
+    /// With slope ≥ 0, y > 0 exactly when x > 0; a negative slope maps x < 0 to y > 0.
+    package var derivativeFromOutput: Bool { slope >= 0 }
+
     package func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
                   count: Int) {

@@ -11,6 +11,9 @@ package struct ReLU: ActivationFunction, Equatable {
         reluForward(x, y, count: count)
     }
 
+    /// y > 0 exactly when x > 0 (NaN passes through both ways).
+    package var derivativeFromOutput: Bool { true }
+
     package func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
                   count: Int) {

@@ -11,6 +11,8 @@ package struct Sigmoid: ActivationFunction, Equatable {
         sigmoidForward(x, y, count: count)
     }
 
+    package var derivativeFromOutput: Bool { true }
+
     package func backward(input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
                   count: Int) {

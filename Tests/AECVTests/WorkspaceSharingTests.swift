@@ -1,0 +1,156 @@
+import XCTest
+@testable import AECVKernels
+@testable import AECVNN
+@testable import AECVModels
+import AECV
+
+/// The memory savings of a training step must not change a single value:
+/// - in-place activations (`Layer.runsInPlace`): a chain against the same layers run with a
+///   buffer each;
+/// - an encoder and decoder sharing one pair of gradient buffers;
+/// - ConvTranspose2d's GEMM path producing and scattering its columns a band of rows at a time.
+final class WorkspaceSharingTests: XCTestCase {
+    /// Runs `layers` one by one, each output in its own array: the reference for `Sequential`.
+    private func runSeparately(_ layers: [Layer], x: [Float], dy: [Float], batch: Int)
+        -> (output: [Float], inputGradient: [Float]) {
+        var outputs: [[Float]] = []
+        var input = x
+        for layer in layers {
+            var y = [Float](repeating: 0, count: batch * layer.outputSize)
+            layer.forward(input: input, output: &y, batch: batch)
+            outputs.append(y)
+            input = y
+        }
+        var gradient = dy
+        for index in layers.indices.reversed() {
+            let layer = layers[index]
+            var dx = [Float](repeating: 0, count: batch * layer.inputSize)
+            layer.backward(input: index == 0 ? x : outputs[index - 1], output: outputs[index],
+                           outputGradient: gradient, inputGradient: &dx, batch: batch)
+            gradient = dx
+        }
+        return (outputs.last!, gradient)
+    }
+
+    func testInPlaceActivationsGiveTheValuesOfSeparateBuffers() {
+        let layers: [Layer] = [
+            Conv2d(inputShape: [2, 9, 8], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1),
+            Activation(ReLU(), shape: [4, 9, 8]),                      // in place over the conv
+            Conv2d(inputShape: [4, 9, 8], outputChannels: 3, kernelSize: 3, stride: 2, padding: 1),
+            Activation(LeakyReLU(slope: -0.5), shape: [3, 5, 4]),      // not: x < 0 gives y > 0
+            Conv2d(inputShape: [3, 5, 4], outputChannels: 3, kernelSize: 1, stride: 1, padding: 0),
+            Activation(Tanh(), shape: [3, 5, 4]),                      // in place over the conv
+            Activation(Sigmoid(), shape: [3, 5, 4]),                   // not: tanh's backward reads y
+            Reshape(from: [3, 5, 4], to: [60]),
+            Dense(inputShape: [60], outputFeatures: 7),
+            Activation(LeakyReLU(slope: 0.1), shape: [7]),             // in place over the dense
+        ]
+        let chain = Sequential(layers: layers, inputShape: [2, 9, 8])
+        let own = [0, 2, 3, 4, 6, 7, 8]   // the layers that keep an output buffer of their own
+        XCTAssertEqual(chain.activationFloatsPerExample,
+                       own.reduce(0) { $0 + layers[$1].outputSize + layers[$1].scratchFloatsPerExample }
+                           + [1, 5, 9].reduce(0) { $0 + layers[$1].scratchFloatsPerExample })
+
+        let batch = 5
+        var random = RandomSource(seed: 4)
+        // The layers keep these pointers: raw allocations, not arrays that copy on write.
+        let count = chain.parameterCount
+        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { parameters.deallocate(); gradients.deallocate() }
+        for i in 0..<count { parameters[i] = random.uniform(-0.7, 0.7) }
+        gradients.initialize(repeating: 0, count: count)
+        chain.bind(parameters: parameters, gradients: gradients)
+        let x = (0..<(batch * chain.inputSize)).map { _ in random.uniform(-1, 1) }
+        let dy = (0..<(batch * chain.outputSize)).map { _ in random.uniform(-1, 1) }
+        let output = Array(UnsafeBufferPointer(start: chain.forward(x, batch: batch), count: batch * chain.outputSize))
+        var dx = [Float](repeating: 0, count: batch * chain.inputSize)
+        chain.backward(input: x, outputGradient: dy, inputGradient: &dx, batch: batch)
+        let chainGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
+        gradients.update(repeating: 0, count: count)
+        let reference = runSeparately(layers, x: x, dy: dy, batch: batch)
+        let referenceGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
+        XCTAssertEqual(output, reference.output, "forward")
+        XCTAssertEqual(dx, reference.inputGradient, "input gradient")
+        XCTAssertEqual(chainGradients, referenceGradients, "parameter gradients")
+        XCTAssertGreaterThan(referenceGradients.filter { $0 != 0 }.count, count / 2)
+    }
+
+    /// The encoder and decoder of the feed-forward and variational kinds backpropagate through
+    /// one pair of gradient buffers, and the memory probe counts that pair once.
+    func testChainsOfAnAutoencoderShareTheirGradientBuffers() throws {
+        for preset in ["conv", "conv_vae", "dense"] {
+            let model = try Autoencoder(specJSON: #"{"preset": "\#(preset)", "input": [3, 32, 32]}"#)
+            let pair = try XCTUnwrap(model.network as? ChainPair, preset)
+            let (first, second) = (pair.firstChain, pair.secondChain)
+            XCTAssertTrue(second.sharesGradientBuffers(with: first), preset)
+            XCTAssertEqual(model.network.trainingFloatsPerExample,
+                           first.activationFloatsPerExample + second.activationFloatsPerExample
+                               + max(first.gradientFloatsPerExample, second.gradientFloatsPerExample), preset)
+        }
+    }
+
+    /// col2im of bands of position rows, one after another, is col2im of the whole (integer
+    /// values, so the different order of the sums is exact).
+    func testBandedCol2ImEqualsWhole() {
+        var random = RandomSource(seed: 12)
+        for (channels, height, width, kernel, stride, padding, batch) in
+            [(3, 9, 7, 3, 2, 1, 4), (2, 8, 8, 3, 1, 1, 1), (1, 11, 5, 5, 3, 2, 3), (4, 6, 6, 1, 1, 0, 9)] {
+            let oh = (height + 2 * padding - kernel) / stride + 1, ow = (width + 2 * padding - kernel) / stride + 1
+            let g = ConvGeometry(channels: channels, height: height, width: width, kernel: kernel, stride: stride,
+                                 padding: padding, columnHeight: oh, columnWidth: ow)
+            let cols = (0..<(g.rows * g.positions * batch)).map { _ in Float(Int(random.next() % 9) - 4) }
+            var whole = [Float](repeating: 0, count: g.imageSize * batch)
+            col2im(cols, &whole, batch: batch, g)
+            let line = ow * batch
+            for band in [1, 2, 3] {
+                var banded = [Float](repeating: 0, count: g.imageSize * batch)
+                var first = 0
+                while first < oh {
+                    let last = min(first + band, oh)
+                    // the band's columns: rows of (last − first)·OW·N floats
+                    var part: [Float] = []
+                    for r in 0..<g.rows { part += cols[(r * oh + first) * line ..< (r * oh + last) * line] }
+                    col2im(part, &banded, batch: batch, g, positionRows: first..<last)
+                    first = last
+                }
+                XCTAssertEqual(banded, whole, "C\(channels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) N\(batch), bands of \(band)")
+            }
+        }
+    }
+
+    /// ConvTranspose2d to 3 channels takes the GEMM path at any batch; with batch 9 and a 37-row
+    /// input its columns come in two bands (23 + 14 rows). Against the definition:
+    /// y[co, iy·s − p + ky, ix·s − p + kx, n] += Σ_ci x[ci, iy, ix, n] · W[ci, co, ky, kx], plus b[co].
+    func testBandedTransposedConvolutionMatchesTheDefinition() {
+        let (cin, h, w, cout, k, s, p, batch) = (4, 37, 23, 3, 3, 2, 1, 9)
+        let layer = ConvTranspose2d(inputShape: [cin, h, w], outputChannels: cout, kernelSize: k, stride: s,
+                                    padding: p, outputPadding: (1, 0))
+        let (oh, ow) = (layer.outputShape[1], layer.outputShape[2])
+        XCTAssertEqual((1 << 17) / (cout * k * k * w * batch), 23, "bands of 23 input rows: 23 + 14")
+        var random = RandomSource(seed: 5)
+        var parameters = (0..<layer.parameterCount).map { _ in random.uniform(-1, 1) }
+        var gradients = [Float](repeating: 0, count: parameters.count)
+        let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-1, 1) }
+        var y = [Float](repeating: 0, count: batch * layer.outputSize)
+        parameters.withUnsafeMutableBufferPointer { pp in gradients.withUnsafeMutableBufferPointer { g in
+            layer.bind(parameters: pp.baseAddress!, gradients: g.baseAddress!)
+            layer.forward(input: x, output: &y, batch: batch)
+        } }
+        let weight = parameters[0..<(cin * cout * k * k)], bias = parameters[(cin * cout * k * k)...]
+        var expected = [Double](repeating: 0, count: y.count)   // batch-minor (Cout, OH, OW, N)
+        for co in 0..<cout { for i in 0..<(oh * ow * batch) { expected[co * oh * ow * batch + i] = Double(bias[bias.startIndex + co]) } }
+        for ci in 0..<cin { for iy in 0..<h { for ix in 0..<w { for ky in 0..<k { for kx in 0..<k {
+            let (oy, ox) = (iy * s - p + ky, ix * s - p + kx)
+            guard oy >= 0, oy < oh, ox >= 0, ox < ow else { continue }
+            for co in 0..<cout {
+                let wv = Double(weight[((ci * cout + co) * k + ky) * k + kx])
+                for n in 0..<batch {
+                    expected[((co * oh + oy) * ow + ox) * batch + n] += wv * Double(x[((ci * h + iy) * w + ix) * batch + n])
+                }
+            }
+        } } } } }
+        let worst = zip(y, expected).reduce(0.0) { max($0, abs(Double($1.0) - $1.1)) }
+        XCTAssertLessThan(worst, 1e-5)
+    }
+}
