@@ -32,48 +32,57 @@ final class WorkspaceSharingTests: XCTestCase {
         return (outputs.last!, gradient)
     }
 
+    /// Batch 5 takes the GEMM paths; batch 11 the direct gathers (where the CPU has AVX-512),
+    /// whose stores add the bias and apply a fused ReLU, with an 8 + 3-lane masked tail. The
+    /// 1×1 stride-2 conv with padding 1 has border pixels no tap reaches (the empty sum: bias,
+    /// then ReLU).
     func testInPlaceActivationsGiveTheValuesOfSeparateBuffers() {
         let layers: [Layer] = [
             Conv2d(inputShape: [2, 9, 8], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1),
-            Activation(ReLU(), shape: [4, 9, 8]),                      // in place over the conv
-            Conv2d(inputShape: [4, 9, 8], outputChannels: 3, kernelSize: 3, stride: 2, padding: 1),
-            Activation(LeakyReLU(slope: -0.5), shape: [3, 5, 4]),      // not: x < 0 gives y > 0
-            Conv2d(inputShape: [3, 5, 4], outputChannels: 3, kernelSize: 1, stride: 1, padding: 0),
-            Activation(Tanh(), shape: [3, 5, 4]),                      // in place over the conv
-            Activation(Sigmoid(), shape: [3, 5, 4]),                   // not: tanh's backward reads y
-            Reshape(from: [3, 5, 4], to: [60]),
-            Dense(inputShape: [60], outputFeatures: 7),
+            Activation(ReLU(), shape: [4, 9, 8]),                      // in place, fused into the conv
+            Conv2d(inputShape: [4, 9, 8], outputChannels: 8, kernelSize: 1, stride: 2, padding: 1),
+            Activation(ReLU(), shape: [8, 6, 5]),                      // fused; empty sums at the border
+            Conv2d(inputShape: [8, 6, 5], outputChannels: 3, kernelSize: 3, stride: 2, padding: 1),
+            Activation(LeakyReLU(slope: -0.5), shape: [3, 3, 3]),      // not in place: x < 0 gives y > 0
+            Conv2d(inputShape: [3, 3, 3], outputChannels: 3, kernelSize: 1, stride: 1, padding: 0),
+            Activation(Tanh(), shape: [3, 3, 3]),                      // in place over the conv
+            Activation(Sigmoid(), shape: [3, 3, 3]),                   // not: tanh's backward reads y
+            ConvTranspose2d(inputShape: [3, 3, 3], outputChannels: 8, kernelSize: 3, stride: 2, padding: 1,
+                            outputPadding: (1, 1)),
+            Activation(ReLU(), shape: [8, 6, 6]),                      // fused into the transposed conv
+            Reshape(from: [8, 6, 6], to: [288]),
+            Dense(inputShape: [288], outputFeatures: 7),
             Activation(LeakyReLU(slope: 0.1), shape: [7]),             // in place over the dense
         ]
         let chain = Sequential(layers: layers, inputShape: [2, 9, 8])
-        let own = [0, 2, 3, 4, 6, 7, 8]   // the layers that keep an output buffer of their own
+        let own = [0, 2, 4, 5, 6, 8, 9, 11, 12]   // the layers that keep an output buffer of their own
         XCTAssertEqual(chain.activationFloatsPerExample,
-                       own.reduce(0) { $0 + layers[$1].outputSize + layers[$1].scratchFloatsPerExample }
-                           + [1, 5, 9].reduce(0) { $0 + layers[$1].scratchFloatsPerExample })
+                       layers.reduce(0) { $0 + $1.scratchFloatsPerExample } + own.reduce(0) { $0 + layers[$1].outputSize })
 
-        let batch = 5
-        var random = RandomSource(seed: 4)
-        // The layers keep these pointers: raw allocations, not arrays that copy on write.
-        let count = chain.parameterCount
-        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { parameters.deallocate(); gradients.deallocate() }
-        for i in 0..<count { parameters[i] = random.uniform(-0.7, 0.7) }
-        gradients.initialize(repeating: 0, count: count)
-        chain.bind(parameters: parameters, gradients: gradients)
-        let x = (0..<(batch * chain.inputSize)).map { _ in random.uniform(-1, 1) }
-        let dy = (0..<(batch * chain.outputSize)).map { _ in random.uniform(-1, 1) }
-        let output = Array(UnsafeBufferPointer(start: chain.forward(x, batch: batch), count: batch * chain.outputSize))
-        var dx = [Float](repeating: 0, count: batch * chain.inputSize)
-        chain.backward(input: x, outputGradient: dy, inputGradient: &dx, batch: batch)
-        let chainGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
-        gradients.update(repeating: 0, count: count)
-        let reference = runSeparately(layers, x: x, dy: dy, batch: batch)
-        let referenceGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
-        XCTAssertEqual(output, reference.output, "forward")
-        XCTAssertEqual(dx, reference.inputGradient, "input gradient")
-        XCTAssertEqual(chainGradients, referenceGradients, "parameter gradients")
-        XCTAssertGreaterThan(referenceGradients.filter { $0 != 0 }.count, count / 2)
+        for batch in [5, 11] {
+            var random = RandomSource(seed: 4)
+            // The layers keep these pointers: raw allocations, not arrays that copy on write.
+            let count = chain.parameterCount
+            let parameters = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { parameters.deallocate(); gradients.deallocate() }
+            for i in 0..<count { parameters[i] = random.uniform(-0.7, 0.7) }
+            gradients.initialize(repeating: 0, count: count)
+            chain.bind(parameters: parameters, gradients: gradients)
+            let x = (0..<(batch * chain.inputSize)).map { _ in random.uniform(-1, 1) }
+            let dy = (0..<(batch * chain.outputSize)).map { _ in random.uniform(-1, 1) }
+            let output = Array(UnsafeBufferPointer(start: chain.forward(x, batch: batch), count: batch * chain.outputSize))
+            var dx = [Float](repeating: 0, count: batch * chain.inputSize)
+            chain.backward(input: x, outputGradient: dy, inputGradient: &dx, batch: batch)
+            let chainGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
+            gradients.update(repeating: 0, count: count)
+            let reference = runSeparately(layers, x: x, dy: dy, batch: batch)
+            let referenceGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
+            XCTAssertEqual(output, reference.output, "forward, batch \(batch)")
+            XCTAssertEqual(dx, reference.inputGradient, "input gradient, batch \(batch)")
+            XCTAssertEqual(chainGradients, referenceGradients, "parameter gradients, batch \(batch)")
+            XCTAssertGreaterThan(referenceGradients.filter { $0 != 0 }.count, count / 2)
+        }
     }
 
     /// The encoder and decoder of the feed-forward and variational kinds backpropagate through

@@ -71,11 +71,21 @@ package final class Conv2d: Layer {
     package var scratchFloatsPerExample: Int { geometry.rows * geometry.positions }
 
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        forward(input, output, batch: batch, relu: false)
+    }
+
+    package func forwardThenReLU(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        forward(input, output, batch: batch, relu: true)
+    }
+
+    /// The direct gather adds the bias and applies the ReLU as it stores each value; the GEMM
+    /// path fills the bias first and applies the ReLU after.
+    private func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, relu: Bool) {
         let g = geometry
         let columnCount = g.positions * batch
         if let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch), direct.gathersToColumns {
-            if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
-            direct.toColumns(image: input, weight: weight, columns: output, accumulate: hasBias,
+            direct.toColumns(image: input, weight: weight, columns: output, accumulate: false,
+                             bias: hasBias ? UnsafePointer(bias) : nil, relu: relu,
                              pack: packed.reserve(direct.packFloats))
             return
         }
@@ -84,6 +94,7 @@ package final class Conv2d: Layer {
         if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
         gemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: g.rows,
              a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: hasBias ? 1 : 0, c: output, ldc: columnCount)
+        if relu { reluForward(output, output, count: outputChannels * columnCount) }
     }
 
     /// Backward reads input and gradients only, so a following ReLU may overwrite the output.

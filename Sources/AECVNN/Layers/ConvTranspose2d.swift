@@ -75,15 +75,26 @@ package final class ConvTranspose2d: Layer {
     package var scratchFloatsPerExample: Int { geometry.rows * geometry.positions }
 
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        forward(input, output, batch: batch, relu: false)
+    }
+
+    package func forwardThenReLU(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        forward(input, output, batch: batch, relu: true)
+    }
+
+    /// As Conv2d's: the gather adds the bias and applies the ReLU as it stores; the GEMM path
+    /// fills the bias first and applies the ReLU after col2im.
+    private func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, relu: Bool) {
         let g = geometry
         let columnCount = g.positions * batch
+        let count = outputChannels * g.height * g.width * batch
         if let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch), direct.gathersToImage {
-            fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
-            direct.toImage(columns: input, weight: weight, image: output, accumulate: true,
-                           pack: packed.reserve(direct.packFloats))
+            direct.toImage(columns: input, weight: weight, image: output, accumulate: false,
+                           bias: UnsafePointer(bias), relu: relu, pack: packed.reserve(direct.packFloats))
             return
         }
         fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
+        defer { if relu { reluForward(output, output, count: count) } }
         if batch == 1 {
             let cols = columns.reserve(g.rows * columnCount)
             gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,

@@ -1,3 +1,5 @@
+import AECVKernels
+
 /// A differentiable layer working on whole batches of raw float buffers.
 ///
 /// Contract:
@@ -64,6 +66,11 @@ package protocol Layer: AnyObject {
     /// derivative follows from y = f(x) alone (ReLU, sigmoid, tanh) qualify.
     var runsInPlace: Bool { get }
     func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
+    /// `forward`, then ReLU on the output in place (v ≤ 0 → 0): what `Sequential` calls when a
+    /// ReLU runs in place over this layer's output. A convolution applies it as it stores each
+    /// value, saving the ReLU's pass over the output; the default runs the two one after the
+    /// other.
+    func forwardThenReLU(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int)
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int)
@@ -92,4 +99,8 @@ extension Layer {
     package var scratchFloatsPerExample: Int { 0 }
     package var backwardReadsOutput: Bool { true }
     package var runsInPlace: Bool { false }
+    package func forwardThenReLU(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
+        forward(input: input, output: output, batch: batch)
+        reluForward(output, output, count: batch * outputSize)
+    }
 }

@@ -13,6 +13,8 @@ package final class Sequential: StoredNetwork {
     /// The index of the workspace holding layer i's output: i, or its predecessor's slot when
     /// layer i runs in place.
     private let outputSlot: [Int]
+    /// True for a ReLU running in place whose work the previous layer's `forwardThenReLU` does.
+    private let fusedReLU: [Bool]
     private var gradientA = Workspace()
     private var gradientB = Workspace()
 
@@ -34,6 +36,7 @@ package final class Sequential: StoredNetwork {
             slots.append(overwritesPrevious ? slots[index - 1] : index)
         }
         outputSlot = slots
+        fusedReLU = layers.indices.map { slots[$0] != $0 && (layers[$0] as? Activation)?.function is ReLU }
         var offsets: [Int] = [], total = 0
         for layer in layers { offsets.append(total); total += layer.parameterCount }
         self.offsets = offsets
@@ -139,8 +142,14 @@ package final class Sequential: StoredNetwork {
     package func forward(_ input: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
         var x = input
         for (index, layer) in layers.enumerated() {
+            // A fused ReLU was applied by the layer before, over the same buffer: x is its output.
+            if fusedReLU[index] { continue }
             let y = activations[outputSlot[index]].reserve(batch * layer.outputSize)
-            layer.forward(input: x, output: y, batch: batch)
+            if index + 1 < layers.count, fusedReLU[index + 1] {
+                layer.forwardThenReLU(input: x, output: y, batch: batch)
+            } else {
+                layer.forward(input: x, output: y, batch: batch)
+            }
             x = UnsafePointer(y)
         }
         return x
