@@ -85,6 +85,34 @@ final class WorkspaceSharingTests: XCTestCase {
         }
     }
 
+    /// BatchNorm's fused forward + ReLU (a DnCNN stage: conv, BN, ReLU) equals its forward then
+    /// the ReLU, in training mode (batch statistics) and evaluation mode (running statistics),
+    /// over a length with a scalar tail.
+    func testBatchNormThenReLUEqualsTheTwoPasses() {
+        let layer = BatchNorm(inputShape: [3, 5, 3], epsilon: 1e-5, momentum: 0.1, affine: true)
+        let batch = 3   // 45 values per channel: 5 vectors and a tail of 5
+        var random = RandomSource(seed: 9)
+        let parameters = UnsafeMutablePointer<Float>.allocate(capacity: layer.parameterCount)
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: layer.parameterCount)
+        let current = UnsafeMutablePointer<Float>.allocate(capacity: layer.bufferCount)
+        let next = UnsafeMutablePointer<Float>.allocate(capacity: layer.bufferCount)
+        defer { parameters.deallocate(); gradients.deallocate(); current.deallocate(); next.deallocate() }
+        for i in 0..<layer.parameterCount { parameters[i] = random.uniform(-1, 1) }
+        for i in 0..<layer.bufferCount { current[i] = random.uniform(0.5, 1.5) }
+        layer.bind(parameters: parameters, gradients: gradients)
+        layer.bind(buffers: current, next: next)
+        let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-2, 2) }
+        for mode in [LayerMode.training, .evaluation] {
+            layer.setMode(mode)
+            var separate = [Float](repeating: 0, count: x.count), fused = separate
+            layer.forward(input: x, output: &separate, batch: batch)
+            reluForward(separate, &separate, count: separate.count)
+            layer.forwardThenReLU(input: x, output: &fused, batch: batch)
+            XCTAssertEqual(fused, separate, "\(mode)")
+            XCTAssertTrue(fused.contains(0) && fused.contains { $0 > 0 }, "\(mode): both sides of the kink")
+        }
+    }
+
     /// The encoder and decoder of the feed-forward and variational kinds backpropagate through
     /// one pair of gradient buffers, and the memory probe counts that pair once.
     func testChainsOfAnAutoencoderShareTheirGradientBuffers() throws {

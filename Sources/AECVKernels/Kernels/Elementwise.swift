@@ -26,6 +26,19 @@ package func scaleShift(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
     while i < count { y[i] = x[i] * scale + shift; i += 1 }
 }
 
+/// y = relu(x·scale + shift) as `scaleShift` then `reluForward` compute it, in one pass
+/// (BatchNorm followed by a ReLU).
+package func scaleShiftReLU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                            scale: Float, shift: Float) {
+    var i = 0
+    while i + 8 <= count {
+        let v = load(x + i) * scale + shift
+        store(v.replacing(with: 0, where: v .<= 0), y + i)
+        i += 8
+    }
+    while i < count { let v = x[i] * scale + shift; y[i] = v > 0 ? v : 0; i += 1 }
+}
+
 /// y = max(x, 0)
 package func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0

@@ -96,6 +96,15 @@ package final class BatchNorm: Layer {
     }
 
     package func forward(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
+        forward(x, y, batch: n, relu: false)
+    }
+
+    /// Normalizes and applies the following ReLU in the same pass over the output.
+    package func forwardThenReLU(input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, batch n: Int) {
+        forward(x, y, batch: n, relu: true)
+    }
+
+    private func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch n: Int, relu: Bool) {
         let length = plane * n
         let s = statistics.reserve(2 * channels)
         forwardTrained = mode == .training
@@ -108,7 +117,11 @@ package final class BatchNorm: Layer {
             let (mean, inverse) = (s[c], s[channels + c])
             let scale = (weight?[c] ?? 1) * inverse
             let shift = (bias?[c] ?? 0) - mean * scale
-            scaleShift(x + c * length, y + c * length, count: length, scale: scale, shift: shift)
+            if relu {
+                scaleShiftReLU(x + c * length, y + c * length, count: length, scale: scale, shift: shift)
+            } else {
+                scaleShift(x + c * length, y + c * length, count: length, scale: scale, shift: shift)
+            }
         }
     }
 
