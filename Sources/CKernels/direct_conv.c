@@ -5,14 +5,15 @@
 // H × W) and a "column" side (the Conv2d output, the ConvTranspose2d input: Co channels,
 // OH × OW), and one weight w (Co, Ci, k, k) in both layers. Every pass is one of three sums:
 //
-//   to_columns:  col[o, oh, ow, n] (+)= Σ_{c,i,j} w[o, c, i, j] · img[c, oh·s − p + i, ow·s − p + j, n]
-//   to_image:    img[c, y, x, n]   (+)= Σ_{o,i,j} w[o, c, i, j] · col[o, oh, ow, n]
+//   to_columns:  col[o, oh, ow, n]  = b[o] + Σ_{c,i,j} w[o, c, i, j] · img[c, oh·s − p + i, ow·s − p + j, n]
+//   to_image:    img[c, y, x, n]    = b[c] + Σ_{o,i,j} w[o, c, i, j] · col[o, oh, ow, n]
 //                                       over (oh, ow) with oh·s − p + i = y, ow·s − p + j = x
 //   weight_grad: dw[o, c, i, j]     += Σ_{oh,ow,n} col[o, oh, ow, n] · img[c, oh·s − p + i, ow·s − p + j, n]
 //
 // Conv2d forward is to_columns, its input gradient to_image; ConvTranspose2d forward is to_image,
 // its input gradient to_columns. Both sums are gathers: each output element is written once, by
-// one register tile, so there is no col2im scatter and no zeroing pass.
+// one register tile, so there is no col2im scatter and no zeroing pass. b is the layer's bias
+// (0 for gradients and bias-free layers), and a ReLU may follow: the epilogue below.
 //
 // Why this is faster than im2col + sgemm here: in the batch-minor layout the N examples of one
 // pixel are contiguous, so a run of input lanes is already the packed "B panel" a GEMM kernel
@@ -74,21 +75,19 @@ TARGET_AVX512 static inline f16 relu_f16(f16 v) {
 }
 
 // A gather's epilogue: what happens to a finished sum v of output row r before it is stored.
-//   v += out (accumulate);  v += bias[r] (bias non-null);  v = relu(v) (relu).
+//   v += bias[r] (bias non-null);  v = relu(v) (relu).
 // The bias and the ReLU save the passes that would otherwise fill the output with the bias
-// before the gather and apply the activation after it (a read and a write of the whole output
-// each: 5–10% of a training step at 256 px).
-typedef struct { int accumulate; const float *bias; int relu; } epilogue;
+// before the gather (and read it back to add) and apply the activation after it (a read and a
+// write of the whole output each: 5–10% of a training step at 256 px).
+typedef struct { const float *bias; int relu; } epilogue;
 
 // The empty sum (no tap reaches the pixel): the epilogue applied to 0, for `outs` rows.
 static void store_empty(float *out, long outs, long out_stride, long n, const epilogue *e) {
     for (long r = 0; r < outs; r++) {
         float *dst = out + r * out_stride;
         const float b = e->bias ? e->bias[r] : 0.0f;
-        for (long i = 0; i < n; i++) {
-            float v = (e->accumulate ? dst[i] : 0.0f) + b;
-            dst[i] = e->relu && v <= 0.0f ? 0.0f : v;
-        }
+        const float v = e->relu && b <= 0.0f ? 0.0f : b;
+        for (long i = 0; i < n; i++) dst[i] = v;
     }
 }
 
@@ -212,15 +211,15 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
 
 // ---------------------------------------------------------------------------------------------
 // The gather tile: MR output channels × NV vectors of VL lanes, accumulated over the taps and
-// the input channels, then stored (or added) to `rows` valid output rows.
+// the input channels, then stored to `rows` valid output rows.
 
 #define GATHER_TILE(VT, VL, MR, NV, LOAD, STORE)                                                    \
     TILE(VT, MR, NV, ablock + r0, mrp, VL, opix + r0 * out_stride, VL, rows - r0,                    \
          ep->bias ? ep->bias + ob * mrp + r0 : NULL, LOAD, STORE)
 
 // The one tile loop. acc[r][q] = Σ_t Σ_c A[t][c][r] · in[off[t] + c·in_stride + q·QIN + n0] for
-// r < MR, q < Q, with A = APTR laid out [tap][channel][ASTRIDE]; then stored (or added, with
-// `accumulate`) at OUT + r·out_stride + q·QOUT + n0 for r < VALID, through the epilogue `ep`
+// r < MR, q < Q, with A = APTR laid out [tap][channel][ASTRIDE]; then stored at
+// OUT + r·out_stride + q·QOUT + n0 for r < VALID, through the epilogue `ep`
 // (BIAS: the bias of the tile's row 0, or NULL). A 16-row tile takes its Q vectors from one
 // pixel (QIN = QOUT = the vector width), a narrow one from Q pixels.
 #define TILE(VT, MR, Q, APTR, ASTRIDE, QIN, OUT, QOUT, VALID, BIAS, LOAD, STORE)                    \
@@ -248,7 +247,6 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
             for (int q = 0; q < Q; q++) {                                                           \
                 float *dst = (OUT) + r * out_stride + q * (QOUT) + n0;                              \
                 VT value = acc[r][q];                                                               \
-                if (ep->accumulate) value += LOAD(VT, dst);                                         \
                 if (bias_) value += bias_[r];                                                       \
                 if (ep->relu) value = relu_##VT(value);                                             \
                 STORE(VT, dst, value);                                                              \
@@ -406,16 +404,16 @@ static void gather(const ckernels_conv_shape *s, const float *in, const float *w
 }
 
 void ckernels_conv_to_columns(const ckernels_conv_shape *s, const float *image, const float *w,
-                              float *columns, int accumulate,
+                              float *columns,
                               const float *bias, int relu, float *pack) {
-    const epilogue e = { accumulate, bias, relu };
+    const epilogue e = { bias, relu };
     gather(s, image, w, columns, 0, &e, pack);
 }
 
 void ckernels_conv_to_image(const ckernels_conv_shape *s, const float *columns, const float *w,
-                            float *image, int accumulate,
-                              const float *bias, int relu, float *pack) {
-    const epilogue e = { accumulate, bias, relu };
+                            float *image,
+                            const float *bias, int relu, float *pack) {
+    const epilogue e = { bias, relu };
     gather(s, columns, w, image, 1, &e, pack);
 }
 

@@ -37,24 +37,24 @@ package struct DirectConvolution {
     /// Floats of the weight-packing buffer the gathers need.
     package var packFloats: Int { var s = shape; return ckernels_direct_conv_pack_floats(&s) }
 
-    /// columns = f((accumulate ? columns : 0) + bias + Σ w · image taps), f = ReLU when `relu`.
+    /// columns = f(bias + Σ w · image taps), f = ReLU when `relu`, 0 for a nil bias.
     /// The bias and the ReLU are applied as each value is stored, saving a pass over the output
     /// for each.
     package func toColumns(image: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                           columns: UnsafeMutablePointer<Float>, accumulate: Bool,
+                           columns: UnsafeMutablePointer<Float>,
                            bias: UnsafePointer<Float>? = nil, relu: Bool = false,
                            pack: UnsafeMutablePointer<Float>) {
         var s = shape
-        ckernels_conv_to_columns(&s, image, weight, columns, accumulate ? 1 : 0, bias, relu ? 1 : 0, pack)
+        ckernels_conv_to_columns(&s, image, weight, columns, bias, relu ? 1 : 0, pack)
     }
 
-    /// image = f((accumulate ? image : 0) + bias + the adjoint gather of columns).
+    /// image = f(bias + the adjoint gather of columns).
     package func toImage(columns: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                         image: UnsafeMutablePointer<Float>, accumulate: Bool,
+                         image: UnsafeMutablePointer<Float>,
                          bias: UnsafePointer<Float>? = nil, relu: Bool = false,
                          pack: UnsafeMutablePointer<Float>) {
         var s = shape
-        ckernels_conv_to_image(&s, columns, weight, image, accumulate ? 1 : 0, bias, relu ? 1 : 0, pack)
+        ckernels_conv_to_image(&s, columns, weight, image, bias, relu ? 1 : 0, pack)
     }
 
     package func weightGradient(columns: UnsafePointer<Float>, image: UnsafePointer<Float>,

@@ -35,8 +35,8 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         self.penalty = penalty
         self.corruption = corruption
         // The decoder's backward is over before the encoder's begins, and the code's gradient
-        // between them lives in `codeGradient`: one pair of gradient buffers serves both.
-        if !encoder.layers.isEmpty, !decoder.layers.isEmpty { decoder.shareGradientBuffers(with: encoder) }
+        // between them lives in `codeGradient`.
+        shareChainGradientBuffers()
     }
 
     package var latentSize: Int { encoder.outputSize }

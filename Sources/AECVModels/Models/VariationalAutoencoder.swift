@@ -77,9 +77,9 @@ package final class VariationalAutoencoder: AutoencoderNetwork, ChainPair {
         self.inputShape = inputShape; self.latentSize = latent; self.beta = beta
         self.gaussianDecoder = gaussianDecoder; self.names = names; self.bufferNames = bufferNames
         self.seed = seed
-        // As in FeedForwardAutoencoder: the decoder's backward ends before the trunk's begins,
-        // and the gradients between them (dZ, dHeads, dTrunk) are this network's own workspaces.
-        if !trunk.layers.isEmpty, !decoder.layers.isEmpty { decoder.shareGradientBuffers(with: trunk) }
+        // The decoder's backward ends before the trunk's begins, and the gradients between them
+        // (dZ, dHeads, dTrunk) are this network's own workspaces.
+        shareChainGradientBuffers()
     }
 
     /// `spec` has been filled by its kind (VariationalKind.fill), so latent and hidden are set.

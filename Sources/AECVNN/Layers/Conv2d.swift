@@ -84,7 +84,7 @@ package final class Conv2d: Layer {
         let g = geometry
         let columnCount = g.positions * batch
         if let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch), direct.gathersToColumns {
-            direct.toColumns(image: input, weight: weight, columns: output, accumulate: false,
+            direct.toColumns(image: input, weight: weight, columns: output,
                              bias: hasBias ? UnsafePointer(bias) : nil, relu: relu,
                              pack: packed.reserve(direct.packFloats))
             return
@@ -113,7 +113,7 @@ package final class Conv2d: Layer {
             // use (27 × 128² × 64 floats, 113 MB, for an RGB 256² input at batch 64).
             guard let dx = inputGradient else { return }
             if direct.gathersToImage {
-                direct.toImage(columns: outputGradient, weight: weight, image: dx, accumulate: false,
+                direct.toImage(columns: outputGradient, weight: weight, image: dx,
                                pack: packed.reserve(direct.packFloats))
                 return
             }

@@ -87,26 +87,19 @@ package final class ConvTranspose2d: Layer {
     private func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, relu: Bool) {
         let g = geometry
         let columnCount = g.positions * batch
-        let count = outputChannels * g.height * g.width * batch
         if let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch), direct.gathersToImage {
-            direct.toImage(columns: input, weight: weight, image: output, accumulate: false,
+            direct.toImage(columns: input, weight: weight, image: output,
                            bias: UnsafePointer(bias), relu: relu, pack: packed.reserve(direct.packFloats))
             return
         }
+        let count = outputChannels * g.height * g.width * batch
         fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
-        defer { if relu { reluForward(output, output, count: count) } }
-        if batch == 1 {
-            let cols = columns.reserve(g.rows * columnCount)
-            gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: inputChannels,
-                 a: weight, lda: g.rows, b: input, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
-            col2im(cols, output, batch: batch, g)
-            return
-        }
         // A band of input rows at a time: its columns (≈ 512 KB) are still in L2 when col2im
         // reads them, and the buffer stays small. Whole, the columns of a ConvTranspose2d 16 → 3
-        // to 256² are 27 × 128² × N floats: 57 MB at batch 32.
+        // to 256² are 27 × 128² × N floats: 57 MB at batch 32. One image is one band (its
+        // columns are small), scattered whole by col2im's one-image loops.
         let line = g.columnWidth * batch
-        let bandRows = min(g.columnHeight, max(1, (1 << 17) / max(1, g.rows * line)))
+        let bandRows = batch == 1 ? g.columnHeight : min(g.columnHeight, max(1, (1 << 17) / max(1, g.rows * line)))
         let cols = columns.reserve(g.rows * bandRows * line)
         var first = 0
         while first < g.columnHeight {
@@ -114,9 +107,10 @@ package final class ConvTranspose2d: Layer {
             let width = (last - first) * line
             gemm(transposeA: true, transposeB: false, m: g.rows, n: width, k: inputChannels,
                  a: weight, lda: g.rows, b: input + first * line, ldb: columnCount, beta: 0, c: cols, ldc: width)
-            col2im(cols, output, batch: batch, g, positionRows: first..<last)
+            col2im(cols, output, batch: batch, g, positionRows: bandRows == g.columnHeight ? nil : first..<last)
             first = last
         }
+        if relu { reluForward(output, output, count: count) }
     }
 
     /// Backward reads input and gradients only, so a following ReLU may overwrite the output.
@@ -134,7 +128,7 @@ package final class ConvTranspose2d: Layer {
             direct.weightGradient(columns: input, image: outputGradient, into: weightGradient)
             guard let dx = inputGradient else { return }
             if direct.gathersToColumns {
-                direct.toColumns(image: outputGradient, weight: weight, columns: dx, accumulate: false,
+                direct.toColumns(image: outputGradient, weight: weight, columns: dx,
                                  pack: packed.reserve(direct.packFloats))
                 return
             }

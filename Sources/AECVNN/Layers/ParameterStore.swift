@@ -202,6 +202,14 @@ extension ChainPair {
     /// The smallest training batch the chains' layers accept.
     package var minimumTrainingBatch: Int { max(firstChain.minimumTrainingBatch, secondChain.minimumTrainingBatch) }
 
+    /// Makes the second chain backpropagate through the first one's gradient buffers. For a
+    /// network whose second chain's backward ends before the first one's begins and whose
+    /// gradient between them lives in its own workspace (an encoder and decoder): one pair of
+    /// buffers then serves both. Chains without layers keep theirs.
+    package func shareChainGradientBuffers() {
+        if !firstChain.layers.isEmpty, !secondChain.layers.isEmpty { secondChain.shareGradientBuffers(with: firstChain) }
+    }
+
     /// Floats per example that a training step of both chains keeps (see
     /// `Sequential.trainingFloatsPerExample`): one pair of gradient buffers when they share it.
     package var trainingFloatsPerExample: Int {

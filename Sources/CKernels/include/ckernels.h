@@ -87,16 +87,16 @@ int ckernels_direct_conv_variant(const ckernels_conv_shape *shape);
 /// Floats of the `pack` buffer that to_columns / to_image need for this shape.
 long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *shape);
 
-/// columns[o, oh, ow, n] = f((accumulate ? columns : 0) + bias[o] + Σ_{c,i,j} w[o, c, i, j] ·
+/// columns[o, oh, ow, n] = f(bias[o] + Σ_{c,i,j} w[o, c, i, j] ·
 /// image[c, oh·s − p + i, ow·s − p + j, n]) (0 outside), with bias[o] = 0 when bias is NULL and
 /// f = ReLU when relu (v ≤ 0 → 0), else the identity. Only when the variant is not GEMM.
 void ckernels_conv_to_columns(const ckernels_conv_shape *shape, const float *image, const float *w,
-                              float *columns, int accumulate, const float *bias, int relu, float *pack);
-/// image[c, y, x, n] = f((accumulate ? image : 0) + bias[c] + Σ w[o, c, i, j] · columns[o, oh,
+                              float *columns, const float *bias, int relu, float *pack);
+/// image[c, y, x, n] = f(bias[c] + Σ w[o, c, i, j] · columns[o, oh,
 /// ow, n]) over oh·s − p + i = y, ow·s − p + j = x: the adjoint of to_columns, with the same
 /// bias and f.
 void ckernels_conv_to_image(const ckernels_conv_shape *shape, const float *columns, const float *w,
-                            float *image, int accumulate, const float *bias, int relu, float *pack);
+                            float *image, const float *bias, int relu, float *pack);
 /// dw[o, c, i, j] += Σ_{oh,ow,n} columns[o, oh, ow, n] · image[c, oh·s − p + i, ow·s − p + j, n].
 void ckernels_conv_weight_grad(const ckernels_conv_shape *shape, const float *columns,
                                const float *image, float *dw);
