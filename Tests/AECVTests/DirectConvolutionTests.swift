@@ -17,7 +17,10 @@ final class DirectConvolutionTests: XCTestCase {
         }
     }
 
-    override func tearDown() { DirectConvolution.force(nil) }
+    override func tearDown() {
+        DirectConvolution.force(nil)
+        DirectConvolution.setPrefetchThreshold(bytes: nil)
+    }
 
     /// y, dx, and the parameter gradients of one forward + backward.
     private func run(_ layer: Layer, parameters: [Float], x: [Float], dy: [Float], batch: Int)
@@ -102,6 +105,34 @@ final class DirectConvolutionTests: XCTestCase {
                 assertPathsAgree(layer, batch: batch, "conv_transpose2d \(shape) c\(c) k\(k) s\(s) p\(p) op\(op) batch \(batch)")
             }
         }
+    }
+
+    /// Sources larger than a quarter of the L3 are prefetched, smaller ones not; the prefetching
+    /// gathers give the same results (run here on small shapes with the threshold at 1 byte, every
+    /// pixel at the borders and inside, strides 1 to 3).
+    func testPrefetchingGathersMatchTheGEMMPath() {
+        let seed256 = ConvGeometry(channels: 3, height: 256, width: 256, kernel: 3, stride: 2, padding: 1,
+                                   columnHeight: 128, columnWidth: 128)
+        let seed28 = ConvGeometry(channels: 3, height: 28, width: 28, kernel: 3, stride: 2, padding: 1,
+                                  columnHeight: 14, columnWidth: 14)
+        XCTAssertEqual(DirectConvolution(seed256, columnChannels: 16, batch: 16)?.prefetches, true,
+                       "the 3×256² first layer at 16 lanes (12.6 MB) should prefetch")
+        XCTAssertEqual(DirectConvolution(seed28, columnChannels: 16, batch: 32)?.prefetches, false)
+        DirectConvolution.setPrefetchThreshold(bytes: 1)
+        XCTAssertEqual(DirectConvolution(seed28, columnChannels: 16, batch: 32)?.prefetches, true)
+        let cases: [([Int], Int, Int, Int, Int)] = [
+            ([3, 16, 16], 16, 3, 2, 1), ([8, 7, 9], 8, 3, 1, 1), ([9, 6, 6], 20, 5, 3, 2),
+            ([4, 12, 20], 1, 3, 1, 1), ([8, 6, 30], 3, 3, 1, 1), ([8, 4, 4], 8, 3, 1, 4),
+        ]
+        for (shape, c, k, s, p) in cases {
+            let layer = Conv2d(inputShape: shape, outputChannels: c, kernelSize: k, stride: s, padding: p)
+            for batch in [8, 21, 32] {
+                assertPathsAgree(layer, batch: batch, "prefetching conv2d \(shape) c\(c) k\(k) s\(s) p\(p) batch \(batch)")
+            }
+        }
+        let decoder = ConvTranspose2d(inputShape: [16, 8, 8], outputChannels: 3, kernelSize: 3, stride: 2,
+                                      padding: 1, outputPadding: (1, 1))
+        assertPathsAgree(decoder, batch: 16, "prefetching conv_transpose2d dx")
     }
 
     /// Fewer than 8 lanes keep the GEMM path (`DirectConvolution` is nil); 8 or more, masked

@@ -34,6 +34,14 @@ package struct DirectConvolution {
     package var gathersToColumns: Bool { shape.column_channels >= 8 || shape.column_channels <= 4 }
     package var gathersToImage: Bool { shape.image_channels >= 8 }
 
+    /// Whether toColumns prefetches its source: when the image side is larger than a quarter of
+    /// the L3, so that it comes from DRAM (direct_conv.c says why and what it buys).
+    package var prefetches: Bool { var s = shape; return ckernels_direct_conv_prefetches(&s) != 0 }
+
+    /// Sets the source size above which toColumns prefetches (nil: a quarter of the L3 again).
+    /// For tests, which run both paths.
+    package static func setPrefetchThreshold(bytes: Int?) { ckernels_direct_conv_set_prefetch_bytes(bytes ?? 0) }
+
     /// Floats of the weight-packing buffer the gathers need.
     package var packFloats: Int { var s = shape; return ckernels_direct_conv_pack_floats(&s) }
 

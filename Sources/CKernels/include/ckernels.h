@@ -84,6 +84,11 @@ int ckernels_direct_conv_force(int variant);
 /// The variant a call with this shape uses: GEMM (the caller's im2col path) when the CPU has no
 /// AVX-512, there are fewer than 8 lanes, or the kernel is larger than 8.
 int ckernels_direct_conv_variant(const ckernels_conv_shape *shape);
+/// Whether to_columns prefetches its source for this shape: when the image side is larger than
+/// the prefetch threshold (a quarter of the L3 by default), so that it comes from DRAM.
+int ckernels_direct_conv_prefetches(const ckernels_conv_shape *shape);
+/// Sets that threshold in bytes (0: the default again), for tests that run both paths.
+void ckernels_direct_conv_set_prefetch_bytes(long bytes);
 /// Floats of the `pack` buffer that to_columns / to_image need for this shape.
 long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *shape);
 
