@@ -7,7 +7,8 @@ import AECVKernels
 /// x: (Cin, H, W, N), W: (Cout, Cin, k, k), y: (Cout, OH, OW, N), OH = ⌊(H + 2p − k)/s⌋ + 1.
 /// For batches of 8 or more lanes on AVX-512 CPUs, direct gathers (`DirectConvolution`):
 /// forward is its toColumns, dW its weightGradient, dx its toImage (for 8 or more input
-/// channels), with no column matrix.
+/// channels), with no column matrix. One image on such a CPU (8 or more output channels) runs
+/// forward through the one-image gather (`SingleImageConvolution`).
 /// Otherwise im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols;
 /// backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).
@@ -26,6 +27,8 @@ package final class Conv2d: Layer {
     private let columns = Workspace()
     /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
     private let packed = Workspace()
+    /// The weight packed for the one-image gather, kept while the weight is unchanged.
+    private let singleImagePacked = PackedWeights()
 
     /// Output height/width of a convolution, or nil when the kernel does not fit.
     package static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
@@ -83,6 +86,13 @@ package final class Conv2d: Layer {
     private func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, relu: Bool) {
         let g = geometry
         let columnCount = g.positions * batch
+        if batch == 1, let single = SingleImageConvolution(g, columnChannels: outputChannels, toImage: false) {
+            let w = singleImagePacked.packed(weight, count: outputChannels * g.rows, packedFloats: single.packFloats) {
+                single.pack(weight: weight, into: $0)
+            }
+            single.run(input: input, packed: w, output: output, bias: hasBias ? UnsafePointer(bias) : nil, relu: relu)
+            return
+        }
         if let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch), direct.gathersToColumns {
             direct.toColumns(image: input, weight: weight, columns: output,
                              bias: hasBias ? UnsafePointer(bias) : nil, relu: relu,
@@ -120,7 +130,11 @@ package final class Conv2d: Layer {
         }
         let cols = columns.reserve(g.rows * columnCount)
         if direct == nil {
-            // Still holds forward's im2col: the same (geometry, batch) took the GEMM path there.
+            // Still holds forward's im2col when the same (geometry, batch) took the GEMM path
+            // there; one image took the one-image gather instead, which builds no columns.
+            if batch == 1, SingleImageConvolution(g, columnChannels: outputChannels, toImage: false) != nil {
+                im2col(input, cols, batch: batch, g)
+            }
             gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
                  a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
                  beta: 1, c: weightGradient, ldc: g.rows)

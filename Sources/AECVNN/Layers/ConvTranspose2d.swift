@@ -10,7 +10,9 @@ import AECVKernels
 /// Backward: dcols = im2col(dy); dW += x dcolsᵀ; db += Σ dy; dx = W dcols.
 /// For batches of 8 or more lanes on AVX-512 CPUs these are direct gathers instead
 /// (`DirectConvolution`, weight (Cin, Cout, k, k) = its (column, image) channels): forward is
-/// toImage (for 8 or more output channels), dW weightGradient, dx toColumns.
+/// toImage (for 8 or more output channels), dW weightGradient, dx toColumns. One image on such
+/// a CPU (8 or more output channels) runs forward through the one-image gather
+/// (`SingleImageConvolution`).
 /// Initialization (PyTorch default; its fan-in of this weight is Cout·k·k):
 /// W, b ~ U(−1/√(Cout·k·k), 1/√(Cout·k·k)).
 package final class ConvTranspose2d: Layer {
@@ -28,6 +30,8 @@ package final class ConvTranspose2d: Layer {
     private let columns = Workspace()
     /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
     private let packed = Workspace()
+    /// The weight packed for the one-image gather, kept while the weight is unchanged.
+    private let singleImagePacked = PackedWeights()
 
     /// Output height/width, or nil when the geometry is impossible.
     package static func outputSize(input: Int, kernel: Int, stride: Int, padding: Int,
@@ -87,6 +91,13 @@ package final class ConvTranspose2d: Layer {
     private func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, relu: Bool) {
         let g = geometry
         let columnCount = g.positions * batch
+        if batch == 1, let single = SingleImageConvolution(g, columnChannels: inputChannels, toImage: true) {
+            let w = singleImagePacked.packed(weight, count: inputChannels * g.rows, packedFloats: single.packFloats) {
+                single.pack(weight: weight, into: $0)
+            }
+            single.run(input: input, packed: w, output: output, bias: UnsafePointer(bias), relu: relu)
+            return
+        }
         if let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch), direct.gathersToImage {
             direct.toImage(columns: input, weight: weight, image: output,
                            bias: UnsafePointer(bias), relu: relu, pack: packed.reserve(direct.packFloats))

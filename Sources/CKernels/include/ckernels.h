@@ -84,6 +84,25 @@ int ckernels_direct_conv_force(int variant);
 /// The variant a call with this shape uses: GEMM (the caller's im2col path) when the CPU has no
 /// AVX-512, there are fewer than 8 lanes, or the kernel is larger than 8.
 int ckernels_direct_conv_variant(const ckernels_conv_shape *shape);
+/// The variant in force: the detected one, or the one ckernels_direct_conv_force set.
+int ckernels_direct_conv_active(void);
+
+/// One image (lanes = 1), direct_conv_single.c: the same sums as ckernels_conv_to_columns /
+/// _to_image, with vectors across 16 output channels instead of lanes. Usable (returns the
+/// AVX-512 variant) when the active variant is AVX-512, lanes = 1, the kernel is at most 8 and
+/// the gather has 8 or more output channels (column channels for to_columns, image channels for
+/// to_image); otherwise CKERNELS_CONV_GEMM and the caller keeps im2col + GEMM.
+int ckernels_single_conv_variant(const ckernels_conv_shape *shape, int to_image);
+/// Floats of the packed weight the one-image gathers read (the batched gathers' pack size).
+long ckernels_single_conv_pack_floats(const ckernels_conv_shape *shape);
+/// Packs w (column_channels, image_channels, k, k) for to_columns (to_image = 0) or to_image: a
+/// layer keeps the result while its weights do not change (PackedWeights.swift).
+void ckernels_single_conv_pack(const ckernels_conv_shape *shape, const float *w, int to_image, float *pack);
+void ckernels_single_conv_to_columns(const ckernels_conv_shape *shape, const float *image, const float *packed,
+                                     float *columns, const float *bias, int relu);
+void ckernels_single_conv_to_image(const ckernels_conv_shape *shape, const float *columns, const float *packed,
+                                   float *image, const float *bias, int relu);
+
 /// Whether to_columns prefetches its source for this shape: when the image side is larger than
 /// the prefetch threshold (a quarter of the L3 by default), so that it comes from DRAM.
 int ckernels_direct_conv_prefetches(const ckernels_conv_shape *shape);

@@ -1,0 +1,224 @@
+// Direct convolutions of ONE image (lanes = 1): encode, decode and reconstruct of a single
+// picture, the inspection line's call. The sums are direct_conv.c's:
+//
+//   to_columns:  col[o, oh, ow] = b[o] + Σ_{c,i,j} w[o, c, i, j] · img[c, oh·s − p + i, ow·s − p + j]
+//   to_image:    img[c, y, x]   = b[c] + Σ_{o,i,j} w[o, c, i, j] · col[o, oh, ow]
+//                                   over (oh, ow) with oh·s − p + i = y, ow·s − p + j = x
+//
+// The batched gathers put their vectors across the lanes (the examples of one pixel), which one
+// image does not have, so for it the library used im2col + sgemm: on the seed's 28×28 encoder
+// (1.1 MFLOP) 20 µs a call, of which im2col's rows of 4 to 14 floats, OpenBLAS's packing and the
+// memset took half. Here the vectors run across 16 output channels instead:
+//
+//   acc[p][v] += wpack[t][c][v·16 … v·16+15] · img[c, source of pixel p at tap t]   (a broadcast)
+//
+// A register tile is OV vectors (16·OV output channels, up to 64) × P output pixels that read
+// the same taps at a constant step (P·OV ≤ 24 accumulators), so each loaded weight vector serves
+// P pixels and each broadcast input value OV vectors. Pixels that share taps: in to_columns
+// neighbours in a row (source step s); in to_image those s apart (one phase of the stride,
+// source step 1). Tiles are stored by scalar scatter to the channel-major output: one store per
+// output value against 27 to 600 multiply-adds.
+//
+// Fewer than 8 output channels would leave most of each vector empty; those layers (a decoder's
+// last ConvTranspose2d to grey or RGB) keep im2col + GEMM, as do CPUs without AVX-512.
+#include "ckernels.h"
+#include "conv_taps.h"
+#include <immintrin.h>
+#include <string.h>
+
+#pragma clang fp contract(fast)
+
+typedef float f16 __attribute__((ext_vector_type(16)));
+
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+enum { CHANNELS = 16, MAX_BLOCKS = 4, MAX_PIXELS = 8 };
+
+int ckernels_single_conv_variant(const ckernels_conv_shape *s, int to_image) {
+    const int v = ckernels_direct_conv_active();
+    if (v != CKERNELS_CONV_AVX512 || s->lanes != 1 || s->kernel > 8) return CKERNELS_CONV_GEMM;
+    const long outs = to_image ? s->image_channels : s->column_channels;
+    return outs >= 8 ? v : CKERNELS_CONV_GEMM;
+}
+
+long ckernels_single_conv_pack_floats(const ckernels_conv_shape *s) {
+    return ckernels_direct_conv_pack_floats(s);
+}
+
+// What one tile needs besides its accumulators. Pointers are at the tile's first output block
+// and first pixel.
+typedef struct {
+    const float *src;      // the input (both sides: the source of the gather)
+    const float *packed;   // packed[block][t][c][16] at block ob0
+    long block_floats;     // taps · ins · 16: from one packed block to the next
+    int ntaps;
+    const int *tix;        // weight tap index of each valid tap
+    const long *off;       // source offset of each valid tap, for pixel 0
+    long ins, in_stride;   // input channels, floats per input plane
+    long src_step;         // source offset from one pixel of the tile to the next
+    float *out;            // output block ob0, pixel 0
+    long out_stride;       // floats per output plane
+    long pix_step;         // output offset from one pixel of the tile to the next
+    long rows;             // valid output channels from block ob0 on
+    const float *bias;     // bias at block ob0, or NULL
+    int relu;
+} tile_args;
+
+TARGET_AVX512 static inline f16 masked_bias(const float *bias, long count) {
+    if (!bias) return (f16)0.0f;
+    const long n = count < CHANNELS ? count : CHANNELS;
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias);
+    f16 r; memcpy(&r, &v, sizeof r); return r;
+}
+
+TARGET_AVX512 static inline f16 relu16(f16 v) {
+    __m512 x; memcpy(&x, &v, sizeof x);
+    x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ), _mm512_setzero_ps());
+    memcpy(&v, &x, sizeof v); return v;
+}
+
+#define SINGLE_TILE(OV, P)                                                                          \
+    TARGET_AVX512 static void tile_##OV##_##P(const tile_args *a) {                                 \
+        f16 acc[P][OV];                                                                             \
+        for (int p = 0; p < P; p++)                                                                 \
+            for (int v = 0; v < OV; v++) acc[p][v] = (f16)0.0f;                                     \
+        for (int t = 0; t < a->ntaps; t++) {                                                        \
+            const float *wp = a->packed + (long)a->tix[t] * a->ins * CHANNELS;                      \
+            const float *src = a->src + a->off[t];                                                  \
+            for (long c = 0; c < a->ins; c++) {                                                     \
+                f16 wv[OV];                                                                         \
+                for (int v = 0; v < OV; v++) memcpy(&wv[v], wp + v * a->block_floats, sizeof wv[v]); \
+                for (int p = 0; p < P; p++) {                                                       \
+                    const float x = src[p * a->src_step];                                           \
+                    for (int v = 0; v < OV; v++) acc[p][v] += x * wv[v];                            \
+                }                                                                                   \
+                wp += CHANNELS;                                                                     \
+                src += a->in_stride;                                                                \
+            }                                                                                       \
+        }                                                                                           \
+        for (int v = 0; v < OV; v++) {                                                              \
+            const long rows = a->rows - v * CHANNELS;                                               \
+            const long valid = rows < CHANNELS ? rows : CHANNELS;                                   \
+            const f16 b = masked_bias(a->bias ? a->bias + v * CHANNELS : NULL, valid);              \
+            float *dst = a->out + v * CHANNELS * a->out_stride;                                     \
+            for (int p = 0; p < P; p++) {                                                           \
+                f16 value = acc[p][v] + b;                                                          \
+                if (a->relu) value = relu16(value);                                                 \
+                float lanes[CHANNELS];                                                              \
+                memcpy(lanes, &value, sizeof lanes);                                                \
+                for (long r = 0; r < valid; r++) dst[r * a->out_stride + p * a->pix_step] = lanes[r]; \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+// OV ≤ 4 blocks × P ≤ 8 pixels, at most 24 accumulators (with OV weight vectors and one
+// broadcast, within 32 registers).
+SINGLE_TILE(1, 1) SINGLE_TILE(1, 2) SINGLE_TILE(1, 4) SINGLE_TILE(1, 8)
+SINGLE_TILE(2, 1) SINGLE_TILE(2, 2) SINGLE_TILE(2, 4) SINGLE_TILE(2, 8)
+SINGLE_TILE(3, 1) SINGLE_TILE(3, 2) SINGLE_TILE(3, 4) SINGLE_TILE(3, 8)
+SINGLE_TILE(4, 1) SINGLE_TILE(4, 2) SINGLE_TILE(4, 4)
+
+typedef void (*tile_fn)(const tile_args *);
+// tiles[OV − 1][log2 P]
+static const tile_fn tiles[MAX_BLOCKS][4] = {
+    { tile_1_1, tile_1_2, tile_1_4, tile_1_8 },
+    { tile_2_1, tile_2_2, tile_2_4, tile_2_8 },
+    { tile_3_1, tile_3_2, tile_3_4, tile_3_8 },
+    { tile_4_1, tile_4_2, tile_4_4, NULL },   // 4 × 8 would need 32 accumulators
+};
+
+// The column taps of output pixel x: to_columns reads source column x·s − p + j, to_image is
+// written from source columns (x + p − j)/s.
+static inline int column_taps(int to_image, long x, const ckernels_conv_shape *s, long src_w, int *tj, long *sj) {
+    return to_image ? row_taps_to_image(x, s->stride, s->padding, s->kernel, src_w, tj, sj)
+                    : row_taps_to_columns(x, s->stride, s->padding, s->kernel, src_w, tj, sj);
+}
+
+// Whether pixel y reads the same column taps as the pixel with (nc, tj).
+static inline int same_taps(int to_image, long y, const ckernels_conv_shape *s, long src_w, int nc, const int *tj) {
+    int tq[8];
+    long sq[8];
+    if (column_taps(to_image, y, s, src_w, tq, sq) != nc) return 0;
+    for (int b = 0; b < nc; b++)
+        if (tq[b] != tj[b]) return 0;
+    return 1;
+}
+
+static void single_gather(const ckernels_conv_shape *s, const float *in, const float *packed, float *out,
+                          int to_image, const float *bias, int relu) {
+    const long k = s->kernel, taps = k * k;
+    const long outs = to_image ? s->image_channels : s->column_channels;
+    const long ins = to_image ? s->column_channels : s->image_channels;
+    const long oh_count = to_image ? s->height : s->column_height;
+    const long ow_count = to_image ? s->width : s->column_width;
+    const long src_w = to_image ? s->column_width : s->width;
+    const long src_h = to_image ? s->column_height : s->height;
+    const long out_stride = oh_count * ow_count;
+    const long blocks = (outs + CHANNELS - 1) / CHANNELS;
+    // Pixels that share their taps: neighbours (to_columns), or one stride apart (to_image).
+    const long pix_step = to_image ? s->stride : 1;
+    const long src_step = to_image ? 1 : s->stride;
+    // Tiles of up to 8 pixels, 4 when a group of 4 blocks (64 channels) is among them.
+    const int max_level = blocks >= MAX_BLOCKS ? 2 : 3;
+    int ti[8], tj[8], tix[64];
+    long si[8], sj[8], off[64];
+    tile_args a = { .src = in, .block_floats = taps * ins * CHANNELS, .tix = tix, .off = off, .ins = ins,
+                    .in_stride = src_h * src_w, .src_step = src_step, .out_stride = out_stride,
+                    .pix_step = pix_step, .relu = relu };
+    for (long y = 0; y < oh_count; y++) {
+        const int nr = to_image ? row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si)
+                                : row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si);
+        for (long phase = 0; phase < pix_step && phase < ow_count; phase++) {
+            long x = phase;
+            while (x < ow_count) {
+                const int nc = column_taps(to_image, x, s, src_w, tj, sj);
+                const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, 1, tix, off);
+                float *opix = out + y * ow_count + x;
+                if (ntaps == 0) {   // no tap reaches this pixel: the epilogue of an empty sum
+                    for (long o = 0; o < outs; o++) {
+                        const float v = bias ? bias[o] : 0.0f;
+                        opix[o * out_stride] = relu && v <= 0.0f ? 0.0f : v;   // NaN stays
+                    }
+                    x += pix_step;
+                    continue;
+                }
+                // The widest tile whose last pixel still reads the same taps (the pixels that do
+                // form an interval, so the ones between do too).
+                int level = max_level;
+                while (level > 0) {
+                    const long last = x + ((1L << level) - 1) * pix_step;
+                    if (last < ow_count && same_taps(to_image, last, s, src_w, nc, tj)) break;
+                    level--;
+                }
+                a.ntaps = ntaps;
+                for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
+                    const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
+                    a.packed = packed + ob * a.block_floats;
+                    a.out = opix + ob * CHANNELS * out_stride;
+                    a.rows = outs - ob * CHANNELS;
+                    a.bias = bias ? bias + ob * CHANNELS : NULL;
+                    tiles[ov - 1][level](&a);
+                }
+                x += (1L << level) * pix_step;
+            }
+        }
+    }
+}
+
+void ckernels_single_conv_pack(const ckernels_conv_shape *s, const float *w, int to_image, float *pack) {
+    const long taps = s->kernel * s->kernel;
+    if (to_image) pack_weights(w, s->image_channels, s->column_channels, taps, 1, CHANNELS, pack);
+    else pack_weights(w, s->column_channels, s->image_channels, taps, 0, CHANNELS, pack);
+}
+
+void ckernels_single_conv_to_columns(const ckernels_conv_shape *s, const float *image, const float *packed,
+                                     float *columns, const float *bias, int relu) {
+    if (ckernels_single_conv_variant(s, 0) != CKERNELS_CONV_AVX512) return;
+    single_gather(s, image, packed, columns, 0, bias, relu);
+}
+
+void ckernels_single_conv_to_image(const ckernels_conv_shape *s, const float *columns, const float *packed,
+                                   float *image, const float *bias, int relu) {
+    if (ckernels_single_conv_variant(s, 1) != CKERNELS_CONV_AVX512) return;
+    single_gather(s, columns, packed, image, 1, bias, relu);
+}
