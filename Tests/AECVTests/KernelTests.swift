@@ -99,14 +99,20 @@ final class KernelTests: XCTestCase {
                        zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }, accuracy: 1e-3)
     }
 
-    func testTransposeRoundTrip() {
-        let rows = 37, columns = 70
-        let a = (0..<(rows * columns)).map(Float.init)
-        var t = [Float](repeating: 0, count: a.count), back = t
-        transpose(a, rows: rows, columns: columns, into: &t)
-        XCTAssertEqual(t[5 * rows + 3], a[3 * columns + 5])
-        transpose(t, rows: columns, columns: rows, into: &back)
-        XCTAssertEqual(back, a)
+    /// Every element against the definition, for shapes with and without whole 8 × 8 blocks
+    /// (the register blocks of transpose.c), single rows and columns, and the 4 KB strides of a
+    /// batch-64 code (1024 × 64); then the round trip.
+    func testTransposeMatchesTheDefinition() {
+        for (rows, columns) in [(37, 70), (8, 8), (16, 24), (9, 8), (8, 9), (64, 1024), (1024, 64), (64, 784), (1, 5), (5, 1), (3, 2)] {
+            let a = (0..<(rows * columns)).map(Float.init)
+            var t = [Float](repeating: -1, count: a.count), back = t
+            transpose(a, rows: rows, columns: columns, into: &t)
+            var wrong = 0
+            for r in 0..<rows { for c in 0..<columns where t[c * rows + r] != a[r * columns + c] { wrong += 1 } }
+            XCTAssertEqual(wrong, 0, "\(rows) × \(columns): misplaced elements")
+            transpose(t, rows: columns, columns: rows, into: &back)
+            XCTAssertEqual(back, a, "\(rows) × \(columns): round trip")
+        }
     }
 }
 

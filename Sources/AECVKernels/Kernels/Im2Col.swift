@@ -149,26 +149,13 @@ package func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
     while q < count { y[q] += x[q]; q += 1 }
 }
 
-/// dst (columns × rows) = srcᵀ for src (rows × columns), in cache-sized tiles.
+/// dst (columns × rows) = srcᵀ for src (rows × columns), in 8 × 8 register blocks
+/// (CKernels/transpose.c says why not a loop of scalar stores).
 /// Converts between the caller's (N, features) buffers and the batch-minor (features, N) layout.
 package func transpose(_ src: UnsafePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>) {
     if rows == 1 || columns == 1 {
         dst.update(from: src, count: rows * columns)
         return
     }
-    let tile = 32
-    var r0 = 0
-    while r0 < rows {
-        let r1 = min(r0 + tile, rows)
-        var c0 = 0
-        while c0 < columns {
-            let c1 = min(c0 + tile, columns)
-            for r in r0..<r1 {
-                let line = src + r * columns
-                for c in c0..<c1 { dst[c * rows + r] = line[c] }
-            }
-            c0 = c1
-        }
-        r0 = r1
-    }
+    ckernels_transpose(src, rows, columns, dst)
 }

@@ -62,6 +62,9 @@ void ckernels_im2col_single(const float *x, float *cols, long channels, long hei
 void ckernels_col2im_single(const float *cols, float *x, long channels, long height, long width,
                             long k, long s, long p, long out_height, long out_width);
 
+/// dst (cols × rows) = srcᵀ for src (rows × cols), in 8 × 8 register blocks (transpose.c).
+void ckernels_transpose(const float *src, long rows, long cols, float *dst);
+
 /// The geometry of one convolution seen from both sides (direct_conv.c): the image side is the
 /// Conv2d input / ConvTranspose2d output, the column side the Conv2d output / ConvTranspose2d
 /// input; buffers are batch-minor (channels, rows, columns, lanes) and the weight is
