@@ -107,6 +107,37 @@ final class DirectConvolutionTests: XCTestCase {
         }
     }
 
+    /// Dense layers run as 1×1 convolutions of a 1×1 image: forward and input gradient by the
+    /// gathers (dW stays sgemm), across the 8-feature switches on both sides (5–7 outputs keep
+    /// GEMM, 1–4 take the narrow tiles, fewer than 8 inputs keep the GEMM input gradient).
+    func testDenseMatchesGEMMPath() {
+        for (inputs, outputs) in [(784, 256), (256, 64), (64, 784), (20, 17), (9, 5), (16, 3), (5, 24), (33, 1)] {
+            let layer = Dense(inputShape: [inputs], outputFeatures: outputs)
+            for batch in [8, 11, 32, 47, 64] {
+                assertPathsAgree(layer, batch: batch, "dense \(inputs) → \(outputs) batch \(batch)")
+            }
+        }
+        // The fused ReLU of the gather against the GEMM path's separate pass.
+        let layer = Dense(inputShape: [96], outputFeatures: 40)
+        var random = RandomSource(seed: 3)
+        var p = (0..<layer.parameterCount).map { _ in random.uniform(-1, 1) }
+        var g = [Float](repeating: 0, count: p.count)
+        let batch = 24
+        let x = (0..<(batch * 96)).map { _ in random.uniform(-1, 1) }
+        var fused = [Float](repeating: .nan, count: batch * 40), plain = fused
+        p.withUnsafeMutableBufferPointer { pp in
+            g.withUnsafeMutableBufferPointer { gp in
+                layer.bind(parameters: pp.baseAddress!, gradients: gp.baseAddress!)
+                XCTAssertTrue(DirectConvolution.force(.avx512))
+                layer.forwardThenReLU(input: x, output: &fused, batch: batch)
+                XCTAssertTrue(DirectConvolution.force(.gemm))
+                layer.forward(input: x, output: &plain, batch: batch)
+            }
+        }
+        XCTAssertLessThan(maxAbsoluteDifference(fused, plain.map { max(0, $0) }), 1e-5, "dense fused ReLU")
+        XCTAssertTrue(fused.contains(0) && plain.contains { $0 < 0 }, "the ReLU had something to clip")
+    }
+
     /// Sources larger than a quarter of the L3 are prefetched, smaller ones not; the prefetching
     /// gathers give the same results (run here on small shapes with the threshold at 1 byte, every
     /// pixel at the borders and inside, strides 1 to 3).
@@ -153,6 +184,7 @@ final class DirectConvolutionTests: XCTestCase {
     func testFiniteDifferencesOnTheDirectPath() {
         let layers: [(Layer, String)] = [
             (Conv2d(inputShape: [8, 5, 5], outputChannels: 8, kernelSize: 3, stride: 2, padding: 1), "conv2d"),
+            (Dense(inputShape: [12], outputFeatures: 20), "dense"),
             (ConvTranspose2d(inputShape: [8, 3, 3], outputChannels: 8, kernelSize: 3, stride: 2, padding: 1,
                              outputPadding: (1, 0)), "conv_transpose2d"),
         ]
