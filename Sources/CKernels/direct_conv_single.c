@@ -23,14 +23,11 @@
 // last ConvTranspose2d to grey or RGB) keep im2col + GEMM, as do CPUs without AVX-512.
 #include "ckernels.h"
 #include "conv_taps.h"
+#include "avx512_vectors.h"
 #include <immintrin.h>
 #include <string.h>
 
 #pragma clang fp contract(fast)
-
-typedef float f16 __attribute__((ext_vector_type(16)));
-
-#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 enum { CHANNELS = 16, MAX_BLOCKS = 4, MAX_PIXELS = 8 };
 
@@ -66,15 +63,7 @@ typedef struct {
 
 TARGET_AVX512 static inline f16 masked_bias(const float *bias, long count) {
     if (!bias) return (f16)0.0f;
-    const long n = count < CHANNELS ? count : CHANNELS;
-    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), bias);
-    f16 r; memcpy(&r, &v, sizeof r); return r;
-}
-
-TARGET_AVX512 static inline f16 relu16(f16 v) {
-    __m512 x; memcpy(&x, &v, sizeof x);
-    x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ), _mm512_setzero_ps());
-    memcpy(&v, &x, sizeof v); return v;
+    return load_part_f16(bias, count < CHANNELS ? count : CHANNELS);
 }
 
 #define SINGLE_TILE(OV, P)                                                                          \
@@ -103,7 +92,7 @@ TARGET_AVX512 static inline f16 relu16(f16 v) {
             float *dst = a->out + v * CHANNELS * a->out_stride;                                     \
             for (int p = 0; p < P; p++) {                                                           \
                 f16 value = acc[p][v] + b;                                                          \
-                if (a->relu) value = relu16(value);                                                 \
+                if (a->relu) value = relu_f16(value);                                                 \
                 float lanes[CHANNELS];                                                              \
                 memcpy(lanes, &value, sizeof lanes);                                                \
                 for (long r = 0; r < valid; r++) dst[r * a->out_stride + p * a->pix_step] = lanes[r]; \
