@@ -15,8 +15,10 @@
 // A register tile is OV vectors (16·OV output channels, up to 64) × P output pixels that read
 // the same taps at a constant step (P·OV ≤ 24 accumulators), so each loaded weight vector serves
 // P pixels and each broadcast input value OV vectors. Pixels that share taps: in to_columns
-// neighbours in a row (source step s); in to_image those s apart (one phase of the stride,
-// source step 1). Tiles are stored by scalar scatter to the channel-major output: one store per
+// neighbours in a row (source step s), all of a row once the image's rows are copied with zero
+// padding (single_to_columns_padded); in to_image those s apart (one phase of the stride,
+// source step 1), runs of them between the borders (single_gather, which also handles
+// to_columns without padding). Tiles are stored by scalar scatter to the channel-major output: one store per
 // output value against 27 to 600 multiply-adds.
 //
 // Fewer than 8 output channels would leave most of each vector empty; those layers (a decoder's
@@ -100,20 +102,22 @@ TARGET_AVX512 static inline f16 masked_bias(const float *bias, long count) {
         }                                                                                           \
     }
 
-// OV ≤ 4 blocks × P ≤ 8 pixels, at most 24 accumulators (with OV weight vectors and one
-// broadcast, within 32 registers).
-SINGLE_TILE(1, 1) SINGLE_TILE(1, 2) SINGLE_TILE(1, 4) SINGLE_TILE(1, 8)
-SINGLE_TILE(2, 1) SINGLE_TILE(2, 2) SINGLE_TILE(2, 4) SINGLE_TILE(2, 8)
-SINGLE_TILE(3, 1) SINGLE_TILE(3, 2) SINGLE_TILE(3, 4) SINGLE_TILE(3, 8)
-SINGLE_TILE(4, 1) SINGLE_TILE(4, 2) SINGLE_TILE(4, 4)
+// OV ≤ 4 blocks × every P ≤ 8 pixels (6 for 4 blocks), at most 24 accumulators (with OV weight
+// vectors and one broadcast, within 32 registers). Every width, not only powers of two: the
+// rows here are short (4 to 14 pixels, split by the stride's phases and the borders), and a run
+// of 7 as 4 + 2 + 1 tiles loaded each weight vector three times.
+#define SINGLE_TILES_8(OV) SINGLE_TILE(OV, 1) SINGLE_TILE(OV, 2) SINGLE_TILE(OV, 3) SINGLE_TILE(OV, 4) \
+                           SINGLE_TILE(OV, 5) SINGLE_TILE(OV, 6) SINGLE_TILE(OV, 7) SINGLE_TILE(OV, 8)
+SINGLE_TILES_8(1) SINGLE_TILES_8(2) SINGLE_TILES_8(3)
+SINGLE_TILE(4, 1) SINGLE_TILE(4, 2) SINGLE_TILE(4, 3) SINGLE_TILE(4, 4) SINGLE_TILE(4, 5) SINGLE_TILE(4, 6)
 
 typedef void (*tile_fn)(const tile_args *);
-// tiles[OV − 1][log2 P]
-static const tile_fn tiles[MAX_BLOCKS][4] = {
-    { tile_1_1, tile_1_2, tile_1_4, tile_1_8 },
-    { tile_2_1, tile_2_2, tile_2_4, tile_2_8 },
-    { tile_3_1, tile_3_2, tile_3_4, tile_3_8 },
-    { tile_4_1, tile_4_2, tile_4_4, NULL },   // 4 × 8 would need 32 accumulators
+// tiles[OV − 1][P − 1]
+#define TILE_ROW(OV) { tile_##OV##_1, tile_##OV##_2, tile_##OV##_3, tile_##OV##_4, tile_##OV##_5, \
+                       tile_##OV##_6, tile_##OV##_7, tile_##OV##_8 }
+static const tile_fn tiles[MAX_BLOCKS][MAX_PIXELS] = {
+    TILE_ROW(1), TILE_ROW(2), TILE_ROW(3),
+    { tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6, NULL, NULL },   // 4 × 7 > 24
 };
 
 // The column taps of output pixel x: to_columns reads source column x·s − p + j, to_image is
@@ -147,8 +151,8 @@ static void single_gather(const ckernels_conv_shape *s, const float *in, const f
     // Pixels that share their taps: neighbours (to_columns), or one stride apart (to_image).
     const long pix_step = to_image ? s->stride : 1;
     const long src_step = to_image ? 1 : s->stride;
-    // Tiles of up to 8 pixels, 4 when a group of 4 blocks (64 channels) is among them.
-    const int max_level = blocks >= MAX_BLOCKS ? 2 : 3;
+    // Tiles of up to 8 pixels, 6 when a group of 4 blocks (64 channels) is among them.
+    const long max_pixels = blocks >= MAX_BLOCKS ? 6 : MAX_PIXELS;
     int ti[8], tj[8], tix[64];
     long si[8], sj[8], off[64];
     tile_args a = { .src = in, .block_floats = taps * ins * CHANNELS, .tix = tix, .off = off, .ins = ins,
@@ -171,14 +175,11 @@ static void single_gather(const ckernels_conv_shape *s, const float *in, const f
                     x += pix_step;
                     continue;
                 }
-                // The widest tile whose last pixel still reads the same taps (the pixels that do
-                // form an interval, so the ones between do too).
-                int level = max_level;
-                while (level > 0) {
-                    const long last = x + ((1L << level) - 1) * pix_step;
-                    if (last < ow_count && same_taps(to_image, last, s, src_w, nc, tj)) break;
-                    level--;
-                }
+                // The run of following pixels that read the same taps, up to a tile's width.
+                long pixels = 1;
+                while (pixels < max_pixels && x + pixels * pix_step < ow_count
+                       && same_taps(to_image, x + pixels * pix_step, s, src_w, nc, tj))
+                    pixels++;
                 a.ntaps = ntaps;
                 for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
                     const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
@@ -186,9 +187,9 @@ static void single_gather(const ckernels_conv_shape *s, const float *in, const f
                     a.out = opix + ob * CHANNELS * out_stride;
                     a.rows = outs - ob * CHANNELS;
                     a.bias = bias ? bias + ob * CHANNELS : NULL;
-                    tiles[ov - 1][level](&a);
+                    tiles[ov - 1][pixels - 1](&a);
                 }
-                x += (1L << level) * pix_step;
+                x += pixels * pix_step;
             }
         }
     }
@@ -200,10 +201,71 @@ void ckernels_single_conv_pack(const ckernels_conv_shape *s, const float *w, int
     else pack_weights(w, s->column_channels, s->image_channels, taps, 0, CHANNELS, pack);
 }
 
+// to_columns on an image whose rows are padded with zeros to the left (p) and right: every
+// output pixel of a row then reads all k column taps, at x·s + j, so a row is one run of tiles
+// instead of border pixels apart (a 32 → 64 layer to 4 × 4 outputs ran as 1-, 2- and 1-pixel
+// tiles: a third of a one-image encode). Rows keep their valid taps (no padding needed there).
+static long padded_width(const ckernels_conv_shape *s) {
+    const long right = (s->column_width - 1) * s->stride + s->kernel - s->padding - s->width;
+    return s->padding + s->width + (right > 0 ? right : 0);
+}
+
+long ckernels_single_conv_scratch_floats(const ckernels_conv_shape *s) {
+    return s->image_channels * s->height * padded_width(s);
+}
+
+static void single_to_columns_padded(const ckernels_conv_shape *s, const float *image, float *padded_image,
+                                     const float *packed, float *out, const float *bias, int relu) {
+    const long k = s->kernel, taps = k * k, pw = padded_width(s);
+    const long outs = s->column_channels, ins = s->image_channels;
+    const long oh_count = s->column_height, ow_count = s->column_width, src_h = s->height;
+    const long out_stride = oh_count * ow_count;
+    const long blocks = (outs + CHANNELS - 1) / CHANNELS;
+    const long max_pixels = blocks >= MAX_BLOCKS ? 6 : MAX_PIXELS;
+    for (long r = 0; r < ins * src_h; r++) {
+        float *dst = padded_image + r * pw;
+        memset(dst, 0, (size_t)s->padding * sizeof(float));
+        memcpy(dst + s->padding, image + r * s->width, (size_t)s->width * sizeof(float));
+        memset(dst + s->padding + s->width, 0, (size_t)(pw - s->padding - s->width) * sizeof(float));
+    }
+    int ti[8], tj[8], tix[64];
+    long si[8], sj[8], off[64];
+    for (int j = 0; j < k; j++) { tj[j] = j; sj[j] = j; }   // pixel 0's padded columns
+    tile_args a = { .block_floats = taps * ins * CHANNELS, .tix = tix, .off = off, .ins = ins,
+                    .in_stride = src_h * pw, .src_step = s->stride, .out_stride = out_stride,
+                    .pix_step = 1, .relu = relu };
+    for (long y = 0; y < oh_count; y++) {
+        const int nr = row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si);
+        float *orow = out + y * ow_count;
+        if (nr == 0) {   // the row sees only padding: the epilogue of an empty sum
+            for (long o = 0; o < outs; o++)
+                for (long x = 0; x < ow_count; x++) {
+                    const float v = bias ? bias[o] : 0.0f;
+                    orow[o * out_stride + x] = relu && v <= 0.0f ? 0.0f : v;   // NaN stays
+                }
+            continue;
+        }
+        a.ntaps = pixel_taps(nr, ti, si, (int)k, tj, sj, k, pw, 1, tix, off);
+        for (long x = 0; x < ow_count;) {
+            const long pixels = ow_count - x < max_pixels ? ow_count - x : max_pixels;
+            a.src = padded_image + x * s->stride;
+            for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
+                const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
+                a.packed = packed + ob * a.block_floats;
+                a.out = orow + x + ob * CHANNELS * out_stride;
+                a.rows = outs - ob * CHANNELS;
+                a.bias = bias ? bias + ob * CHANNELS : NULL;
+                tiles[ov - 1][pixels - 1](&a);
+            }
+            x += pixels;
+        }
+    }
+}
+
 void ckernels_single_conv_to_columns(const ckernels_conv_shape *s, const float *image, const float *packed,
-                                     float *columns, const float *bias, int relu) {
+                                     float *columns, const float *bias, int relu, float *scratch) {
     if (ckernels_single_conv_variant(s, 0) != CKERNELS_CONV_AVX512) return;
-    single_gather(s, image, packed, columns, 0, bias, relu);
+    single_to_columns_padded(s, image, scratch, packed, columns, bias, relu);
 }
 
 void ckernels_single_conv_to_image(const ckernels_conv_shape *s, const float *columns, const float *packed,

@@ -25,6 +25,10 @@ package struct SingleImageConvolution {
     /// Floats of the packed weight.
     package var packFloats: Int { var s = shape; return ckernels_single_conv_pack_floats(&s) }
 
+    /// Floats of the scratch buffer `run` needs (toward the columns: the image with zero-padded
+    /// rows; 0 toward the image).
+    package var scratchFloats: Int { var s = shape; return toImage ? 0 : ckernels_single_conv_scratch_floats(&s) }
+
     /// Packs the layer's weight (column channels, image channels, k, k) for this gather.
     package func pack(weight: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>) {
         var s = shape
@@ -34,12 +38,13 @@ package struct SingleImageConvolution {
     /// output = f(bias + the gather of input), f = ReLU when `relu`: the columns (Conv2d's
     /// output) from the image, or the image (ConvTranspose2d's output) from the columns.
     package func run(input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                     output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool) {
+                     output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool,
+                     scratch: UnsafeMutablePointer<Float>) {
         var s = shape
         if toImage {
             ckernels_single_conv_to_image(&s, input, packed, output, bias, relu ? 1 : 0)
         } else {
-            ckernels_single_conv_to_columns(&s, input, packed, output, bias, relu ? 1 : 0)
+            ckernels_single_conv_to_columns(&s, input, packed, output, bias, relu ? 1 : 0, scratch)
         }
     }
 }

@@ -90,7 +90,8 @@ package final class Conv2d: Layer {
             let w = singleImagePacked.packed(weight, count: outputChannels * g.rows, packedFloats: single.packFloats) {
                 single.pack(weight: weight, into: $0)
             }
-            single.run(input: input, packed: w, output: output, bias: hasBias ? UnsafePointer(bias) : nil, relu: relu)
+            single.run(input: input, packed: w, output: output, bias: hasBias ? UnsafePointer(bias) : nil, relu: relu,
+                       scratch: columns.reserve(single.scratchFloats))
             return
         }
         if let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch), direct.gathersToColumns {

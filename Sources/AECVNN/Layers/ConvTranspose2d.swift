@@ -95,7 +95,8 @@ package final class ConvTranspose2d: Layer {
             let w = singleImagePacked.packed(weight, count: inputChannels * g.rows, packedFloats: single.packFloats) {
                 single.pack(weight: weight, into: $0)
             }
-            single.run(input: input, packed: w, output: output, bias: UnsafePointer(bias), relu: relu)
+            single.run(input: input, packed: w, output: output, bias: UnsafePointer(bias), relu: relu,
+                       scratch: columns.reserve(single.scratchFloats))
             return
         }
         if let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch), direct.gathersToImage {

@@ -101,8 +101,10 @@ long ckernels_single_conv_pack_floats(const ckernels_conv_shape *shape);
 /// Packs w (column_channels, image_channels, k, k) for to_columns (to_image = 0) or to_image: a
 /// layer keeps the result while its weights do not change (PackedWeights.swift).
 void ckernels_single_conv_pack(const ckernels_conv_shape *shape, const float *w, int to_image, float *pack);
+/// to_columns copies the image with zero-padded rows into `scratch` (this many floats) first.
+long ckernels_single_conv_scratch_floats(const ckernels_conv_shape *shape);
 void ckernels_single_conv_to_columns(const ckernels_conv_shape *shape, const float *image, const float *packed,
-                                     float *columns, const float *bias, int relu);
+                                     float *columns, const float *bias, int relu, float *scratch);
 void ckernels_single_conv_to_image(const ckernels_conv_shape *shape, const float *columns, const float *packed,
                                    float *image, const float *bias, int relu);
 
