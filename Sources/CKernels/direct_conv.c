@@ -314,7 +314,7 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
 // lanes: inside the image, pixels x … x+P−1 read the same taps, P·s·n floats apart.
 
 #define SMALL_TILE(MR, P, VT, VL, LOAD, STORE)                                                      \
-    TILE(VT, MR, P, packed, MR, step, opix, n, MR, ep->bias, LOAD, STORE)
+    TILE(VT, MR, P, packed, MR, step, opix, out_step, MR, ep->bias, LOAD, STORE)
 
 // The pixels [x, x + P) (P = 1 at the borders) in lane chunks of 16, 8 and a masked rest.
 #define SMALL_PIXELS(MR, P)                                                                         \
@@ -333,6 +333,7 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
         const long in_stride = s->height * src_w * n;                                               \
         const long out_stride = s->column_height * ow_count * n;                                    \
         const long step = s->stride * n;     /* source offset from one output pixel to the next */  \
+        const long out_step = n;             /* and the output offset */                            \
         int ti[8], tj[8], tix[64];                                                                  \
         long si[8], sj[8], off[64];                                                                 \
         for (long y = 0; y < s->column_height; y++) {                                               \
@@ -367,6 +368,63 @@ SMALL_GATHER(small_gather_2, 2, 8)
 SMALL_GATHER(small_gather_3, 3, 6)
 SMALL_GATHER(small_gather_4, 4, 5)
 
+// ---------------------------------------------------------------------------------------------
+// to_image with 1 to 4 image channels: a ConvTranspose2d to grey or RGB, the decoder's last
+// layer at full resolution (it took im2col-free sgemm + col2im: 4–5% of a training step at 128
+// and 256 px). The same narrow tiles, over P pixels of one phase of the stride (x, x + s, …),
+// which read the same taps one source pixel (n floats) apart; pixels near the borders, where
+// taps drop out, one at a time.
+
+static int same_image_taps(long x, const ckernels_conv_shape *s, int nc, const int *tj) {
+    int tq[8];
+    long sq[8];
+    if (row_taps_to_image(x, s->stride, s->padding, s->kernel, s->column_width, tq, sq) != nc) return 0;
+    for (int b = 0; b < nc; b++)
+        if (tq[b] != tj[b]) return 0;
+    return 1;
+}
+
+#define SMALL_TO_IMAGE(NAME, MR, P)                                                                 \
+    TARGET_AVX512 static void NAME(const ckernels_conv_shape *s, const float *in, const float *packed, \
+                                   float *out, const epilogue *ep) {                                \
+        const long k = s->kernel, n = s->lanes, ins = s->column_channels;                          \
+        const long ow_count = s->width, src_w = s->column_width;                                    \
+        const long in_stride = s->column_height * src_w * n;                                        \
+        const long out_stride = s->height * ow_count * n;                                           \
+        const long step = n;                     /* source offset between pixels of a phase */      \
+        const long out_step = s->stride * n;     /* and their output offset */                      \
+        int ti[8], tj[8], tix[64];                                                                  \
+        long si[8], sj[8], off[64];                                                                 \
+        for (long y = 0; y < s->height; y++) {                                                      \
+            const int nr = row_taps_to_image(y, s->stride, s->padding, k, s->column_height, ti, si); \
+            for (long phase = 0; phase < s->stride && phase < ow_count; phase++) {                  \
+                long x = phase;                                                                     \
+                while (x < ow_count) {                                                              \
+                    const int nc = row_taps_to_image(x, s->stride, s->padding, k, src_w, tj, sj);    \
+                    const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, n, tix, off);    \
+                    float *opix = out + (y * ow_count + x) * n;                                     \
+                    const long last = x + (P - 1) * s->stride;                                      \
+                    if (ntaps > 0 && last < ow_count && same_image_taps(last, s, nc, tj)) {         \
+                        SMALL_PIXELS(MR, P);                                                        \
+                        x += P * s->stride;                                                         \
+                    } else {                                                                        \
+                        if (ntaps == 0) {                                                           \
+                            store_empty(opix, MR, out_stride, n, ep);                               \
+                        } else {                                                                    \
+                            SMALL_PIXELS(MR, 1);                                                    \
+                        }                                                                           \
+                        x += s->stride;                                                             \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
+SMALL_TO_IMAGE(small_to_image_1, 1, 8)
+SMALL_TO_IMAGE(small_to_image_2, 2, 8)
+SMALL_TO_IMAGE(small_to_image_3, 3, 6)
+SMALL_TO_IMAGE(small_to_image_4, 4, 5)
+
 static void gather(const ckernels_conv_shape *s, const float *in, const float *w, float *out,
                    int to_image, const epilogue *ep, float *pack) {
     const int variant = ckernels_direct_conv_variant(s);
@@ -374,13 +432,17 @@ static void gather(const ckernels_conv_shape *s, const float *in, const float *w
     const long outs = to_image ? s->image_channels : s->column_channels;
     const long ins = to_image ? s->column_channels : s->image_channels;
     if (variant != CKERNELS_CONV_AVX512) return;
-    if (!to_image && outs <= 4) {
-        pack_weights(w, outs, ins, taps, 0, outs, pack);   // one block of exactly `outs` rows
-        switch (outs) {
+    if (outs <= 4) {
+        pack_weights(w, outs, ins, taps, to_image, outs, pack);   // one block of exactly `outs` rows
+        switch (outs + (to_image ? 4 : 0)) {
         case 1: small_gather_1(s, in, pack, out, ep); break;
         case 2: small_gather_2(s, in, pack, out, ep); break;
         case 3: small_gather_3(s, in, pack, out, ep); break;
-        default: small_gather_4(s, in, pack, out, ep); break;
+        case 4: small_gather_4(s, in, pack, out, ep); break;
+        case 5: small_to_image_1(s, in, pack, out, ep); break;
+        case 6: small_to_image_2(s, in, pack, out, ep); break;
+        case 7: small_to_image_3(s, in, pack, out, ep); break;
+        default: small_to_image_4(s, in, pack, out, ep); break;
         }
         return;
     }

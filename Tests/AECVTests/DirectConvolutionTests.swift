@@ -62,7 +62,7 @@ final class DirectConvolutionTests: XCTestCase {
     func testConv2dMatchesGEMMPath() {
         // (input shape, out channels, kernel, stride, padding)
         let cases: [([Int], Int, Int, Int, Int)] = [
-            ([3, 16, 16], 16, 3, 2, 1),    // RGB in: the first stage (dx by GEMM: 3 < 8 channels)
+            ([3, 16, 16], 16, 3, 2, 1),    // RGB in: the first stage (dx by the narrow to-image tiles)
             ([16, 8, 8], 32, 3, 2, 1),     // a middle stage
             ([8, 7, 9], 8, 3, 1, 1),       // stride 1, odd sizes
             ([9, 6, 6], 20, 5, 3, 2),      // large kernel and stride, channel blocks with a tail
@@ -90,7 +90,12 @@ final class DirectConvolutionTests: XCTestCase {
         // (input shape, out channels, kernel, stride, padding, output padding)
         let cases: [([Int], Int, Int, Int, Int, (Int, Int))] = [
             ([64, 4, 4], 32, 3, 2, 1, (1, 1)),   // the preset's decoder stage
-            ([16, 8, 8], 3, 3, 2, 1, (1, 1)),    // to RGB: forward by GEMM, dW and dx direct
+            ([16, 8, 8], 3, 3, 2, 1, (1, 1)),    // to RGB: the narrow to-image tiles, 6 pixels of a phase
+            ([16, 6, 7], 1, 3, 2, 1, (1, 1)),    // to grey: 8-pixel tiles, odd width
+            ([8, 4, 5], 2, 3, 2, 1, (1, 0)),     // 2 channels, per-axis output padding
+            ([8, 3, 4], 4, 5, 3, 2, (2, 1)),     // 4 channels, stride 3: three phases
+            ([8, 5, 5], 3, 3, 1, 1, (0, 0)),     // stride 1: one phase
+            ([8, 6, 6], 6, 3, 2, 1, (1, 1)),     // 6 channels: forward by GEMM
             ([8, 3, 5], 9, 3, 2, 1, (1, 0)),     // per-axis output padding
             ([10, 3, 3], 8, 4, 2, 1, (0, 0)),    // even kernel
             ([8, 3, 4], 12, 3, 1, 1, (0, 0)),    // stride 1
@@ -111,7 +116,7 @@ final class DirectConvolutionTests: XCTestCase {
     /// gathers (dW stays sgemm), across the 8-feature switches on both sides (5–7 outputs keep
     /// GEMM, 1–4 take the narrow tiles, fewer than 8 inputs keep the GEMM input gradient).
     func testDenseMatchesGEMMPath() {
-        for (inputs, outputs) in [(784, 256), (256, 64), (64, 784), (20, 17), (9, 5), (16, 3), (5, 24), (33, 1)] {
+        for (inputs, outputs) in [(784, 256), (256, 64), (64, 784), (20, 17), (9, 5), (16, 3), (5, 24), (33, 1), (3, 40)] {
             let layer = Dense(inputShape: [inputs], outputFeatures: outputs)
             for batch in [8, 11, 32, 47, 64] {
                 assertPathsAgree(layer, batch: batch, "dense \(inputs) → \(outputs) batch \(batch)")

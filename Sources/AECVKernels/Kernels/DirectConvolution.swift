@@ -27,12 +27,11 @@ package struct DirectConvolution {
         shape = s
     }
 
-    /// A gather keeps a register tile of 16 output channels. Toward the columns, 1–4 channels
-    /// (a Conv2d to grey or RGB) have tiles of their own, several pixels wide; 5–7, and fewer
-    /// than 8 toward the image (a ConvTranspose2d to RGB), would be mostly padding and keep
-    /// im2col + GEMM.
+    /// A gather keeps a register tile of 16 output channels. 1–4 channels (a Conv2d or a
+    /// ConvTranspose2d to grey or RGB) have tiles of their own, several pixels wide; 5–7 would
+    /// be mostly padding and keep im2col + GEMM.
     package var gathersToColumns: Bool { shape.column_channels >= 8 || shape.column_channels <= 4 }
-    package var gathersToImage: Bool { shape.image_channels >= 8 }
+    package var gathersToImage: Bool { shape.image_channels >= 8 || shape.image_channels <= 4 }
 
     /// Whether toColumns prefetches its source: when the image side is larger than a quarter of
     /// the L3, so that it comes from DRAM (direct_conv.c says why and what it buys).
