@@ -325,6 +325,21 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
         if (n0 < n) { const long tail = n - n0; SMALL_TILE(MR, P, f8, 8, LOAD_PART, STORE_PART); }  \
     } while (0)
 
+// One step of a narrow gather at pixel x: the P pixels PIX_STEP apart from x on when WIDE (they
+// read the same taps), else x alone, or its empty sum when no tap reaches it.
+#define SMALL_STEP(MR, P, WIDE, PIX_STEP)                                                           \
+    if (WIDE) {                                                                                     \
+        SMALL_PIXELS(MR, P);                                                                        \
+        x += P * (PIX_STEP);                                                                        \
+    } else {                                                                                        \
+        if (ntaps == 0) {                                                                           \
+            store_empty(opix, MR, out_stride, n, ep);                                               \
+        } else {                                                                                    \
+            SMALL_PIXELS(MR, 1);                                                                    \
+        }                                                                                           \
+        x += (PIX_STEP);                                                                            \
+    }
+
 #define SMALL_GATHER(NAME, MR, P)                                                                   \
     TARGET_AVX512 static void NAME(const ckernels_conv_shape *s, const float *in, const float *packed, \
                                    float *out, const epilogue *ep) {                                \
@@ -346,18 +361,9 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
                 /* P pixels share these taps when all k columns of the first and of the last        \
                    are inside the image. */                                                         \
                 const long last = x + P - 1;                                                        \
-                if (nc == k && last < ow_count && x * s->stride - s->padding >= 0                   \
-                    && last * s->stride - s->padding + k <= src_w) {                                \
-                    SMALL_PIXELS(MR, P);                                                            \
-                    x += P;                                                                         \
-                } else {                                                                            \
-                    if (ntaps == 0) {                                                               \
-                        store_empty(opix, MR, out_stride, n, ep);                                   \
-                    } else {                                                                        \
-                        SMALL_PIXELS(MR, 1);                                                        \
-                    }                                                                               \
-                    x += 1;                                                                         \
-                }                                                                                   \
+                const int wide = nc == k && last < ow_count && x * s->stride - s->padding >= 0      \
+                                 && last * s->stride - s->padding + k <= src_w;                     \
+                SMALL_STEP(MR, P, wide, 1)                                                          \
             }                                                                                       \
         }                                                                                           \
     }
@@ -404,17 +410,8 @@ static int same_image_taps(long x, const ckernels_conv_shape *s, int nc, const i
                     const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, n, tix, off);    \
                     float *opix = out + (y * ow_count + x) * n;                                     \
                     const long last = x + (P - 1) * s->stride;                                      \
-                    if (ntaps > 0 && last < ow_count && same_image_taps(last, s, nc, tj)) {         \
-                        SMALL_PIXELS(MR, P);                                                        \
-                        x += P * s->stride;                                                         \
-                    } else {                                                                        \
-                        if (ntaps == 0) {                                                           \
-                            store_empty(opix, MR, out_stride, n, ep);                               \
-                        } else {                                                                    \
-                            SMALL_PIXELS(MR, 1);                                                    \
-                        }                                                                           \
-                        x += s->stride;                                                             \
-                    }                                                                               \
+                    const int wide = ntaps > 0 && last < ow_count && same_image_taps(last, s, nc, tj); \
+                    SMALL_STEP(MR, P, wide, s->stride)                                              \
                 }                                                                                   \
             }                                                                                       \
         }                                                                                           \
