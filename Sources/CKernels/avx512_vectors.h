@@ -13,7 +13,7 @@ typedef float f16 __attribute__((ext_vector_type(16)));
 
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
-// Whole vectors, and the last `count` (< a vector) lanes of a run by AVX-512 masks: masked-off
+// Whole vectors, and the first `count` (at most a vector) lanes of a run by AVX-512 masks: masked-off
 // lanes read as 0, are never written, and cannot fault past the end of a buffer.
 #define LOAD_WHOLE(VT, p) ({ VT v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define STORE_WHOLE(VT, p, v) do { VT w_ = (v); memcpy((p), &w_, sizeof w_); } while (0)

@@ -31,6 +31,18 @@ static inline int row_taps_to_image(long y, long s, long p, long k, long out_row
     return n;
 }
 
+// Whether image pixel x of a gather toward the image has the column taps tj[0..nc): the test for
+// pixels of one stride phase that can share a tile (those with the same taps form an interval,
+// so testing the ends of a run is enough).
+static inline int same_image_taps(long x, long s, long p, long k, long src_w, int nc, const int *tj) {
+    int tq[8];
+    long sq[8];
+    if (row_taps_to_image(x, s, p, k, src_w, tq, sq) != nc) return 0;
+    for (int b = 0; b < nc; b++)
+        if (tq[b] != tj[b]) return 0;
+    return 1;
+}
+
 // The taps of one output pixel, rows(y) × columns(x): each one's weight index i·k + j and the
 // offset of the source pixel it reads (rows of src_w pixels of n lanes). Returns their count.
 static inline int pixel_taps(int nr, const int *ti, const long *si, int nc, const int *tj, const long *sj,

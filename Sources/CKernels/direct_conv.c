@@ -381,15 +381,6 @@ SMALL_GATHER(small_gather_4, 4, 5)
 // which read the same taps one source pixel (n floats) apart; pixels near the borders, where
 // taps drop out, one at a time.
 
-static int same_image_taps(long x, const ckernels_conv_shape *s, int nc, const int *tj) {
-    int tq[8];
-    long sq[8];
-    if (row_taps_to_image(x, s->stride, s->padding, s->kernel, s->column_width, tq, sq) != nc) return 0;
-    for (int b = 0; b < nc; b++)
-        if (tq[b] != tj[b]) return 0;
-    return 1;
-}
-
 #define SMALL_TO_IMAGE(NAME, MR, P)                                                                 \
     TARGET_AVX512 static void NAME(const ckernels_conv_shape *s, const float *in, const float *packed, \
                                    float *out, const epilogue *ep) {                                \
@@ -410,7 +401,7 @@ static int same_image_taps(long x, const ckernels_conv_shape *s, int nc, const i
                     const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, n, tix, off);    \
                     float *opix = out + (y * ow_count + x) * n;                                     \
                     const long last = x + (P - 1) * s->stride;                                      \
-                    const int wide = ntaps > 0 && last < ow_count && same_image_taps(last, s, nc, tj); \
+                    const int wide = ntaps > 0 && last < ow_count && same_image_taps(last, s->stride, s->padding, k, src_w, nc, tj); \
                     SMALL_STEP(MR, P, wide, s->stride)                                              \
                 }                                                                                   \
             }                                                                                       \

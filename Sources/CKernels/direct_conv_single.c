@@ -17,8 +17,7 @@
 // P pixels and each broadcast input value OV vectors. Pixels that share taps: in to_columns
 // neighbours in a row (source step s), all of a row once the image's rows are copied with zero
 // padding (single_to_columns_padded); in to_image those s apart (one phase of the stride,
-// source step 1), runs of them between the borders (single_gather, which also handles
-// to_columns without padding). Tiles are stored by scalar scatter to the channel-major output: one store per
+// source step 1), runs of them between the borders (single_to_image). Tiles are stored by scalar scatter to the channel-major output: one store per
 // output value against 27 to 600 multiply-adds.
 //
 // Fewer than 8 output channels would leave most of each vector empty; those layers (a decoder's
@@ -38,10 +37,6 @@ int ckernels_single_conv_variant(const ckernels_conv_shape *s, int to_image) {
     if (v != CKERNELS_CONV_AVX512 || s->lanes != 1 || s->kernel > 8) return CKERNELS_CONV_GEMM;
     const long outs = to_image ? s->image_channels : s->column_channels;
     return outs >= 8 ? v : CKERNELS_CONV_GEMM;
-}
-
-long ckernels_single_conv_pack_floats(const ckernels_conv_shape *s) {
-    return ckernels_direct_conv_pack_floats(s);
 }
 
 // What one tile needs besides its accumulators. Pointers are at the tile's first output block
@@ -120,75 +115,65 @@ static const tile_fn tiles[MAX_BLOCKS][MAX_PIXELS] = {
     { tile_4_1, tile_4_2, tile_4_3, tile_4_4, tile_4_5, tile_4_6, NULL, NULL },   // 4 × 7 > 24
 };
 
-// The column taps of output pixel x: to_columns reads source column x·s − p + j, to_image is
-// written from source columns (x + p − j)/s.
-static inline int column_taps(int to_image, long x, const ckernels_conv_shape *s, long src_w, int *tj, long *sj) {
-    return to_image ? row_taps_to_image(x, s->stride, s->padding, s->kernel, src_w, tj, sj)
-                    : row_taps_to_columns(x, s->stride, s->padding, s->kernel, src_w, tj, sj);
+// The epilogue of an empty sum (no tap reaches the pixels) for `pixels` pixels pix_step apart.
+static void store_empty_sums(float *opix, long outs, long out_stride, long pixels, long pix_step,
+                             const float *bias, int relu) {
+    for (long o = 0; o < outs; o++) {
+        const float v = bias ? bias[o] : 0.0f;
+        for (long q = 0; q < pixels; q++) opix[o * out_stride + q * pix_step] = relu && v <= 0.0f ? 0.0f : v;   // NaN stays
+    }
 }
 
-// Whether pixel y reads the same column taps as the pixel with (nc, tj).
-static inline int same_taps(int to_image, long y, const ckernels_conv_shape *s, long src_w, int nc, const int *tj) {
-    int tq[8];
-    long sq[8];
-    if (column_taps(to_image, y, s, src_w, tq, sq) != nc) return 0;
-    for (int b = 0; b < nc; b++)
-        if (tq[b] != tj[b]) return 0;
-    return 1;
-}
-
-static void single_gather(const ckernels_conv_shape *s, const float *in, const float *packed, float *out,
-                          int to_image, const float *bias, int relu) {
-    const long k = s->kernel, taps = k * k;
-    const long outs = to_image ? s->image_channels : s->column_channels;
-    const long ins = to_image ? s->column_channels : s->image_channels;
-    const long oh_count = to_image ? s->height : s->column_height;
-    const long ow_count = to_image ? s->width : s->column_width;
-    const long src_w = to_image ? s->column_width : s->width;
-    const long src_h = to_image ? s->column_height : s->height;
-    const long out_stride = oh_count * ow_count;
+// The tiles of `pixels` pixels from opix on, over every output block, in groups of up to
+// MAX_BLOCKS blocks (a.src, a.ntaps and the tap lists set by the caller).
+static void run_tiles(tile_args *a, const float *packed, float *opix, long outs, long pixels, const float *bias) {
     const long blocks = (outs + CHANNELS - 1) / CHANNELS;
-    // Pixels that share their taps: neighbours (to_columns), or one stride apart (to_image).
-    const long pix_step = to_image ? s->stride : 1;
-    const long src_step = to_image ? 1 : s->stride;
-    // Tiles of up to 8 pixels, 6 when a group of 4 blocks (64 channels) is among them.
-    const long max_pixels = blocks >= MAX_BLOCKS ? 6 : MAX_PIXELS;
+    for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
+        const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
+        a->packed = packed + ob * a->block_floats;
+        a->out = opix + ob * CHANNELS * a->out_stride;
+        a->rows = outs - ob * CHANNELS;
+        a->bias = bias ? bias + ob * CHANNELS : NULL;
+        tiles[ov - 1][pixels - 1](a);
+    }
+}
+
+// Tiles of up to 8 pixels, 6 when a group of 4 blocks (64 channels) is among them.
+static long max_tile_pixels(long outs) { return (outs + CHANNELS - 1) / CHANNELS >= MAX_BLOCKS ? 6 : MAX_PIXELS; }
+
+// to_image: image pixels one stride apart (one phase of the stride) read the same taps one
+// source pixel apart; a run of them between the borders is one tile.
+static void single_to_image(const ckernels_conv_shape *s, const float *in, const float *packed, float *out,
+                            const float *bias, int relu) {
+    const long k = s->kernel, taps = k * k;
+    const long outs = s->image_channels, ins = s->column_channels;
+    const long oh_count = s->height, ow_count = s->width;
+    const long src_w = s->column_width, src_h = s->column_height;
+    const long out_stride = oh_count * ow_count, pix_step = s->stride;
+    const long max_pixels = max_tile_pixels(outs);
     int ti[8], tj[8], tix[64];
     long si[8], sj[8], off[64];
     tile_args a = { .src = in, .block_floats = taps * ins * CHANNELS, .tix = tix, .off = off, .ins = ins,
-                    .in_stride = src_h * src_w, .src_step = src_step, .out_stride = out_stride,
+                    .in_stride = src_h * src_w, .src_step = 1, .out_stride = out_stride,
                     .pix_step = pix_step, .relu = relu };
     for (long y = 0; y < oh_count; y++) {
-        const int nr = to_image ? row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si)
-                                : row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si);
+        const int nr = row_taps_to_image(y, s->stride, s->padding, k, src_h, ti, si);
         for (long phase = 0; phase < pix_step && phase < ow_count; phase++) {
             long x = phase;
             while (x < ow_count) {
-                const int nc = column_taps(to_image, x, s, src_w, tj, sj);
-                const int ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, 1, tix, off);
+                const int nc = row_taps_to_image(x, s->stride, s->padding, k, src_w, tj, sj);
+                a.ntaps = pixel_taps(nr, ti, si, nc, tj, sj, k, src_w, 1, tix, off);
                 float *opix = out + y * ow_count + x;
-                if (ntaps == 0) {   // no tap reaches this pixel: the epilogue of an empty sum
-                    for (long o = 0; o < outs; o++) {
-                        const float v = bias ? bias[o] : 0.0f;
-                        opix[o * out_stride] = relu && v <= 0.0f ? 0.0f : v;   // NaN stays
-                    }
+                if (a.ntaps == 0) {
+                    store_empty_sums(opix, outs, out_stride, 1, pix_step, bias, relu);
                     x += pix_step;
                     continue;
                 }
-                // The run of following pixels that read the same taps, up to a tile's width.
-                long pixels = 1;
+                long pixels = 1;   // the run of following pixels with the same taps
                 while (pixels < max_pixels && x + pixels * pix_step < ow_count
-                       && same_taps(to_image, x + pixels * pix_step, s, src_w, nc, tj))
+                       && same_image_taps(x + pixels * pix_step, s->stride, s->padding, k, src_w, nc, tj))
                     pixels++;
-                a.ntaps = ntaps;
-                for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
-                    const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
-                    a.packed = packed + ob * a.block_floats;
-                    a.out = opix + ob * CHANNELS * out_stride;
-                    a.rows = outs - ob * CHANNELS;
-                    a.bias = bias ? bias + ob * CHANNELS : NULL;
-                    tiles[ov - 1][pixels - 1](&a);
-                }
+                run_tiles(&a, packed, opix, outs, pixels, bias);
                 x += pixels * pix_step;
             }
         }
@@ -237,8 +222,7 @@ static void single_to_columns_padded(const ckernels_conv_shape *s, const float *
     const long outs = s->column_channels, ins = s->image_channels;
     const long oh_count = s->column_height, ow_count = s->column_width, src_h = s->height;
     const long out_stride = oh_count * ow_count;
-    const long blocks = (outs + CHANNELS - 1) / CHANNELS;
-    const long max_pixels = blocks >= MAX_BLOCKS ? 6 : MAX_PIXELS;
+    const long max_pixels = max_tile_pixels(outs);
     pad_rows(image, ins * src_h, s->width, s->padding, pw, padded_image);
     int ti[8], tj[8], tix[64];
     long si[8], sj[8], off[64];
@@ -249,26 +233,15 @@ static void single_to_columns_padded(const ckernels_conv_shape *s, const float *
     for (long y = 0; y < oh_count; y++) {
         const int nr = row_taps_to_columns(y, s->stride, s->padding, k, src_h, ti, si);
         float *orow = out + y * ow_count;
-        if (nr == 0) {   // the row sees only padding: the epilogue of an empty sum
-            for (long o = 0; o < outs; o++)
-                for (long x = 0; x < ow_count; x++) {
-                    const float v = bias ? bias[o] : 0.0f;
-                    orow[o * out_stride + x] = relu && v <= 0.0f ? 0.0f : v;   // NaN stays
-                }
+        if (nr == 0) {   // the row sees only padding
+            store_empty_sums(orow, outs, out_stride, ow_count, 1, bias, relu);
             continue;
         }
         a.ntaps = pixel_taps(nr, ti, si, (int)k, tj, sj, k, pw, 1, tix, off);
         for (long x = 0; x < ow_count;) {
             const long pixels = ow_count - x < max_pixels ? ow_count - x : max_pixels;
             a.src = padded_image + x * s->stride;
-            for (long ob = 0; ob < blocks; ob += MAX_BLOCKS) {
-                const long ov = blocks - ob < MAX_BLOCKS ? blocks - ob : MAX_BLOCKS;
-                a.packed = packed + ob * a.block_floats;
-                a.out = orow + x + ob * CHANNELS * out_stride;
-                a.rows = outs - ob * CHANNELS;
-                a.bias = bias ? bias + ob * CHANNELS : NULL;
-                tiles[ov - 1][pixels - 1](&a);
-            }
+            run_tiles(&a, packed, orow + x, outs, pixels, bias);
             x += pixels;
         }
     }
@@ -283,5 +256,5 @@ void ckernels_single_conv_to_columns(const ckernels_conv_shape *s, const float *
 void ckernels_single_conv_to_image(const ckernels_conv_shape *s, const float *columns, const float *packed,
                                    float *image, const float *bias, int relu) {
     if (ckernels_single_conv_variant(s, 1) != CKERNELS_CONV_AVX512) return;
-    single_gather(s, columns, packed, image, 1, bias, relu);
+    single_to_image(s, columns, packed, image, bias, relu);
 }

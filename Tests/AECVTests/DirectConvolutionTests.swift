@@ -10,17 +10,7 @@ import AECV
 /// finite-difference check on the direct path itself.
 ///
 /// On a CPU without AVX-512 the direct path never runs, and these tests skip saying so.
-final class DirectConvolutionTests: XCTestCase {
-    override func setUpWithError() throws {
-        guard DirectConvolution.detectedVariant == .avx512 else {
-            throw XCTSkip("SKIPPED: this CPU (or OS) has no AVX-512, so the direct convolutions are not used here; the im2col + GEMM path runs everywhere instead")
-        }
-    }
-
-    override func tearDown() {
-        DirectConvolution.force(nil)
-        DirectConvolution.setPrefetchThreshold(bytes: nil)
-    }
+final class DirectConvolutionTests: AVX512PathTestCase {
 
     /// y, dx, and the parameter gradients of one forward + backward.
     private func run(_ layer: Layer, parameters: [Float], x: [Float], dy: [Float], batch: Int)

@@ -10,14 +10,8 @@ import AECV
 /// packed-weight cache, which must notice any change of the weight.
 ///
 /// On a CPU without AVX-512 the one-image gathers never run, and these tests skip saying so.
-final class SingleImageConvolutionTests: XCTestCase {
-    override func setUpWithError() throws {
-        guard DirectConvolution.detectedVariant == .avx512 else {
-            throw XCTSkip("SKIPPED: this CPU (or OS) has no AVX-512, so the one-image gathers are not used here; im2col + GEMM runs everywhere instead")
-        }
-    }
-
-    override func tearDown() { DirectConvolution.force(nil) }
+final class SingleImageConvolutionTests: AVX512PathTestCase {
+    override class var pathUnderTest: String { "the one-image gathers" }
 
     private struct Run { var y: [Float], yReLU: [Float], dx: [Float], gradients: [Float] }
 

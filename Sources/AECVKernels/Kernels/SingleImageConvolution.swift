@@ -23,7 +23,7 @@ package struct SingleImageConvolution {
     }
 
     /// Floats of the packed weight.
-    package var packFloats: Int { var s = shape; return ckernels_single_conv_pack_floats(&s) }
+    package var packFloats: Int { var s = shape; return ckernels_direct_conv_pack_floats(&s) }
 
     /// Floats of the scratch buffer `run` needs (toward the columns: the image with zero-padded
     /// rows; 0 toward the image).

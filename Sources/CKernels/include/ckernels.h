@@ -96,10 +96,9 @@ int ckernels_direct_conv_active(void);
 /// the gather has 8 or more output channels (column channels for to_columns, image channels for
 /// to_image); otherwise CKERNELS_CONV_GEMM and the caller keeps im2col + GEMM.
 int ckernels_single_conv_variant(const ckernels_conv_shape *shape, int to_image);
-/// Floats of the packed weight the one-image gathers read (the batched gathers' pack size).
-long ckernels_single_conv_pack_floats(const ckernels_conv_shape *shape);
-/// Packs w (column_channels, image_channels, k, k) for to_columns (to_image = 0) or to_image: a
-/// layer keeps the result while its weights do not change (PackedWeights.swift).
+/// Packs w (column_channels, image_channels, k, k) into ckernels_direct_conv_pack_floats floats,
+/// for to_columns (to_image = 0) or to_image: a layer keeps the result while its weights do not
+/// change (PackedWeights.swift).
 void ckernels_single_conv_pack(const ckernels_conv_shape *shape, const float *w, int to_image, float *pack);
 /// to_columns copies the image with zero-padded rows into `scratch` (this many floats) first.
 long ckernels_single_conv_scratch_floats(const ckernels_conv_shape *shape);
