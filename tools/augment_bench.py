@@ -147,6 +147,8 @@ def main():
     ap.add_argument("--filter", type=float, default=0.5,
                     help="the filtered row keeps samples the labeled-only classifier gives their class "
                          "with at least this probability")
+    ap.add_argument("--augment-samples", action="store_true",
+                    help="in \"both\", classic augmentation of the samples too, not only of the real images")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -179,7 +181,8 @@ def main():
                 return [accuracy(oracle, Xs[ys == c], ys[ys == c]) for c in range(10)]
 
             def with_real(Xs, ys, aug=False):
-                mask = torch.cat([torch.ones(n, dtype=torch.bool), torch.zeros(len(ys), dtype=torch.bool)]) if aug else None
+                mask = torch.cat([torch.ones(n, dtype=torch.bool),
+                                  torch.full((len(ys),), args.augment_samples)]) if aug else None
                 return accuracy(train_classifier(torch.cat([X, Xs]), torch.cat([y, ys]), args.steps, seed, mask), Xte_t, yte_t)
 
             # 3a: the generator sees the labeled images only
