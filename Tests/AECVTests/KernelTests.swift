@@ -28,12 +28,67 @@ final class KernelTests: XCTestCase {
         let x = (0..<n).map { _ in random.uniform(-20, 20) }
         let dy = (0..<n).map { _ in random.uniform(-1, 1) }
         var y = [Float](repeating: 0, count: n), dx = y
-        sigmoidForward(x, &y, count: n)
-        for i in 0..<n { XCTAssertEqual(y[i], sigmoid(x[i]), accuracy: 3e-7) }
+        // The C sigmoid (CKernels/sigmoid.c) at each vector width this CPU has.
+        defer { _ = ckernels_sigmoid_force_level(-1) }
+        for level in 0...ckernels_sigmoid_detected_level() {
+            XCTAssertEqual(ckernels_sigmoid_force_level(level), 1)
+            sigmoidForward(x, &y, count: n)
+            for i in 0..<n { XCTAssertEqual(y[i], sigmoid(x[i]), accuracy: 3e-7, "level \(level)") }
+            // bitwise the Swift vector formula on whole 8-lane groups (the scalar tail is `sigmoid`)
+            for i in stride(from: 0, to: n - n % 8, by: 8) {
+                let swift = 1 / (1 + exponential(-x.withUnsafeBufferPointer { load($0.baseAddress! + i) }))
+                for k in 0..<8 { XCTAssertEqual(y[i + k], swift[k], "level \(level), value \(i + k)") }
+            }
+            for i in n - n % 8..<n { XCTAssertEqual(y[i], sigmoid(x[i]), "level \(level), tail value \(i)") }
+        }
         reluForward(x, &y, count: n)
         XCTAssertEqual(y, x.map { max($0, 0) })
         reluBackward(x, dy, &dx, count: n)
         XCTAssertEqual(dx, (0..<n).map { x[$0] > 0 ? dy[$0] : 0 })
+    }
+
+    /// The fused sigmoid + squared-error pass gives the floats of the passes it replaces (the
+    /// sigmoid, the loss's forward and backward, the sigmoid's backward), for counts across the
+    /// 4096-value summation blocks with and without a tail, separate and in place, at every
+    /// vector width this CPU has (AVX-512, AVX2, baseline): each width's sigmoid is bitwise the
+    /// others'. The loss may differ in its last bits (the lanes' partial sums are added in
+    /// another order).
+    func testSigmoidSquaredErrorPassMatchesTheLayerByLayerPath() {
+        let levels = Array(0...Int(ckernels_sigmoid_detected_level()))
+        if levels.count < 3 { print("KernelTests: only sigmoid levels \(levels) on this CPU (2 = AVX-512, 1 = AVX2); the others are not tested here") }
+        defer { _ = ckernels_sigmoid_force_level(-1) }
+        var random = RandomSource(seed: 2)
+        let scale: Float = 1 / 3000
+        for n in [1, 7, 8, 37, 4096, 4103, 12_290] {
+            // Logits past the exponential's clamps (±87, 88) too.
+            let a = (0..<n).map { i in i % 97 == 0 ? Float(i % 2 == 0 ? 95 : -95) : random.uniform(-12, 12) }
+            let t = (0..<n).map { _ in random.uniform(0, 1) }
+            var reference: [Float]? = nil
+            for level in levels {
+                XCTAssertEqual(ckernels_sigmoid_force_level(Int32(level)), 1)
+                var y = [Float](repeating: 0, count: n), dy = y, da = y
+                sigmoidForward(a, &y, count: n)
+                if let reference { XCTAssertEqual(y, reference, "sigmoid at level \(level), \(n) values") }
+                reference = y
+                let loss = ReconstructionLoss.meanSquaredError.forward(output: y, target: t, count: n, scale: scale)
+                ReconstructionLoss.meanSquaredError.backward(output: y, target: t, gradient: &dy, count: n, scale: scale)
+                sigmoidBackward(y, dy, &da, count: n)
+                for inPlace in [false, true] {
+                    var fusedY = inPlace ? a : [Float](repeating: -1, count: n)
+                    var fusedDa = [Float](repeating: -1, count: n)
+                    let sum = inPlace
+                        ? fusedY.withUnsafeMutableBufferPointer { p in
+                            sigmoidSquaredErrorForwardBackward(p.baseAddress!, t, p.baseAddress!, &fusedDa, count: n, scale: scale)
+                        }
+                        : sigmoidSquaredErrorForwardBackward(a, t, &fusedY, &fusedDa, count: n, scale: scale)
+                    let what = "level \(level), \(n) values, in place \(inPlace)"
+                    XCTAssertEqual(Float(sum * Double(scale)), loss, accuracy: loss * 1e-6, "loss, " + what)
+                    XCTAssertEqual(fusedY, y, "y, " + what)
+                    XCTAssertEqual(fusedDa, da, "da, " + what)
+                }
+            }
+        }
+        XCTAssertEqual(ckernels_sigmoid_force_level(3), 0, "a level above the CPU's is refused")
     }
 
     /// The SIMD BCE-with-logits sum and gradient against the Double formula, per element (8 lanes

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 
 // Elementwise forward/backward pairs. Each backward has the forward's argument names plus the
 // gradients, and ACCUMULATES nothing: dx is written (activations never share an input).
@@ -80,13 +81,25 @@ package func leakyReLUBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Fl
     return e / (1 + e)
 }
 
+/// y = σ(x), with the polynomial exponential on AVX-512 or AVX2 lanes where the CPU has them
+/// (CKernels/sigmoid.c: Swift's baseline x86-64 build would run SSE pairs without FMA), and
+/// `sigmoid` for the last values. y may be x.
 package func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        store(1 / (1 + exponential(-load(x + i))), y + i)
-        i += 8
-    }
-    while i < count { y[i] = sigmoid(x[i]); i += 1 }
+    ckernels_sigmoid(x, y, count)
+}
+
+/// A sigmoid output layer and the squared error against t in one pass, for a training step:
+///
+///     y = σ(a),   returns Σ (y − t)²,   da = (2·scale·(y − t)) · y · (1 − y)
+///
+/// y and da bitwise as `sigmoidForward`, then `ReconstructionLoss.meanSquaredError`'s backward,
+/// then `sigmoidBackward`; the sum as its forward's (float sums over blocks of 4096, added in
+/// double) up to the order of the lanes. Those four passes move 9 arrays through memory, this one
+/// 4 (a, t in; y, da out), on AVX-512 or AVX2 lanes (CKernels/sigmoid.c). y may be a.
+package func sigmoidSquaredErrorForwardBackward(_ a: UnsafePointer<Float>, _ t: UnsafePointer<Float>,
+                                                _ y: UnsafeMutablePointer<Float>, _ da: UnsafeMutablePointer<Float>,
+                                                count: Int, scale: Float) -> Double {
+    ckernels_sigmoid_squared_error(a, t, y, da, count, scale)
 }
 
 /// dx = dy · y (1 − y), from the saved output y.

@@ -25,6 +25,11 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
     private let inputsT = Workspace()
     private let targetsT = Workspace()
     private let codesT = Workspace()
+    /// The decoder ends in a sigmoid and the loss is the squared error alone (the conv, dense,
+    /// sparse and denoising presets): a training step then computes that layer, the loss and its
+    /// gradient in one pass (`sigmoidSquaredErrorForwardBackward`), with the same floats as the
+    /// layer-by-layer path.
+    private let fusesSigmoidSquaredError: Bool
 
     package init(encoder: Sequential, decoder: Sequential, inputShape: [Int], loss: ReconstructionObjective,
          penalty: SparsityPenalty?, corruption: InputCorruption?) {
@@ -34,6 +39,8 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
         self.reconstructionLoss = loss
         self.penalty = penalty
         self.corruption = corruption
+        fusesSigmoidSquaredError = (decoder.layers.last as? Activation)?.function is Sigmoid
+            && loss.pixelwise == .meanSquaredError && loss.structural == nil
         // The decoder's backward is over before the encoder's begins, and the code's gradient
         // between them lives in `codeGradient`.
         shareChainGradientBuffers()
@@ -81,13 +88,25 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
             encoderInput = batchMinor(noisy, features: inputSize, batch: batch, into: corruptedT)
         }
         let code = encoder.forward(encoderInput, batch: batch)
-        let output = decoder.forward(code, batch: batch)
         let scale = 1 / Float(normalization * inputSize)
         let dOutput = outputGradient.reserve(count)
-        var loss = reconstructionLoss.forwardBackward(output: output, target: t, gradient: dOutput,
-                                                      batch: batch, features: inputSize, scale: scale)
+        var loss: Float
         let dCode = codeGradient.reserve(batch * latentSize)
-        decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
+        if fusesSigmoidSquaredError {
+            // dOutput is then the gradient of the sigmoid's input, the logits.
+            let below = decoder.layers.count - 1
+            let logits = decoder.forward(code, batch: batch, layerCount: below)
+            let sum = sigmoidSquaredErrorForwardBackward(logits, t, decoder.outputBuffer(batch: batch), dOutput,
+                                                         count: count, scale: scale)
+            loss = Float(sum * Double(scale))
+            decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch,
+                             layerCount: below)
+        } else {
+            let output = decoder.forward(code, batch: batch)
+            loss = reconstructionLoss.forwardBackward(output: output, target: t, gradient: dOutput,
+                                                      batch: batch, features: inputSize, scale: scale)
+            decoder.backward(input: code, outputGradient: dOutput, inputGradient: dCode, batch: batch)
+        }
         if let penalty = penalty {
             loss += penalty.forwardBackward(code: code, codeGradient: dCode, batch: batch,
                                             units: latentSize, normalization: normalization)

@@ -138,14 +138,19 @@ package final class Sequential: StoredNetwork {
 
     /// Runs the chain; returns the output buffer (owned by this Sequential, valid until the next
     /// call). An empty chain returns its input.
+    ///
+    /// `layerCount` runs only the first layers (a caller that fuses the last layer with its loss,
+    /// `outputBuffer`); their outputs are where a whole forward leaves them.
     @discardableResult
-    package func forward(_ input: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+    package func forward(_ input: UnsafePointer<Float>, batch: Int, layerCount: Int? = nil) -> UnsafePointer<Float> {
+        let count = layerCount ?? layers.count
+        precondition(count >= 0 && count <= layers.count, "layerCount \(count) of \(layers.count) layers")
         var x = input
-        for (index, layer) in layers.enumerated() {
+        for (index, layer) in layers.prefix(count).enumerated() {
             // A fused ReLU was applied by the layer before, over the same buffer: x is its output.
             if fusedReLU[index] { continue }
             let y = activations[outputSlot[index]].reserve(batch * layer.outputSize)
-            if index + 1 < layers.count, fusedReLU[index + 1] {
+            if index + 1 < count, fusedReLU[index + 1] {
                 layer.forwardThenReLU(input: x, output: y, batch: batch)
             } else {
                 layer.forward(input: x, output: y, batch: batch)
@@ -155,6 +160,14 @@ package final class Sequential: StoredNetwork {
         return x
     }
 
+    /// The last layer's output buffer for `batch` examples, for a caller that computes that
+    /// layer itself after `forward(_:batch:layerCount: layers.count - 1)`. For a layer that runs
+    /// in place it is the previous layer's output.
+    package func outputBuffer(batch: Int) -> UnsafeMutablePointer<Float> {
+        precondition(!layers.isEmpty, "an empty chain has no output buffer of its own")
+        return activations[outputSlot[layers.count - 1]].reserve(batch * outputSize)
+    }
+
     /// The output of the last `forward`.
     package var output: UnsafePointer<Float> {
         layers.isEmpty ? UnsafePointer(gradientA.pointer) : UnsafePointer(activations[outputSlot[layers.count - 1]].pointer)
@@ -162,11 +175,15 @@ package final class Sequential: StoredNetwork {
 
     /// Backpropagates `outputGradient` through the chain after a `forward` on the same `input`,
     /// accumulating parameter gradients. Writes `inputGradient` when it is non-nil.
+    /// `layerCount` backpropagates through the first layers only: `outputGradient` is then the
+    /// gradient of layer `layerCount − 1`'s output.
     package func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                  inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+                  inputGradient: UnsafeMutablePointer<Float>?, batch: Int, layerCount: Int? = nil) {
+        let count = layerCount ?? layers.count
+        precondition(count >= 0 && count <= layers.count, "layerCount \(count) of \(layers.count) layers")
         var dy = outputGradient
         var useA = true
-        for index in stride(from: layers.count - 1, through: 0, by: -1) {
+        for index in stride(from: count - 1, through: 0, by: -1) {
             let layer = layers[index]
             // An in-place layer gets its output as its input too (`Layer.runsInPlace`).
             let x = index == 0 ? input : UnsafePointer(activations[outputSlot[index - 1]].pointer)
@@ -181,7 +198,7 @@ package final class Sequential: StoredNetwork {
             layer.backward(input: x, output: y, outputGradient: dy, inputGradient: dx, batch: batch)
             if let dx = dx { dy = UnsafePointer(dx) }
         }
-        if layers.isEmpty, let dx = inputGradient {
+        if count == 0, let dx = inputGradient {
             dx.update(from: outputGradient, count: batch * inputSize)
         }
     }

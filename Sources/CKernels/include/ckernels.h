@@ -65,6 +65,22 @@ void ckernels_col2im_single(const float *cols, float *x, long channels, long hei
 /// dst (cols × rows) = srcᵀ for src (rows × cols), in 8 × 8 register blocks (transpose.c).
 void ckernels_transpose(const float *src, long rows, long cols, float *dst);
 
+/// y = σ(a) = 1 / (1 + e^(−a)) over `count` floats, the exponential by the library's polynomial
+/// (sigmoid.c), bitwise at every vector width; y may be a.
+void ckernels_sigmoid(const float *a, float *y, long count);
+
+/// A sigmoid output layer and the squared error in one pass (sigmoid.c):
+///     y = σ(a),   da = (2·scale·(y − t)) · y · (1 − y),   returns Σ (y − t)²
+/// (float partial sums over blocks of 4096 values, added in double). y and da bitwise as the
+/// Swift sigmoidForward, the squared error's backward and sigmoidBackward; y may be a.
+double ckernels_sigmoid_squared_error(const float *a, const float *t, float *y, float *da, long count,
+                                      float scale);
+
+/// The vector width those two use: 2 AVX-512, 1 AVX2, 0 neither (what CPUID and the OS allow), and
+/// a test hook that forces a level up to the detected one (-1: automatic again); 0 when refused.
+int ckernels_sigmoid_detected_level(void);
+int ckernels_sigmoid_force_level(int level);
+
 /// The geometry of one convolution seen from both sides (direct_conv.c): the image side is the
 /// Conv2d input / ConvTranspose2d output, the column side the Conv2d output / ConvTranspose2d
 /// input; buffers are batch-minor (channels, rows, columns, lanes) and the weight is
