@@ -3,6 +3,8 @@
 #   make deps         install missing system packages (apt-get as root; otherwise prints the command)
 #   make lib          build/lib/libaecv.so.0.1.0 (+ .so.0, .so links): self-contained C library
 #   make check-lib    assert its packaging properties (RUNPATH, NEEDED, exported symbols)
+#   make lib-avx2     build/lib-avx2/: the same library choosing no AVX-512 kernel, to measure
+#                     an AVX2-only CPU's paths on this one (benchmarks only)
 #   make cli          build/bin/aecv: the command-line tool (release, Swift runtime linked in)
 #   make install      PREFIX=/usr/local DESTDIR=  -> lib/, include/aecv.h, lib/pkgconfig/aecv.pc,
 #                     bin/aecv
@@ -107,6 +109,20 @@ lib:
 	@ln -sf $(LIBNAME) $(BUILD_LIB)/$(SONAME)
 	@ln -sf $(SONAME) $(BUILD_LIB)/libaecv.so
 	@echo "lib: $(BUILD_LIB)/$(LIBNAME)"
+
+# lib-avx2: the same library with the AVX-512 kernels compiled out of the CPUID choice, in
+# build/lib-avx2, to measure on an AVX-512 machine what an AVX2-only CPU runs (im2col + sgemm,
+# 8-lane sigmoid). A benchmark aid, never installed.
+AVX2_SCRATCH ?= .build-avx2
+.PHONY: lib-avx2
+lib-avx2:
+	$(SWIFT) build --scratch-path $(AVX2_SCRATCH) $(LIB_FLAGS) -Xcc -DCKERNELS_MAX_ISA_AVX2
+	@mkdir -p build/lib-avx2
+	@bin=$$($(SWIFT) build --scratch-path $(AVX2_SCRATCH) $(LIB_FLAGS) -Xcc -DCKERNELS_MAX_ISA_AVX2 --show-bin-path) && \
+	    cp -f "$$bin/libaecv.so" build/lib-avx2/.tmp.so && mv -f build/lib-avx2/.tmp.so build/lib-avx2/$(LIBNAME)
+	@ln -sf $(LIBNAME) build/lib-avx2/$(SONAME)
+	@ln -sf $(SONAME) build/lib-avx2/libaecv.so
+	@echo "lib-avx2: build/lib-avx2/$(LIBNAME)"
 
 check-lib: lib
 	@packaging/check-lib.sh $(BUILD_LIB)/$(LIBNAME) include/aecv.h

@@ -19,6 +19,10 @@ Needs numpy and Pillow (python3-numpy, python3-pil) in this interpreter.
     gives several set sizes), streamed and held in memory: peak RSS of each process (os.wait4),
     next to the size of the set as uint8 (how it is held in memory) and as float32.
 Prints the CPU model and flags, the load average before and after. Never asserts on time.
+
+--avx2 measures, on an AVX-512 machine, what an AVX2-only CPU runs: libaecv from build/lib-avx2
+(`make lib-avx2`: im2col + OpenBLAS sgemm instead of the AVX-512 direct convolutions) and
+PyTorch limited to AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA=AVX2).
 """
 import argparse
 import json
@@ -131,7 +135,13 @@ def main():
     ap.add_argument("--decode-images", type=int, default=200)
     ap.add_argument("--stream-images", default="3000", help="set sizes for section 3, e.g. 2000,20000")
     ap.add_argument("--sections", default="1,2,3", help="which sections to run")
+    ap.add_argument("--avx2", action="store_true",
+                    help="both sides on AVX2 kernels only (libaecv from build/lib-avx2: make lib-avx2)")
     args = ap.parse_args()
+    global LIB
+    if args.avx2:
+        LIB = os.path.join(ROOT, "build", "lib-avx2", "libaecv.so.0.1.0")
+        os.environ.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2", DNNL_MAX_CPU_ISA="AVX2")
     sections = {int(s) for s in args.sections.split(",")}
     sizes = [int(s) for s in args.sizes.split(",")]
     for path in (LIB, CLI):
@@ -142,7 +152,7 @@ def main():
     lib = os.path.join(work, "libaecv.so.0.1.0")
     shutil.copy(LIB, lib)
     env = dict(os.environ, AECV_LIBRARY=lib, PYTHONPATH=os.path.join(ROOT, "bindings", "python"))
-    print(f"CPU: {machine.describe()}")
+    print(f"CPU: {machine.describe()}" + ("; AVX2 kernels only on both sides (--avx2)" if args.avx2 else ""))
     print(f"load average before: {loadavg()}")
     import numpy as np
     rng = np.random.default_rng(15)

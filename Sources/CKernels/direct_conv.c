@@ -62,6 +62,9 @@ static void store_empty(float *out, long outs, long out_stride, long n, const ep
 // Variant selection
 
 static int detected_variant(void) {
+#ifdef CKERNELS_MAX_ISA_AVX2
+    return CKERNELS_CONV_GEMM;   // `make lib-avx2`: what an AVX2-only CPU runs, measurable here
+#endif
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return CKERNELS_CONV_GEMM;
     const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;

@@ -120,7 +120,11 @@ static int detect(void) {
     if ((lo & 0x6) != 0x6) return 0;                                   // XMM and YMM state
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 5) & 1)) return 0;
     const int avx512 = ((b >> 16) & 1) && ((b >> 31) & 1) && (lo & 0xe0) == 0xe0;
+#ifdef CKERNELS_MAX_ISA_AVX2
+    return 1;   // `make lib-avx2`
+#else
     return avx512 ? 2 : 1;
+#endif
 }
 
 static int cached = -1;   // written with the same value by any racer
