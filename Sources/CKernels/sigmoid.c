@@ -1,10 +1,11 @@
 // The sigmoid of a decoder's last layer, alone (inference) and fused with the squared error and
-// its gradient (a training step), on AVX-512 or AVX2 lanes when CPUID says so; see
+// its gradient (a training step), and the binary cross-entropy on logits (the VAEs' Bernoulli
+// decoder) with its gradient, on AVX-512 or AVX2 lanes when CPUID says so; see
 // include/ckernels.h for the formulas.
 //
 // Why C: Swift compiles for baseline x86-64, so its SIMD8 loops run as pairs of SSE vectors
 // without FMA, and an exponential and a division per value made the sigmoid + loss passes 5–7% of
-// a conv training step at 128 px. Every lane does the operations of the Swift `exponential` and
+// a conv training step at 128 px (the BCE sum and gradient 7% of a conv_vae step). Every lane does the operations of the Swift `exponential` and
 // `sigmoidForward` in the same order with no contraction into FMA, so y and da are bitwise the
 // same at every vector width and as the Swift layer-by-layer path (KernelTests checks it); only
 // the loss's sum may differ in its last bits, from the order of the lanes' partial sums. (The
@@ -110,6 +111,64 @@ DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx2"))), i16, f1
 DEFINE_KERNELS(avx2, __attribute__((target("avx2"))), i8, f8, 8)
 DEFINE_KERNELS(baseline, , i8, f8, 8)
 
+// BCE with logits: Σ max(x, 0) − x·t + log(1 + e^(−|x|)), log(1 + u) as 2·atanh(s) =
+// 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (see the Swift binaryCrossEntropyWithLogitsSum),
+// float lanes over blocks of 512 values, each block's sum added in double; the last count mod 8
+// values in double with libm. The gradient: scale · (σ(x) − t).
+#define BCE_BLOCK(IT, VT, W) {                                                                       \
+    VT lanes = 0;                                                                                    \
+    for (; i + W <= end; i += W) {                                                                   \
+        const VT xi = LOADV(VT, x + i);                                                              \
+        IT bits; memcpy(&bits, &xi, sizeof bits);                                                    \
+        bits = bits | (int)0x80000000;                                                               \
+        VT negative_abs; memcpy(&negative_abs, &bits, sizeof bits);                                  \
+        const VT u = EXPONENTIAL(IT, VT, negative_abs);                                              \
+        const VT sv = u / (2.0f + u), s2 = sv * sv;                                                  \
+        VT p = 1.0f / 17;                                                                            \
+        p = p * s2 + 1.0f / 15; p = p * s2 + 1.0f / 13; p = p * s2 + 1.0f / 11;                      \
+        p = p * s2 + 1.0f / 9; p = p * s2 + 1.0f / 7; p = p * s2 + 1.0f / 5;                         \
+        p = p * s2 + 1.0f / 3; p = p * s2 + 1.0f;                                                    \
+        lanes += SELECT(IT, VT, xi < 0.0f, 0.0f, xi) - xi * LOADV(VT, t + i) + 2.0f * sv * p;        \
+    }                                                                                                \
+    for (int k = 0; k < W; k++) partial += lanes[k];                                                 \
+    }
+
+#define DEFINE_BCE(NAME, ATTR, IT, VT, W)                                                            \
+    ATTR static double bce_sum_##NAME(const float *x, const float *t, long count) {                  \
+        const long whole = count - count % 8;                                                        \
+        double sum = 0;                                                                              \
+        long i = 0;                                                                                  \
+        while (i < whole) {                                                                          \
+            const long end = whole - i < 512 ? whole : i + 512;                                      \
+            float partial = 0;                                                                       \
+            BCE_BLOCK(IT, VT, W)                                                                     \
+            BCE_BLOCK(i8, f8, 8)                                                                     \
+            sum += partial;                                                                          \
+        }                                                                                            \
+        for (; i < count; i++) {                                                                     \
+            const double v = x[i];                                                                   \
+            sum += (v > 0 ? v : 0) - v * (double)t[i] + log1p(exp(-fabs(v)));                       \
+        }                                                                                            \
+        return sum;                                                                                  \
+    }                                                                                                \
+    ATTR static void bce_gradient_##NAME(const float *x, const float *t, float *dx, long count,     \
+                                         float scale) {                                              \
+        long i = 0;                                                                                  \
+        for (; i + W <= count; i += W) {                                                             \
+            const VT e = EXPONENTIAL(IT, VT, -LOADV(VT, x + i));                                     \
+            STOREV(VT, dx + i, scale * (1.0f / (1.0f + e) - LOADV(VT, t + i)));                      \
+        }                                                                                            \
+        for (; i + 8 <= count; i += 8) {                                                             \
+            const f8 e = EXPONENTIAL(i8, f8, -LOADV(f8, x + i));                                     \
+            STOREV(f8, dx + i, scale * (1.0f / (1.0f + e) - LOADV(f8, t + i)));                      \
+        }                                                                                            \
+        for (; i < count; i++) dx[i] = scale * (sigmoid1(x[i]) - t[i]);                              \
+    }
+
+DEFINE_BCE(avx512, __attribute__((target("avx512f,avx512vl,avx2"))), i16, f16, 16)
+DEFINE_BCE(avx2, __attribute__((target("avx2"))), i8, f8, 8)
+DEFINE_BCE(baseline, , i8, f8, 8)
+
 // 2: AVX-512 (F, VL) with its register state saved by the OS; 1: AVX2 with YMM state; 0: neither.
 static int detect(void) {
     unsigned a, b, c, d;
@@ -169,3 +228,19 @@ double ckernels_sigmoid_squared_error(const float *a, const float *t, float *y, 
     }
 }
 
+
+double ckernels_bce_logits_sum(const float *x, const float *t, long count) {
+    switch (level()) {
+    case 2: return bce_sum_avx512(x, t, count);
+    case 1: return bce_sum_avx2(x, t, count);
+    default: return bce_sum_baseline(x, t, count);
+    }
+}
+
+void ckernels_bce_logits_gradient(const float *x, const float *t, float *dx, long count, float scale) {
+    switch (level()) {
+    case 2: bce_gradient_avx512(x, t, dx, count, scale); break;
+    case 1: bce_gradient_avx2(x, t, dx, count, scale); break;
+    default: bce_gradient_baseline(x, t, dx, count, scale);
+    }
+}

@@ -94,6 +94,17 @@ final class KernelTests: XCTestCase {
     /// The SIMD BCE-with-logits sum and gradient against the Double formula, per element (8 lanes
     /// of the same x) and in bulk. Below e^(−87) the exponential is clamped: absolute 1e-30 there.
     func testBinaryCrossEntropyWithLogits() {
+        defer { _ = ckernels_sigmoid_force_level(-1) }
+        var gradients: [[Float]] = []
+        for level in 0...ckernels_sigmoid_detected_level() {
+            XCTAssertEqual(ckernels_sigmoid_force_level(level), 1)
+            gradients.append(checkBinaryCrossEntropyWithLogits("level \(level)"))
+        }
+        for g in gradients.dropFirst() { XCTAssertEqual(g, gradients[0], "the gradient is bitwise the same at every level") }
+    }
+
+    /// One level's checks; returns its gradient of the bulk case.
+    private func checkBinaryCrossEntropyWithLogits(_ what: String) -> [Float] {
         var worst = 0.0
         var x: Float = -90
         while x < 90 {
@@ -106,17 +117,25 @@ final class KernelTests: XCTestCase {
             }
             x += x > -20 && x < 20 ? 0.0131 : 1.7
         }
-        XCTAssertLessThan(worst, 2e-6, "relative error per element")
+        XCTAssertLessThan(worst, 2e-6, "relative error per element, " + what)
         var random = RandomSource(seed: 3)
-        let n = 1003
+        let n = 1043   // two 512-value blocks, one more 16 and 8 lanes, and a scalar tail
         let xs = (0..<n).map { _ in random.uniform(-30, 30) }, ts = (0..<n).map { _ in random.uniform() }
         let want = zip(xs, ts).reduce(0.0) { s, p in
             let v = Double(p.0); return s + max(v, 0) - v * Double(p.1) + log1p(exp(-abs(v)))
         }
-        XCTAssertEqual(binaryCrossEntropyWithLogitsSum(xs, ts, count: n), want, accuracy: want * 1e-6)
+        XCTAssertEqual(binaryCrossEntropyWithLogitsSum(xs, ts, count: n), want, accuracy: want * 1e-6, what)
         var dx = [Float](repeating: 0, count: n)
-        binaryCrossEntropyWithLogitsGradient(xs, ts, &dx, count: n, scale: 0.5)
-        for i in 0..<n { XCTAssertEqual(dx[i], 0.5 * (sigmoid(xs[i]) - ts[i]), accuracy: 3e-7) }
+        // scale 0.3, not a power of 2, so that a reordered product would round differently
+        binaryCrossEntropyWithLogitsGradient(xs, ts, &dx, count: n, scale: 0.3)
+        for i in 0..<n { XCTAssertEqual(dx[i], 0.3 * (sigmoid(xs[i]) - ts[i]), accuracy: 3e-7, what) }
+        // bitwise the Swift vector formula on whole 8-lane groups
+        for i in stride(from: 0, to: n - n % 8, by: 8) {
+            let v = xs.withUnsafeBufferPointer { load($0.baseAddress! + i) }, tv = ts.withUnsafeBufferPointer { load($0.baseAddress! + i) }
+            let swift = 0.3 * (1 / (1 + exponential(-v)) - tv)
+            for k in 0..<8 { XCTAssertEqual(dx[i + k], swift[k], "\(what), value \(i + k)") }
+        }
+        return dx
     }
 
     /// The C Gaussian corruption draws the same normals as RandomSource.normalPair() (same words

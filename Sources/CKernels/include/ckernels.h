@@ -76,7 +76,13 @@ void ckernels_sigmoid(const float *a, float *y, long count);
 double ckernels_sigmoid_squared_error(const float *a, const float *t, float *y, float *da, long count,
                                       float scale);
 
-/// The vector width those two use: 2 AVX-512, 1 AVX2, 0 neither (what CPUID and the OS allow), and
+/// Σ max(x, 0) − x·t + log(1 + e^(−|x|)), the binary cross-entropy of logits x against t summed
+/// (sigmoid.c; float lanes per block of 512 values, each block added in double), and its gradient
+/// dx = scale · (σ(x) − t), bitwise at every vector width.
+double ckernels_bce_logits_sum(const float *x, const float *t, long count);
+void ckernels_bce_logits_gradient(const float *x, const float *t, float *dx, long count, float scale);
+
+/// The vector width these use: 2 AVX-512, 1 AVX2, 0 neither (what CPUID and the OS allow), and
 /// a test hook that forces a level up to the detected one (-1: automatic again); 0 when refused.
 int ckernels_sigmoid_detected_level(void);
 int ckernels_sigmoid_force_level(int level);
