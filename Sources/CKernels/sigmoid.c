@@ -4,12 +4,15 @@
 // include/ckernels.h for the formulas.
 //
 // Why C: Swift compiles for baseline x86-64, so its SIMD8 loops run as pairs of SSE vectors
-// without FMA, and an exponential and a division per value made the sigmoid + loss passes 5–7% of
-// a conv training step at 128 px (the BCE sum and gradient 7% of a conv_vae step). Every lane does the operations of the Swift `exponential` and
-// `sigmoidForward` in the same order with no contraction into FMA, so y and da are bitwise the
-// same at every vector width and as the Swift layer-by-layer path (KernelTests checks it); only
-// the loss's sum may differ in its last bits, from the order of the lanes' partial sums. (The
-// ReLU's backward, 4% of the same step, measured no faster here: it is bound by memory.)
+// without FMA. An exponential and a division per value made the sigmoid + loss passes 5–7% of a
+// conv training step at 128 px, and the BCE sum and gradient 7% of a conv_vae step. Every lane
+// does the operations of the former Swift 8-lane kernels (their exponential is kept as the
+// tests' reference, Tests/AECVTests/Support/ReferenceExponential.swift) in the same order with
+// no contraction into FMA, and the scalar tail is the last count mod 8 values at every width.
+// So y and the gradients are bitwise the same at every vector width and as the Swift
+// layer-by-layer path (KernelTests checks it); only the losses' sums may differ in their last
+// bits, from the order of the lanes' partial sums. (The ReLU's backward, 4% of the 128 px step,
+// measured no faster in this form: it is bound by memory.)
 #include "ckernels.h"
 
 #include <cpuid.h>
@@ -112,7 +115,7 @@ DEFINE_KERNELS(avx2, __attribute__((target("avx2"))), i8, f8, 8)
 DEFINE_KERNELS(baseline, , i8, f8, 8)
 
 // BCE with logits: Σ max(x, 0) − x·t + log(1 + e^(−|x|)), log(1 + u) as 2·atanh(s) =
-// 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (see the Swift binaryCrossEntropyWithLogitsSum),
+// 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (see binaryCrossEntropyWithLogitsSum in Elementwise.swift for why),
 // float lanes over blocks of 512 values, each block's sum added in double; the last count mod 8
 // values in double with libm. The gradient: scale · (σ(x) − t).
 #define BCE_BLOCK(IT, VT, W) {                                                                       \
