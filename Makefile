@@ -57,7 +57,7 @@ SWIFT_BUILD := $(SWIFT) build --scratch-path $(SCRATCH)
 LIB_FLAGS := -c release --product aecv --disable-local-rpath \
              -Xswiftc -static-stdlib -Xswiftc -use-ld=lld \
              -Xlinker --version-script=$(CURDIR)/packaging/aecv.map \
-             -Xlinker -soname=$(SONAME)
+             -Xlinker -soname=$(SONAME) $(LIB_EXTRA)
 
 BUILD_LIB  := build/lib
 STAGE      := $(CURDIR)/build/stage
@@ -111,18 +111,13 @@ lib:
 	@echo "lib: $(BUILD_LIB)/$(LIBNAME)"
 
 # lib-avx2: the same library with the AVX-512 kernels compiled out of the CPUID choice, in
-# build/lib-avx2, to measure on an AVX-512 machine what an AVX2-only CPU runs (im2col + sgemm,
-# 8-lane sigmoid). A benchmark aid, never installed.
-AVX2_SCRATCH ?= .build-avx2
+# build/lib-avx2 (its own scratch path: other flags would rebuild lib's modules), to measure on an
+# AVX-512 machine what an AVX2-only CPU runs (im2col + sgemm, 8-lane sigmoid). A benchmark aid,
+# never installed.
 .PHONY: lib-avx2
 lib-avx2:
-	$(SWIFT) build --scratch-path $(AVX2_SCRATCH) $(LIB_FLAGS) -Xcc -DCKERNELS_MAX_ISA_AVX2
-	@mkdir -p build/lib-avx2
-	@bin=$$($(SWIFT) build --scratch-path $(AVX2_SCRATCH) $(LIB_FLAGS) -Xcc -DCKERNELS_MAX_ISA_AVX2 --show-bin-path) && \
-	    cp -f "$$bin/libaecv.so" build/lib-avx2/.tmp.so && mv -f build/lib-avx2/.tmp.so build/lib-avx2/$(LIBNAME)
-	@ln -sf $(LIBNAME) build/lib-avx2/$(SONAME)
-	@ln -sf $(SONAME) build/lib-avx2/libaecv.so
-	@echo "lib-avx2: build/lib-avx2/$(LIBNAME)"
+	@$(MAKE) --no-print-directory lib SCRATCH=.build-avx2 BUILD_LIB=build/lib-avx2 \
+	    LIB_EXTRA="-Xcc -DCKERNELS_MAX_ISA_AVX2"
 
 check-lib: lib
 	@packaging/check-lib.sh $(BUILD_LIB)/$(LIBNAME) include/aecv.h

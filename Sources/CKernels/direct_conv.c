@@ -33,7 +33,6 @@
 #include "conv_range.h"
 #include "conv_taps.h"
 #include "avx512_vectors.h"
-#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 #include <stdio.h>
@@ -61,34 +60,10 @@ static void store_empty(float *out, long outs, long out_stride, long n, const ep
 // ---------------------------------------------------------------------------------------------
 // Variant selection
 
-static int detected_variant(void) {
-#ifdef CKERNELS_MAX_ISA_AVX2
-    return CKERNELS_CONV_GEMM;   // `make lib-avx2`: what an AVX2-only CPU runs, measurable here
-#endif
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return CKERNELS_CONV_GEMM;
-    const int osxsave = (c >> 27) & 1, fma = (c >> 12) & 1, avx = (c >> 28) & 1;
-    if (!osxsave || !avx) return CKERNELS_CONV_GEMM;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0x6) != 0x6) return CKERNELS_CONV_GEMM;           // XMM and YMM state saved
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return CKERNELS_CONV_GEMM;
-    const int avx2 = (b >> 5) & 1, avx512f = (b >> 16) & 1, avx512vl = (b >> 31) & 1;
-    if (avx512f && avx512vl && avx2 && fma && (lo & 0xe0) == 0xe0)   // opmask and ZMM state saved
-        return CKERNELS_CONV_AVX512;
-    return CKERNELS_CONV_GEMM;
-}
-
-static int cached_detected = -1;   // -1: not yet; written with the same value by any racer
 static int forced_variant = -1;    // -1: automatic
 
 int ckernels_direct_conv_detected(void) {
-    int v = __atomic_load_n(&cached_detected, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = detected_variant();
-        __atomic_store_n(&cached_detected, v, __ATOMIC_RELAXED);
-    }
-    return v;
+    return ckernels_cpu_level() == 2 ? CKERNELS_CONV_AVX512 : CKERNELS_CONV_GEMM;
 }
 
 int ckernels_direct_conv_force(int variant) {

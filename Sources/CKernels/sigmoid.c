@@ -15,7 +15,6 @@
 // measured no faster in this form: it is bound by memory.)
 #include "ckernels.h"
 
-#include <cpuid.h>
 #include <math.h>
 #include <string.h>
 
@@ -28,14 +27,14 @@ typedef int i16 __attribute__((ext_vector_type(16)));
 
 // The body of each kernel, for vector type VT (integer lanes IT) of W lanes. A select is written
 // with the comparison's all-ones mask, so that NaN (every comparison false) passes through.
-#define SELECT(IT, VT, mask, a, b) ({ IT m_ = (mask); VT av_ = (a), bv_ = (b); IT a_, b_; VT r_;      \
+#define SELECT(IT, VT, mask, a, b) ({ IT m_ = (mask); VT av_ = (a), bv_ = (b); IT a_, b_; VT r_;     \
     memcpy(&a_, &av_, sizeof a_); memcpy(&b_, &bv_, sizeof b_);                                      \
     IT c_ = (m_ & a_) | (~m_ & b_); memcpy(&r_, &c_, sizeof r_); r_; })
 
 // e^x: n = round(x·log2 e) by the 1.5·2²³ shifter, r = x − n·ln2 (Cody–Waite), e^r by its
 // degree-6 Taylor polynomial, times 2^n in the exponent bits; x clamped to [−87, 88].
 #define EXPONENTIAL(IT, VT, x) ({                                                                    \
-    VT c_ = SELECT(IT, VT, (x) < -87.0f, -87.0f, (x));                                              \
+    VT c_ = SELECT(IT, VT, (x) < -87.0f, -87.0f, (x));                                               \
     c_ = SELECT(IT, VT, c_ > 88.0f, 88.0f, c_);                                                      \
     const VT shifter_ = 12582912.0f;                                                                 \
     VT shifted_ = c_ * 1.44269504f + shifter_;                                                       \
@@ -43,7 +42,7 @@ typedef int i16 __attribute__((ext_vector_type(16)));
     IT k_; memcpy(&k_, &shifted_, sizeof k_); k_ = k_ - 0x4B400000;                                  \
     VT r_ = c_ - n_ * 0.693359375f + n_ * 2.1219444e-4f;                                             \
     VT p_ = 1.0f / 720;                                                                              \
-    p_ = p_ * r_ + 1.0f / 120; p_ = p_ * r_ + 1.0f / 24; p_ = p_ * r_ + 1.0f / 6;                   \
+    p_ = p_ * r_ + 1.0f / 120; p_ = p_ * r_ + 1.0f / 24; p_ = p_ * r_ + 1.0f / 6;                    \
     p_ = p_ * r_ + 0.5f; p_ = p_ * r_ + 1.0f; p_ = p_ * r_ + 1.0f;                                   \
     IT e_ = (k_ + 127) << 23; VT s_; memcpy(&s_, &e_, sizeof s_);                                    \
     p_ * s_; })
@@ -63,18 +62,18 @@ static inline float sigmoid1(float x) {
 #define SIGMOID_RUN(IT, VT, W)                                                                       \
     for (; i + W <= count; i += W) {                                                                 \
         VT e = EXPONENTIAL(IT, VT, -LOADV(VT, a + i));                                               \
-        STOREV(VT, y + i, 1.0f / (1.0f + e));                                                              \
+        STOREV(VT, y + i, 1.0f / (1.0f + e));                                                        \
     }
 
 #define FUSED_BLOCK(IT, VT, W) {                                                                     \
     VT acc = 0;                                                                                      \
     for (; i + W <= end; i += W) {                                                                   \
         VT e = EXPONENTIAL(IT, VT, -LOADV(VT, a + i));                                               \
-        VT v = 1.0f / (1.0f + e);                                                                          \
+        VT v = 1.0f / (1.0f + e);                                                                    \
         VT d = v - LOADV(VT, t + i);                                                                 \
         acc += d * d;                                                                                \
         STOREV(VT, y + i, v);                                                                        \
-        STOREV(VT, da + i, s * d * v * (1.0f - v));                                                     \
+        STOREV(VT, da + i, s * d * v * (1.0f - v));                                                  \
     }                                                                                                \
     for (int k = 0; k < W; k++) partial += acc[k];                                                   \
     }
@@ -115,8 +114,8 @@ DEFINE_KERNELS(avx2, __attribute__((target("avx2"))), i8, f8, 8)
 DEFINE_KERNELS(baseline, , i8, f8, 8)
 
 // BCE with logits: Σ max(x, 0) − x·t + log(1 + e^(−|x|)), log(1 + u) as 2·atanh(s) =
-// 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (see binaryCrossEntropyWithLogitsSum in Elementwise.swift for why),
-// float lanes over blocks of 512 values, each block's sum added in double; the last count mod 8
+// 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (binaryCrossEntropyWithLogitsSum in
+// Elementwise.swift says why), float lanes over blocks of 512 values, each block's sum added in double; the last count mod 8
 // values in double with libm. The gradient: scale · (σ(x) − t).
 #define BCE_BLOCK(IT, VT, W) {                                                                       \
     VT lanes = 0;                                                                                    \
@@ -150,11 +149,11 @@ DEFINE_KERNELS(baseline, , i8, f8, 8)
         }                                                                                            \
         for (; i < count; i++) {                                                                     \
             const double v = x[i];                                                                   \
-            sum += (v > 0 ? v : 0) - v * (double)t[i] + log1p(exp(-fabs(v)));                       \
+            sum += (v > 0 ? v : 0) - v * (double)t[i] + log1p(exp(-fabs(v)));                        \
         }                                                                                            \
         return sum;                                                                                  \
     }                                                                                                \
-    ATTR static void bce_gradient_##NAME(const float *x, const float *t, float *dx, long count,     \
+    ATTR static void bce_gradient_##NAME(const float *x, const float *t, float *dx, long count,      \
                                          float scale) {                                              \
         long i = 0;                                                                                  \
         for (; i + W <= count; i += W) {                                                             \
@@ -172,44 +171,15 @@ DEFINE_BCE(avx512, __attribute__((target("avx512f,avx512vl,avx2"))), i16, f16, 1
 DEFINE_BCE(avx2, __attribute__((target("avx2"))), i8, f8, 8)
 DEFINE_BCE(baseline, , i8, f8, 8)
 
-// 2: AVX-512 (F, VL) with its register state saved by the OS; 1: AVX2 with YMM state; 0: neither.
-static int detect(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (!((c >> 27) & 1) || !((c >> 28) & 1)) return 0;              // OSXSAVE, AVX
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0x6) != 0x6) return 0;                                   // XMM and YMM state
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 5) & 1)) return 0;
-    const int avx512 = ((b >> 16) & 1) && ((b >> 31) & 1) && (lo & 0xe0) == 0xe0;
-#ifdef CKERNELS_MAX_ISA_AVX2
-    return 1;   // `make lib-avx2`
-#else
-    return avx512 ? 2 : 1;
-#endif
-}
-
-static int cached = -1;   // written with the same value by any racer
-static int forced = -1;   // -1: the detected level
-
-static int detected(void) {
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = detect();
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
+static int forced = -1;   // -1: the CPU's level
 
 static int level(void) {
     const int v = __atomic_load_n(&forced, __ATOMIC_RELAXED);
-    return v < 0 ? detected() : v;
+    return v < 0 ? ckernels_cpu_level() : v;
 }
 
-int ckernels_sigmoid_detected_level(void) { return detected(); }
-
 int ckernels_sigmoid_force_level(int v) {
-    if (v < -1 || v > detected()) return 0;
+    if (v < -1 || v > ckernels_cpu_level()) return 0;
     __atomic_store_n(&forced, v, __ATOMIC_RELAXED);
     return 1;
 }

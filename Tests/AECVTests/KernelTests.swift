@@ -30,7 +30,7 @@ final class KernelTests: XCTestCase {
         var y = [Float](repeating: 0, count: n), dx = y
         // The C sigmoid (CKernels/sigmoid.c) at each vector width this CPU has.
         defer { _ = ckernels_sigmoid_force_level(-1) }
-        for level in 0...ckernels_sigmoid_detected_level() {
+        for level in 0...ckernels_cpu_level() {
             XCTAssertEqual(ckernels_sigmoid_force_level(level), 1)
             sigmoidForward(x, &y, count: n)
             for i in 0..<n { XCTAssertEqual(y[i], sigmoid(x[i]), accuracy: 3e-7, "level \(level)") }
@@ -54,7 +54,7 @@ final class KernelTests: XCTestCase {
     /// others'. The loss may differ in its last bits (the lanes' partial sums are added in
     /// another order).
     func testSigmoidSquaredErrorPassMatchesTheLayerByLayerPath() {
-        let levels = Array(0...Int(ckernels_sigmoid_detected_level()))
+        let levels = Array(0...Int(ckernels_cpu_level()))
         if levels.count < 3 { print("KernelTests: only sigmoid levels \(levels) on this CPU (2 = AVX-512, 1 = AVX2); the others are not tested here") }
         defer { _ = ckernels_sigmoid_force_level(-1) }
         var random = RandomSource(seed: 2)
@@ -96,7 +96,7 @@ final class KernelTests: XCTestCase {
     func testBinaryCrossEntropyWithLogits() {
         defer { _ = ckernels_sigmoid_force_level(-1) }
         var gradients: [[Float]] = []
-        for level in 0...ckernels_sigmoid_detected_level() {
+        for level in 0...ckernels_cpu_level() {
             XCTAssertEqual(ckernels_sigmoid_force_level(level), 1)
             gradients.append(checkBinaryCrossEntropyWithLogits("level \(level)"))
         }

@@ -82,9 +82,13 @@ double ckernels_sigmoid_squared_error(const float *a, const float *t, float *y, 
 double ckernels_bce_logits_sum(const float *x, const float *t, long count);
 void ckernels_bce_logits_gradient(const float *x, const float *t, float *dx, long count, float scale);
 
-/// The vector width these use: 2 AVX-512, 1 AVX2, 0 neither (what CPUID and the OS allow), and
-/// a test hook that forces a level up to the detected one (-1: automatic again); 0 when refused.
-int ckernels_sigmoid_detected_level(void);
+/// What vector kernels this CPU and its OS allow (cpu_level.c, asked once): 2 AVX-512 (F, VL,
+/// with AVX2 and FMA), 1 AVX2, 0 neither; at most 1 in a `make lib-avx2` build. The direct
+/// convolutions run at 2, the sigmoid kernels at their widths for 2 and 1.
+int ckernels_cpu_level(void);
+
+/// A test hook: the sigmoid kernels above at a level up to ckernels_cpu_level() (-1: automatic
+/// again); 0 when refused.
 int ckernels_sigmoid_force_level(int level);
 
 /// The geometry of one convolution seen from both sides (direct_conv.c): the image side is the
