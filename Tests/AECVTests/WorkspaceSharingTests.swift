@@ -8,7 +8,8 @@ import AECV
 /// - in-place activations (`Layer.runsInPlace`): a chain against the same layers run with a
 ///   buffer each;
 /// - an encoder and decoder sharing one pair of gradient buffers;
-/// - ConvTranspose2d's GEMM path producing and scattering its columns a band of rows at a time.
+/// - the convolutions' GEMM paths producing and consuming their columns a band of rows at a time
+///   (forward and backward, Conv2d and ConvTranspose2d).
 final class WorkspaceSharingTests: XCTestCase {
     /// Runs `layers` one by one, each output in its own array: the reference for `Sequential`.
     private func runSeparately(_ layers: [Layer], x: [Float], dy: [Float], batch: Int)
@@ -153,6 +154,95 @@ final class WorkspaceSharingTests: XCTestCase {
                 }
                 XCTAssertEqual(banded, whole, "C\(channels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) N\(batch), bands of \(band)")
             }
+        }
+    }
+
+    /// im2col of bands of position rows, laid side by side, is the whole im2col's rows.
+    func testBandedIm2ColEqualsTheWholeColumns() {
+        var random = RandomSource(seed: 13)
+        for (channels, height, width, kernel, stride, padding, batch) in
+            [(3, 9, 7, 3, 2, 1, 4), (2, 8, 8, 3, 1, 1, 1), (1, 11, 5, 5, 3, 2, 3), (4, 6, 6, 1, 1, 0, 9), (2, 5, 9, 3, 1, 3, 2)] {
+            let oh = (height + 2 * padding - kernel) / stride + 1, ow = (width + 2 * padding - kernel) / stride + 1
+            let g = ConvGeometry(channels: channels, height: height, width: width, kernel: kernel, stride: stride,
+                                 padding: padding, columnHeight: oh, columnWidth: ow)
+            let x = (0..<(g.imageSize * batch)).map { _ in random.uniform(-1, 1) }
+            var whole = [Float](repeating: .nan, count: g.rows * g.positions * batch)
+            im2col(x, &whole, batch: batch, g)
+            let line = ow * batch
+            for first in 0..<oh { for last in (first + 1)...oh {
+                var part = [Float](repeating: .nan, count: g.rows * (last - first) * line)
+                im2col(x, &part, batch: batch, g, positionRows: first..<last)
+                var expected: [Float] = []
+                for r in 0..<g.rows { expected += whole[(r * oh + first) * line ..< (r * oh + last) * line] }
+                XCTAssertEqual(part, expected, "C\(channels) \(height)×\(width) k\(kernel) s\(stride) p\(padding) N\(batch), rows \(first)..<\(last)")
+            } }
+        }
+    }
+
+    /// Conv2d and ConvTranspose2d on the GEMM path, with shapes whose columns come in several
+    /// bands (`ConvGeometry.bandRows`), against the definitions in Double: forward, the input
+    /// gradient, and the weight and bias gradients summed over the bands.
+    func testBandedConvolutionsMatchTheDefinitionsForwardAndBackward() {
+        DirectConvolution.force(.gemm)
+        defer { DirectConvolution.force(nil) }
+        // (transposed, column channels, image channels, column H×W, image H×W, k, s, p, batch)
+        let cases = [(false, 5, 16, 20, 22, 20, 22, 3, 1, 1, 9),     // bands of 4 rows: 5
+                     (false, 4, 32, 12, 16, 23, 31, 3, 2, 1, 9),     // bands of 3 rows: 4
+                     (true, 16, 32, 10, 12, 20, 24, 3, 2, 1, 9)]     // bands of 4 rows: 4, 4, 2
+        for (transposed, co, ci, ch, cw, ih, iw, k, s, p, batch) in cases {
+            let g = ConvGeometry(channels: ci, height: ih, width: iw, kernel: k, stride: s, padding: p,
+                                 columnHeight: ch, columnWidth: cw)
+            XCTAssertLessThan(g.bandRows(batch: batch), ch, "the case must take several bands")
+            let layer: Layer = transposed
+                ? ConvTranspose2d(inputShape: [co, ch, cw], outputChannels: ci, kernelSize: k, stride: s, padding: p,
+                                  outputPadding: (ih - ((ch - 1) * s - 2 * p + k), iw - ((cw - 1) * s - 2 * p + k)))
+                : Conv2d(inputShape: [ci, ih, iw], outputChannels: co, kernelSize: k, stride: s, padding: p)
+            let (columnSize, imageSize) = (co * ch * cw * batch, ci * ih * iw * batch)
+            XCTAssertEqual(batch * layer.outputSize, transposed ? imageSize : columnSize)
+            var random = RandomSource(seed: 21)
+            var parameters = (0..<layer.parameterCount).map { _ in random.uniform(-1, 1) }
+            var gradients = [Float](repeating: 0, count: parameters.count)
+            let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-1, 1) }
+            let dy = (0..<(batch * layer.outputSize)).map { _ in random.uniform(-1, 1) }
+            var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+            parameters.withUnsafeMutableBufferPointer { pp in gradients.withUnsafeMutableBufferPointer { gp in
+                layer.bind(parameters: pp.baseAddress!, gradients: gp.baseAddress!)
+                layer.forward(input: x, output: &y, batch: batch)
+                layer.backward(input: x, output: y, outputGradient: dy, inputGradient: &dx, batch: batch)
+            } }
+            // Both layers link column (o, oh, ow) with image (c, oh·s − p + i, ow·s − p + j)
+            // through w[o, c, i, j]; Conv2d maps image → columns, ConvTranspose2d columns → image.
+            let weights = co * ci * k * k
+            var ey = [Double](repeating: 0, count: y.count), edx = [Double](repeating: 0, count: x.count)
+            var edw = [Double](repeating: 0, count: weights), edb = [Double](repeating: 0, count: parameters.count - weights)
+            let outputPlane = transposed ? ih * iw * batch : ch * cw * batch
+            for b in edb.indices {
+                for i in 0..<outputPlane { ey[b * outputPlane + i] = Double(parameters[weights + b]); edb[b] += Double(dy[b * outputPlane + i]) }
+            }
+            for o in 0..<co { for c in 0..<ci { for i in 0..<k { for j in 0..<k {
+                let wi = ((o * ci + c) * k + i) * k + j
+                let w = Double(parameters[wi])
+                for oy in 0..<ch { for ox in 0..<cw {
+                    let (yy, xx) = (oy * s - p + i, ox * s - p + j)
+                    guard yy >= 0, yy < ih, xx >= 0, xx < iw else { continue }
+                    for n in 0..<batch {
+                        let column = ((o * ch + oy) * cw + ox) * batch + n, image = ((c * ih + yy) * iw + xx) * batch + n
+                        let (input, output) = transposed ? (column, image) : (image, column)
+                        ey[output] += w * Double(x[input])
+                        edx[input] += w * Double(dy[output])
+                        edw[wi] += Double(dy[output]) * Double(x[input])
+                    }
+                } }
+            } } } }
+            func worst(_ a: ArraySlice<Float>, _ b: [Double]) -> Double {
+                zip(a, b).reduce(0.0) { max($0, abs(Double($1.0) - $1.1) / max(1, abs($1.1))) }
+            }
+            let what = transposed ? "ConvTranspose2d" : "Conv2d"
+            XCTAssertLessThan(worst(y[...], ey), 1e-5, "\(what) forward")
+            XCTAssertLessThan(worst(dx[...], edx), 1e-5, "\(what) input gradient")
+            // dW and db sum 3,000–4,000 products each in float, band by band.
+            XCTAssertLessThan(worst(gradients[..<weights], edw), 1e-4, "\(what) weight gradient")
+            XCTAssertLessThan(worst(gradients[weights...], edb), 1e-4, "\(what) bias gradient")
         }
     }
 

@@ -34,6 +34,40 @@ package struct ConvGeometry: Equatable {
     package var rows: Int { channels * kernel * kernel }
     package var imageSize: Int { channels * height * width }
     package var positions: Int { columnHeight * columnWidth }
+
+    /// The floats that one band of columns aims at: 512 KB, so that a band written by im2col (or
+    /// a GEMM) is still in L2 when the next pass reads it.
+    package static let bandFloats = 1 << 17
+
+    /// Position rows per band of the GEMM paths, which produce and consume the column matrix a
+    /// band at a time instead of whole: whole, the columns of a 3 → 16 convolution of 256²
+    /// images are 27 × 128² × N floats, 57 MB at batch 32, and every such layer kept its own.
+    /// At least one row: a band is then rows × OW × N floats, the one part that grows with the
+    /// batch (`scratchFloatsPerExample`). One image is one band, for the one-image C loops.
+    package func bandRows(batch: Int) -> Int {
+        batch == 1 ? columnHeight : min(columnHeight, max(1, ConvGeometry.bandFloats / max(1, rows * columnWidth * batch)))
+    }
+
+    /// Floats of one band's column buffer: (C·k·k, bandRows·OW·N).
+    package func bandBufferFloats(batch: Int) -> Int { rows * bandRows(batch: batch) * columnWidth * batch }
+
+    /// Calls `body(band, offset, width)` for each band of position rows, in order: `offset` is
+    /// the band's first column in a (·, OH·OW·N) matrix and `width` its column count.
+    @inline(__always)
+    package func forEachBand(batch: Int, _ body: (Range<Int>, Int, Int) -> Void) {
+        let line = columnWidth * batch, step = bandRows(batch: batch)
+        var first = 0
+        while first < columnHeight {
+            let last = min(first + step, columnHeight)
+            body(first..<last, first * line, (last - first) * line)
+            first = last
+        }
+    }
+
+    /// Floats per example that a band's column buffer grows with the batch: one position row.
+    /// The fixed band (`bandFloats`) and one image's whole columns are small beside a batch's
+    /// activations.
+    package var bandFloatsPerExample: Int { rows * columnWidth }
 }
 
 /// The output positions o in 0..<count whose input coordinate o·s − p + j falls inside 0..<size:
@@ -52,9 +86,12 @@ func validRange(offset j: Int, stride s: Int, padding p: Int, size: Int, count: 
 ///     cols[(c·k + i)·k + j, (oh·OW + ow)·N + n] = x[c, oh·s − p + i, ow·s − p + j, n]   (0 outside)
 ///
 /// x: (C, H, W, N); cols: (C·k·k, OH·OW·N), row-major.
+///
+/// With `positionRows` a..<b, only the columns of position rows a..<b are written, as
+/// (C·k·k, (b − a)·OW·N): the band that `col2im(positionRows:)` takes back.
 package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch n: Int,
-            _ g: ConvGeometry) {
-    if n == 1 {
+            _ g: ConvGeometry, positionRows: Range<Int>? = nil) {
+    if n == 1, positionRows == nil || positionRows == 0..<g.columnHeight {
         // One image (latency): the C loops, without the batched path's per-row overhead.
         ckernels_im2col_single(x, cols, g.channels, g.height, g.width, g.kernel, g.stride, g.padding,
                                g.columnHeight, g.columnWidth)
@@ -62,20 +99,26 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
     }
     let (k, s, p) = (g.kernel, g.stride, g.padding)
     let (oh, ow) = (g.columnHeight, g.columnWidth)
-    let rowLength = g.positions * n
+    let band = positionRows ?? 0..<oh
     let lineLength = ow * n            // one output row of positions, all examples
+    let rowLength = band.count * lineLength
     let imageLine = g.width * n        // one input row, all examples
     for c in 0..<g.channels {
         let plane = x + c * g.height * imageLine
         for i in 0..<k {
-            let (yLow, yHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
+            let (validLow, validHigh) = validRange(offset: i, stride: s, padding: p, size: g.height, count: oh)
+            // The valid rows clamped to the band and counted from its start (yLow ≤ yHigh): below
+            // yLow and from yHigh on, kernel row i reads padding.
+            let yLow = min(max(validLow, band.lowerBound), band.upperBound) - band.lowerBound
+            let yHigh = min(max(validHigh, band.lowerBound), band.upperBound) - band.lowerBound
+            let rows = band.count
             for j in 0..<k {
                 let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength
                 if yLow > 0 { row.update(repeating: 0, count: yLow * lineLength) }
                 for y in yLow..<yHigh {
                     let dst = row + y * lineLength
-                    let src = plane + (y * s - p + i) * imageLine
+                    let src = plane + ((y + band.lowerBound) * s - p + i) * imageLine
                     if xLow > 0 { dst.update(repeating: 0, count: xLow * n) }
                     if s == 1 {
                         (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
@@ -86,7 +129,7 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
                     }
                     if xHigh < ow { (dst + xHigh * n).update(repeating: 0, count: (ow - xHigh) * n) }
                 }
-                if yHigh < oh { (row + yHigh * lineLength).update(repeating: 0, count: (oh - yHigh) * lineLength) }
+                if yHigh < rows { (row + yHigh * lineLength).update(repeating: 0, count: (rows - yHigh) * lineLength) }
             }
         }
     }
@@ -100,7 +143,7 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
 /// scatter the columns a band at a time, in a buffer that stays in cache.
 package func col2im(_ cols: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, batch n: Int,
             _ g: ConvGeometry, positionRows: Range<Int>? = nil) {
-    if n == 1, positionRows == nil {
+    if n == 1, positionRows == nil || positionRows == 0..<g.columnHeight {
         ckernels_col2im_single(cols, x, g.channels, g.height, g.width, g.kernel, g.stride, g.padding,
                                g.columnHeight, g.columnWidth)
         return

@@ -9,8 +9,12 @@ import AECVKernels
 /// forward is its toColumns, dW its weightGradient, dx its toImage (for 8 or more input
 /// channels), with no column matrix. One image on such a CPU (8 or more output channels) runs
 /// forward through the one-image gather (`SingleImageConvolution`).
-/// Otherwise im2col over the whole batch, then one GEMM: y (Cout, OH·OW·N) = W · cols;
-/// backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy, dx = col2im(dcols).
+/// Otherwise im2col and GEMMs, a band of output rows at a time (`ConvGeometry.bandRows`):
+/// y (Cout, OH·OW·N) = W · cols; backward: dW += dy colsᵀ, db += Σ dy, dcols = Wᵀ dy,
+/// dx = col2im(dcols). Backward builds each band's columns again rather than keeping forward's:
+/// kept whole they were the largest buffers of a training step on AVX2 CPUs (57 + 75 + 38 MB for
+/// the seed's encoder at 3×256², batch 32), and a band rebuilt in L2 costs about what reading
+/// the kept one back from memory did.
 /// Initialization (PyTorch default): W, b ~ U(−1/√(Cin·k·k), 1/√(Cin·k·k)).
 /// `bias: false` (PyTorch's `bias=False`, usual before a BatchNorm) drops b.
 package final class Conv2d: Layer {
@@ -23,7 +27,7 @@ package final class Conv2d: Layer {
     private var bias: UnsafeMutablePointer<Float>!
     private var weightGradient: UnsafeMutablePointer<Float>!
     private var biasGradient: UnsafeMutablePointer<Float>!
-    /// im2col of the last forward's input, kept for backward: (Cin·k·k, OH·OW·N).
+    /// One band of im2col columns (Cin·k·k, rows·OW·N), or the one-image gather's scratch.
     private let columns = Workspace()
     /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
     private let packed = Workspace()
@@ -70,8 +74,8 @@ package final class Conv2d: Layer {
         if hasBias { random.fillUniform(bias, count: outputChannels, bound: bound) }
     }
 
-    /// The im2col columns (Cin·k² rows × OH·OW positions per example).
-    package var scratchFloatsPerExample: Int { geometry.rows * geometry.positions }
+    /// A band of im2col columns: one row of positions per example (`ConvGeometry.bandRows`).
+    package var scratchFloatsPerExample: Int { geometry.bandFloatsPerExample }
 
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         forward(input, output, batch: batch, relu: false)
@@ -100,11 +104,14 @@ package final class Conv2d: Layer {
                              pack: packed.reserve(direct.packFloats))
             return
         }
-        let cols = columns.reserve(g.rows * columnCount)
-        im2col(input, cols, batch: batch, g)
         if hasBias { fillRows(with: bias, rows: outputChannels, length: columnCount, into: output) }
-        gemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: g.rows,
-             a: weight, lda: g.rows, b: cols, ldb: columnCount, beta: hasBias ? 1 : 0, c: output, ldc: columnCount)
+        let cols = columns.reserve(g.bandBufferFloats(batch: batch))
+        g.forEachBand(batch: batch) { band, offset, width in
+            im2col(input, cols, batch: batch, g, positionRows: band)
+            gemm(transposeA: false, transposeB: false, m: outputChannels, n: width, k: g.rows,
+                 a: weight, lda: g.rows, b: cols, ldb: width, beta: hasBias ? 1 : 0,
+                 c: output + offset, ldc: columnCount)
+        }
         if relu { reluForward(output, output, count: outputChannels * columnCount) }
     }
 
@@ -129,23 +136,21 @@ package final class Conv2d: Layer {
                 return
             }
         }
-        let cols = columns.reserve(g.rows * columnCount)
-        if direct == nil {
-            // Still holds forward's im2col when the same (geometry, batch) took the GEMM path
-            // there; one image took the one-image gather instead, which builds no columns.
-            if batch == 1, SingleImageConvolution(g, columnChannels: outputChannels, toImage: false) != nil {
-                im2col(input, cols, batch: batch, g)
+        inputGradient?.update(repeating: 0, count: batch * g.imageSize)
+        let cols = columns.reserve(g.bandBufferFloats(batch: batch))
+        g.forEachBand(batch: batch) { band, offset, width in
+            if direct == nil {
+                im2col(input, cols, batch: batch, g, positionRows: band)
+                gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: width,
+                     a: outputGradient + offset, lda: columnCount, b: cols, ldb: width,
+                     beta: 1, c: weightGradient, ldc: g.rows)
             }
-            gemm(transposeA: false, transposeB: true, m: outputChannels, n: g.rows, k: columnCount,
-                 a: outputGradient, lda: columnCount, b: cols, ldb: columnCount,
-                 beta: 1, c: weightGradient, ldc: g.rows)
+            guard let dx = inputGradient else { return }
+            // The band's columns have served dW: they now take its dcols.
+            gemm(transposeA: true, transposeB: false, m: g.rows, n: width, k: outputChannels,
+                 a: weight, lda: g.rows, b: outputGradient + offset, ldb: columnCount, beta: 0, c: cols, ldc: width)
+            col2im(cols, dx, batch: batch, g, positionRows: band)
         }
-        guard let dx = inputGradient else { return }
-        // The forward columns are no longer needed: reuse them for dcols.
-        gemm(transposeA: true, transposeB: false, m: g.rows, n: columnCount, k: outputChannels,
-             a: weight, lda: g.rows, b: outputGradient, ldb: columnCount, beta: 0, c: cols, ldc: columnCount)
-        dx.update(repeating: 0, count: batch * g.imageSize)
-        col2im(cols, dx, batch: batch, g)
     }
 }
 

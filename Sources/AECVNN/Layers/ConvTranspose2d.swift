@@ -8,6 +8,7 @@ import AECVKernels
 /// stride-s convolution maps back to H).
 /// Forward: cols (Cout·k·k, H·W·N) = Wᵀ x; y = b + col2im(cols).
 /// Backward: dcols = im2col(dy); dW += x dcolsᵀ; db += Σ dy; dx = W dcols.
+/// Both a band of input rows at a time (`ConvGeometry.bandRows`), never the whole column matrix.
 /// For batches of 8 or more lanes on AVX-512 CPUs these are direct gathers instead
 /// (`DirectConvolution`, weight (Cin, Cout, k, k) = its (column, image) channels): forward is
 /// toImage (for 8 or more output channels), dW weightGradient, dx toColumns. One image on such
@@ -26,7 +27,7 @@ package final class ConvTranspose2d: Layer {
     private var bias: UnsafeMutablePointer<Float>!
     private var weightGradient: UnsafeMutablePointer<Float>!
     private var biasGradient: UnsafeMutablePointer<Float>!
-    /// cols or dcols: (Cout·k·k, H·W·N).
+    /// One band of cols or dcols: (Cout·k·k, rows·W·N), or the one-image gather's scratch.
     private let columns = Workspace()
     /// The weight in the direct gathers' packed order, rebuilt by each pass that uses it.
     private let packed = Workspace()
@@ -75,8 +76,8 @@ package final class ConvTranspose2d: Layer {
         random.fillUniform(bias, count: outputChannels, bound: bound)
     }
 
-    /// The im2col columns (Cin·k² rows × OH·OW positions per example).
-    package var scratchFloatsPerExample: Int { geometry.rows * geometry.positions }
+    /// A band of columns: one row of input positions per example (`ConvGeometry.bandRows`).
+    package var scratchFloatsPerExample: Int { geometry.bandFloatsPerExample }
 
     package func forward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         forward(input, output, batch: batch, relu: false)
@@ -106,21 +107,13 @@ package final class ConvTranspose2d: Layer {
         }
         let count = outputChannels * g.height * g.width * batch
         fillRows(with: bias, rows: outputChannels, length: g.height * g.width * batch, into: output)
-        // A band of input rows at a time: its columns (≈ 512 KB) are still in L2 when col2im
-        // reads them, and the buffer stays small. Whole, the columns of a ConvTranspose2d 16 → 3
-        // to 256² are 27 × 128² × N floats: 57 MB at batch 32. One image is one band (its
-        // columns are small), scattered whole by col2im's one-image loops.
-        let line = g.columnWidth * batch
-        let bandRows = batch == 1 ? g.columnHeight : min(g.columnHeight, max(1, (1 << 17) / max(1, g.rows * line)))
-        let cols = columns.reserve(g.rows * bandRows * line)
-        var first = 0
-        while first < g.columnHeight {
-            let last = min(first + bandRows, g.columnHeight)
-            let width = (last - first) * line
+        // A band of input rows at a time (`ConvGeometry.bandRows`): its columns are still in L2
+        // when col2im reads them, and the buffer stays small.
+        let cols = columns.reserve(g.bandBufferFloats(batch: batch))
+        g.forEachBand(batch: batch) { band, offset, width in
             gemm(transposeA: true, transposeB: false, m: g.rows, n: width, k: inputChannels,
-                 a: weight, lda: g.rows, b: input + first * line, ldb: columnCount, beta: 0, c: cols, ldc: width)
-            col2im(cols, output, batch: batch, g, positionRows: bandRows == g.columnHeight ? nil : first..<last)
-            first = last
+                 a: weight, lda: g.rows, b: input + offset, ldb: columnCount, beta: 0, c: cols, ldc: width)
+            col2im(cols, output, batch: batch, g, positionRows: band)
         }
         if relu { reluForward(output, output, count: count) }
     }
@@ -145,16 +138,19 @@ package final class ConvTranspose2d: Layer {
                 return
             }
         }
-        let dcols = columns.reserve(g.rows * columnCount)
-        im2col(outputGradient, dcols, batch: batch, g)
-        if direct == nil {
-            gemm(transposeA: false, transposeB: true, m: inputChannels, n: g.rows, k: columnCount,
-                 a: input, lda: columnCount, b: dcols, ldb: columnCount,
-                 beta: 1, c: weightGradient, ldc: g.rows)
+        // dcols = im2col(dy) a band of input rows at a time, as forward's columns.
+        let dcols = columns.reserve(g.bandBufferFloats(batch: batch))
+        g.forEachBand(batch: batch) { band, offset, width in
+            im2col(outputGradient, dcols, batch: batch, g, positionRows: band)
+            if direct == nil {
+                gemm(transposeA: false, transposeB: true, m: inputChannels, n: g.rows, k: width,
+                     a: input + offset, lda: columnCount, b: dcols, ldb: width,
+                     beta: 1, c: weightGradient, ldc: g.rows)
+            }
+            guard let dx = inputGradient else { return }
+            gemm(transposeA: false, transposeB: false, m: inputChannels, n: width, k: g.rows,
+                 a: weight, lda: g.rows, b: dcols, ldb: width, beta: 0, c: dx + offset, ldc: columnCount)
         }
-        guard let dx = inputGradient else { return }
-        gemm(transposeA: false, transposeB: false, m: inputChannels, n: columnCount, k: g.rows,
-             a: weight, lda: g.rows, b: dcols, ldb: columnCount, beta: 0, c: dx, ldc: columnCount)
     }
 }
 
