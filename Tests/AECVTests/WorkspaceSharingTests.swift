@@ -188,7 +188,9 @@ final class WorkspaceSharingTests: XCTestCase {
         // (transposed, column channels, image channels, column H×W, image H×W, k, s, p, batch)
         let cases = [(false, 5, 16, 20, 22, 20, 22, 3, 1, 1, 9),     // bands of 4 rows: 5
                      (false, 4, 32, 12, 16, 23, 31, 3, 2, 1, 9),     // bands of 3 rows: 4
-                     (true, 16, 32, 10, 12, 20, 24, 3, 2, 1, 9)]     // bands of 4 rows: 4, 4, 2
+                     (true, 16, 32, 10, 12, 20, 24, 3, 2, 1, 9),     // bands of 4 rows: 4, 4, 2
+                     (true, 16, 32, 10, 12, 30, 36, 2, 3, 0, 9),     // bands of 9 + 1; rows no input reaches
+                     (false, 3, 64, 6, 16, 22, 63, 2, 4, 1, 9)]      // bands of 3 rows: 2; stride above the kernel
         for (transposed, co, ci, ch, cw, ih, iw, k, s, p, batch) in cases {
             let g = ConvGeometry(channels: ci, height: ih, width: iw, kernel: k, stride: s, padding: p,
                                  columnHeight: ch, columnWidth: cw)
@@ -205,8 +207,10 @@ final class WorkspaceSharingTests: XCTestCase {
             let x = (0..<(batch * layer.inputSize)).map { _ in random.uniform(-1, 1) }
             let dy = (0..<(batch * layer.outputSize)).map { _ in random.uniform(-1, 1) }
             var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+            var activated = [Float](repeating: .nan, count: dy.count)
             parameters.withUnsafeMutableBufferPointer { pp in gradients.withUnsafeMutableBufferPointer { gp in
                 layer.bind(parameters: pp.baseAddress!, gradients: gp.baseAddress!)
+                layer.forwardThenReLU(input: x, output: &activated, batch: batch)
                 layer.forward(input: x, output: &y, batch: batch)
                 layer.backward(input: x, output: y, outputGradient: dy, inputGradient: &dx, batch: batch)
             } }
@@ -239,6 +243,7 @@ final class WorkspaceSharingTests: XCTestCase {
             }
             let what = transposed ? "ConvTranspose2d" : "Conv2d"
             XCTAssertLessThan(worst(y[...], ey), 1e-5, "\(what) forward")
+            XCTAssertEqual(activated, y.map { $0 > 0 ? $0 : 0 }, "\(what) forward with the ReLU applied band by band")
             XCTAssertLessThan(worst(dx[...], edx), 1e-5, "\(what) input gradient")
             // dW and db sum 3,000–4,000 products each in float, band by band.
             XCTAssertLessThan(worst(gradients[..<weights], edw), 1e-4, "\(what) weight gradient")

@@ -124,7 +124,7 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
                         (dst + xLow * n).update(from: src + (xLow - p + j) * n, count: (xHigh - xLow) * n)
                     } else {
                         for xo in xLow..<xHigh {
-                            (dst + xo * n).update(from: src + (xo * s - p + j) * n, count: n)
+                            copy(src + (xo * s - p + j) * n, into: dst + xo * n, count: n)
                         }
                     }
                     if xHigh < ow { (dst + xHigh * n).update(repeating: 0, count: (ow - xHigh) * n) }
@@ -190,6 +190,20 @@ package func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
         q += 8
     }
     while q < count { y[q] += x[q]; q += 1 }
+}
+
+/// y[i] = x[i], 8 lanes at a time: for the runs of N floats (one pixel of a batch, 64–128
+/// bytes) that a strided im2col copies, where a call to memmove per run cost more than the copy
+/// (memmove was 7% of a 128 px training step on the GEMM path; inlined, the step is 1% faster
+/// at 128 px and 3.6% at 256 px).
+@inlinable @inline(__always)
+package func copy(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    var q = 0
+    while q + 8 <= count {
+        store(UnsafeRawPointer(x + q).loadUnaligned(as: SIMD8<Float>.self), y + q)
+        q += 8
+    }
+    while q < count { y[q] = x[q]; q += 1 }
 }
 
 /// dst (columns × rows) = srcᵀ for src (rows × columns), in 8 × 8 register blocks
