@@ -225,6 +225,47 @@ final class GEMMTests: XCTestCase {
     }
 }
 
+/// C += A·Bᵀ with few outputs and a long k (a convolution's weight gradient over a band) runs
+/// in small_gemm.c's dot-product blocks on AVX2 CPUs: every edge of its 4 × 3 blocks and of its
+/// 8-value steps of k, with row strides wider than the rows, against sums in Double; and `gemm`
+/// with that shape, whichever code it takes, agrees with them too.
+final class SmallOutputGEMMTests: XCTestCase {
+    func testDotProductBlocksMatchTheDefinition() throws {
+        var random = RandomSource(seed: 8)
+        var ran = false
+        for (m, n, k) in [(16, 27, 4096), (5, 7, 1003), (4, 3, 256), (1, 1, 263), (9, 2, 300), (3, 13, 777)] {
+            let (lda, ldb, ldc) = (k + 5, k + 3, n + 2)
+            let a = (0..<(m * lda)).map { _ in random.uniform(-1, 1) }
+            let b = (0..<(n * ldb)).map { _ in random.uniform(-1, 1) }
+            let c0 = (0..<(m * ldc)).map { _ in random.uniform(-1, 1) }
+            var expected = c0.map(Double.init)
+            for i in 0..<m { for j in 0..<n {
+                var s = 0.0
+                for q in 0..<k { s += Double(a[i * lda + q]) * Double(b[j * ldb + q]) }
+                expected[i * ldc + j] += s
+            } }
+            func check(_ c: [Float], _ what: String) {
+                for i in 0..<m { for j in 0..<ldc {
+                    // Outside the n columns of each row, C must be untouched.
+                    let e = j < n ? expected[i * ldc + j] : Double(c0[i * ldc + j])
+                    XCTAssertEqual(Double(c[i * ldc + j]), e, accuracy: 2e-6 * Double(k).squareRoot() * 4,
+                                   "\(what) m\(m) n\(n) k\(k) at (\(i), \(j))")
+                } }
+            }
+            var c = c0
+            if ckernels_small_gemm_abt(m, n, k, a, lda, b, ldb, &c, ldc) != 0 {
+                ran = true
+                check(c, "small_gemm.c")
+            }
+            c = c0
+            gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: 1, c: &c, ldc: ldc)
+            check(c, "gemm")
+        }
+        if !ran { throw XCTSkip("SKIPPED: this CPU has no AVX2, so small_gemm.c's blocks never run (gemm was checked on OpenBLAS)") }
+    }
+}
+
 /// One image takes dedicated im2col/col2im paths (single floats instead of runs of N): they must
 /// agree with the batched paths, forward and backward.
 final class SingleImagePathTests: XCTestCase {

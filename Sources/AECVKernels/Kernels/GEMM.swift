@@ -37,6 +37,15 @@ package func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                     a, Int32(transposeA ? lda : 1), beta, c, 1)
         return
     }
+    // C += A·Bᵀ over a long k with few outputs and operands that fit in L2: a convolution's
+    // weight gradient over one band of the GEMM path. OpenBLAS packs both operands per call,
+    // which for 16 × 27 outputs takes as long as the arithmetic; the dot-product blocks of
+    // small_gemm.c read them in place: 2× on 16 × 27 × 4096, 1.1–1.3× on 64 × 288 × 512 and
+    // 32 × 144 × 1024 (Zen 5, AVX2 kernels on both sides).
+    if !transposeA, transposeB, alpha == 1, beta == 1, k >= 256, m * n <= 32_768, (m + n) * k <= 1 << 18,
+       ckernels_small_gemm_abt(m, n, k, a, lda, b, ldb, c, ldc) != 0 {
+        return
+    }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
