@@ -115,8 +115,8 @@ DEFINE_KERNELS(baseline, , i8, f8, 8)
 
 // BCE with logits: Σ max(x, 0) − x·t + log(1 + e^(−|x|)), log(1 + u) as 2·atanh(s) =
 // 2(s + s³/3 + … + s¹⁷/17) with s = u / (2 + u) (binaryCrossEntropyWithLogitsSum in
-// Elementwise.swift says why), float lanes over blocks of 512 values, each block's sum added in double; the last count mod 8
-// values in double with libm. The gradient: scale · (σ(x) − t).
+// Elementwise.swift says why), float lanes over blocks of 512 values, each block's sum added in
+// double; the last count mod 8 values in double with libm. The gradient: scale · (σ(x) − t).
 #define BCE_BLOCK(IT, VT, W) {                                                                       \
     VT lanes = 0;                                                                                    \
     for (; i + W <= end; i += W) {                                                                   \
@@ -200,7 +200,6 @@ double ckernels_sigmoid_squared_error(const float *a, const float *t, float *y, 
     default: return fused_baseline(a, t, y, da, count, scale);
     }
 }
-
 
 double ckernels_bce_logits_sum(const float *x, const float *t, long count) {
     switch (level()) {

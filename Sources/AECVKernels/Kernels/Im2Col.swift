@@ -101,7 +101,8 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
     let (oh, ow) = (g.columnHeight, g.columnWidth)
     let band = positionRows ?? 0..<oh
     let lineLength = ow * n            // one output row of positions, all examples
-    let rowLength = band.count * lineLength
+    let rows = band.count
+    let rowLength = rows * lineLength
     let imageLine = g.width * n        // one input row, all examples
     for c in 0..<g.channels {
         let plane = x + c * g.height * imageLine
@@ -111,7 +112,6 @@ package func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Floa
             // yLow and from yHigh on, kernel row i reads padding.
             let yLow = min(max(validLow, band.lowerBound), band.upperBound) - band.lowerBound
             let yHigh = min(max(validHigh, band.lowerBound), band.upperBound) - band.lowerBound
-            let rows = band.count
             for j in 0..<k {
                 let (xLow, xHigh) = validRange(offset: j, stride: s, padding: p, size: g.width, count: ow)
                 let row = cols + ((c * k + i) * k + j) * rowLength

@@ -84,13 +84,14 @@ void ckernels_bce_logits_gradient(const float *x, const float *t, float *dx, lon
 
 /// C (m × n) += A (m × k) · Bᵀ with B (n × k), row strides lda, ldb, ldc, on AVX2 + FMA
 /// (small_gemm.c): a convolution's weight gradient over a band. Returns 0 without touching C
-/// when the CPU has no AVX2 (level 0), 1 when done.
+/// when the CPU has no AVX2 and FMA (level 0), 1 when done.
 int ckernels_small_gemm_abt(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
                             float *c, long ldc);
 
 /// What vector kernels this CPU and its OS allow (cpu_level.c, asked once): 2 AVX-512 (F, VL,
-/// with AVX2 and FMA), 1 AVX2, 0 neither; at most 1 in a `make lib-avx2` build. The direct
-/// convolutions run at 2, the sigmoid kernels at their widths for 2 and 1.
+/// with AVX2 and FMA), 1 AVX2 with FMA, 0 neither; at most 1 in a `make lib-avx2` build. The
+/// direct convolutions run at 2, the sigmoid kernels at their widths for 2 and 1, small_gemm.c
+/// at 1 and above.
 int ckernels_cpu_level(void);
 
 /// A test hook: the sigmoid kernels above at a level up to ckernels_cpu_level() (-1: automatic
