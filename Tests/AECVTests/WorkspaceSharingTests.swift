@@ -36,7 +36,10 @@ final class WorkspaceSharingTests: XCTestCase {
     /// Batch 5 takes the GEMM paths; batch 11 the direct gathers (where the CPU has AVX-512),
     /// whose stores add the bias and apply a fused ReLU, with an 8 + 3-lane masked tail. The
     /// 1×1 stride-2 conv with padding 1 has border pixels no tap reaches (the empty sum: bias,
-    /// then ReLU).
+    /// then ReLU). Backward, the chain takes each fused ReLU into the layer before
+    /// (`backwardThroughReLU`: the convolutions' one pass with the bias sums, with and without a
+    /// bias, and the default for the dense layer) except the last, whose gradient is the
+    /// caller's; the reference runs every ReLU's backward on its own.
     func testInPlaceActivationsGiveTheValuesOfSeparateBuffers() {
         let layers: [Layer] = [
             Conv2d(inputShape: [2, 9, 8], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1),
@@ -54,9 +57,17 @@ final class WorkspaceSharingTests: XCTestCase {
             Reshape(from: [8, 6, 6], to: [288]),
             Dense(inputShape: [288], outputFeatures: 7),
             Activation(LeakyReLU(slope: 0.1), shape: [7]),             // in place over the dense
+            Dense(inputShape: [7], outputFeatures: 6),
+            Activation(ReLU(), shape: [6]),                            // fused; the default backwardThroughReLU
+            Reshape(from: [6], to: [1, 2, 3]),
+            Conv2d(inputShape: [1, 2, 3], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1, bias: false),
+            Activation(ReLU(), shape: [4, 2, 3]),                      // fused into a conv without bias
+            Conv2d(inputShape: [4, 2, 3], outputChannels: 2, kernelSize: 1, stride: 1, padding: 0),
+            Activation(ReLU(), shape: [2, 2, 3]),                      // fused, but last: dy is the caller's
         ]
         let chain = Sequential(layers: layers, inputShape: [2, 9, 8])
-        let own = [0, 2, 4, 5, 6, 8, 9, 11, 12]   // the layers that keep an output buffer of their own
+        // The layers that keep an output buffer of their own.
+        let own = [0, 2, 4, 5, 6, 8, 9, 11, 12, 14, 16, 17, 19]
         XCTAssertEqual(chain.activationFloatsPerExample,
                        layers.reduce(0) { $0 + $1.scratchFloatsPerExample } + own.reduce(0) { $0 + layers[$1].outputSize })
 

@@ -4,6 +4,40 @@ package func addRowSums(_ dy: UnsafePointer<Float>, rows: Int, length: Int, into
     for r in 0..<rows { db[r] += sum(dy + r * length, count: length) }
 }
 
+/// The backward of a ReLU and of the bias before it, in one pass over the gradient (a layer
+/// whose output a ReLU overwrote in place):
+///
+///     dy[r, i] = y[r, i] > 0 ? dy[r, i] : 0   (in place),   db[r] += Σ_i dy[r, i]
+///
+/// y is the ReLU's output, (rows, length) like dy. The sums add in `addRowSums`'s order, so the
+/// result is that of `reluBackward` then `addRowSums`, bit for bit. Why one pass: the two read
+/// the whole gradient (27 M floats per step for the seed model at 3×256², batch 32), and
+/// masking in place saves the write-allocate of a separate output: 13% of a training step
+/// there on a core whose memory bandwidth bounds these passes.
+package func reluBackwardAddingRowSums(_ y: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>,
+                                       rows: Int, length: Int, into db: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD8<Float>
+    for r in 0..<rows {
+        let yr = y + r * length, g = dy + r * length
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + 8 <= length {
+            let v = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+                .replacing(with: 0, where: UnsafeRawPointer(yr + i).loadUnaligned(as: V.self) .<= 0)
+            UnsafeMutableRawPointer(g + i).storeBytes(of: v, as: V.self)
+            acc += v
+            i += 8
+        }
+        var s = acc.sum()
+        while i < length {
+            if !(yr[i] > 0) { g[i] = 0 }
+            s += g[i]
+            i += 1
+        }
+        db[r] += s
+    }
+}
+
 /// Σ x[i] with eight SIMD lanes: a scalar float reduction cannot be reordered, so the compiler
 /// would not vectorize it.
 @inline(__always)

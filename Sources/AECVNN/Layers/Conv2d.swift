@@ -121,10 +121,31 @@ package final class Conv2d: Layer {
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
+        if hasBias {
+            addRowSums(outputGradient, rows: outputChannels, length: geometry.positions * batch, into: biasGradient)
+        }
+        backwardOfWeights(input: input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    /// dy · [y > 0] in place, summed into db in the same pass (`reluBackwardAddingRowSums`).
+    package func backwardThroughReLU(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                     outputGradient: UnsafeMutablePointer<Float>,
+                                     inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        let length = geometry.positions * batch
+        if hasBias {
+            reluBackwardAddingRowSums(output, outputGradient, rows: outputChannels, length: length, into: biasGradient)
+        } else {
+            reluBackward(output, outputGradient, outputGradient, count: outputChannels * length)
+        }
+        backwardOfWeights(input: input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    /// dW and dx (everything but db).
+    private func backwardOfWeights(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                   inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
         let direct = DirectConvolution(g, columnChannels: outputChannels, batch: batch)
-        if hasBias { addRowSums(outputGradient, rows: outputChannels, length: columnCount, into: biasGradient) }
         if let direct {
             direct.weightGradient(columns: outputGradient, image: input, into: weightGradient)
             // A first layer has no input gradient: return before reserving columns it would not

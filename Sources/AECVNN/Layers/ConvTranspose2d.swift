@@ -124,10 +124,25 @@ package final class ConvTranspose2d: Layer {
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
+        addRowSums(outputGradient, rows: outputChannels, length: geometry.height * geometry.width * batch,
+                   into: biasGradient)
+        backwardOfWeights(input: input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    /// dy · [y > 0] in place, summed into db in the same pass (`reluBackwardAddingRowSums`).
+    package func backwardThroughReLU(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                     outputGradient: UnsafeMutablePointer<Float>,
+                                     inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        reluBackwardAddingRowSums(output, outputGradient, rows: outputChannels,
+                                  length: geometry.height * geometry.width * batch, into: biasGradient)
+        backwardOfWeights(input: input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    /// dW and dx (everything but db).
+    private func backwardOfWeights(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                   inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         let g = geometry
         let columnCount = g.positions * batch
-        addRowSums(outputGradient, rows: outputChannels, length: g.height * g.width * batch,
-                   into: biasGradient)
         let direct = DirectConvolution(g, columnChannels: inputChannels, batch: batch)
         if let direct {
             direct.weightGradient(columns: input, image: outputGradient, into: weightGradient)

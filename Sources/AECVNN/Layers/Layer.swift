@@ -74,6 +74,15 @@ package protocol Layer: AnyObject {
     func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int)
+    /// The backward of `forwardThenReLU`: the ReLU's, then this layer's. `output` is the ReLU's
+    /// output (this layer's output buffer, which the ReLU overwrote) and `outputGradient` the
+    /// gradient of that output; the layer may overwrite it with the masked gradient
+    /// dy · [y > 0], which is what `backward` then receives. What `Sequential` calls when the
+    /// gradient buffer is its own. A convolution masks while it sums its bias gradient, one
+    /// pass instead of two and no separate buffer; the default masks in place, then `backward`.
+    func backwardThroughReLU(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                             outputGradient: UnsafeMutablePointer<Float>,
+                             inputGradient: UnsafeMutablePointer<Float>?, batch: Int)
     /// Appends this layer's ONNX form (evaluation mode) to `graph`, reading `input` (a value of
     /// shape (N) + inputShape), and returns the name of its output. `name` is the layer's
     /// state_dict prefix ("encoder.0"), used for node and initializer names. The default (in
@@ -102,5 +111,12 @@ extension Layer {
     package func forwardThenReLU(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int) {
         forward(input: input, output: output, batch: batch)
         reluForward(output, output, count: batch * outputSize)
+    }
+    package func backwardThroughReLU(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+                                     outputGradient: UnsafeMutablePointer<Float>,
+                                     inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        reluBackward(output, outputGradient, outputGradient, count: batch * outputSize)
+        backward(input: input, output: output, outputGradient: outputGradient,
+                 inputGradient: inputGradient, batch: batch)
     }
 }

@@ -183,11 +183,19 @@ package final class Sequential: StoredNetwork {
         precondition(count >= 0 && count <= layers.count, "layerCount \(count) of \(layers.count) layers")
         var dy = outputGradient
         var useA = true
+        // The gradient of a fused ReLU's output, when it lies in a buffer of the chain's own: the
+        // layer before then takes the ReLU's backward into its own (`backwardThroughReLU`).
+        var throughReLU: UnsafeMutablePointer<Float>?
         for index in stride(from: count - 1, through: 0, by: -1) {
             let layer = layers[index]
             // An in-place layer gets its output as its input too (`Layer.runsInPlace`).
             let x = index == 0 ? input : UnsafePointer(activations[outputSlot[index - 1]].pointer)
             let y = UnsafePointer(activations[outputSlot[index]].pointer)
+            if fusedReLU[index], index < count - 1 {
+                // Not the caller's outputGradient (index < count − 1): the last dx written.
+                throughReLU = UnsafeMutablePointer(mutating: dy)
+                continue
+            }
             let dx: UnsafeMutablePointer<Float>?
             if index == 0 {
                 dx = inputGradient
@@ -195,7 +203,12 @@ package final class Sequential: StoredNetwork {
                 dx = (useA ? gradientA : gradientB).reserve(batch * layer.inputSize)
                 useA.toggle()
             }
-            layer.backward(input: x, output: y, outputGradient: dy, inputGradient: dx, batch: batch)
+            if let g = throughReLU {
+                layer.backwardThroughReLU(input: x, output: y, outputGradient: g, inputGradient: dx, batch: batch)
+                throughReLU = nil
+            } else {
+                layer.backward(input: x, output: y, outputGradient: dy, inputGradient: dx, batch: batch)
+            }
             if let dx = dx { dy = UnsafePointer(dx) }
         }
         if count == 0, let dx = inputGradient {
