@@ -39,7 +39,8 @@ final class WorkspaceSharingTests: XCTestCase {
     /// then ReLU). Backward, the chain takes each fused ReLU into the layer before
     /// (`backwardThroughReLU`: the convolutions' one pass with the bias sums, with and without a
     /// bias, and the default for the dense layer) except the last, whose gradient is the
-    /// caller's; the reference runs every ReLU's backward on its own.
+    /// caller's unless the caller gives it as scratch; the reference runs every ReLU's backward
+    /// on its own.
     func testInPlaceActivationsGiveTheValuesOfSeparateBuffers() {
         let layers: [Layer] = [
             Conv2d(inputShape: [2, 9, 8], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1),
@@ -62,8 +63,9 @@ final class WorkspaceSharingTests: XCTestCase {
             Reshape(from: [6], to: [1, 2, 3]),
             Conv2d(inputShape: [1, 2, 3], outputChannels: 4, kernelSize: 3, stride: 1, padding: 1, bias: false),
             Activation(ReLU(), shape: [4, 2, 3]),                      // fused into a conv without bias
-            Conv2d(inputShape: [4, 2, 3], outputChannels: 2, kernelSize: 1, stride: 1, padding: 0),
-            Activation(ReLU(), shape: [2, 2, 3]),                      // fused, but last: dy is the caller's
+            // Padding 1 gives a border of bias-only pixels, so the last ReLU has zeros to mask.
+            Conv2d(inputShape: [4, 2, 3], outputChannels: 2, kernelSize: 1, stride: 1, padding: 1),
+            Activation(ReLU(), shape: [2, 4, 5]),                      // fused, but last: dy is the caller's
         ]
         let chain = Sequential(layers: layers, inputShape: [2, 9, 8])
         // The layers that keep an output buffer of their own.
@@ -79,6 +81,7 @@ final class WorkspaceSharingTests: XCTestCase {
             let gradients = UnsafeMutablePointer<Float>.allocate(capacity: count)
             defer { parameters.deallocate(); gradients.deallocate() }
             for i in 0..<count { parameters[i] = random.uniform(-0.7, 0.7) }
+            parameters[count - 1] = -0.3   // the last conv's last bias: its border pixels ReLU to 0
             gradients.initialize(repeating: 0, count: count)
             chain.bind(parameters: parameters, gradients: gradients)
             let x = (0..<(batch * chain.inputSize)).map { _ in random.uniform(-1, 1) }
@@ -88,11 +91,23 @@ final class WorkspaceSharingTests: XCTestCase {
             chain.backward(input: x, outputGradient: dy, inputGradient: &dx, batch: batch)
             let chainGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
             gradients.update(repeating: 0, count: count)
+            // Again with the caller's gradient as scratch: the last ReLU is fused too.
+            var scratch = dy, scratchDx = [Float](repeating: 0, count: batch * chain.inputSize)
+            scratch.withUnsafeMutableBufferPointer { g in
+                chain.backward(input: x, outputGradient: UnsafePointer(g.baseAddress!), inputGradient: &scratchDx,
+                               batch: batch, mayOverwriteOutputGradient: true)
+            }
+            let scratchGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
+            XCTAssertEqual(scratch, zip(output, dy).map { $0 > 0 ? $1 : 0 }, "the last ReLU masked the caller's scratch")
+            XCTAssertTrue(output.contains(0), "the last ReLU had something to mask")
+            gradients.update(repeating: 0, count: count)
             let reference = runSeparately(layers, x: x, dy: dy, batch: batch)
             let referenceGradients = Array(UnsafeBufferPointer(start: gradients, count: count))
             XCTAssertEqual(output, reference.output, "forward, batch \(batch)")
             XCTAssertEqual(dx, reference.inputGradient, "input gradient, batch \(batch)")
             XCTAssertEqual(chainGradients, referenceGradients, "parameter gradients, batch \(batch)")
+            XCTAssertEqual(scratchDx, reference.inputGradient, "input gradient, scratch dy, batch \(batch)")
+            XCTAssertEqual(scratchGradients, referenceGradients, "parameter gradients, scratch dy, batch \(batch)")
             XCTAssertGreaterThan(referenceGradients.filter { $0 != 0 }.count, count / 2)
         }
     }

@@ -111,7 +111,9 @@ package final class FeedForwardAutoencoder: AutoencoderNetwork, ChainPair {
             loss += penalty.forwardBackward(code: code, codeGradient: dCode, batch: batch,
                                             units: latentSize, normalization: normalization)
         }
-        encoder.backward(input: encoderInput, outputGradient: dCode, inputGradient: nil, batch: batch)
+        // dCode is the model's scratch, read by nothing after this.
+        encoder.backward(input: encoderInput, outputGradient: dCode, inputGradient: nil, batch: batch,
+                         mayOverwriteOutputGradient: true)
         return loss
     }
 

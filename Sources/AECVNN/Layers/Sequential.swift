@@ -176,9 +176,11 @@ package final class Sequential: StoredNetwork {
     /// Backpropagates `outputGradient` through the chain after a `forward` on the same `input`,
     /// accumulating parameter gradients. Writes `inputGradient` when it is non-nil.
     /// `layerCount` backpropagates through the first layers only: `outputGradient` is then the
-    /// gradient of layer `layerCount − 1`'s output.
+    /// gradient of layer `layerCount − 1`'s output. `mayOverwriteOutputGradient`: the caller's
+    /// buffer is scratch that the chain may write over (a last fused ReLU then masks it in place).
     package func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                  inputGradient: UnsafeMutablePointer<Float>?, batch: Int, layerCount: Int? = nil) {
+                  inputGradient: UnsafeMutablePointer<Float>?, batch: Int, layerCount: Int? = nil,
+                  mayOverwriteOutputGradient: Bool = false) {
         let count = layerCount ?? layers.count
         precondition(count >= 0 && count <= layers.count, "layerCount \(count) of \(layers.count) layers")
         var dy = outputGradient
@@ -191,8 +193,8 @@ package final class Sequential: StoredNetwork {
             // An in-place layer gets its output as its input too (`Layer.runsInPlace`).
             let x = index == 0 ? input : UnsafePointer(activations[outputSlot[index - 1]].pointer)
             let y = UnsafePointer(activations[outputSlot[index]].pointer)
-            if fusedReLU[index], index < count - 1 {
-                // Not the caller's outputGradient (index < count − 1): the last dx written.
+            if fusedReLU[index], index < count - 1 || mayOverwriteOutputGradient {
+                // The last dx written (index < count − 1), or the caller's scratch.
                 throughReLU = UnsafeMutablePointer(mutating: dy)
                 continue
             }
