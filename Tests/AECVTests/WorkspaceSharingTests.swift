@@ -154,6 +154,21 @@ final class WorkspaceSharingTests: XCTestCase {
         }
     }
 
+    /// After the decoder has sized the shared pair, the encoder's backward starts its ping-pong
+    /// in the buffer that keeps both at their widest: the seed conv model at 3×32² holds
+    /// 16·16² + 32·8² floats per example (decoder: 4,096 in A, 2,048 in B; encoder 2,048 then
+    /// 4,096, so from B). Starting in A, as before, would grow B to 4,096 too.
+    func testTheEncoderStartsItsGradientsWhereTheyFit() throws {
+        ComputeThreads.set(1)
+        defer { ComputeThreads.set(2) }
+        let model = try Autoencoder(specJSON: #"{"preset": "conv", "input": [3, 32, 32], "seed": 1}"#)
+        let pair = try XCTUnwrap(model.network as? ChainPair)
+        let batch = 4
+        var random = RandomSource(seed: 2)
+        _ = try model.trainStep(inputs: (0..<(batch * 3 * 32 * 32)).map { _ in random.uniform() })
+        XCTAssertEqual(pair.firstChain.gradientBufferFloats, batch * (16 * 16 * 16 + 32 * 8 * 8))
+    }
+
     /// col2im of bands of position rows, one after another, is col2im of the whole (integer
     /// values, so the different order of the sums is exact).
     func testBandedCol2ImEqualsWhole() {

@@ -131,6 +131,9 @@ package final class Sequential: StoredNetwork {
         gradientB = other.gradientB
     }
 
+    /// Floats the two gradient buffers hold now (what backward has grown them to).
+    package var gradientBufferFloats: Int { gradientA.capacity + gradientB.capacity }
+
     /// True when this chain backpropagates through `other`'s gradient buffers.
     package func sharesGradientBuffers(with other: Sequential) -> Bool {
         gradientA === other.gradientA && gradientB === other.gradientB
@@ -184,7 +187,7 @@ package final class Sequential: StoredNetwork {
         let count = layerCount ?? layers.count
         precondition(count >= 0 && count <= layers.count, "layerCount \(count) of \(layers.count) layers")
         var dy = outputGradient
-        var useA = true
+        var useA = firstGradientInA(count: count, batch: batch, mayOverwriteOutputGradient: mayOverwriteOutputGradient)
         // The gradient of a fused ReLU's output, when it lies in a buffer of the chain's own: the
         // layer before then takes the ReLU's backward into its own (`backwardThroughReLU`).
         var throughReLU: UnsafeMutablePointer<Float>?
@@ -193,7 +196,7 @@ package final class Sequential: StoredNetwork {
             // An in-place layer gets its output as its input too (`Layer.runsInPlace`).
             let x = index == 0 ? input : UnsafePointer(activations[outputSlot[index - 1]].pointer)
             let y = UnsafePointer(activations[outputSlot[index]].pointer)
-            if fusedReLU[index], index < count - 1 || mayOverwriteOutputGradient {
+            if takesReLUIntoPrevious(index, count: count, mayOverwriteOutputGradient) {
                 // The last dx written (index < count − 1), or the caller's scratch.
                 throughReLU = UnsafeMutablePointer(mutating: dy)
                 continue
@@ -216,5 +219,29 @@ package final class Sequential: StoredNetwork {
         if count == 0, let dx = inputGradient {
             dx.update(from: outputGradient, count: batch * inputSize)
         }
+    }
+    /// Whether backward takes layer `index`, a fused ReLU, into the layer before: when its
+    /// gradient is a buffer the chain may write over.
+    private func takesReLUIntoPrevious(_ index: Int, count: Int, _ mayOverwriteOutputGradient: Bool) -> Bool {
+        fusedReLU[index] && (index < count - 1 || mayOverwriteOutputGradient)
+    }
+
+    /// Whether the first dx of a backward goes in gradient buffer A (then B, A, …). Either may:
+    /// the first dy is the caller's. The choice that grows the two buffers least from what they
+    /// hold wins (A on a tie). It matters when a decoder has sized the pair first: the encoder's
+    /// widest gradient then lands in the buffer that already has that width (16 MB less at
+    /// 3×256², batch 32).
+    private func firstGradientInA(count: Int, batch: Int, mayOverwriteOutputGradient: Bool) -> Bool {
+        var needs = (0, 0), slot = 0
+        for index in stride(from: count - 1, through: 1, by: -1)
+        where !takesReLUIntoPrevious(index, count: count, mayOverwriteOutputGradient) {
+            let floats = batch * layers[index].inputSize
+            if slot == 0 { needs.0 = max(needs.0, floats) } else { needs.1 = max(needs.1, floats) }
+            slot ^= 1
+        }
+        let (a, b) = (gradientA.capacity, gradientB.capacity)
+        let growthInA = max(0, needs.0 - a) + max(0, needs.1 - b)
+        let growthInB = max(0, needs.0 - b) + max(0, needs.1 - a)
+        return growthInA <= growthInB
     }
 }
