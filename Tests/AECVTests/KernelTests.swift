@@ -266,6 +266,48 @@ final class SmallOutputGEMMTests: XCTestCase {
     }
 }
 
+/// gemv.c, the one-image dense product c += A·x, against the definition in Double: row counts
+/// on both sides of its 4-row blocks, k across its 16- and 8-float steps and scalar tail, row
+/// strides past k and a strided c, whose other entries must stay untouched. Then `gemm` with
+/// n = 1, both layouts of the vector (a column with stride 1, or a row of Bᵀ), which routes
+/// there.
+final class GEMVTests: XCTestCase {
+    func testMatrixVectorProductMatchesTheDefinition() throws {
+        var random = RandomSource(seed: 9)
+        var ran = false
+        for (m, k) in [(256, 784), (64, 256), (1, 1), (3, 7), (4, 8), (5, 15), (9, 16), (7, 17), (13, 24), (6, 31), (11, 1003)] {
+            let (lda, ldc) = (k + 3, 2)
+            let a = (0..<(m * lda)).map { _ in random.uniform(-1, 1) }
+            let x = (0..<k).map { _ in random.uniform(-1, 1) }
+            let c0 = (0..<(m * ldc)).map { _ in random.uniform(-1, 1) }
+            var expected = c0.map(Double.init)
+            for r in 0..<m {
+                var sum = 0.0
+                for q in 0..<k { sum += Double(a[r * lda + q]) * Double(x[q]) }
+                expected[r * ldc] += sum
+            }
+            func check(_ c: [Float], _ what: String) {
+                for i in 0..<(m * ldc) {
+                    XCTAssertEqual(Double(c[i]), expected[i], accuracy: 8e-6 * Double(k).squareRoot(),
+                                   "\(what) m\(m) k\(k) at \(i)\(i % ldc == 0 ? "" : " (outside c: untouched)")")
+                }
+            }
+            var c = c0
+            if ckernels_gemv_accumulate(m, k, a, lda, x, &c, ldc) != 0 {
+                ran = true
+                check(c, "gemv.c")
+            }
+            for transposeB in [false, true] {
+                c = c0
+                gemm(transposeA: false, transposeB: transposeB, m: m, n: 1, k: k, a: a, lda: lda, b: x,
+                     ldb: transposeB ? k : 1, beta: 1, c: &c, ldc: ldc)
+                check(c, "gemm, transposeB \(transposeB)")
+            }
+        }
+        if !ran { throw XCTSkip("SKIPPED: this CPU has no AVX2 with FMA, so gemv.c never runs (gemm was checked on OpenBLAS)") }
+    }
+}
+
 /// One image takes dedicated im2col/col2im paths (single floats instead of runs of N): they must
 /// agree with the batched paths, forward and backward.
 final class SingleImagePathTests: XCTestCase {

@@ -24,6 +24,12 @@ package func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     // A product with one row or one column is a matrix-vector product: OpenBLAS's sgemm would
     // pack the whole matrix first (35% of a 1-image dense encode in perf), sgemv streams it.
     if n == 1 {
+        // c += A·b with b contiguous: a dense layer on one image (its bias filled first). In C
+        // rather than OpenBLAS, whose kernels depend on its knowing the CPU (gemv.c).
+        if !transposeA, alpha == 1, beta == 1, transposeB || ldb == 1,
+           ckernels_gemv_accumulate(m, k, a, lda, b, c, ldc) != 0 {
+            return
+        }
         // c (m) = op(A) (m×k) · b (k), b a column of B with stride ldb (or a row of Bᵀ).
         cblas_sgemv(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
                     Int32(transposeA ? k : m), Int32(transposeA ? m : k), alpha, a, Int32(lda),

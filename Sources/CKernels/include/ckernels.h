@@ -88,6 +88,10 @@ void ckernels_bce_logits_gradient(const float *x, const float *t, float *dx, lon
 int ckernels_small_gemm_abt(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
                             float *c, long ldc);
 
+/// c[r·ldc] += Σ_i a[r·lda + i]·x[i] for r < m, x contiguous (gemv.c): a dense layer on one
+/// image. Returns 0 without touching c when the CPU lacks AVX2 + FMA.
+int ckernels_gemv_accumulate(long m, long k, const float *a, long lda, const float *x, float *c, long ldc);
+
 /// What vector kernels this CPU and its OS allow (cpu_level.c, asked once): 2 AVX-512 (F, VL,
 /// with AVX2 and FMA), 1 AVX2 with FMA, 0 neither; at most 1 in a `make lib-avx2` build. The
 /// direct convolutions run at 2, the sigmoid kernels at their widths for 2 and 1, small_gemm.c
