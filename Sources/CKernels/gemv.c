@@ -8,7 +8,10 @@
 //
 // Four rows at a time, each on two ymm accumulators (eight independent chains hide the FMA
 // latency): per 16 values of k, 2 loads of x, 8 of W and 8 FMAs. Rows past a multiple of 4 take
-// one row at a time; the k mod 16 tail takes one vector, then scalars. The sums are in another
+// one row at a time; the k mod 16 tail takes one vector, then scalars. Each step prefetches the
+// same columns of the next 4 rows: the one-image dense encode (784 → 256 → 64, 0.9 MB of weights
+// in L2) went from 24 to 21 µs. A VAE's 2.6 MB does not fit in this Xeon's 2 MB L2 and streams
+// from L3 at about 30 GB/s a core whether prefetched or not. The sums are in another
 // order than OpenBLAS's, so results differ from it in the last bits.
 #include "ckernels.h"
 
@@ -33,6 +36,7 @@ static void rows_##MR(const float *a, long lda, const float *x, long k, float *c
     long q = 0;                                                                                      \
     for (; q + 16 <= k; q += 16) {                                                                   \
         const __m256 x0 = _mm256_loadu_ps(x + q), x1 = _mm256_loadu_ps(x + q + 8);                   \
+        for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(a + (i + MR) * lda + q), _MM_HINT_T0); \
         for (int i = 0; i < MR; i++) {                                                               \
             acc0[i] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * lda + q), x0, acc0[i]);                \
             acc1[i] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i * lda + q + 8), x1, acc1[i]);            \
