@@ -14,18 +14,11 @@
 // from L3 at about 30 GB/s a core whether prefetched or not. The sums are in another
 // order than OpenBLAS's, so results differ from it in the last bits.
 #include "ckernels.h"
+#include "avx2_hsum.h"
 
 #include <immintrin.h>
 
 #pragma clang fp contract(fast)
-
-__attribute__((target("avx2,fma")))
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // c[i · ldc] += a[i] · x for i < MR (rows of a lda apart).
 #define ROWS(MR)                                                                                     \

@@ -12,18 +12,11 @@
 // Edges of m and n take blocks of 1 row or column; the k mod 8 tail is scalar. The sums are in
 // a different order from OpenBLAS's, so results differ from it in the last bits.
 #include "ckernels.h"
+#include "avx2_hsum.h"
 
 #include <immintrin.h>
 
 #pragma clang fp contract(fast)
-
-__attribute__((target("avx2,fma")))
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // C[r0 + i][c0 + j] += Σ_q A[r0 + i][q] · B[c0 + j][q] for i < MR, j < NR.
 #define BLOCK(MR, NR)                                                                                \
@@ -42,7 +35,7 @@ static void block_##MR##x##NR(const float *a, long lda, const float *b, long ldb
         }                                                                                            \
     }                                                                                                \
     for (int i = 0; i < MR; i++) for (int j = 0; j < NR; j++) {                                      \
-        float s = hsum(acc[i][j]);                                                                   \
+        float s = hsum8(acc[i][j]);                                                                   \
         for (long t = q; t < k; t++) s += a[i * lda + t] * b[j * ldb + t];                           \
         c[i * ldc + j] += s;                                                                         \
     }                                                                                                \
