@@ -1,6 +1,6 @@
 // What vector kernels this CPU and its OS allow, asked once: the one CPUID test that the direct
-// convolutions (direct_conv.c), the sigmoid kernels (sigmoid.c) and the small weight-gradient
-// products (small_gemm.c) choose their variants by.
+// convolutions (direct_conv.c), the sigmoid kernels (sigmoid.c), the small weight-gradient
+// products (small_gemm.c) and the one-image dense product (gemv.c) choose their variants by.
 #include "ckernels.h"
 
 #include <cpuid.h>
@@ -18,7 +18,7 @@ static int detect(void) {
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     if ((lo & 0x6) != 0x6) return 0;                                  // XMM and YMM state saved
-    // Level 1 is AVX2 with FMA: small_gemm.c's blocks use both.
+    // Level 1 is AVX2 with FMA: small_gemm.c's and gemv.c's blocks use both.
     if (!fma || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 5) & 1)) return 0;   // AVX2
     const int avx512f = (b >> 16) & 1, avx512vl = (b >> 31) & 1;
     if (avx512f && avx512vl && (lo & 0xe0) == 0xe0)                 // opmask and ZMM state saved

@@ -9,13 +9,13 @@ package func addRowSums(_ dy: UnsafePointer<Float>, rows: Int, length: Int, into
 ///
 ///     dy[r, i] = y[r, i] > 0 ? dy[r, i] : 0   (in place),   db[r] += Σ_i dy[r, i]
 ///
-/// y is the ReLU's output, (rows, length) like dy. The sums add in `addRowSums`'s order, so the
-/// result is that of `reluBackward` then `addRowSums`, bit for bit. Why one pass: the two read
-/// the whole gradient (27 M floats per step for the seed model at 3×256², batch 32), and
+/// y is the ReLU's output, (rows, length) like dy; a nil db (a layer without bias) only masks.
+/// The sums add in `addRowSums`'s order, so the result is that of `reluBackward` then
+/// `addRowSums`, bit for bit. Why one pass: the two read the whole gradient (27 M floats per step for the seed model at 3×256², batch 32), and
 /// masking in place saves the write-allocate of a separate output: 13% of a training step
 /// there on a core whose memory bandwidth bounds these passes.
 package func reluBackwardAddingRowSums(_ y: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>,
-                                       rows: Int, length: Int, into db: UnsafeMutablePointer<Float>) {
+                                       rows: Int, length: Int, into db: UnsafeMutablePointer<Float>?) {
     typealias V = SIMD8<Float>
     for r in 0..<rows {
         let yr = y + r * length, g = dy + r * length
@@ -34,7 +34,7 @@ package func reluBackwardAddingRowSums(_ y: UnsafePointer<Float>, _ dy: UnsafeMu
             s += g[i]
             i += 1
         }
-        db[r] += s
+        db?[r] += s
     }
 }
 

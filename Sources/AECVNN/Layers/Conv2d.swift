@@ -131,12 +131,8 @@ package final class Conv2d: Layer {
     package func backwardThroughReLU(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                                      outputGradient: UnsafeMutablePointer<Float>,
                                      inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
-        let length = geometry.positions * batch
-        if hasBias {
-            reluBackwardAddingRowSums(output, outputGradient, rows: outputChannels, length: length, into: biasGradient)
-        } else {
-            reluBackward(output, outputGradient, outputGradient, count: outputChannels * length)
-        }
+        reluBackwardAddingRowSums(output, outputGradient, rows: outputChannels, length: geometry.positions * batch,
+                                  into: hasBias ? biasGradient : nil)
         backwardOfWeights(input: input, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
     }
 

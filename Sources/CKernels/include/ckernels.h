@@ -95,7 +95,7 @@ int ckernels_gemv_accumulate(long m, long k, const float *a, long lda, const flo
 /// What vector kernels this CPU and its OS allow (cpu_level.c, asked once): 2 AVX-512 (F, VL,
 /// with AVX2 and FMA), 1 AVX2 with FMA, 0 neither; at most 1 in a `make lib-avx2` build. The
 /// direct convolutions run at 2, the sigmoid kernels at their widths for 2 and 1, small_gemm.c
-/// at 1 and above.
+/// and gemv.c at 1 and above.
 int ckernels_cpu_level(void);
 
 /// A test hook: the sigmoid kernels above at a level up to ckernels_cpu_level() (-1: automatic
