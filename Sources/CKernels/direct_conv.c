@@ -173,15 +173,16 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
 // the input channels, then stored to `rows` valid output rows.
 
 #define GATHER_TILE(VT, VL, MR, NV, LOAD, STORE)                                                    \
-    TILE(VT, MR, NV, ablock + r0, mrp, VL, opix + r0 * out_stride, VL, rows - r0,                    \
+    TILE(VT, MR, NV, ablock + r0, 1, mrp, VL, opix + r0 * out_stride, VL, rows - r0,                 \
          ep->bias ? ep->bias + ob * mrp + r0 : NULL, LOAD, STORE)
 
 // The one tile loop. acc[r][q] = Σ_t Σ_c A[t][c][r] · in[off[t] + c·in_stride + q·QIN + n0] for
-// r < MR, q < Q, with A = APTR laid out [tap][channel][ASTRIDE]; then stored at
+// r < MR, q < Q, with A[t][c][r] = APTR[(t·ins + c)·ASTRIDE + r·RSTRIDE] (RSTRIDE 1 for a packed
+// block; a dense layer's weight read where it lies has another, dense_gather); then stored at
 // OUT + r·out_stride + q·QOUT + n0 for r < VALID, through the epilogue `ep`
 // (BIAS: the bias of the tile's row 0, or NULL). A 16-row tile takes its Q vectors from one
 // pixel (QIN = QOUT = the vector width), a narrow one from Q pixels.
-#define TILE(VT, MR, Q, APTR, ASTRIDE, QIN, OUT, QOUT, VALID, BIAS, LOAD, STORE)                    \
+#define TILE(VT, MR, Q, APTR, RSTRIDE, ASTRIDE, QIN, OUT, QOUT, VALID, BIAS, LOAD, STORE)           \
     do {                                                                                            \
         VT acc[MR][Q];                                                                              \
         for (int r = 0; r < MR; r++)                                                                \
@@ -193,7 +194,7 @@ long ckernels_direct_conv_pack_floats(const ckernels_conv_shape *s) {
                 VT bv[Q];                                                                           \
                 for (int q = 0; q < Q; q++) bv[q] = LOAD(VT, bp + q * (QIN));                       \
                 for (int r = 0; r < MR; r++) {                                                      \
-                    const float a = ap[r];                                                          \
+                    const float a = ap[r * (RSTRIDE)];                                              \
                     for (int q = 0; q < Q; q++) acc[r][q] += a * bv[q];                             \
                 }                                                                                   \
                 ap += (ASTRIDE);                                                                    \
@@ -292,7 +293,7 @@ GATHER_DRIVER(gather_avx512, "avx512f,avx512vl,avx2,fma", f16, 16, PACK_ROWS, 8,
 // lanes: inside the image, pixels x … x+P−1 read the same taps, P·s·n floats apart.
 
 #define SMALL_TILE(MR, P, VT, VL, LOAD, STORE)                                                      \
-    TILE(VT, MR, P, packed, MR, step, opix, out_step, MR, ep->bias, LOAD, STORE)
+    TILE(VT, MR, P, packed, 1, MR, step, opix, out_step, MR, ep->bias, LOAD, STORE)
 
 // The pixels [x, x + P) (P = 1 at the borders) in lane chunks of 16, 8 and a masked rest.
 #define SMALL_PIXELS(MR, P)                                                                         \
@@ -391,6 +392,67 @@ SMALL_TO_IMAGE(small_to_image_2, 2, 8)
 SMALL_TO_IMAGE(small_to_image_3, 3, 6)
 SMALL_TO_IMAGE(small_to_image_4, 4, 5)
 
+// ---------------------------------------------------------------------------------------------
+// A dense layer: a 1×1 convolution of 1×1 images. Its weight is used once per call, so packing
+// it (the transpose of the whole matrix, done again by every thread of a batch split: 16% of a
+// batch-64 dense encode) does not pay back. The tiles read the weight where it lies instead:
+//   to_columns (y = W·x):  row r of block ob, input c:  w[(ob·16 + r)·ins + c]  (RSTRIDE ins, ASTRIDE 1)
+//   to_image (dx = Wᵀ·dy): row r of block ob, input o:  w[o·outs + ob·16 + r]   (RSTRIDE 1, ASTRIDE outs)
+// In to_columns a step's 16 weights are 16 cache lines, each used by 16 steps in a row, so they
+// stay in L1 as the packed block would. Only a last block of fewer than 16 rows is packed (its
+// missing rows zero), so that no tile reads past the weight.
+
+static int is_dense(const ckernels_conv_shape *s) {
+    return s->kernel == 1 && s->stride == 1 && s->padding == 0 && s->height == 1 && s->width == 1
+        && s->column_height == 1 && s->column_width == 1;
+}
+
+#define DENSE_TILE(VT, VL, MR, NV, LOAD, STORE)                                                     \
+    TILE(VT, MR, NV, ablock + r0 * rs, rs, as, VL, out + (ob * PACK_ROWS + r0) * n, VL, rows - r0,  \
+         ep->bias ? ep->bias + ob * PACK_ROWS + r0 : NULL, LOAD, STORE)
+
+// Runs its arguments once per block of 16 output rows, with the block's weights (ablock, rs, as)
+// and valid rows (rows) in scope.
+#define FOR_EACH_DENSE_BLOCK(...)                                                                   \
+    for (long ob = 0; ob < blocks; ob++) {                                                          \
+        const int whole_ = ob < whole;                                                              \
+        const float *ablock = whole_ ? w + ob * PACK_ROWS * (to_image ? 1 : ins) : pack;            \
+        const long rs = whole_ ? (to_image ? 1 : ins) : 1;                                          \
+        const long as = whole_ ? (to_image ? outs : 1) : PACK_ROWS;                                 \
+        const long rows = outs - ob * PACK_ROWS;                                                    \
+        __VA_ARGS__                                                                                 \
+    }
+
+TARGET_AVX512 static void dense_gather(const ckernels_conv_shape *s, const float *in, const float *w,
+                                       float *out, int to_image, const epilogue *ep, float *pack) {
+    const long n = s->lanes, in_stride = n, out_stride = n;
+    const long outs = to_image ? s->image_channels : s->column_channels;
+    const long ins = to_image ? s->column_channels : s->image_channels;
+    const long whole = outs / PACK_ROWS, blocks = (outs + PACK_ROWS - 1) / PACK_ROWS;
+    const int ntaps = 1, tix[1] = { 0 };
+    const long off[1] = { 0 };
+    if (whole < blocks) {
+        // packed[c][r] = weight(row whole·16 + r, input c), 0 past outs
+        const long base = whole * PACK_ROWS;
+        for (long c = 0; c < ins; c++)
+            for (long r = 0; r < PACK_ROWS; r++)
+                pack[c * PACK_ROWS + r] = base + r >= outs ? 0.0f
+                    : to_image ? w[c * outs + base + r] : w[(base + r) * ins + c];
+    }
+    long n0 = 0;
+    for (; n0 + 32 <= n; n0 += 32)
+        FOR_EACH_DENSE_BLOCK(for (long r0 = 0; r0 < PACK_ROWS && r0 < rows; r0 += 8)
+                                 DENSE_TILE(f16, 16, 8, 2, LOAD_WHOLE, STORE_WHOLE);)
+    for (; n0 + 16 <= n; n0 += 16)
+        FOR_EACH_DENSE_BLOCK(const long r0 = 0; DENSE_TILE(f16, 16, PACK_ROWS, 1, LOAD_WHOLE, STORE_WHOLE);)
+    for (; n0 + 8 <= n; n0 += 8)
+        FOR_EACH_DENSE_BLOCK(const long r0 = 0; DENSE_TILE(f8, 8, PACK_ROWS, 1, LOAD_WHOLE, STORE_WHOLE);)
+    if (n0 < n) {
+        const long tail = n - n0;   /* 1 to 7 lanes */
+        FOR_EACH_DENSE_BLOCK(const long r0 = 0; DENSE_TILE(f8, 8, PACK_ROWS, 1, LOAD_PART, STORE_PART);)
+    }
+}
+
 static void gather(const ckernels_conv_shape *s, const float *in, const float *w, float *out,
                    int to_image, const epilogue *ep, float *pack) {
     const int variant = ckernels_direct_conv_variant(s);
@@ -410,6 +472,10 @@ static void gather(const ckernels_conv_shape *s, const float *in, const float *w
         case 7: small_to_image_3(s, in, pack, out, ep); break;
         default: small_to_image_4(s, in, pack, out, ep); break;
         }
+        return;
+    }
+    if (is_dense(s)) {
+        dense_gather(s, in, w, out, to_image, ep, pack);
         return;
     }
     pack_weights(w, outs, ins, taps, to_image, PACK_ROWS, pack);
