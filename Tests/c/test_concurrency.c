@@ -10,6 +10,12 @@
  * rounding that different thread splits of one batch give (1e-4 relative); and a step never
  * sees the thread count change half-way (it reads the setting once), which would show as a
  * wrong part count, i.e. a crash or a NaN.
+ *
+ * The third test covers the products of one image that are split by rows among the threads
+ * (the pool's runShort): one-image VAE reconstructs on two threads, next to two-image ones (one
+ * part, not split), batch encodes that take the pool the ordinary way, and a thread changing the
+ * thread count. Every row is summed the same way whichever thread takes it, so the reconstructs
+ * must equal, bit for bit, the same calls made alone on one thread.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -150,10 +156,101 @@ static void test_one_handle_inspected_by_four_threads(void) {
     aecv_model_free(model);
 }
 
+enum { SPLIT_IMAGES = 6, SPLIT_ROUNDS = 40 };
+static const char *vae_spec = "{\"preset\": \"vae\", \"input\": [1, 28, 28], \"seed\": 5}";
+static const char *dense_spec = "{\"preset\": \"dense\", \"input\": [1, 28, 28], \"seed\": 6}";
+
+struct splitter {
+    aecv_model *model;
+    const float *x, *expected;   /* SPLIT_IMAGES images and their reconstructions alone */
+    int pairs;                   /* reconstruct two images per call (parts of one image each) */
+    int mismatches, failures;
+};
+
+static void *split_main(void *arg) {
+    struct splitter *w = arg;
+    float y[2 * SIZE];
+    for (int r = 0; r < SPLIT_ROUNDS; r++) {
+        for (int i = 0; i + w->pairs < SPLIT_IMAGES; i += 1 + w->pairs) {
+            const size_t n = 1 + (size_t)w->pairs;
+            if (aecv_model_reconstruct(w->model, w->x + i * SIZE, n, y, n * SIZE) != AECV_OK) {
+                w->failures++;
+                fprintf(stderr, "    reconstruct: %s\n", aecv_last_error());
+                continue;
+            }
+            if (memcmp(y, w->expected + i * SIZE, n * SIZE * sizeof(float)) != 0) w->mismatches++;
+        }
+    }
+    return NULL;
+}
+
+struct batcher {
+    aecv_model *model;
+    const float *x;
+    int failures;
+};
+
+static void *batch_main(void *arg) {
+    struct batcher *b = arg;
+    float codes[16 * 64];
+    const size_t latent = aecv_model_latent_size(b->model);
+    for (int r = 0; r < SPLIT_ROUNDS; r++) {
+        if (latent > 64 || aecv_model_encode(b->model, b->x, 16, codes, 16 * latent) != AECV_OK
+            || !isfinite(codes[0])) {
+            b->failures++;
+            fprintf(stderr, "    batch encode: %s\n", aecv_last_error());
+        }
+    }
+    return NULL;
+}
+
+static void test_split_products_next_to_other_work(void) {
+    static float x[16 * SIZE], expected[SPLIT_IMAGES * SIZE], expected_pairs[SPLIT_IMAGES * SIZE];
+    make_batch(x, 16, 3);
+    aecv_model *vae = NULL, *vae2 = NULL, *dense = NULL;
+    CHECK_STATUS(aecv_model_create(vae_spec, &vae), AECV_OK);
+    CHECK_STATUS(aecv_model_create(vae_spec, &vae2), AECV_OK);
+    CHECK_STATUS(aecv_model_create(dense_spec, &dense), AECV_OK);
+    CHECK_STATUS(aecv_set_num_threads(1), AECV_OK);
+    for (int i = 0; i < SPLIT_IMAGES; i++)
+        CHECK_STATUS(aecv_model_reconstruct(vae, x + i * SIZE, 1, expected + i * SIZE, SIZE), AECV_OK);
+    for (int i = 0; i + 1 < SPLIT_IMAGES; i += 2)
+        CHECK_STATUS(aecv_model_reconstruct(vae, x + i * SIZE, 2, expected_pairs + i * SIZE, 2 * SIZE), AECV_OK);
+    /* Alone on two threads first: the split itself, without contention, gives the same floats. */
+    CHECK_STATUS(aecv_set_num_threads(2), AECV_OK);
+    struct splitter alone = {vae, x, expected, 0, 0, 0};
+    split_main(&alone);
+    CHECK(alone.failures == 0 && alone.mismatches == 0);
+
+    struct splitter singles = {vae, x, expected, 0, 0, 0}, pairs = {vae2, x, expected_pairs, 1, 0, 0};
+    struct batcher batches = {dense, x, 0};
+    pthread_t t1, t2, t3, toggler;
+    int changes = 0;
+    __atomic_store_n(&stop_toggling, 0, __ATOMIC_RELEASE);
+    CHECK(pthread_create(&toggler, NULL, toggle_main, &changes) == 0);
+    CHECK(pthread_create(&t1, NULL, split_main, &singles) == 0);
+    CHECK(pthread_create(&t2, NULL, split_main, &pairs) == 0);
+    CHECK(pthread_create(&t3, NULL, batch_main, &batches) == 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_join(t3, NULL);
+    __atomic_store_n(&stop_toggling, 1, __ATOMIC_RELEASE);
+    pthread_join(toggler, NULL);
+    CHECK(changes > 0);
+    CHECK(singles.failures == 0 && singles.mismatches == 0);
+    CHECK(pairs.failures == 0 && pairs.mismatches == 0);
+    CHECK(batches.failures == 0);
+    aecv_model_free(vae);
+    aecv_model_free(vae2);
+    aecv_model_free(dense);
+    CHECK_STATUS(aecv_set_num_threads(2), AECV_OK);
+}
+
 int main(void) {
     test_handles_while_the_thread_count_changes(spec);
     test_handles_while_the_thread_count_changes(bn_spec);
     test_one_handle_inspected_by_four_threads();
+    test_split_products_next_to_other_work();
     printf("test_concurrency: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

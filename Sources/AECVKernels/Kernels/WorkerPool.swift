@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CKernels
 
 /// The library's own threads: `threads − 1` persistent workers that run the parts of a split
 /// batch next to the calling thread. Each part runs single-threaded OpenBLAS GEMMs, so the two
@@ -8,7 +9,15 @@ import Glibc
 ///
 /// `run` is used by one caller at a time; a second caller that finds the pool busy (another
 /// model on another thread) runs its parts itself, one after another, rather than wait.
+///
+/// A worker that has finished a part, and the caller that waits for the workers, first watch
+/// the run's atomic mirrors (ckernels_pool_*) for up to `spins` pause hints (about 50–100 µs),
+/// and only then sleep on the condition variables. On a VM, waking a thread whose vCPU is idle
+/// took long enough that a batch-64 dense encode, about 100 µs a part, ran no faster on 2
+/// threads than on 1.
 package final class WorkerPool {
+    /// Pause hints a waiting thread spins before it sleeps.
+    private static let spins = 1_000
     package static let shared = WorkerPool()
 
     private var mutex = pthread_mutex_t()
@@ -20,6 +29,8 @@ package final class WorkerPool {
     private var pending = 0
     private var taskCount = 0
     private var job: ((Int) -> Void)?
+    /// The current job came from `runShort`: its parts are claimed (ckernels_pool_claim).
+    private var short = false
 
     private init() {
         initializeLocks()
@@ -39,6 +50,7 @@ package final class WorkerPool {
         workers = []
         generation = 0
         pending = 0
+        ckernels_pool_publish(0, 0)
         taskCount = 0
         job = nil
         initializeLocks()
@@ -118,18 +130,67 @@ package final class WorkerPool {
         return true
     }
 
+    /// Runs body(0..<tasks) for parts of a few microseconds (a matrix-vector product split by
+    /// rows): part k goes to worker k if that worker claims it before the caller, which, after
+    /// its own part, takes every part not yet claimed. A worker that is asleep, or late, then costs
+    /// nothing but its wake-up, where `run` would wait for it (tens of microseconds on a VM for
+    /// parts this short). Parts beyond 32, or a pool busy with another caller, run on the caller.
+    /// While the workers are spinning they take their parts, each the same one every call, so a
+    /// product split this way keeps its rows in the same core's cache.
+    package func runShort(_ tasks: Int, _ body: (Int) -> Void) {
+        if tasks <= 1 { if tasks == 1 { body(0) }; return }
+        guard tasks <= 32, pthread_mutex_trylock(&runLock) == 0 else {
+            for k in 0..<tasks { body(k) }
+            return
+        }
+        defer { pthread_mutex_unlock(&runLock) }
+        resize(ComputeThreads.stored - 1)
+        let parallel = min(tasks, width)
+        withoutActuallyEscaping(body) { body in
+            pthread_mutex_lock(&mutex)
+            job = body
+            short = true
+            taskCount = parallel
+            generation &+= 1
+            let run = generation
+            ckernels_pool_open_claims(run, parallel)
+            ckernels_pool_publish(run, 0)
+            pthread_cond_broadcast(&wake)
+            pthread_mutex_unlock(&mutex)
+            for k in 0..<parallel where ckernels_pool_claim(run, k) != 0 {
+                body(k)
+                ckernels_pool_part_finished()
+            }
+            // Every part is claimed now; wait for those the workers took.
+            if ckernels_pool_spin_for_parts(parallel, Self.spins) == 0 {
+                pthread_mutex_lock(&mutex)
+                while ckernels_pool_parts_finished() < parallel { pthread_cond_wait(&finished, &mutex) }
+                pthread_mutex_unlock(&mutex)
+            }
+            // `short` stays set: a worker that wakes for this run only now must find its part
+            // claimed, not take the run for one of `run`'s.
+            pthread_mutex_lock(&mutex)
+            job = nil
+            pthread_mutex_unlock(&mutex)
+        }
+        for k in parallel..<tasks { body(k) }
+    }
+
     /// The parallel part of `run`; called with runLock held.
     private func dispatch(_ tasks: Int, _ body: (Int) -> Void) {
         let parallel = min(tasks, width)
         withoutActuallyEscaping(body) { body in
             pthread_mutex_lock(&mutex)
             job = body
+            short = false
             taskCount = parallel
             pending = parallel - 1
             generation &+= 1
+            ckernels_pool_publish(generation, pending)
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
             body(0)
+            _ = ckernels_pool_spin_for_done(Self.spins)
             pthread_mutex_lock(&mutex)
             while pending > 0 { pthread_cond_wait(&finished, &mutex) }
             job = nil
@@ -139,23 +200,45 @@ package final class WorkerPool {
         for k in parallel..<tasks { body(k) }
     }
 
+    /// Calls the job through the property, in a frame of its own: its reference to the closure
+    /// is gone when this returns, before the part is counted finished, so the caller's
+    /// `withoutActuallyEscaping` never sees it still held.
+    @inline(never)
+    private func runJob(_ index: Int) {
+        job?(index)
+    }
+
     private func workerLoop(_ context: WorkerContext) {
         let index = context.index
         var seen = context.startGeneration
         while true {
+            _ = ckernels_pool_spin_for_generation(seen, Self.spins)
             pthread_mutex_lock(&mutex)
             while generation == seen && !context.retired { pthread_cond_wait(&wake, &mutex) }
             if context.retired { pthread_mutex_unlock(&mutex); return }
             seen = generation
-            let mine = index < taskCount
+            let mine = index < taskCount, claimed = short
             pthread_mutex_unlock(&mutex)
             guard mine else { continue }
+            if claimed {
+                // A part of runShort: only if the caller has not taken it. The claim names the
+                // run this worker woke for, so `job` below is that run's, and the caller cannot
+                // return before this part is counted.
+                guard ckernels_pool_claim(seen, index) != 0 else { continue }
+                runJob(index)
+                ckernels_pool_part_finished()
+                pthread_mutex_lock(&mutex)
+                pthread_cond_signal(&finished)
+                pthread_mutex_unlock(&mutex)
+                continue
+            }
             // Called through the property, without a local copy: `run` checks that its
             // non-escaping closure is unreferenced once every part has reported. `job` cannot
             // change before this part reports, so reading it outside the lock is safe.
-            job?(index)
+            runJob(index)
             pthread_mutex_lock(&mutex)
             pending -= 1
+            ckernels_pool_publish(generation, pending)
             if pending == 0 { pthread_cond_signal(&finished) }
             pthread_mutex_unlock(&mutex)
         }

@@ -172,6 +172,31 @@ void ckernels_conv_weight_grad(const ckernels_conv_shape *shape, const float *co
 long ckernels_load_compute_threads(void);
 void ckernels_store_compute_threads(long value);
 
+/// Atomic mirrors of the worker pool's run generation and pending-part count (WorkerPool.swift,
+/// a process-wide singleton), which its threads watch for a short while before they sleep on
+/// its condition variables. The mutex-protected originals stay the truth: a mirror only decides
+/// how long a thread spins before it takes the mutex and checks them.
+void ckernels_pool_publish(long generation, long pending);
+/// Spins (with a pause hint) until the published generation differs from `seen`, at most
+/// `spins` times; returns whether it did.
+int ckernels_pool_spin_for_generation(long seen, long spins);
+/// Spins until the published pending count is 0, at most `spins` times; returns whether it was.
+int ckernels_pool_spin_for_done(long spins);
+
+/// The claims of a short run (WorkerPool.runShort), where the caller takes over every part no
+/// worker has started. One word holds the run's generation (high 32 bits) and a bit per part
+/// (tasks ≤ 32): a part runs on whoever sets its bit first, and a worker that woke for an older
+/// run cannot claim a part of a newer one. `open` also zeroes the count of finished parts.
+void ckernels_pool_open_claims(long generation, long tasks);
+/// Sets part's bit if the open run is `generation` and the bit is clear; returns whether it did.
+int ckernels_pool_claim(long generation, long part);
+/// Counts one claimed part finished.
+void ckernels_pool_part_finished(void);
+/// Finished parts of the open run.
+long ckernels_pool_parts_finished(void);
+/// Spins until `count` parts have finished, at most `spins` times; returns whether they had.
+int ckernels_pool_spin_for_parts(long count, long spins);
+
 #ifdef __cplusplus
 }
 #endif
