@@ -11,13 +11,14 @@ import CKernels
 /// model on another thread) runs its parts itself, one after another, rather than wait.
 ///
 /// A worker that has finished a part, and the caller that waits for the workers, first watch
-/// the run's atomic mirrors (ckernels_pool_*) for up to `spins` pause hints (about 50–100 µs),
-/// and only then sleep on the condition variables. On a VM, waking a thread whose vCPU is idle
-/// took long enough that a batch-64 dense encode, about 100 µs a part, ran no faster on 2
-/// threads than on 1.
+/// the run's atomic mirrors (ckernels_pool_*) for up to `spinNanoseconds`, and only then sleep on
+/// the condition variables. On a VM, waking a thread whose vCPU is idle took long enough that a
+/// batch-64 dense encode, about 100 µs a part, ran no faster on 2 threads than on 1. A host that
+/// calls once in a while pays that much CPU time of a worker per call.
 package final class WorkerPool {
-    /// Pause hints a waiting thread spins before it sleeps.
-    private static let spins = 1_000
+    /// How long a waiting thread spins before it sleeps: longer than a Python caller's time
+    /// between two one-image calls (20–30 µs), which a spin of 12 µs missed.
+    private static let spinNanoseconds = 200_000
     package static let shared = WorkerPool()
 
     private var mutex = pthread_mutex_t()
@@ -162,7 +163,7 @@ package final class WorkerPool {
                 ckernels_pool_part_finished()
             }
             // Every part is claimed now; wait for those the workers took.
-            if ckernels_pool_spin_for_parts(parallel, Self.spins) == 0 {
+            if ckernels_pool_spin_for_parts(parallel, Self.spinNanoseconds) == 0 {
                 pthread_mutex_lock(&mutex)
                 while ckernels_pool_parts_finished() < parallel { pthread_cond_wait(&finished, &mutex) }
                 pthread_mutex_unlock(&mutex)
@@ -190,7 +191,7 @@ package final class WorkerPool {
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
             body(0)
-            _ = ckernels_pool_spin_for_done(Self.spins)
+            _ = ckernels_pool_spin_for_done(Self.spinNanoseconds)
             pthread_mutex_lock(&mutex)
             while pending > 0 { pthread_cond_wait(&finished, &mutex) }
             job = nil
@@ -212,7 +213,7 @@ package final class WorkerPool {
         let index = context.index
         var seen = context.startGeneration
         while true {
-            _ = ckernels_pool_spin_for_generation(seen, Self.spins)
+            _ = ckernels_pool_spin_for_generation(seen, Self.spinNanoseconds)
             pthread_mutex_lock(&mutex)
             while generation == seen && !context.retired { pthread_cond_wait(&wake, &mutex) }
             if context.retired { pthread_mutex_unlock(&mutex); return }

@@ -177,11 +177,11 @@ void ckernels_store_compute_threads(long value);
 /// its condition variables. The mutex-protected originals stay the truth: a mirror only decides
 /// how long a thread spins before it takes the mutex and checks them.
 void ckernels_pool_publish(long generation, long pending);
-/// Spins (with a pause hint) until the published generation differs from `seen`, at most
-/// `spins` times; returns whether it did.
-int ckernels_pool_spin_for_generation(long seen, long spins);
-/// Spins until the published pending count is 0, at most `spins` times; returns whether it was.
-int ckernels_pool_spin_for_done(long spins);
+/// Spins (with pause hints) until the published generation differs from `seen`, for at most
+/// `nanoseconds`; returns whether it did.
+int ckernels_pool_spin_for_generation(long seen, long nanoseconds);
+/// Spins until the published pending count is 0, for at most `nanoseconds`; returns whether it was.
+int ckernels_pool_spin_for_done(long nanoseconds);
 
 /// The claims of a short run (WorkerPool.runShort), where the caller takes over every part no
 /// worker has started. One word holds the run's generation (high 32 bits) and a bit per part
@@ -194,8 +194,8 @@ int ckernels_pool_claim(long generation, long part);
 void ckernels_pool_part_finished(void);
 /// Finished parts of the open run.
 long ckernels_pool_parts_finished(void);
-/// Spins until `count` parts have finished, at most `spins` times; returns whether they had.
-int ckernels_pool_spin_for_parts(long count, long spins);
+/// Spins until `count` parts have finished, for at most `nanoseconds`; returns whether they had.
+int ckernels_pool_spin_for_parts(long count, long nanoseconds);
 
 #ifdef __cplusplus
 }
