@@ -1,4 +1,5 @@
 import AECVKernels
+import CKernels
 
 /// Fully connected layer, PyTorch's `nn.Linear`, on batch-minor buffers:
 ///
@@ -8,8 +9,9 @@ import AECVKernels
 /// On AVX-512 CPUs with 8 or more lanes, y and dx are the direct convolution gathers of a 1×1
 /// convolution on a 1×1 image (`DirectConvolution`; 170–220 GFLOP/s a core against 110–120 for
 /// OpenBLAS's AVX2 sgemm on 784 × 256 at 32–64 lanes), with the bias and a following ReLU
-/// applied as each value is stored. dW keeps sgemm: its sum runs over the lanes only, too short
-/// for the gathers' lane reductions (37–57 GFLOP/s).
+/// applied as each value is stored. dW, a sum over the lanes only (too short for the gathers'
+/// lane reductions, 37–57 GFLOP/s), is an outer product over the transposed input there
+/// (CKernels/dense_weight_grad.c); elsewhere sgemm.
 /// Initialization (PyTorch default): W, b ~ U(−1/√in, 1/√in).
 package final class Dense: Layer {
     package let inputFeatures: Int
@@ -82,12 +84,20 @@ package final class Dense: Layer {
     package func backward(input: UnsafePointer<Float>, output: UnsafePointer<Float>,
                   outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   batch: Int) {
-        gemm(transposeA: false, transposeB: true, m: outputFeatures, n: inputFeatures, k: batch,
-             a: outputGradient, lda: batch, b: input, ldb: batch,
-             beta: 1, c: weightGradient, ldc: inputFeatures)
+        let direct = DirectConvolution(geometry, columnChannels: outputFeatures, batch: batch)
+        // dW += dy · xᵀ, a sum over the part's lanes only: with the gathers, by the outer-product
+        // tiles of dense_weight_grad.c (OpenBLAS's fallback kernels took a third of a step on a
+        // CPU it did not know); the scratch is the pack's, which the input gradient reuses after.
+        if direct == nil || ckernels_dense_weight_grad(
+            outputFeatures, inputFeatures, batch, outputGradient, input, weightGradient,
+            packed.reserve(max(direct!.packFloats, ckernels_dense_weight_grad_scratch_floats(inputFeatures, batch)))) == 0 {
+            gemm(transposeA: false, transposeB: true, m: outputFeatures, n: inputFeatures, k: batch,
+                 a: outputGradient, lda: batch, b: input, ldb: batch,
+                 beta: 1, c: weightGradient, ldc: inputFeatures)
+        }
         addRowSums(outputGradient, rows: outputFeatures, length: batch, into: biasGradient)
         guard let dx = inputGradient else { return }
-        if let direct = DirectConvolution(geometry, columnChannels: outputFeatures, batch: batch), direct.gathersToImage {
+        if let direct, direct.gathersToImage {
             direct.toImage(columns: outputGradient, weight: weight, image: dx, pack: packed.reserve(direct.packFloats))
             return
         }

@@ -166,6 +166,14 @@ void ckernels_conv_to_image(const ckernels_conv_shape *shape, const float *colum
 void ckernels_conv_weight_grad(const ckernels_conv_shape *shape, const float *columns,
                                const float *image, float *dw);
 
+/// dw[o, c] += Σ_l dy[o, l] · x[c, l] for dy (outs × lanes), x (ins × lanes), dw (outs × ins): a
+/// dense layer's weight gradient on a batch-minor part (dense_weight_grad.c, AVX-512). `scratch`
+/// holds ckernels_dense_weight_grad_scratch_floats floats (xᵀ). Returns 0, changing nothing,
+/// without AVX-512.
+long ckernels_dense_weight_grad_scratch_floats(long ins, long lanes);
+int ckernels_dense_weight_grad(long outs, long ins, long lanes, const float *dy, const float *x, float *dw,
+                               float *scratch);
+
 /// The library's compute-thread setting, stored atomically (0: not set yet). A call reads it
 /// once (ComputeThreads.forCall) so a concurrent aecv_set_num_threads never changes a call
 /// half-way.
