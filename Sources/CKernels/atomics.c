@@ -25,7 +25,15 @@ void ckernels_store_compute_threads(long value) {
 // where waking a thread whose vCPU has gone idle takes tens of microseconds: a batch-64 dense
 // encode (about 100 us a part) ran no faster on 2 threads than on 1 because each fork and each
 // join waited that long.
-static _Atomic long pool_generation = 0, pool_pending = 0;
+static _Atomic long pool_generation = 0, pool_pending = 0, pool_spin_ns = 0;
+
+void ckernels_pool_set_spin(long nanoseconds) {
+    atomic_store_explicit(&pool_spin_ns, nanoseconds, memory_order_relaxed);
+}
+
+long ckernels_pool_spin(void) {
+    return atomic_load_explicit(&pool_spin_ns, memory_order_relaxed);
+}
 
 void ckernels_pool_publish(long generation, long pending) {
     atomic_store_explicit(&pool_pending, pending, memory_order_release);

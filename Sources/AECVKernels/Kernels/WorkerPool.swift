@@ -17,8 +17,11 @@ import CKernels
 /// calls once in a while pays that much CPU time of a worker per call.
 package final class WorkerPool {
     /// How long a waiting thread spins before it sleeps: longer than a Python caller's time
-    /// between two one-image calls (20–30 µs), which a spin of 12 µs missed.
+    /// between two one-image calls (20–30 µs), which a spin of 12 µs missed. Only while the
+    /// pool has no more threads than the machine has cores: beyond that a spinning worker would
+    /// take a core from a part still running (`resize` sets it).
     private static let spinNanoseconds = 200_000
+    private static let onlineCores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     package static let shared = WorkerPool()
 
     private var mutex = pthread_mutex_t()
@@ -104,6 +107,7 @@ package final class WorkerPool {
             pthread_detach(thread)
             workers.append(context)
         }
+        ckernels_pool_set_spin(workers.count + 1 <= Self.onlineCores ? Self.spinNanoseconds : 0)
     }
 
     /// Runs body(0..<tasks), part 0 on the calling thread; returns when all are done.
@@ -163,7 +167,7 @@ package final class WorkerPool {
                 ckernels_pool_part_finished()
             }
             // Every part is claimed now; wait for those the workers took.
-            if ckernels_pool_spin_for_parts(parallel, Self.spinNanoseconds) == 0 {
+            if ckernels_pool_spin_for_parts(parallel, ckernels_pool_spin()) == 0 {
                 pthread_mutex_lock(&mutex)
                 while ckernels_pool_parts_finished() < parallel { pthread_cond_wait(&finished, &mutex) }
                 pthread_mutex_unlock(&mutex)
@@ -191,7 +195,7 @@ package final class WorkerPool {
             pthread_cond_broadcast(&wake)
             pthread_mutex_unlock(&mutex)
             body(0)
-            _ = ckernels_pool_spin_for_done(Self.spinNanoseconds)
+            _ = ckernels_pool_spin_for_done(ckernels_pool_spin())
             pthread_mutex_lock(&mutex)
             while pending > 0 { pthread_cond_wait(&finished, &mutex) }
             job = nil
@@ -213,7 +217,7 @@ package final class WorkerPool {
         let index = context.index
         var seen = context.startGeneration
         while true {
-            _ = ckernels_pool_spin_for_generation(seen, Self.spinNanoseconds)
+            _ = ckernels_pool_spin_for_generation(seen, ckernels_pool_spin())
             pthread_mutex_lock(&mutex)
             while generation == seen && !context.retired { pthread_cond_wait(&wake, &mutex) }
             if context.retired { pthread_mutex_unlock(&mutex); return }

@@ -185,6 +185,10 @@ void ckernels_store_compute_threads(long value);
 /// its condition variables. The mutex-protected originals stay the truth: a mirror only decides
 /// how long a thread spins before it takes the mutex and checks them.
 void ckernels_pool_publish(long generation, long pending);
+/// How long the pool's threads spin before they sleep (set when the pool is resized; read by
+/// every waiting thread).
+void ckernels_pool_set_spin(long nanoseconds);
+long ckernels_pool_spin(void);
 /// Spins (with pause hints) until the published generation differs from `seen`, for at most
 /// `nanoseconds`; returns whether it did.
 int ckernels_pool_spin_for_generation(long seen, long nanoseconds);
