@@ -88,9 +88,14 @@ package final class Dense: Layer {
         // dW += dy · xᵀ, a sum over the part's lanes only: with the gathers, by the outer-product
         // tiles of dense_weight_grad.c (OpenBLAS's fallback kernels took a third of a step on a
         // CPU it did not know); the scratch is the pack's, which the input gradient reuses after.
-        if direct == nil || ckernels_dense_weight_grad(
-            outputFeatures, inputFeatures, batch, outputGradient, input, weightGradient,
-            packed.reserve(max(direct!.packFloats, ckernels_dense_weight_grad_scratch_floats(inputFeatures, batch)))) == 0 {
+        var done = false
+        if let direct {
+            let scratch = packed.reserve(max(direct.packFloats,
+                                             ckernels_dense_weight_grad_scratch_floats(inputFeatures, batch)))
+            done = ckernels_dense_weight_grad(outputFeatures, inputFeatures, batch, outputGradient, input,
+                                              weightGradient, scratch) != 0
+        }
+        if !done {
             gemm(transposeA: false, transposeB: true, m: outputFeatures, n: inputFeatures, k: batch,
                  a: outputGradient, lda: batch, b: input, ldb: batch,
                  beta: 1, c: weightGradient, ldc: inputFeatures)
