@@ -152,16 +152,7 @@ package final class WorkerPool {
         resize(ComputeThreads.stored - 1)
         let parallel = min(tasks, width)
         withoutActuallyEscaping(body) { body in
-            pthread_mutex_lock(&mutex)
-            job = body
-            short = true
-            taskCount = parallel
-            generation &+= 1
-            let run = generation
-            ckernels_pool_open_claims(run, parallel)
-            ckernels_pool_publish(run, 0)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            let run = post(body, parts: parallel, short: true)
             for k in 0..<parallel where ckernels_pool_claim(run, k) != 0 {
                 body(k)
                 ckernels_pool_part_finished()
@@ -181,19 +172,29 @@ package final class WorkerPool {
         for k in parallel..<tasks { body(k) }
     }
 
+    /// Hands `body` to the workers as a new run of `parts` parts and wakes them; returns the
+    /// run's generation. A short run's parts are claimed (none is claimed yet); an ordinary run
+    /// waits for `parts − 1` workers. Called with runLock held.
+    @discardableResult
+    private func post(_ body: @escaping (Int) -> Void, parts: Int, short isShort: Bool) -> Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        job = body
+        short = isShort
+        taskCount = parts
+        pending = isShort ? 0 : parts - 1
+        generation &+= 1
+        if isShort { ckernels_pool_open_claims(generation, parts) }
+        ckernels_pool_publish(generation, pending)
+        pthread_cond_broadcast(&wake)
+        return generation
+    }
+
     /// The parallel part of `run`; called with runLock held.
     private func dispatch(_ tasks: Int, _ body: (Int) -> Void) {
         let parallel = min(tasks, width)
         withoutActuallyEscaping(body) { body in
-            pthread_mutex_lock(&mutex)
-            job = body
-            short = false
-            taskCount = parallel
-            pending = parallel - 1
-            generation &+= 1
-            ckernels_pool_publish(generation, pending)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            post(body, parts: parallel, short: false)
             body(0)
             _ = ckernels_pool_spin_for_done(ckernels_pool_spin())
             pthread_mutex_lock(&mutex)
