@@ -79,7 +79,7 @@ private func gemvAccumulate(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x
 
 /// Floats of A from which a matrix-vector product is split among the threads: 128 Ki (512 KiB),
 /// where a part (about 8 µs on one core) is long enough to pay the hand-over.
-package let gemvSplitFloats = 1 << 17
+private let gemvSplitFloats = 1 << 17
 
 private func scale(_ c: UnsafeMutablePointer<Float>, count: Int, by beta: Float, rows: Int,
                    columns: Int, stride: Int) {
