@@ -232,8 +232,11 @@ package final class WorkerPool {
                 // return before this part is counted.
                 guard ckernels_pool_claim(seen, index) != 0 else { continue }
                 runJob(index)
-                ckernels_pool_part_finished()
+                // Counted under the mutex, which the caller takes before it posts the next job:
+                // the hand-over is then visible to ThreadSanitizer, which does not see the C
+                // atomics (the caller may have seen the count by spinning, without the mutex).
                 pthread_mutex_lock(&mutex)
+                ckernels_pool_part_finished()
                 pthread_cond_signal(&finished)
                 pthread_mutex_unlock(&mutex)
                 continue
